@@ -1,0 +1,153 @@
+//! The command line: `serve` (the default), and `outbox list|retry` for
+//! operators, which work on the database while the server runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use futures_util::FutureExt;
+
+use crate::config::Settings;
+use crate::outbox;
+use crate::startup::Application;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "statuspage-bridge",
+    version,
+    about = "Statuspage webhooks in, ITOC360 triggers and resolves out"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./config.toml, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Inspect and requeue events for ITOC360.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCommand {
+    /// Show pending and dead events.
+    List,
+    /// Queue dead events again (e.g. after fixing the ITOC360 token).
+    Retry(RetryArgs),
+}
+
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false)]
+pub struct RetryArgs {
+    /// Every dead event.
+    #[arg(long)]
+    pub dead: bool,
+    /// One event by its outbox id.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<i64>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init();
+    let settings = match Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("statuspage-bridge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("statuspage-bridge: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(settings).await,
+            Command::Outbox(cmd) => outbox_command(settings, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("statuspage-bridge: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    Application::build(settings)
+        .await?
+        .run_until_stopped()
+        .await
+}
+
+async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Result<()> {
+    let db = crate::db::open(
+        &settings.database.path,
+        std::time::Duration::from_millis(settings.database.busy_timeout_ms),
+    )
+    .await?;
+    match cmd {
+        OutboxCommand::List => {
+            let rows = db
+                .writer
+                .run(|conn| outbox::list_unfinished(conn).boxed())
+                .await??;
+            if rows.is_empty() {
+                println!("no pending or dead events");
+            }
+            for r in rows {
+                println!(
+                    "{id}\t{state}\t{action}\t{priority}\t{fp}\tattempts={attempts}\tnext={next}\t{err}\t{title}",
+                    id = r.id,
+                    state = r.state,
+                    action = r.action,
+                    priority = r.priority,
+                    fp = r.fingerprint,
+                    attempts = r.attempts,
+                    next = r.next_attempt_at,
+                    err = r.last_error.as_deref().unwrap_or("-"),
+                    title = r.title,
+                );
+            }
+        }
+        OutboxCommand::Retry(args) => {
+            let id = if args.dead { None } else { args.id };
+            let now = chrono::Utc::now();
+            let done = db
+                .writer
+                .run(move |conn| outbox::requeue(conn, id, now).boxed())
+                .await??;
+            println!("{} event(s) queued again", done.queued);
+            if done.superseded > 0 {
+                println!(
+                    "{} dead event(s) left dead: a later event for the same alert was already delivered",
+                    done.superseded
+                );
+            }
+        }
+    }
+    let crate::db::Database {
+        writer,
+        writer_task,
+        read,
+    } = db;
+    drop(writer);
+    writer_task.await?;
+    read.close().await;
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! Typed settings, loaded and validated once: built-in defaults →
+//! `config.toml` → environment variables → `validate()`. Nothing else in the
+//! bridge reads the environment. Secrets are wrapped so `Debug` never prints
+//! them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The token in the repository's development `config.toml` and the built-in
+/// defaults. Refused on a non-loopback address.
+pub const DEV_TOKEN: &str = "dev-token-change-me";
+/// Shortest source token accepted on a non-loopback address.
+pub const MIN_PUBLIC_TOKEN_LEN: usize = 24;
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(pub String);
+
+fn err(key: &str, what: impl fmt::Display) -> ConfigError {
+    ConfigError(format!("{key}: {what}"))
+}
+
+/// A string that must never reach a log or a page.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "\"[redacted]\""
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: Server,
+    pub database: Database,
+    pub itoc360: Itoc360,
+    pub delivery: Delivery,
+    pub maintenance: Maintenance,
+    pub audit: Audit,
+    pub sources: Vec<Source>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: String,
+    pub public_url: String,
+    pub max_body_bytes: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    pub path: PathBuf,
+    /// How long a write waits for a lock held by another process.
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Generic,
+    Alertmanager,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Itoc360 {
+    pub base_url: String,
+    pub token: Secret,
+    pub format: Format,
+}
+
+/// How the delivery worker sends and retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Delivery {
+    /// Timeout of one request to ITOC360, in milliseconds.
+    pub timeout_ms: u64,
+    /// Different fingerprints sent at once.
+    pub concurrency: usize,
+    /// First retry delay; doubles each attempt, with jitter.
+    pub retry_base_ms: u64,
+    /// Longest delay between two attempts.
+    pub retry_max_secs: u64,
+    /// A row still failing this long after it was decided is marked dead.
+    pub give_up_after_secs: u64,
+    /// How long a claimed row is held before another worker may take it.
+    pub lease_secs: u64,
+    /// Seconds to let in-flight sends finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Maintenance {
+    pub page: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    pub username: String,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub name: String,
+    pub token: Secret,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            server: Server::default(),
+            database: Database::default(),
+            itoc360: Itoc360::default(),
+            delivery: Delivery::default(),
+            maintenance: Maintenance::default(),
+            audit: Audit::default(),
+            sources: vec![Source {
+                name: "statuspage".into(),
+                token: Secret::new(DEV_TOKEN),
+            }],
+        }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_body_bytes: 1024 * 1024,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            path: PathBuf::from("data/statuspage-bridge.db"),
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+impl Default for Itoc360 {
+    fn default() -> Self {
+        Itoc360 {
+            base_url: "https://api.itoc360.app".into(),
+            token: Secret::default(),
+            format: Format::Generic,
+        }
+    }
+}
+
+impl Default for Delivery {
+    fn default() -> Self {
+        Delivery {
+            timeout_ms: 10_000,
+            concurrency: 8,
+            retry_base_ms: 1000,
+            retry_max_secs: 300,
+            give_up_after_secs: 24 * 3600,
+            lease_secs: 60,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads `path`, or `config.toml` in the working directory when `path`
+    /// is `None` (built-in defaults when that file does not exist), then
+    /// applies the environment overrides read through `env`, then validates.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut settings = match path {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new("config.toml").exists() => Self::from_file(Path::new("config.toml"))?,
+            None => Settings::default(),
+        };
+        settings.apply_env(env);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Settings, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim_end().to_owned()))
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = env("ITOC360_TOKEN") {
+            self.itoc360.token = Secret::new(v);
+        }
+        if let Some(v) = env("ITOC360_BASE_URL") {
+            self.itoc360.base_url = v;
+        }
+        if let Some(v) = env("BRIDGE_LISTEN") {
+            self.server.listen = v;
+        }
+        if let Some(v) = env("BRIDGE_DATABASE") {
+            self.database.path = PathBuf::from(v);
+        }
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server
+            .listen
+            .parse()
+            .expect("validated: server.listen is an address:port")
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.itoc360.token.is_empty()
+    }
+
+    pub fn audit_credentials(&self) -> Option<(&str, &Secret)> {
+        (!self.audit.username.is_empty())
+            .then_some((self.audit.username.as_str(), &self.audit.password))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let listen: SocketAddr = self.server.listen.parse().map_err(|_| {
+            err(
+                "server.listen",
+                format!(
+                    "\"{}\" is not an address:port such as 127.0.0.1:8080",
+                    self.server.listen
+                ),
+            )
+        })?;
+        check_url("server.public_url", &self.server.public_url)?;
+        if self.server.max_body_bytes == 0 {
+            return Err(err("server.max_body_bytes", "must be greater than 0"));
+        }
+        if self.database.path.as_os_str().is_empty() {
+            return Err(err("database.path", "must not be empty"));
+        }
+        check_url("itoc360.base_url", &self.itoc360.base_url)?;
+        let d = &self.delivery;
+        for (key, v) in [
+            ("delivery.timeout_ms", d.timeout_ms),
+            ("delivery.concurrency", d.concurrency as u64),
+            ("delivery.retry_base_ms", d.retry_base_ms),
+            ("delivery.retry_max_secs", d.retry_max_secs),
+            ("delivery.lease_secs", d.lease_secs),
+        ] {
+            if v == 0 {
+                return Err(err(key, "must be greater than 0"));
+            }
+        }
+        if d.lease_secs.saturating_mul(1000) <= d.timeout_ms {
+            return Err(err(
+                "delivery.lease_secs",
+                "must be longer than delivery.timeout_ms, or a slow send could be claimed twice",
+            ));
+        }
+        if self.audit.username.is_empty() != self.audit.password.is_empty() {
+            return Err(err("audit", "set both username and password, or neither"));
+        }
+        if self.sources.is_empty() {
+            return Err(err("sources", "at least one [[sources]] entry is needed"));
+        }
+        for (i, s) in self.sources.iter().enumerate() {
+            let key = format!("sources[{i}]");
+            if s.name.trim().is_empty() {
+                return Err(err(&format!("{key}.name"), "must not be empty"));
+            }
+            if s.token.is_empty() {
+                return Err(err(
+                    &format!("{key}.token"),
+                    format!("source \"{}\" has an empty token", s.name),
+                ));
+            }
+            if self.sources[..i].iter().any(|o| o.name == s.name) {
+                return Err(err(
+                    &format!("{key}.name"),
+                    format!("\"{}\" is used twice", s.name),
+                ));
+            }
+            if self.sources[..i].iter().any(|o| o.token == s.token) {
+                return Err(err(
+                    &format!("{key}.token"),
+                    format!("source \"{}\" shares its token with another source", s.name),
+                ));
+            }
+            if !listen.ip().is_loopback() {
+                if s.token.expose() == DEV_TOKEN {
+                    return Err(err(
+                        &format!("{key}.token"),
+                        format!(
+                            "source \"{}\" uses the development token and server.listen ({listen}) is not a loopback address; set a random token",
+                            s.name
+                        ),
+                    ));
+                }
+                if s.token.expose().len() < MIN_PUBLIC_TOKEN_LEN {
+                    return Err(err(
+                        &format!("{key}.token"),
+                        format!(
+                            "source \"{}\" has a token shorter than {MIN_PUBLIC_TOKEN_LEN} characters and server.listen ({listen}) is not a loopback address",
+                            s.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_url(key: &str, v: &str) -> Result<(), ConfigError> {
+    if v.starts_with("http://") || v.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(err(
+            key,
+            format!("\"{v}\" is not an http:// or https:// URL"),
+        ))
+    }
+}
+
+impl Delivery {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_are_valid_and_dry() {
+        let s = Settings::default();
+        s.validate().unwrap();
+        assert!(s.dry_run());
+        assert_eq!(s.listen_addr().port(), 8080);
+        assert_eq!(s.itoc360.format, Format::Generic);
+    }
+
+    #[test]
+    fn repository_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let s = Settings::load(Some(&path), no_env).unwrap();
+        assert!(s.listen_addr().ip().is_loopback());
+        assert!(s.dry_run());
+        assert_eq!(s.sources.len(), 1);
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        let s = Settings::from_toml("[server]\nlisten = \"127.0.0.1:1\"").unwrap();
+        let mut s2 = s.clone();
+        s2.apply_env(|k| match k {
+            "ITOC360_TOKEN" => Some("tok".into()),
+            "BRIDGE_LISTEN" => Some("127.0.0.1:9".into()),
+            "BRIDGE_DATABASE" => Some("/tmp/x.db".into()),
+            "ITOC360_BASE_URL" => Some("http://127.0.0.1:7".into()),
+            _ => None,
+        });
+        assert_eq!(s2.itoc360.token.expose(), "tok");
+        assert_eq!(s2.server.listen, "127.0.0.1:9");
+        assert_eq!(s2.database.path, PathBuf::from("/tmp/x.db"));
+        assert_eq!(s2.itoc360.base_url, "http://127.0.0.1:7");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("[server]\nlisten = \"nowhere\"", "server.listen"),
+            ("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 1", "lisen"),
+            ("[server]\nmax_body_bytes = 0", "server.max_body_bytes"),
+            ("[itoc360]\nformat = \"xml\"", "xml"),
+            ("[itoc360]\nbase_url = \"ftp://x\"", "itoc360.base_url"),
+            ("[audit]\nusername = \"a\"", "audit"),
+            ("sources = []", "sources"),
+            (
+                "[[sources]]\nname = \"a\"\ntoken = \"\"",
+                "sources[0].token",
+            ),
+            (
+                "[[sources]]\nname = \"a\"\ntoken = \"x\"\n[[sources]]\nname = \"a\"\ntoken = \"y\"",
+                "sources[1].name",
+            ),
+            (
+                "[delivery]\nlease_secs = 5\ntimeout_ms = 10000",
+                "delivery.lease_secs",
+            ),
+        ];
+        for (text, key) in cases {
+            let e = Settings::from_toml(text)
+                .and_then(|s| s.validate().map(|_| s))
+                .unwrap_err();
+            assert!(e.to_string().contains(key), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn public_address_refuses_weak_tokens() {
+        let dev = "[server]\nlisten = \"0.0.0.0:8080\"";
+        let e = Settings::from_toml(dev)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("statuspage") && e.contains("development token"),
+            "{e}"
+        );
+        let short = "[server]\nlisten = \"0.0.0.0:8080\"\n[[sources]]\nname = \"sp\"\ntoken = \"short-token\"";
+        let e = Settings::from_toml(short)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"sp\"") && e.contains("shorter than 24"), "{e}");
+        assert!(
+            !e.contains("short-token"),
+            "the token itself is never printed: {e}"
+        );
+        let good = "[server]\nlisten = \"0.0.0.0:8080\"\n[[sources]]\nname = \"sp\"\ntoken = \"0123456789abcdef0123456789\"";
+        Settings::from_toml(good).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn secrets_do_not_debug_print() {
+        let s = Settings::from_toml("[itoc360]\ntoken = \"very-secret\"").unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("very-secret"));
+        assert!(!printed.contains(DEV_TOKEN));
+    }
+}

@@ -1,0 +1,167 @@
+//! The bodies ITOC360 reads, built from a decided outbox row. Pure: the
+//! row already says what to send; this only shapes it for the configured
+//! `[itoc360] format`.
+
+use serde_json::{Value, json};
+
+use crate::config::Format;
+use crate::domain::Priority;
+use crate::outbox::Event;
+
+/// The name ITOC360 sees as the sender (`receiver` in Alertmanager bodies,
+/// the `User-Agent` product).
+pub const SENDER: &str = "statuspage-bridge";
+
+pub fn body(format: Format, e: &Event) -> Value {
+    match format {
+        Format::Generic => generic(e),
+        Format::Alertmanager => alertmanager(e),
+    }
+}
+
+fn priority(e: &Event) -> Priority {
+    // Rows are written from `Priority::as_str`; a hand-edited value falls
+    // back to medium rather than failing the send.
+    Priority::parse(&e.priority).unwrap_or(Priority::Medium)
+}
+
+/// The vendor-neutral trigger/resolve event.
+pub fn generic(e: &Event) -> Value {
+    let severity = match priority(e) {
+        Priority::Critical => "critical",
+        Priority::High => "high",
+        Priority::Medium => "medium",
+        Priority::Low => "low",
+    };
+    json!({
+        "id": e.fingerprint,
+        "title": e.title,
+        "status": if e.action == "resolve" { "resolve" } else { "trigger" },
+        "severity": severity,
+        "message": e.message,
+    })
+}
+
+/// An Alertmanager v4 webhook body with one alert.
+pub fn alertmanager(e: &Event) -> Value {
+    let severity = match priority(e) {
+        Priority::Critical => "critical",
+        Priority::High => "error",
+        Priority::Medium => "warning",
+        Priority::Low => "info",
+    };
+    let resolved = e.action == "resolve";
+    let status = if resolved { "resolved" } else { "firing" };
+    let mut labels = json!({
+        "alertname": if e.kind == "incident" { "StatuspageIncident" } else { "StatuspageComponent" },
+        "severity": severity,
+        "source": "statuspage",
+        "kind": e.kind,
+        "page_id": e.page_id,
+        "statuspage_status": e.status,
+    });
+    labels[format!("{}_id", e.kind)] = json!(e.entity_id);
+    if let Some(impact) = &e.impact {
+        labels["statuspage_impact"] = json!(impact);
+    }
+    let annotations = json!({ "summary": e.title, "description": e.message });
+    // Alertmanager sends the zero time for a firing alert's end.
+    let ends_at = match (&e.ends_at, resolved) {
+        (Some(t), true) => t.clone(),
+        _ => "0001-01-01T00:00:00Z".to_owned(),
+    };
+    json!({
+        "receiver": SENDER,
+        "status": status,
+        "alerts": [{
+            "status": status,
+            "labels": labels,
+            "annotations": annotations,
+            "startsAt": e.starts_at,
+            "endsAt": ends_at,
+            "generatorURL": e.link.clone().unwrap_or_default(),
+            "fingerprint": e.fingerprint,
+        }],
+        "groupLabels": { "fingerprint": e.fingerprint },
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
+        "externalURL": "",
+        "version": "4",
+        "groupKey": e.fingerprint,
+        "truncatedAlerts": 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(action: &str, priority: &str) -> Event {
+        Event {
+            id: 1,
+            webhook_id: "w".into(),
+            created_at: "2025-03-04T10:15:02.118Z".into(),
+            fingerprint: "statuspage:p:incident:i".into(),
+            kind: "incident".into(),
+            page_id: "p".into(),
+            entity_id: "i".into(),
+            action: action.into(),
+            priority: priority.into(),
+            title: "Statuspage incident \"API\": investigating (critical)".into(),
+            message: "Looking".into(),
+            status: "investigating".into(),
+            impact: Some("critical".into()),
+            link: Some("https://stspg.io/x".into()),
+            starts_at: "2025-03-04T10:15:01.900Z".into(),
+            ends_at: (action == "resolve").then(|| "2025-03-04T11:00:00.000Z".into()),
+            state: "pending".into(),
+            attempts: 0,
+            next_attempt_at: String::new(),
+            queued_at: String::new(),
+            last_status: None,
+            last_error: None,
+        }
+    }
+
+    #[test]
+    fn generic_severities() {
+        for (p, want) in [
+            ("critical", "critical"),
+            ("high", "high"),
+            ("medium", "medium"),
+            ("low", "low"),
+        ] {
+            let b = generic(&event("trigger", p));
+            assert_eq!(b["severity"], want);
+            assert_eq!(b["status"], "trigger");
+            assert_eq!(b["id"], "statuspage:p:incident:i");
+        }
+        assert_eq!(generic(&event("resolve", "high"))["status"], "resolve");
+    }
+
+    #[test]
+    fn alertmanager_shape() {
+        for (p, want) in [
+            ("critical", "critical"),
+            ("high", "error"),
+            ("medium", "warning"),
+            ("low", "info"),
+        ] {
+            let b = alertmanager(&event("trigger", p));
+            assert_eq!(b["alerts"][0]["labels"]["severity"], want);
+            assert_eq!(b["commonLabels"]["severity"], want);
+        }
+        let b = alertmanager(&event("resolve", "high"));
+        assert_eq!(b["status"], "resolved");
+        assert_eq!(b["alerts"][0]["status"], "resolved");
+        assert_eq!(b["alerts"][0]["endsAt"], "2025-03-04T11:00:00.000Z");
+        assert_eq!(b["alerts"][0]["labels"]["incident_id"], "i");
+        assert_eq!(b["alerts"][0]["generatorURL"], "https://stspg.io/x");
+        assert_eq!(b["groupKey"], "statuspage:p:incident:i");
+        assert_eq!(b["version"], "4");
+        assert_eq!(
+            b["commonAnnotations"]["summary"],
+            b["alerts"][0]["annotations"]["summary"]
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! The delivery worker: sends decided outbox rows to ITOC360's Events API.
+//!
+//! It claims rows with a lease (a crashed worker's rows come back when the
+//! lease runs out), never sends a row while an earlier row of the same
+//! fingerprint is unfinished, sends different fingerprints in parallel up
+//! to `delivery.concurrency`, and records every attempt. It is woken when
+//! the pipeline commits a row, and otherwise sleeps until the next retry is
+//! due. It never decides anything: the row says what to send.
+
+pub mod format;
+pub mod retry;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures_util::FutureExt;
+use tokio::sync::{Notify, watch};
+use tokio::task::{self, JoinHandle, JoinSet};
+use tracing::Instrument;
+
+use crate::config::{Format, Secret, Settings};
+use crate::db::Writer;
+use crate::metrics::Metrics;
+use crate::outbox::{self, After, Attempt, Event};
+use crate::parse::parse_time;
+use retry::{Schedule, Verdict};
+
+/// Longest sleep between two looks at the outbox, so rows queued again by
+/// `outbox retry` from another process go out soon.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// The `User-Agent` sent to ITOC360.
+pub const USER_AGENT: &str = concat!("statuspage-bridge/", env!("CARGO_PKG_VERSION"));
+
+/// What one send needs; shared by the worker's tasks.
+struct Sender {
+    writer: Writer,
+    client: reqwest::Client,
+    url: String,
+    token: Secret,
+    format: Format,
+    schedule: Schedule,
+    metrics: Metrics,
+}
+
+/// A running worker.
+pub struct Worker {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    progress: watch::Receiver<u64>,
+}
+
+impl Worker {
+    /// Starts the worker. Call only when a token is set (not a dry run).
+    pub fn spawn(
+        settings: &Settings,
+        writer: Writer,
+        wake: Arc<Notify>,
+        metrics: Metrics,
+    ) -> anyhow::Result<Worker> {
+        let d = &settings.delivery;
+        let client = reqwest::Client::builder()
+            .timeout(d.timeout())
+            .connect_timeout(d.timeout())
+            .user_agent(USER_AGENT)
+            .build()?;
+        let sender = Arc::new(Sender {
+            writer,
+            client,
+            url: format!(
+                "{}/functions/v1/events",
+                settings.itoc360.base_url.trim_end_matches('/')
+            ),
+            token: settings.itoc360.token.clone(),
+            format: settings.itoc360.format,
+            schedule: Schedule {
+                base: Duration::from_millis(d.retry_base_ms),
+                cap: Duration::from_secs(d.retry_max_secs),
+                give_up_after: Duration::from_secs(d.give_up_after_secs),
+            },
+            metrics,
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (progress_tx, progress) = watch::channel(0u64);
+        let run = Run {
+            sender,
+            wake,
+            shutdown: shutdown_rx,
+            progress: progress_tx,
+            concurrency: d.concurrency,
+            lease: Duration::from_secs(d.lease_secs),
+            grace: Duration::from_secs(d.shutdown_grace_secs),
+        };
+        tracing::info!(url = %run.sender.url, format = ?settings.itoc360.format, concurrency = d.concurrency, "delivery worker started");
+        let task = tokio::spawn(run.run());
+        Ok(Worker {
+            shutdown,
+            task,
+            progress,
+        })
+    }
+
+    /// A counter bumped after every pass over the outbox and every finished
+    /// attempt: lets a caller wait for progress without sleeping.
+    pub fn progress(&self) -> watch::Receiver<u64> {
+        self.progress.clone()
+    }
+
+    /// Lets in-flight sends finish (up to `delivery.shutdown_grace_secs`),
+    /// gives back the rest, and returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "delivery worker ended abnormally");
+        }
+    }
+}
+
+struct Run {
+    sender: Arc<Sender>,
+    wake: Arc<Notify>,
+    shutdown: watch::Receiver<bool>,
+    progress: watch::Sender<u64>,
+    concurrency: usize,
+    lease: Duration,
+    grace: Duration,
+}
+
+impl Run {
+    async fn run(mut self) {
+        let mut inflight: JoinSet<()> = JoinSet::new();
+        // Task → (outbox id, fingerprint) of every row being sent now.
+        let mut busy: HashMap<task::Id, (i64, String)> = HashMap::new();
+        while !*self.shutdown.borrow() {
+            let mut wait = IDLE_POLL;
+            let free = self.concurrency.saturating_sub(inflight.len());
+            if free > 0 {
+                let fingerprints = busy.values().map(|(_, fp)| fp.clone()).collect();
+                match self.claim(free, fingerprints).await {
+                    Ok((rows, next)) => {
+                        for e in rows {
+                            let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
+                            let row = (e.id, e.fingerprint.clone());
+                            let handle =
+                                inflight.spawn(self.sender.clone().send(e).instrument(span));
+                            busy.insert(handle.id(), row);
+                        }
+                        if let Some(next) = next {
+                            wait = next.min(IDLE_POLL);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the outbox failed; trying again shortly")
+                    }
+                }
+            }
+            self.progress.send_modify(|n| *n += 1);
+            tokio::select! {
+                Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
+                    // A panicked send leaves its row leased; it is sent
+                    // again when the lease ends.
+                    busy.remove(&done.map(|(id, ())| id).unwrap_or_else(|e| e.id()));
+                }
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.shutdown.changed() => {}
+            }
+        }
+        self.finish(inflight, busy).await;
+    }
+
+    /// Claims due rows and returns them with the time until the next row
+    /// becomes due (for the sleep).
+    async fn claim(
+        &self,
+        limit: usize,
+        busy: Vec<String>,
+    ) -> anyhow::Result<(Vec<Event>, Option<Duration>)> {
+        let lease = self.lease;
+        let (rows, next) = self
+            .sender
+            .writer
+            .run(move |conn| {
+                async move {
+                    let now = Utc::now();
+                    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+                    let rows = outbox::claim(conn, now, lease_until, limit, &busy).await?;
+                    let next = outbox::next_due_after(conn, now).await?;
+                    Ok::<_, sqlx::Error>((rows, next))
+                }
+                .boxed()
+            })
+            .await??;
+        let next = next
+            .as_deref()
+            .and_then(parse_time)
+            .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
+        Ok((rows, next))
+    }
+
+    async fn finish(self, mut inflight: JoinSet<()>, mut busy: HashMap<task::Id, (i64, String)>) {
+        if !inflight.is_empty() {
+            tracing::info!(
+                in_flight = inflight.len(),
+                grace_secs = self.grace.as_secs(),
+                "delivery worker stopping: letting in-flight sends finish"
+            );
+        }
+        let deadline = tokio::time::sleep(self.grace);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                done = inflight.join_next_with_id() => match done {
+                    Some(done) => { busy.remove(&done.map(|(id, ())| id).unwrap_or_else(|e| e.id())); }
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        inflight.abort_all();
+        while inflight.join_next().await.is_some() {}
+        if !busy.is_empty() {
+            let ids: Vec<i64> = busy.values().map(|(id, _)| *id).collect();
+            tracing::warn!(rows = ?ids, "sends still running at shutdown were cut off; their rows stay queued and are sent again on restart");
+            let released = self
+                .sender
+                .writer
+                .run(move |conn| async move { outbox::release(conn, &ids).await }.boxed())
+                .await;
+            if !matches!(released, Ok(Ok(()))) {
+                tracing::warn!(
+                    "could not release leases; the rows come back when their lease ends"
+                );
+            }
+        }
+        tracing::info!("delivery worker stopped");
+    }
+}
+
+impl Sender {
+    /// Sends one row and records the attempt.
+    async fn send(self: Arc<Self>, e: Event) {
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        let body = format::body(self.format, &e);
+        let sent = self
+            .client
+            .post(&self.url)
+            .bearer_auth(self.token.expose())
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await;
+        let (status, retry_after, error) = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("Retry-After")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry::parse_retry_after(v, Utc::now()));
+                let error = if resp.status().is_success() {
+                    None
+                } else {
+                    Some(error_text(status, resp.text().await.unwrap_or_default()))
+                };
+                (Some(status), retry_after, error)
+            }
+            Err(err) => (None, None, Some(transport_error(&err))),
+        };
+        let latency = t0.elapsed();
+        let now = Utc::now();
+        let attempt_no = e.attempts as u32 + 1;
+        let queued_at = parse_time(&e.queued_at).unwrap_or(now);
+        let (after, error) = match retry::classify(status, retry_after) {
+            Verdict::Delivered => (After::Delivered, error),
+            Verdict::Dead => (After::Dead, error),
+            Verdict::Retry { retry_after } => {
+                match self.schedule.next_attempt(
+                    attempt_no,
+                    retry_after,
+                    fastrand::f64(),
+                    now,
+                    queued_at,
+                ) {
+                    Some(at) => (After::RetryAt(at), error),
+                    None => (
+                        After::Dead,
+                        Some(format!(
+                            "{} (gave up: still failing {}s after it was queued)",
+                            error.unwrap_or_default(),
+                            self.schedule.give_up_after.as_secs()
+                        )),
+                    ),
+                }
+            }
+        };
+        let attempt = Attempt {
+            started_at,
+            latency_ms: latency.as_millis() as i64,
+            http_status: status,
+            error: error.clone(),
+        };
+        let id = e.id;
+        let recorded = self
+            .writer
+            .run(move |conn| {
+                async move { outbox::finish_attempt(conn, id, &attempt, after, now).await }.boxed()
+            })
+            .await;
+        let result = match after {
+            After::Delivered => "delivered",
+            After::RetryAt(_) => "retry",
+            After::Dead => "dead",
+        };
+        self.metrics.attempt(result, latency.as_secs_f64());
+        {
+            let ms = latency.as_millis() as u64;
+            match after {
+                After::Delivered => {
+                    if let Some(decided) = parse_time(&e.created_at) {
+                        self.metrics.delivered_after(
+                            (now - decided).to_std().unwrap_or_default().as_secs_f64(),
+                        );
+                    }
+                    tracing::info!(
+                        status,
+                        latency_ms = ms,
+                        attempt = attempt_no,
+                        "delivered to ITOC360"
+                    )
+                }
+                After::RetryAt(at) => tracing::warn!(
+                    status, latency_ms = ms, attempt = attempt_no,
+                    error = error.as_deref().unwrap_or(""), retry_at = %at.to_rfc3339(),
+                    "ITOC360 send failed; will retry"
+                ),
+                After::Dead => tracing::error!(
+                    status,
+                    latency_ms = ms,
+                    attempt = attempt_no,
+                    error = error.as_deref().unwrap_or(""),
+                    "ITOC360 refused the event; row is dead (see `statuspage-bridge outbox list`)"
+                ),
+            }
+            match recorded {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "recording the attempt failed; the row is sent again after its lease")
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "recording the attempt failed; the row is sent again after its lease")
+                }
+            }
+        }
+    }
+}
+
+/// ITOC360's `{"error": "..."}` message, or the start of whatever a proxy
+/// answered.
+fn error_text(status: u16, body: String) -> String {
+    let msg = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    if msg.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {msg}")
+    }
+}
+
+/// A transport failure in words, without the URL.
+fn transport_error(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_request() {
+        "request failed"
+    } else {
+        "no answer"
+    };
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

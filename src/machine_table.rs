@@ -1,0 +1,828 @@
+//! The lifecycle rules of BEHAVIOUR.md as a table: one row per rule,
+//! (prior state, event, looked-up facts) → (outcome, alert after, emitted).
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::domain::{Action, Impact};
+use crate::parse::IncidentUpdate;
+use Priority::*;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn inc(status: &str, impact: Option<&str>, over: Option<&str>) -> IncidentEvent {
+    IncidentEvent {
+        page_id: "p".into(),
+        incident_id: "i".into(),
+        name: Some("API down".into()),
+        status: Some(IncidentStatus::parse(status)),
+        impact: impact.map(Impact::parse),
+        impact_override: over.map(Impact::parse),
+        backfilled: false,
+        shortlink: None,
+        created_at: Some(t(0)),
+        updated_at: Some(t(100)),
+        started_at: Some(t(0)),
+        resolved_at: None,
+        latest_update: Some(IncidentUpdate {
+            id: Some("u1".into()),
+            status: Some(status.into()),
+            body: Some("text".into()),
+            created_at: Some(t(90)),
+        }),
+        components: vec![],
+    }
+}
+
+fn comp(status: &str) -> ComponentEvent {
+    ComponentEvent {
+        page_id: "p".into(),
+        component_id: "c".into(),
+        name: Some("API".into()),
+        update_id: Some("cu1".into()),
+        old_status: None,
+        new_status: Some(ComponentStatus::parse(status)),
+        created_at: Some(t(100)),
+    }
+}
+
+fn closed() -> Prior {
+    Prior::default()
+}
+
+fn prior(alert: Alert, status: &str, at: i64) -> Prior {
+    Prior {
+        alert: Some(alert),
+        status: Some(status.into()),
+        last_event_at: Some(t(at)),
+    }
+}
+
+fn open(p: Priority) -> Prior {
+    prior(Alert::Open(p), "investigating", 50)
+}
+
+fn trig(p: Priority) -> Option<Emit> {
+    Some(Emit {
+        action: Action::Trigger,
+        priority: p,
+    })
+}
+
+fn res(p: Priority) -> Option<Emit> {
+    Some(Emit {
+        action: Action::Resolve,
+        priority: p,
+    })
+}
+
+const OFF: Rules = Rules {
+    page_maintenance: false,
+};
+const ON: Rules = Rules {
+    page_maintenance: true,
+};
+
+enum Ev {
+    I(IncidentEvent),
+    C(ComponentEvent, Option<Priority>),
+}
+
+struct Row {
+    name: &'static str,
+    prior: Prior,
+    ev: Ev,
+    dup: Option<&'static str>,
+    rules: Rules,
+    outcome: Outcome,
+    after: Alert,
+    emit: Option<Emit>,
+}
+
+fn row(
+    name: &'static str,
+    prior: Prior,
+    ev: Ev,
+    rules: Rules,
+    outcome: Outcome,
+    after: Alert,
+    emit: Option<Emit>,
+) -> Row {
+    Row {
+        name,
+        prior,
+        ev,
+        dup: None,
+        rules,
+        outcome,
+        after,
+        emit,
+    }
+}
+
+fn i(status: &str, impact: &str) -> Ev {
+    Ev::I(inc(status, Some(impact), None))
+}
+
+fn c(status: &str) -> Ev {
+    Ev::C(comp(status), None)
+}
+
+fn rows() -> Vec<Row> {
+    use Alert::{Closed as C0, Open as O};
+    use Outcome::*;
+    let mut rows = vec![
+        // Incident status × prior closed.
+        row(
+            "investigating opens",
+            closed(),
+            i("investigating", "critical"),
+            OFF,
+            Triggered,
+            O(Critical),
+            trig(Critical),
+        ),
+        row(
+            "identified opens",
+            closed(),
+            i("identified", "major"),
+            OFF,
+            Triggered,
+            O(High),
+            trig(High),
+        ),
+        row(
+            "monitoring opens",
+            closed(),
+            i("monitoring", "minor"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "first seen resolved emits nothing",
+            closed(),
+            i("resolved", "major"),
+            OFF,
+            NoChange,
+            C0,
+            None,
+        ),
+        row(
+            "first seen postmortem emits nothing",
+            closed(),
+            i("postmortem", "major"),
+            OFF,
+            NoChange,
+            C0,
+            None,
+        ),
+        row(
+            "scheduled stays closed",
+            closed(),
+            i("scheduled", "maintenance"),
+            OFF,
+            NoChange,
+            C0,
+            None,
+        ),
+        row(
+            "completed stays closed",
+            closed(),
+            i("completed", "maintenance"),
+            OFF,
+            NoChange,
+            C0,
+            None,
+        ),
+        row(
+            "in_progress not paged",
+            closed(),
+            i("in_progress", "maintenance"),
+            OFF,
+            Ignored,
+            C0,
+            None,
+        ),
+        row(
+            "verifying not paged",
+            closed(),
+            i("verifying", "maintenance"),
+            OFF,
+            Ignored,
+            C0,
+            None,
+        ),
+        row(
+            "in_progress paged when on",
+            closed(),
+            i("in_progress", "maintenance"),
+            ON,
+            Triggered,
+            O(Low),
+            trig(Low),
+        ),
+        row(
+            "verifying paged when on",
+            closed(),
+            i("verifying", "major"),
+            ON,
+            Triggered,
+            O(High),
+            trig(High),
+        ),
+        row(
+            "scheduled closed even when on",
+            closed(),
+            i("scheduled", "maintenance"),
+            ON,
+            NoChange,
+            C0,
+            None,
+        ),
+        row(
+            "unknown status is unrecognized",
+            closed(),
+            i("exploded", "major"),
+            OFF,
+            Unrecognized,
+            C0,
+            None,
+        ),
+        // Incident status × prior open.
+        row(
+            "investigating again same priority",
+            open(Critical),
+            i("investigating", "critical"),
+            OFF,
+            Deduplicated,
+            O(Critical),
+            None,
+        ),
+        row(
+            "identified same priority",
+            open(High),
+            i("identified", "major"),
+            OFF,
+            Deduplicated,
+            O(High),
+            None,
+        ),
+        row(
+            "monitoring same priority",
+            open(High),
+            i("monitoring", "major"),
+            OFF,
+            Deduplicated,
+            O(High),
+            None,
+        ),
+        row(
+            "resolved resolves",
+            open(High),
+            i("resolved", "major"),
+            OFF,
+            Resolved,
+            C0,
+            res(High),
+        ),
+        row(
+            "postmortem resolves",
+            open(High),
+            i("postmortem", "major"),
+            OFF,
+            Resolved,
+            C0,
+            res(High),
+        ),
+        row(
+            "resolve carries last priority",
+            open(Critical),
+            i("resolved", "minor"),
+            OFF,
+            Resolved,
+            C0,
+            res(Critical),
+        ),
+        row(
+            "completed resolves paged maintenance",
+            open(Low),
+            i("completed", "maintenance"),
+            ON,
+            Resolved,
+            C0,
+            res(Low),
+        ),
+        row(
+            "maintenance off closes open alert",
+            open(Low),
+            i("in_progress", "maintenance"),
+            OFF,
+            Resolved,
+            C0,
+            res(Low),
+        ),
+        row(
+            "unknown status keeps open alert",
+            open(High),
+            i("exploded", "major"),
+            OFF,
+            Unrecognized,
+            O(High),
+            None,
+        ),
+        // Priority: impact and override.
+        row(
+            "impact none is low",
+            closed(),
+            i("investigating", "none"),
+            OFF,
+            Triggered,
+            O(Low),
+            trig(Low),
+        ),
+        row(
+            "impact minor is medium",
+            closed(),
+            i("investigating", "minor"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "impact major is high",
+            closed(),
+            i("investigating", "major"),
+            OFF,
+            Triggered,
+            O(High),
+            trig(High),
+        ),
+        row(
+            "impact critical is critical",
+            closed(),
+            i("investigating", "critical"),
+            OFF,
+            Triggered,
+            O(Critical),
+            trig(Critical),
+        ),
+        row(
+            "impact maintenance is low",
+            closed(),
+            i("investigating", "maintenance"),
+            OFF,
+            Triggered,
+            O(Low),
+            trig(Low),
+        ),
+        row(
+            "unknown impact is medium",
+            closed(),
+            i("investigating", "cosmic"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "missing impact is medium",
+            closed(),
+            Ev::I(inc("investigating", None, None)),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "override raises",
+            closed(),
+            Ev::I(inc("investigating", Some("minor"), Some("critical"))),
+            OFF,
+            Triggered,
+            O(Critical),
+            trig(Critical),
+        ),
+        row(
+            "override lowers",
+            closed(),
+            Ev::I(inc("investigating", Some("critical"), Some("none"))),
+            OFF,
+            Triggered,
+            O(Low),
+            trig(Low),
+        ),
+        row(
+            "override without impact",
+            closed(),
+            Ev::I(inc("investigating", None, Some("major"))),
+            OFF,
+            Triggered,
+            O(High),
+            trig(High),
+        ),
+        row(
+            "escalation retriggers",
+            open(High),
+            i("identified", "critical"),
+            OFF,
+            Retriggered,
+            O(Critical),
+            trig(Critical),
+        ),
+        row(
+            "de-escalation retriggers",
+            open(Critical),
+            i("monitoring", "minor"),
+            OFF,
+            Retriggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "override change retriggers",
+            open(Medium),
+            Ev::I(inc("identified", Some("minor"), Some("major"))),
+            OFF,
+            Retriggered,
+            O(High),
+            trig(High),
+        ),
+        // Reopen.
+        row(
+            "reopen after resolve",
+            prior(C0, "resolved", 50),
+            i("investigating", "major"),
+            OFF,
+            Triggered,
+            O(High),
+            trig(High),
+        ),
+        row(
+            "reopen after postmortem",
+            prior(C0, "postmortem", 50),
+            i("identified", "minor"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "resolved twice",
+            prior(C0, "resolved", 50),
+            i("resolved", "major"),
+            OFF,
+            NoChange,
+            C0,
+            None,
+        ),
+        // Stale.
+        row(
+            "older event is stale",
+            prior(Alert::Open(High), "resolved", 500),
+            i("investigating", "major"),
+            OFF,
+            Stale,
+            O(High),
+            None,
+        ),
+        row(
+            "stale resolve does not close",
+            prior(Alert::Open(High), "investigating", 500),
+            i("resolved", "major"),
+            OFF,
+            Stale,
+            O(High),
+            None,
+        ),
+        row(
+            "same time is applied",
+            prior(C0, "resolved", 100),
+            i("investigating", "major"),
+            OFF,
+            Triggered,
+            O(High),
+            trig(High),
+        ),
+        // Component statuses.
+        row(
+            "component degraded opens",
+            closed(),
+            c("degraded_performance"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "component partial opens",
+            closed(),
+            c("partial_outage"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "component major opens",
+            closed(),
+            c("major_outage"),
+            OFF,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "component operational first seen",
+            closed(),
+            c("operational"),
+            OFF,
+            NoChange,
+            C0,
+            None,
+        ),
+        row(
+            "component back to operational resolves",
+            open(Medium),
+            c("operational"),
+            OFF,
+            Resolved,
+            C0,
+            res(Medium),
+        ),
+        row(
+            "component outage level move",
+            open(Medium),
+            c("partial_outage"),
+            OFF,
+            Deduplicated,
+            O(Medium),
+            None,
+        ),
+        row(
+            "component maintenance off",
+            closed(),
+            c("under_maintenance"),
+            OFF,
+            Ignored,
+            C0,
+            None,
+        ),
+        row(
+            "component maintenance on",
+            closed(),
+            c("under_maintenance"),
+            ON,
+            Triggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "component outage → maintenance off resolves",
+            open(Medium),
+            c("under_maintenance"),
+            OFF,
+            Resolved,
+            C0,
+            res(Medium),
+        ),
+        row(
+            "component unknown status",
+            closed(),
+            c("melting"),
+            OFF,
+            Unrecognized,
+            C0,
+            None,
+        ),
+        row(
+            "component stale",
+            prior(C0, "operational", 500),
+            c("major_outage"),
+            OFF,
+            Stale,
+            C0,
+            None,
+        ),
+        // Component priority from associated open incidents.
+        row(
+            "component takes incident priority",
+            closed(),
+            Ev::C(comp("major_outage"), Some(Critical)),
+            OFF,
+            Triggered,
+            O(Critical),
+            trig(Critical),
+        ),
+        row(
+            "component low incident",
+            closed(),
+            Ev::C(comp("partial_outage"), Some(Low)),
+            OFF,
+            Triggered,
+            O(Low),
+            trig(Low),
+        ),
+        row(
+            "component priority rises with incident",
+            open(Medium),
+            Ev::C(comp("major_outage"), Some(High)),
+            OFF,
+            Retriggered,
+            O(High),
+            trig(High),
+        ),
+        row(
+            "component priority falls back to medium",
+            open(High),
+            c("degraded_performance"),
+            OFF,
+            Retriggered,
+            O(Medium),
+            trig(Medium),
+        ),
+        row(
+            "component resolve keeps sent priority",
+            open(Critical),
+            Ev::C(comp("operational"), Some(Low)),
+            OFF,
+            Resolved,
+            C0,
+            res(Critical),
+        ),
+    ];
+    // Backfilled.
+    let mut backfilled = inc("investigating", Some("critical"), None);
+    backfilled.backfilled = true;
+    rows.push(row(
+        "backfilled never opens",
+        closed(),
+        Ev::I(backfilled.clone()),
+        OFF,
+        Ignored,
+        C0,
+        None,
+    ));
+    let mut backfilled_resolved = backfilled.clone();
+    backfilled_resolved.status = Some(IncidentStatus::Resolved);
+    rows.push(row(
+        "backfilled resolved is ignored",
+        closed(),
+        Ev::I(backfilled_resolved.clone()),
+        OFF,
+        Ignored,
+        C0,
+        None,
+    ));
+    rows.push(row(
+        "backfilled still closes an open alert",
+        open(High),
+        Ev::I(backfilled_resolved),
+        OFF,
+        Resolved,
+        C0,
+        res(High),
+    ));
+    // Duplicates come before stale and apply to any state.
+    let mut dup = row(
+        "duplicate incident",
+        open(High),
+        i("investigating", "major"),
+        OFF,
+        Duplicate,
+        O(High),
+        None,
+    );
+    dup.dup = Some("w1");
+    rows.push(dup);
+    let mut dup = row(
+        "duplicate before stale",
+        prior(C0, "resolved", 500),
+        i("investigating", "major"),
+        OFF,
+        Duplicate,
+        C0,
+        None,
+    );
+    dup.dup = Some("w1");
+    rows.push(dup);
+    let mut dup = row(
+        "duplicate component",
+        closed(),
+        c("major_outage"),
+        OFF,
+        Duplicate,
+        C0,
+        None,
+    );
+    dup.dup = Some("w2");
+    rows.push(dup);
+    // No usable time is never stale.
+    let mut timeless = inc("investigating", Some("major"), None);
+    timeless.updated_at = None;
+    timeless.latest_update = None;
+    rows.push(row(
+        "no time is never stale",
+        prior(C0, "resolved", 500),
+        Ev::I(timeless),
+        OFF,
+        Triggered,
+        O(High),
+        trig(High),
+    ));
+    // Missing status.
+    let mut nostatus = inc("investigating", Some("major"), None);
+    nostatus.status = None;
+    rows.push(row(
+        "incident without status",
+        closed(),
+        Ev::I(nostatus),
+        OFF,
+        Unrecognized,
+        C0,
+        None,
+    ));
+    rows
+}
+
+#[test]
+fn lifecycle_table() {
+    let rows = rows();
+    assert!(rows.len() >= 40, "only {} rows", rows.len());
+    for r in rows {
+        let step = match &r.ev {
+            Ev::I(ev) => incident_step(&r.prior, ev, r.dup, r.rules),
+            Ev::C(ev, p) => component_step(&r.prior, ev, r.dup, *p, r.rules),
+        };
+        assert_eq!(
+            (step.outcome, step.after, step.emit),
+            (r.outcome, r.after, r.emit),
+            "row `{}`: {}",
+            r.name,
+            step.reason
+        );
+        let applied = !matches!(
+            r.outcome,
+            Outcome::Duplicate | Outcome::Stale | Outcome::Unrecognized
+        );
+        assert_eq!(step.applied, applied, "row `{}`", r.name);
+        assert!(!step.reason.is_empty());
+    }
+}
+
+#[test]
+fn reasons_read_well() {
+    let s = incident_step(
+        &prior(Alert::Closed, "resolved", 0),
+        &inc("investigating", Some("major"), None),
+        None,
+        OFF,
+    );
+    assert_eq!(
+        s.reason,
+        "resolved → investigating: reopened, alert opens at high"
+    );
+    let s = incident_step(
+        &open(High),
+        &inc("identified", Some("critical"), None),
+        None,
+        OFF,
+    );
+    assert_eq!(
+        s.reason,
+        "investigating → identified: priority high → critical, alert updated"
+    );
+    let s = component_step(&closed(), &comp("major_outage"), None, None, OFF);
+    assert_eq!(
+        s.reason,
+        "major_outage: alert opens at medium (priority medium: no associated open incident)"
+    );
+    let s = incident_step(
+        &prior(Alert::Closed, "resolved", 500),
+        &inc("investigating", Some("major"), None),
+        None,
+        OFF,
+    );
+    assert!(s.reason.starts_with("stale: event time"), "{}", s.reason);
+}
+
+#[test]
+fn duplicate_keys() {
+    let a = inc("investigating", Some("major"), None);
+    let keys = incident_keys(&a, b"{}");
+    assert_eq!(keys.len(), 2);
+    assert!(keys[1].starts_with("update:u1:investigating:major"));
+    // Same update, other impact: a different event.
+    let b = inc("investigating", Some("critical"), None);
+    assert_ne!(incident_keys(&b, b"{}")[1], keys[1]);
+    // Byte-identical bodies share the body key.
+    assert_eq!(incident_keys(&b, b"{}")[0], keys[0]);
+    assert_eq!(
+        component_keys(&comp("operational"), b"x")[1],
+        "component_update:cu1"
+    );
+}

@@ -1,0 +1,127 @@
+//! Prometheus metrics, served at `/metrics`. Counters are updated by the
+//! stage that knows the fact; this module only defines and renders them.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::domain::Outcome;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    source: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusedLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    result: String,
+}
+
+/// All metrics of one process. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    webhooks: Family<WebhookLabels, Counter>,
+    refused: Family<RefusedLabels, Counter>,
+    attempts: Family<AttemptLabels, Counter>,
+    attempt_seconds: Histogram,
+    commit_to_send_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("statuspage_bridge");
+        let webhooks = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhooks",
+            "Webhooks stored, by source and outcome",
+            webhooks.clone(),
+        );
+        let refused = Family::<RefusedLabels, Counter>::default();
+        registry.register(
+            "webhooks_refused",
+            "Webhook requests refused before storing (unauthorized, too_large, unavailable)",
+            refused.clone(),
+        );
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "delivery_attempts",
+            "Requests to ITOC360, by result (delivered, retry, dead)",
+            attempts.clone(),
+        );
+        let attempt_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 12));
+        registry.register(
+            "delivery_attempt_seconds",
+            "Duration of one request to ITOC360",
+            attempt_seconds.clone(),
+        );
+        let commit_to_send_seconds = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        registry.register(
+            "delivery_delay_seconds",
+            "Time from a decision's commit to its successful delivery",
+            commit_to_send_seconds.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            webhooks,
+            refused,
+            attempts,
+            attempt_seconds,
+            commit_to_send_seconds,
+        }
+    }
+
+    pub fn webhook(&self, source: &str, outcome: Outcome) {
+        self.webhooks
+            .get_or_create(&WebhookLabels {
+                source: source.to_owned(),
+                outcome: outcome.as_str().to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn refused(&self, reason: &str) {
+        self.refused
+            .get_or_create(&RefusedLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn attempt(&self, result: &str, seconds: f64) {
+        self.attempts
+            .get_or_create(&AttemptLabels {
+                result: result.to_owned(),
+            })
+            .inc();
+        self.attempt_seconds.observe(seconds);
+    }
+
+    pub fn delivered_after(&self, seconds: f64) {
+        self.commit_to_send_seconds.observe(seconds);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,60 @@
+//! Operational routes: `/healthz` for load balancers and `/metrics` for
+//! Prometheus, plus the request log middleware (paths only: the query
+//! string can carry a source token and is never logged).
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+use sqlx::SqlitePool;
+
+use crate::metrics::Metrics;
+
+/// `GET /healthz`: 200 when the database answers a query, else 503.
+pub async fn healthz(pool: web::Data<SqlitePool>) -> HttpResponse {
+    match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM refinery_schema_history")
+        .fetch_one(pool.get_ref())
+        .await
+    {
+        Ok(_) => HttpResponse::Ok().json(json!({ "status": "ok" })),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database does not answer");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "error", "error": "database does not answer" }))
+        }
+    }
+}
+
+/// `GET /metrics`
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(metrics.render())
+}
+
+/// Logs one line per request: method, path (never the query), status,
+/// latency and peer.
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let res = next.call(req).await?;
+    let status = res.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, latency_ms = format!("{ms:.1}"), %peer, "request");
+    } else {
+        tracing::debug!(%method, %path, status, latency_ms = format!("{ms:.1}"), %peer, "request");
+    }
+    Ok(res)
+}

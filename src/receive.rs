@@ -1,0 +1,146 @@
+//! The Statuspage endpoint: authenticate, bound the body, hand it to the
+//! pipeline, answer once it is committed.
+//!
+//! Statuspage quarantines a subscriber after repeated non-2xx answers, so any
+//! authenticated JSON body gets a 2xx once stored — even one the bridge does
+//! not understand. Only a wrong token (401), an oversized body (413), a body
+//! that is not JSON (400, kept as `rejected`) or a database that cannot take
+//! the write (503, Statuspage retries) get anything else.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth;
+use crate::config::Source;
+use crate::domain::Outcome;
+use crate::metrics::Metrics;
+use crate::pipeline::{Incoming, Pipeline};
+
+/// The header accepted in place of `?token=`.
+pub const TOKEN_HEADER: &str = "X-ITOC360-Token";
+
+pub struct ReceiveState {
+    pub sources: Arc<Vec<Source>>,
+    pub max_body_bytes: usize,
+    pub pipeline: Pipeline,
+    pub metrics: Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("missing or invalid token")]
+    Unauthorized,
+    #[error("body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("reading the request body failed: {0}")]
+    Body(String),
+    #[error("the webhook could not be stored; retry later")]
+    Unavailable,
+}
+
+impl ResponseError for ReceiveError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ReceiveError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ReceiveError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ReceiveError::Body(_) => StatusCode::BAD_REQUEST,
+            ReceiveError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status_code());
+        if matches!(self, ReceiveError::Unavailable) {
+            r.insert_header(("Retry-After", "5"));
+        }
+        r.json(json!({ "error": self.to_string() }))
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `POST /webhooks/statuspage`
+pub async fn webhook(
+    req: HttpRequest,
+    mut payload: web::Payload,
+    state: web::Data<ReceiveState>,
+) -> Result<HttpResponse, ReceiveError> {
+    let remote = req.peer_addr().map(|a| a.ip().to_string());
+    // The query parameter wins over the header when both are present.
+    let token = web::Query::<TokenQuery>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().token)
+        .or_else(|| {
+            req.headers()
+                .get(TOKEN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    let Some(source) = token
+        .as_deref()
+        .and_then(|t| auth::match_source(&state.sources, t))
+    else {
+        state.metrics.refused("unauthorized");
+        tracing::warn!(
+            remote = remote.as_deref().unwrap_or("?"),
+            token_given = token.is_some(),
+            "webhook refused: missing or invalid token"
+        );
+        return Err(ReceiveError::Unauthorized);
+    };
+
+    let limit = state.max_body_bytes;
+    let too_large = |declared: Option<usize>| {
+        state.metrics.refused("too_large");
+        tracing::warn!(source = %source.name, limit, declared, "webhook refused: body over max_body_bytes");
+        ReceiveError::TooLarge { limit }
+    };
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(declared));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ReceiveError::Body(e.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(declared));
+        }
+        body.extend_from_slice(&chunk);
+    }
+
+    let incoming = Incoming {
+        source: source.name.clone(),
+        remote_addr: remote,
+        body,
+        received_at: chrono::Utc::now(),
+    };
+    let ingested = state.pipeline.ingest(incoming).await.map_err(|e| {
+        state.metrics.refused("unavailable");
+        tracing::error!(source = %source.name, error = %e, cause = ?std::error::Error::source(&e), "webhook not stored");
+        ReceiveError::Unavailable
+    })?;
+    let body = json!({
+        "id": ingested.id,
+        "outcome": ingested.outcome.as_str(),
+        "reason": ingested.reason,
+    });
+    if ingested.outcome == Outcome::Rejected {
+        let mut body = body;
+        body["error"] = json!(ingested.reason);
+        return Ok(HttpResponse::BadRequest().json(body));
+    }
+    Ok(HttpResponse::Ok().json(body))
+}

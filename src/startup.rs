@@ -1,0 +1,146 @@
+//! Wiring: open the database, start the writer, the delivery worker and the
+//! HTTP server, and take them down in order on shutdown.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+
+use crate::config::Settings;
+use crate::db::{self, Database};
+use crate::deliver::Worker;
+use crate::machine::Rules;
+use crate::metrics::Metrics;
+use crate::pipeline::Pipeline;
+use crate::receive::{self, ReceiveState};
+use crate::{audit, auth, ops};
+
+/// A built, listening bridge.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Database,
+    worker: Option<Worker>,
+}
+
+impl Application {
+    /// Opens (and migrates) the database, binds the listener and starts the
+    /// writer and, unless this is a dry run, the delivery worker.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = db::open(
+            &settings.database.path,
+            Duration::from_millis(settings.database.busy_timeout_ms),
+        )
+        .await?;
+        let metrics = Metrics::new();
+        let wake = Arc::new(Notify::new());
+        let rules = Rules {
+            page_maintenance: settings.maintenance.page,
+        };
+        let pipeline = Pipeline::new(
+            db.writer.clone(),
+            rules,
+            settings.dry_run(),
+            wake.clone(),
+            metrics.clone(),
+        );
+        let worker = if settings.dry_run() {
+            tracing::warn!(
+                "itoc360.token is empty: dry run — decisions are recorded, nothing is sent to ITOC360"
+            );
+            None
+        } else {
+            Some(Worker::spawn(
+                &settings,
+                db.writer.clone(),
+                wake,
+                metrics.clone(),
+            )?)
+        };
+
+        let listen = settings.listen_addr();
+        let listener =
+            TcpListener::bind(listen).with_context(|| format!("binding server.listen {listen}"))?;
+        let local = listener.local_addr()?;
+        let receive_state = web::Data::new(ReceiveState {
+            sources: Arc::new(settings.sources.clone()),
+            max_body_bytes: settings.server.max_body_bytes,
+            pipeline,
+            metrics: metrics.clone(),
+        });
+        let read = web::Data::new(db.read.clone());
+        let metrics_data = web::Data::new(metrics);
+        let audit_state = web::Data::new(audit::AuditState::new(&settings));
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(from_fn(ops::log_requests))
+                .app_data(receive_state.clone())
+                .app_data(read.clone())
+                .app_data(metrics_data.clone())
+                .app_data(audit_state.clone())
+                .route("/webhooks/statuspage", web::post().to(receive::webhook))
+                .route("/healthz", web::get().to(ops::healthz))
+                .route("/metrics", web::get().to(ops::metrics))
+                .configure(audit::routes)
+        })
+        .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .listen(listener)?
+        .run();
+
+        tracing::info!(database = %settings.database.path.display(), "listening on http://{local}");
+        for s in &settings.sources {
+            tracing::info!(source = %s.name, url = %auth::masked_webhook_url(&settings.server.public_url), "webhook endpoint");
+        }
+        Ok(Application {
+            port: local.port(),
+            server,
+            db,
+            worker,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server from elsewhere (tests, embedding).
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// See `Worker::progress`; `None` in a dry run.
+    pub fn delivery_progress(&self) -> Option<watch::Receiver<u64>> {
+        self.worker.as_ref().map(Worker::progress)
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `server_handle().stop()`): stops
+    /// taking requests, finishes those in flight, stops the delivery
+    /// worker, drains the writer and closes the database.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            server, db, worker, ..
+        } = self;
+        let served = server.await;
+        tracing::info!("server stopped taking requests");
+        if let Some(worker) = worker {
+            worker.stop().await;
+        }
+        let Database {
+            writer,
+            writer_task,
+            read,
+        } = db;
+        drop(writer);
+        if let Err(e) = writer_task.await {
+            tracing::error!(error = %e, "database writer ended abnormally");
+        }
+        read.close().await;
+        tracing::info!("database closed; bye");
+        served.context("HTTP server failed")
+    }
+}
