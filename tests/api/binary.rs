@@ -1,0 +1,258 @@
+//! The real binary: command line, configuration, the listening line,
+//! signals, crash recovery, the outbox commands, and what reaches the logs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::delivery::statuses_for;
+use crate::fake_itoc360::{FakeItoc360, Reply};
+use crate::helpers::{TOKEN, fixture, fixture_with};
+
+const BIN: &str = env!("CARGO_BIN_EXE_statuspage-bridge");
+
+struct Proc {
+    child: Child,
+    address: String,
+    log: Arc<Mutex<String>>,
+}
+
+fn write_config(dir: &Path, itoc: Option<(&str, &str)>) -> PathBuf {
+    let (base, token) = itoc.unwrap_or(("http://127.0.0.1:9", ""));
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+
+[database]
+path = "{db}"
+
+[itoc360]
+base_url = "{base}"
+token = "{token}"
+
+[delivery]
+retry_base_ms = 20
+retry_max_secs = 1
+lease_secs = 3
+timeout_ms = 2000
+
+[[sources]]
+name = "statuspage"
+token = "{TOKEN}"
+"#,
+        db = dir.join("bridge.db").display()
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn bridge(config: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("--config")
+        .arg(config)
+        .env_remove("ITOC360_TOKEN")
+        .env_remove("ITOC360_BASE_URL")
+        .env_remove("BRIDGE_LISTEN")
+        .env_remove("BRIDGE_DATABASE")
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null());
+    c
+}
+
+/// Starts `serve` and waits for its `listening on` line.
+fn start(config: &Path) -> Proc {
+    let mut child = bridge(config)
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+            }
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    let address = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("no listening line; log:\n{}", log.lock().unwrap()));
+    assert!(address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"), "{address}");
+    Proc { child, address, log }
+}
+
+impl Proc {
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        assert!(ok.success());
+    }
+
+    /// Waits for exit (30 s at most) and returns the exit code and log.
+    fn wait(mut self) -> (Option<i32>, String) {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let status = self.child.wait().unwrap();
+            let _ = tx.send(status);
+        });
+        let status = rx.recv_timeout(Duration::from_secs(30)).expect("process exits");
+        // The reader thread sees EOF once the process is gone; its last
+        // lines are in by the time the pipe closes.
+        let log = self.log.lock().unwrap().clone();
+        (status.code(), log)
+    }
+
+    async fn post(&self, body: String) -> (u16, serde_json::Value) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/webhooks/statuspage?token={TOKEN}", self.address))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(&write_config(dir.path(), None));
+    let (status, v) = p.post(fixture("01_incident_created_investigating_critical.json")).await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("triggered")));
+    let r = reqwest::Client::new()
+        .post(format!("{}/webhooks/statuspage?token=wrong-{TOKEN}", p.address))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let health = reqwest::get(format!("{}/healthz", p.address)).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("listening on http://127.0.0.1:"), "{log}");
+    assert!(log.contains("dry run"), "{log}");
+    assert!(log.contains("outcome=triggered"), "{log}");
+    assert!(log.contains("database closed"), "{log}");
+    assert!(!log.contains(TOKEN), "source token in the log:\n{log}");
+    assert!(!log.contains("q4m2x8r1v7kp"), "unsubscribe secret in the log:\n{log}");
+    assert!(!log.contains("unsubscribe"), "{log}");
+}
+
+#[tokio::test]
+async fn sigint_stops_cleanly_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start(&write_config(dir.path(), None));
+    p.signal("INT");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn configuration_errors_name_the_key_and_exit_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[server]\nlisten = \"not-an-address\"\n").unwrap();
+    let out = bridge(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.listen"), "{err}");
+
+    std::fs::write(&bad, "[server]\nlisten = \"0.0.0.0:0\"\n").unwrap();
+    let out = bridge(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("statuspage") && err.contains("development token"), "{err}");
+
+    let out = bridge(&dir.path().join("missing.toml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+}
+
+#[tokio::test]
+async fn killed_mid_queue_then_restarted_delivers_every_event_once() {
+    let fake = FakeItoc360::start("itoc-token").await;
+    // ITOC360 is down while the first process runs.
+    fake.script(std::iter::repeat_n(Reply::Status(503), 1000));
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
+    let p = start(&config);
+    for n in 0..3 {
+        let body = fixture_with(
+            "01_incident_created_investigating_critical.json",
+            &[("incident.id", json!(format!("crash{n}")))],
+        );
+        assert_eq!(p.post(body).await.1["outcome"], "triggered");
+    }
+    fake.wait_for_requests(3).await;
+    p.signal("KILL");
+    let _ = p.wait();
+
+    // ITOC360 is back; a new process picks up where the old one left off.
+    assert!(fake.accepted().is_empty());
+    fake.clear_script();
+    let p = start(&config);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while fake.accepted().len() < 3 {
+        let seen = fake.received().len();
+        tokio::time::timeout_at(deadline, fake.wait_for_requests(seen + 1)).await.expect("delivered after restart");
+    }
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let got = fake.accepted();
+    for n in 0..3 {
+        let fp = format!("statuspage:x1y2z3a4b5c6:incident:crash{n}");
+        assert_eq!(statuses_for(&got, &fp), ["trigger"], "{fp} delivered exactly once");
+    }
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn dead_rows_are_listed_and_delivered_after_retry_with_a_fixed_token() {
+    let fake = FakeItoc360::start("right-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = write_config(dir.path(), Some((&fake.base_url, "wrong-token")));
+    let p = start(&wrong);
+    assert_eq!(p.post(fixture("01_incident_created_investigating_critical.json")).await.1["outcome"], "triggered");
+    fake.wait_for_requests(1).await;
+    assert_eq!(fake.received()[0].status, 404, "source not found");
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(!log.contains("wrong-token"), "ITOC360 token in the log:\n{log}");
+
+    let list = bridge(&wrong).args(["outbox", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success());
+    assert!(listed.contains("\tdead\t") && listed.contains("source not found"), "{listed}");
+
+    // Fix the token, run the server, and requeue while it runs.
+    let right = write_config(dir.path(), Some((&fake.base_url, "right-token")));
+    let p = start(&right);
+    let retry = bridge(&right).args(["outbox", "retry", "--dead"]).output().unwrap();
+    assert!(retry.status.success());
+    assert!(String::from_utf8_lossy(&retry.stdout).contains("1 event(s) queued again"));
+    fake.wait_for_requests(2).await;
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(fake.received()[1].status, 202);
+    let list = bridge(&right).args(["outbox", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains("no pending or dead events"));
+    fake.stop().await;
+}

@@ -1,0 +1,186 @@
+//! Spawning the bridge for a test and talking to it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use serde_json::Value;
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqlitePoolOptions;
+use statuspage_bridge::config::{Secret, Settings, Source};
+use statuspage_bridge::startup::Application;
+use tempfile::TempDir;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub const TOKEN: &str = "test-source-token-0123456789";
+
+pub struct TestApp {
+    pub address: String,
+    pub dir: TempDir,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    handle: ServerHandle,
+    join: JoinHandle<anyhow::Result<()>>,
+    progress: Option<watch::Receiver<u64>>,
+    pool: SqlitePool,
+}
+
+/// Settings for a test: port 0, a database in `dir`, one source, dry run.
+pub fn test_settings(dir: &Path) -> Settings {
+    let mut s = Settings::default();
+    s.server.listen = "127.0.0.1:0".into();
+    s.database.path = dir.join("db").join("bridge.db");
+    s.sources = vec![Source {
+        name: "statuspage".into(),
+        token: Secret::new(TOKEN),
+    }];
+    s.delivery.retry_base_ms = 20;
+    s.delivery.retry_max_secs = 1;
+    s.delivery.timeout_ms = 2000;
+    s.delivery.lease_secs = 5;
+    s.delivery.shutdown_grace_secs = 5;
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path());
+    configure(&mut settings);
+    spawn_in(dir, settings).await
+}
+
+/// Starts the bridge on an existing folder (for restarts).
+pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
+    settings.validate().expect("test settings are valid");
+    let app = Application::build(settings.clone()).await.expect("bridge starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.server_handle();
+    let progress = app.delivery_progress();
+    let join = tokio::spawn(app.run_until_stopped());
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&settings.database.path)
+                .busy_timeout(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+    TestApp {
+        address,
+        dir,
+        settings,
+        client: reqwest::Client::new(),
+        handle,
+        join,
+        progress,
+        pool,
+    }
+}
+
+pub fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// A fixture with some fields replaced (dotted paths).
+pub fn fixture_with(name: &str, edits: &[(&str, Value)]) -> String {
+    let mut v: Value = serde_json::from_str(&fixture(name)).unwrap();
+    for (path, value) in edits {
+        let mut cur = &mut v;
+        let parts: Vec<&str> = path.split('.').collect();
+        for p in &parts[..parts.len() - 1] {
+            cur = match p.parse::<usize>() {
+                Ok(i) => &mut cur[i],
+                Err(_) => &mut cur[*p],
+            };
+        }
+        cur[parts[parts.len() - 1]] = value.clone();
+    }
+    serde_json::to_string(&v).unwrap()
+}
+
+impl TestApp {
+    pub fn webhook_url(&self) -> String {
+        format!("{}/webhooks/statuspage?token={TOKEN}", self.address)
+    }
+
+    pub async fn post(&self, body: impl Into<reqwest::Body>) -> reqwest::Response {
+        self.client
+            .post(self.webhook_url())
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Posts and returns (status, JSON answer).
+    pub async fn post_json(&self, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let r = self.post(body).await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap())
+    }
+
+    /// Posts and returns the outcome, asserting a 200.
+    pub async fn outcome(&self, body: impl Into<reqwest::Body>) -> String {
+        let (status, v) = self.post_json(body).await;
+        assert_eq!(status, 200, "{v}");
+        v["outcome"].as_str().unwrap().to_owned()
+    }
+
+    /// The delivery worker's progress counter; `None` in a dry run.
+    pub fn progress(&self) -> Option<watch::Receiver<u64>> {
+        self.progress.clone()
+    }
+
+    pub fn db(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
+    /// (action, priority, fingerprint) of every outbox row, in order.
+    pub async fn outbox(&self) -> Vec<(String, String, String)> {
+        sqlx::query_as("SELECT action, priority, fingerprint FROM outbox ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits, without sleeping, until the delivery worker has no pending
+    /// rows that are due within `horizon`: each check runs after the
+    /// worker reports progress.
+    pub async fn drain(&mut self) {
+        let progress = self.progress.as_mut().expect("not a dry run");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            if pending == 0 {
+                return;
+            }
+            tokio::time::timeout_at(deadline, progress.changed())
+                .await
+                .expect("outbox drained within 30 s")
+                .expect("worker running");
+        }
+    }
+
+    /// Graceful stop; returns the folder so the test can start again on it.
+    pub async fn stop(self) -> (TempDir, Settings) {
+        self.handle.stop(true).await;
+        self.join.await.unwrap().unwrap();
+        self.pool.close().await;
+        (self.dir, self.settings)
+    }
+}

@@ -1,0 +1,393 @@
+//! The Statuspage endpoint and what it stores.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+const INC: &str = "01_incident_created_investigating_critical.json";
+const INC_FP: &str = "statuspage:x1y2z3a4b5c6:incident:lq0v6n2c9t4h";
+const COMP_FP: &str = "statuspage:x1y2z3a4b5c6:component:r7p3k9d2m5w1";
+
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
+#[tokio::test]
+async fn every_sample_is_stored_with_its_outcome() {
+    let cases = [
+        ("01_incident_created_investigating_critical.json", "triggered", Some(("trigger", "critical", INC_FP))),
+        ("02_incident_resolved.json", "no_change", None),
+        ("03_component_major_outage.json", "triggered", Some(("trigger", "medium", COMP_FP))),
+        ("04_component_back_to_operational.json", "no_change", None),
+        ("05_scheduled_maintenance_scheduled.json", "no_change", None),
+        ("ref_atlassian_doc_component_major_outage_to_operational.json", "no_change", None),
+        (
+            "ref_atlassian_doc_incident_monitoring_critical.json",
+            "triggered",
+            Some(("trigger", "critical", "statuspage:j2mfxwj97wnj:incident:lbkhbwn21v5q")),
+        ),
+    ];
+    for (name, outcome, emitted) in cases {
+        // A fresh bridge per sample: each is judged on its own.
+        let app = spawn_app().await;
+        let (status, v) = app.post_json(fixture(name)).await;
+        assert_eq!(status, 200, "{name}: {v}");
+        assert_eq!(v["outcome"], outcome, "{name}: {v}");
+        let id = v["id"].as_str().unwrap().to_owned();
+        let (stored_outcome, body): (String, String) =
+            sqlx::query_as("SELECT outcome, CAST(body AS TEXT) FROM webhooks WHERE id = ?")
+                .bind(&id)
+                .fetch_one(app.db())
+                .await
+                .unwrap();
+        assert_eq!(stored_outcome, outcome);
+        assert_eq!(body, fixture(name), "raw body kept byte for byte");
+        let want: Vec<(String, String, String)> =
+            emitted.into_iter().map(|(a, p, f)| (s(a), s(p), s(f))).collect();
+        assert_eq!(app.outbox().await, want, "{name}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn incident_lifecycle_trigger_then_resolve() {
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    let update = fixture_with(
+        INC,
+        &[
+            ("incident.status", json!("identified")),
+            ("incident.updated_at", json!("2025-03-04T10:20:00.000Z")),
+            ("incident.incident_updates.0.id", json!("upd2")),
+            ("incident.incident_updates.0.status", json!("identified")),
+            ("incident.incident_updates.0.created_at", json!("2025-03-04T10:20:00.000Z")),
+        ],
+    );
+    assert_eq!(app.outcome(update).await, "deduplicated");
+    let resolved = fixture_with(
+        INC,
+        &[
+            ("incident.status", json!("resolved")),
+            ("incident.impact", json!("minor")),
+            ("incident.resolved_at", json!("2025-03-04T11:02:00.000Z")),
+            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
+            ("incident.incident_updates.0.id", json!("upd3")),
+            ("incident.incident_updates.0.status", json!("resolved")),
+            ("incident.incident_updates.0.created_at", json!("2025-03-04T11:02:00.000Z")),
+        ],
+    );
+    assert_eq!(app.outcome(resolved).await, "resolved");
+    assert_eq!(
+        app.outbox().await,
+        vec![(s("trigger"), s("critical"), s(INC_FP)), (s("resolve"), s("critical"), s(INC_FP))],
+        "a resolve carries the severity the alert last had"
+    );
+    let (ends_at, starts_at): (Option<String>, String) =
+        sqlx::query_as("SELECT ends_at, starts_at FROM outbox WHERE action = 'resolve'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(ends_at.as_deref(), Some("2025-03-04T11:02:00.000Z"));
+    assert_eq!(starts_at, "2025-03-04T10:15:01.900Z");
+    // Three applied events, three transitions; the incident row is closed.
+    assert_eq!(app.count("SELECT count(*) FROM transitions").await, 3);
+    let (open, status): (bool, String) =
+        sqlx::query_as("SELECT alert_open, status FROM incidents WHERE incident_id = 'lq0v6n2c9t4h'")
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert!(!open);
+    assert_eq!(status, "resolved");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorded() {
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    assert_eq!(app.outcome(fixture("03_component_major_outage.json")).await, "triggered");
+    assert_eq!(
+        app.outbox().await[1],
+        (s("trigger"), s("critical"), s(COMP_FP)),
+        "the associated open incident is critical"
+    );
+    let links: Vec<(String, String, bool)> = sqlx::query_as(
+        "SELECT incident_id, component_id, current FROM incident_components",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    assert_eq!(links, vec![(s("lq0v6n2c9t4h"), s("r7p3k9d2m5w1"), true)]);
+    // Back to operational resolves the component at the priority it had.
+    let back = fixture_with(
+        "03_component_major_outage.json",
+        &[
+            ("component_update.id", json!("cu2")),
+            ("component_update.old_status", json!("major_outage")),
+            ("component_update.new_status", json!("operational")),
+            ("component_update.created_at", json!("2025-03-04T11:00:00.000Z")),
+            ("component.status", json!("operational")),
+        ],
+    );
+    assert_eq!(app.outcome(back).await, "resolved");
+    assert_eq!(app.outbox().await[2], (s("resolve"), s("critical"), s(COMP_FP)));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn wrong_or_missing_token_is_401_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let url = format!("{}/webhooks/statuspage", app.address);
+    for (query, header) in [
+        (Some("wrong-token"), None),
+        (None, None),
+        (Some(""), None),
+        (None, Some("wrong-token")),
+        // The query parameter wins over the header.
+        (Some("wrong-token"), Some(TOKEN)),
+    ] {
+        let target = match query {
+            Some(q) => format!("{url}?token={q}"),
+            None => url.clone(),
+        };
+        let mut req = app.client.post(target).body(fixture(INC));
+        if let Some(h) = header {
+            req = req.header("X-ITOC360-Token", h);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{query:?} {header:?}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v["error"].as_str().unwrap().contains("token"));
+    }
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn header_token_is_accepted() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .post(format!("{}/webhooks/statuspage", app.address))
+        .header("X-ITOC360-Token", TOKEN)
+        .body(fixture(INC))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn body_over_the_limit_is_413_and_not_stored() {
+    let app = spawn_app_with(|s| s.server.max_body_bytes = 2048).await;
+    let big = fixture_with(INC, &[("incident.name", json!("x".repeat(4096)))]);
+    let r = app.post(big).await;
+    assert_eq!(r.status().as_u16(), 413);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("2048"));
+    // Streamed without a Content-Length, the limit still holds.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b' '; 1024])).collect();
+    let r = app
+        .client
+        .post(app.webhook_url())
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 0);
+    // Exactly at the limit is fine.
+    let fits = format!("{{\"pad\": \"{}\"}}", "y".repeat(2048 - 11));
+    assert_eq!(fits.len(), 2048);
+    assert_eq!(app.post(fits).await.status().as_u16(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn broken_json_is_400_and_kept_as_rejected() {
+    let app = spawn_app().await;
+    let raw: Vec<u8> = b"{\"incident\": \xff\xfe broken".to_vec();
+    let r = app.post(raw.clone()).await;
+    assert_eq!(r.status().as_u16(), 400);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["outcome"], "rejected");
+    assert!(v["error"].as_str().unwrap().contains("not JSON"), "{v}");
+    let (outcome, body, kind): (String, Vec<u8>, String) =
+        sqlx::query_as("SELECT outcome, body, kind FROM webhooks WHERE id = ?")
+            .bind(v["id"].as_str().unwrap())
+            .fetch_one(app.db())
+            .await
+            .unwrap();
+    assert_eq!(outcome, "rejected");
+    assert_eq!(kind, "invalid");
+    assert_eq!(body, raw, "the exact bytes are kept");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_shapes_and_statuses_get_2xx_and_are_flagged() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"hello": "world"}).to_string(),
+        json!([1, 2, 3]).to_string(),
+        "null".to_owned(),
+        fixture_with(INC, &[("incident.status", json!("on_fire"))]),
+        fixture_with("03_component_major_outage.json", &[("component_update.new_status", json!("melting"))]),
+    ] {
+        let (status, v) = app.post_json(body.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(v["outcome"], "unrecognized", "{body}");
+        assert!(!v["reason"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(app.count("SELECT count(*) FROM webhooks WHERE outcome = 'unrecognized'").await, 5);
+    assert_eq!(app.count("SELECT count(*) FROM outbox").await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_copies_give_one_trigger() {
+    let app = spawn_app().await;
+    let body = fixture(INC);
+    let posts = (0..20).map(|_| app.outcome(body.clone()));
+    let mut outcomes = futures_util::future::join_all(posts).await;
+    outcomes.sort();
+    let mut want = vec![s("duplicate"); 19];
+    want.push(s("triggered"));
+    want.sort();
+    assert_eq!(outcomes, want);
+    assert_eq!(app.outbox().await.len(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 20);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    // A retry with a new generated_at: other bytes, same update.
+    let retried = fixture_with(INC, &[("meta.generated_at", json!("2025-03-04T10:16:00.000Z"))]);
+    assert_eq!(app.outcome(retried).await, "duplicate");
+    // Same update id but the impact changed: a new event (priority change).
+    let escalated = fixture_with(INC, &[("incident.impact", json!("major"))]);
+    assert_eq!(app.outcome(escalated).await, "retriggered");
+    // An older update delivered late: stale, nothing emitted.
+    let older = fixture_with(
+        INC,
+        &[
+            ("incident.status", json!("resolved")),
+            ("incident.updated_at", json!("2025-03-04T10:00:00.000Z")),
+            ("incident.incident_updates.0.id", json!("old")),
+            ("incident.incident_updates.0.created_at", json!("2025-03-04T10:00:00.000Z")),
+        ],
+    );
+    let (_, v) = app.post_json(older).await;
+    assert_eq!(v["outcome"], "stale");
+    assert!(v["reason"].as_str().unwrap().contains("older"));
+    assert_eq!(app.outbox().await.len(), 2);
+    // The UNIQUE constraint holds the applied keys.
+    assert_eq!(
+        app.count("SELECT count(*) FROM (SELECT event_key FROM applied_events GROUP BY source, kind, page_id, entity_id, event_key HAVING count(*) > 1)").await,
+        0
+    );
+    let dup = sqlx::query(
+        "INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
+         SELECT source, kind, page_id, entity_id, event_key, webhook_id FROM applied_events LIMIT 1",
+    )
+    .execute(app.db())
+    .await;
+    assert!(dup.is_err(), "duplicates are refused by the database itself");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn backfilled_and_maintenance_are_ignored_unless_paging_is_on() {
+    let app = spawn_app().await;
+    let backfilled = fixture_with(INC, &[("incident.backfilled", json!(true))]);
+    assert_eq!(app.outcome(backfilled).await, "ignored");
+    let in_progress = fixture_with(
+        "05_scheduled_maintenance_scheduled.json",
+        &[("incident.status", json!("in_progress")), ("incident.incident_updates.0.id", json!("m2"))],
+    );
+    assert_eq!(app.outcome(in_progress.clone()).await, "ignored");
+    assert_eq!(app.outbox().await.len(), 0);
+    app.stop().await;
+
+    let app = spawn_app_with(|s| s.maintenance.page = true).await;
+    assert_eq!(app.outcome(in_progress).await, "triggered");
+    assert_eq!(app.outbox().await[0].1, "low", "maintenance impact pages at low");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn restart_on_the_same_database_keeps_state() {
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    let (dir, settings) = app.stop().await;
+
+    let app = spawn_in(dir, settings).await;
+    // The same delivery again is still a duplicate after the restart ...
+    assert_eq!(app.outcome(fixture(INC)).await, "duplicate");
+    // ... and a resolve closes the alert opened before it.
+    let resolved = fixture_with(
+        INC,
+        &[
+            ("incident.status", json!("resolved")),
+            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
+            ("incident.incident_updates.0.id", json!("upd3")),
+        ],
+    );
+    assert_eq!(app.outcome(resolved).await, "resolved");
+    assert_eq!(
+        app.outbox().await,
+        vec![(s("trigger"), s("critical"), s(INC_FP)), (s("resolve"), s("critical"), s(INC_FP))]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_answers_and_metrics_count_outcomes() {
+    let app = spawn_app().await;
+    let r = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    app.outcome(fixture(INC)).await;
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("statuspage_bridge_webhooks_total{source=\"statuspage\",outcome=\"triggered\"} 1"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_stored_metadata() {
+    let app = spawn_app().await;
+    app.outcome(fixture(INC)).await;
+    // Every column but the raw body, as text.
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT concat_ws('|', id, received_at, source, remote_addr, kind, page_id, entity_id,
+            entity_name, event_id, old_status, new_status, impact, event_at, outcome, reason, action,
+            priority) FROM webhooks
+         UNION ALL SELECT concat_ws('|', title, message, fingerprint, link, last_error) FROM outbox
+         UNION ALL SELECT concat_ws('|', name, status, shortlink) FROM incidents",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        assert!(!row.contains(TOKEN), "{row}");
+        assert!(!row.contains("unsubscribe"), "{row}");
+        assert!(!row.contains("q4m2x8r1v7kp"), "{row}");
+    }
+    app.stop().await;
+}
