@@ -75,18 +75,17 @@ impl Application {
         });
         let read = web::Data::new(db.read.clone());
         let metrics_data = web::Data::new(metrics);
-        let audit_state = web::Data::new(audit::AuditState::new(&settings));
+        let audit_state = Arc::new(audit::AuditState::new(&settings));
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(ops::log_requests))
                 .app_data(receive_state.clone())
                 .app_data(read.clone())
                 .app_data(metrics_data.clone())
-                .app_data(audit_state.clone())
                 .route("/webhooks/statuspage", web::post().to(receive::webhook))
                 .route("/healthz", web::get().to(ops::healthz))
                 .route("/metrics", web::get().to(ops::metrics))
-                .configure(audit::routes)
+                .configure(|cfg| audit::routes(cfg, &audit_state))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .listen(listener)?

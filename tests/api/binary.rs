@@ -91,13 +91,24 @@ fn start(config: &Path) -> Proc {
     let address = rx
         .recv_timeout(Duration::from_secs(30))
         .unwrap_or_else(|_| panic!("no listening line; log:\n{}", log.lock().unwrap()));
-    assert!(address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"), "{address}");
-    Proc { child, address, log }
+    assert!(
+        address.starts_with("http://127.0.0.1:") && !address.ends_with(":0"),
+        "{address}"
+    );
+    Proc {
+        child,
+        address,
+        log,
+    }
 }
 
 impl Proc {
     fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().unwrap();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(ok.success());
     }
 
@@ -108,7 +119,9 @@ impl Proc {
             let status = self.child.wait().unwrap();
             let _ = tx.send(status);
         });
-        let status = rx.recv_timeout(Duration::from_secs(30)).expect("process exits");
+        let status = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("process exits");
         // The reader thread sees EOF once the process is gone; its last
         // lines are in by the time the pipe closes.
         let log = self.log.lock().unwrap().clone();
@@ -117,7 +130,10 @@ impl Proc {
 
     async fn post(&self, body: String) -> (u16, serde_json::Value) {
         let r = reqwest::Client::new()
-            .post(format!("{}/webhooks/statuspage?token={TOKEN}", self.address))
+            .post(format!(
+                "{}/webhooks/statuspage?token={TOKEN}",
+                self.address
+            ))
             .body(body)
             .send()
             .await
@@ -130,16 +146,23 @@ impl Proc {
 async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let p = start(&write_config(dir.path(), None));
-    let (status, v) = p.post(fixture("01_incident_created_investigating_critical.json")).await;
+    let (status, v) = p
+        .post(fixture("01_incident_created_investigating_critical.json"))
+        .await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("triggered")));
     let r = reqwest::Client::new()
-        .post(format!("{}/webhooks/statuspage?token=wrong-{TOKEN}", p.address))
+        .post(format!(
+            "{}/webhooks/statuspage?token=wrong-{TOKEN}",
+            p.address
+        ))
         .body("{}")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    let health = reqwest::get(format!("{}/healthz", p.address)).await.unwrap();
+    let health = reqwest::get(format!("{}/healthz", p.address))
+        .await
+        .unwrap();
     assert_eq!(health.status().as_u16(), 200);
     p.signal("TERM");
     let (code, log) = p.wait();
@@ -149,7 +172,10 @@ async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
     assert!(log.contains("outcome=triggered"), "{log}");
     assert!(log.contains("database closed"), "{log}");
     assert!(!log.contains(TOKEN), "source token in the log:\n{log}");
-    assert!(!log.contains("q4m2x8r1v7kp"), "unsubscribe secret in the log:\n{log}");
+    assert!(
+        !log.contains("q4m2x8r1v7kp"),
+        "unsubscribe secret in the log:\n{log}"
+    );
     assert!(!log.contains("unsubscribe"), "{log}");
 }
 
@@ -176,7 +202,10 @@ fn configuration_errors_name_the_key_and_exit_non_zero() {
     let out = bridge(&bad).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("statuspage") && err.contains("development token"), "{err}");
+    assert!(
+        err.contains("statuspage") && err.contains("development token"),
+        "{err}"
+    );
 
     let out = bridge(&dir.path().join("missing.toml")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -209,7 +238,9 @@ async fn killed_mid_queue_then_restarted_delivers_every_event_once() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while fake.accepted().len() < 3 {
         let seen = fake.received().len();
-        tokio::time::timeout_at(deadline, fake.wait_for_requests(seen + 1)).await.expect("delivered after restart");
+        tokio::time::timeout_at(deadline, fake.wait_for_requests(seen + 1))
+            .await
+            .expect("delivered after restart");
     }
     p.signal("TERM");
     let (code, log) = p.wait();
@@ -217,7 +248,11 @@ async fn killed_mid_queue_then_restarted_delivers_every_event_once() {
     let got = fake.accepted();
     for n in 0..3 {
         let fp = format!("statuspage:x1y2z3a4b5c6:incident:crash{n}");
-        assert_eq!(statuses_for(&got, &fp), ["trigger"], "{fp} delivered exactly once");
+        assert_eq!(
+            statuses_for(&got, &fp),
+            ["trigger"],
+            "{fp} delivered exactly once"
+        );
     }
     fake.stop().await;
 }
@@ -228,23 +263,37 @@ async fn dead_rows_are_listed_and_delivered_after_retry_with_a_fixed_token() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = write_config(dir.path(), Some((&fake.base_url, "wrong-token")));
     let p = start(&wrong);
-    assert_eq!(p.post(fixture("01_incident_created_investigating_critical.json")).await.1["outcome"], "triggered");
+    assert_eq!(
+        p.post(fixture("01_incident_created_investigating_critical.json"))
+            .await
+            .1["outcome"],
+        "triggered"
+    );
     fake.wait_for_requests(1).await;
     assert_eq!(fake.received()[0].status, 404, "source not found");
     p.signal("TERM");
     let (code, log) = p.wait();
     assert_eq!(code, Some(0), "{log}");
-    assert!(!log.contains("wrong-token"), "ITOC360 token in the log:\n{log}");
+    assert!(
+        !log.contains("wrong-token"),
+        "ITOC360 token in the log:\n{log}"
+    );
 
     let list = bridge(&wrong).args(["outbox", "list"]).output().unwrap();
     let listed = String::from_utf8_lossy(&list.stdout);
     assert!(list.status.success());
-    assert!(listed.contains("\tdead\t") && listed.contains("source not found"), "{listed}");
+    assert!(
+        listed.contains("\tdead\t") && listed.contains("source not found"),
+        "{listed}"
+    );
 
     // Fix the token, run the server, and requeue while it runs.
     let right = write_config(dir.path(), Some((&fake.base_url, "right-token")));
     let p = start(&right);
-    let retry = bridge(&right).args(["outbox", "retry", "--dead"]).output().unwrap();
+    let retry = bridge(&right)
+        .args(["outbox", "retry", "--dead"])
+        .output()
+        .unwrap();
     assert!(retry.status.success());
     assert!(String::from_utf8_lossy(&retry.stdout).contains("1 event(s) queued again"));
     fake.wait_for_requests(2).await;

@@ -33,8 +33,14 @@ fn resolved_incident(id: &str) -> String {
             ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
             ("incident.incident_updates.0.id", json!(id)),
             ("incident.incident_updates.0.status", json!("resolved")),
-            ("incident.incident_updates.0.body", json!("This incident has been resolved.")),
-            ("incident.incident_updates.0.created_at", json!("2025-03-04T11:02:00.000Z")),
+            (
+                "incident.incident_updates.0.body",
+                json!("This incident has been resolved."),
+            ),
+            (
+                "incident.incident_updates.0.created_at",
+                json!("2025-03-04T11:02:00.000Z"),
+            ),
         ],
     )
 }
@@ -46,7 +52,10 @@ fn component_back() -> String {
             ("component_update.id", json!("cu2")),
             ("component_update.old_status", json!("major_outage")),
             ("component_update.new_status", json!("operational")),
-            ("component_update.created_at", json!("2025-03-04T11:00:00.000Z")),
+            (
+                "component_update.created_at",
+                json!("2025-03-04T11:00:00.000Z"),
+            ),
             ("component.status", json!("operational")),
         ],
     )
@@ -59,9 +68,18 @@ fn incident_n(n: usize, status: &str, minute: u32) -> String {
         &[
             ("incident.id", json!(format!("inc{n}"))),
             ("incident.status", json!(status)),
-            ("incident.updated_at", json!(format!("2025-03-04T10:{minute:02}:00.000Z"))),
-            ("incident.incident_updates.0.id", json!(format!("u{n}-{minute}"))),
-            ("incident.incident_updates.0.created_at", json!(format!("2025-03-04T10:{minute:02}:00.000Z"))),
+            (
+                "incident.updated_at",
+                json!(format!("2025-03-04T10:{minute:02}:00.000Z")),
+            ),
+            (
+                "incident.incident_updates.0.id",
+                json!(format!("u{n}-{minute}")),
+            ),
+            (
+                "incident.incident_updates.0.created_at",
+                json!(format!("2025-03-04T10:{minute:02}:00.000Z")),
+            ),
         ],
     )
 }
@@ -95,16 +113,26 @@ async fn incident_lifecycle_is_trigger_then_resolve_generic() {
     );
     let r = &fake.received()[0];
     assert_eq!(r.authorization.as_deref(), Some("Bearer itoc-source-token"));
-    assert!(r.user_agent.as_deref().unwrap().starts_with("statuspage-bridge/"));
+    assert!(
+        r.user_agent
+            .as_deref()
+            .unwrap()
+            .starts_with("statuspage-bridge/")
+    );
     assert_eq!(r.content_type.as_deref(), Some("application/json"));
-    let delivered = app.count("SELECT count(*) FROM outbox WHERE state = 'delivered'").await;
+    let delivered = app
+        .count("SELECT count(*) FROM outbox WHERE state = 'delivered'")
+        .await;
     assert_eq!(delivered, 2);
     let attempts: Vec<(i64, String)> =
         sqlx::query_as("SELECT http_status, result FROM delivery_attempts ORDER BY id")
             .fetch_all(app.db())
             .await
             .unwrap();
-    assert_eq!(attempts, vec![(202, "delivered".into()), (202, "delivered".into())]);
+    assert_eq!(
+        attempts,
+        vec![(202, "delivered".into()), (202, "delivered".into())]
+    );
     app.stop().await;
     fake.stop().await;
 }
@@ -142,14 +170,20 @@ async fn incident_lifecycle_alertmanager_format() {
             "statuspage_impact": "critical",
         })
     );
-    assert_eq!(a["annotations"]["summary"], "Statuspage incident \"API unavailable\": investigating (critical)");
+    assert_eq!(
+        a["annotations"]["summary"],
+        "Statuspage incident \"API unavailable\": investigating (critical)"
+    );
     assert_eq!(fire["commonAnnotations"], a["annotations"]);
     assert_eq!(fire["commonLabels"], a["labels"]);
     assert_eq!(res["status"], "resolved");
     let b = &res["alerts"][0];
     assert_eq!(b["status"], "resolved");
     assert_eq!(b["endsAt"], "2025-03-04T11:02:00.000Z");
-    assert_eq!(b["labels"]["severity"], "critical", "a resolve keeps the last severity");
+    assert_eq!(
+        b["labels"]["severity"], "critical",
+        "a resolve keeps the last severity"
+    );
     assert_eq!(b["labels"]["statuspage_status"], "resolved");
     app.stop().await;
     fake.stop().await;
@@ -175,14 +209,20 @@ async fn component_outage_is_trigger_then_resolve_in_both_formats() {
                 );
                 assert_eq!(got[1]["status"], "resolve");
                 assert_eq!(got[1]["severity"], "medium");
-                assert_eq!(got[1]["message"], "Component \"API\" changed from major_outage to operational.");
+                assert_eq!(
+                    got[1]["message"],
+                    "Component \"API\" changed from major_outage to operational."
+                );
             }
             Format::Alertmanager => {
                 let (a, b) = (&got[0]["alerts"][0], &got[1]["alerts"][0]);
                 assert_eq!(a["labels"]["severity"], "warning");
                 assert_eq!(a["labels"]["component_id"], "r7p3k9d2m5w1");
                 assert_eq!(a["labels"]["kind"], "component");
-                assert_eq!(a["startsAt"], "2025-03-04T10:15:01.951Z", "when it left operational");
+                assert_eq!(
+                    a["startsAt"], "2025-03-04T10:15:01.951Z",
+                    "when it left operational"
+                );
                 assert_eq!(b["startsAt"], "2025-03-04T10:15:01.951Z");
                 assert_eq!(b["endsAt"], "2025-03-04T11:00:00.000Z", "when it came back");
                 assert_eq!(got[1]["status"], "resolved");
@@ -217,18 +257,35 @@ async fn escalation_is_trigger_trigger_resolve() {
         let summary: Vec<(String, String)> = got
             .iter()
             .map(|b| match format {
-                Format::Generic => (b["status"].as_str().unwrap().into(), b["severity"].as_str().unwrap().into()),
+                Format::Generic => (
+                    b["status"].as_str().unwrap().into(),
+                    b["severity"].as_str().unwrap().into(),
+                ),
                 Format::Alertmanager => (
                     b["status"].as_str().unwrap().into(),
-                    b["alerts"][0]["labels"]["severity"].as_str().unwrap().into(),
+                    b["alerts"][0]["labels"]["severity"]
+                        .as_str()
+                        .unwrap()
+                        .into(),
                 ),
             })
             .collect();
         let want: Vec<(&str, &str)> = match format {
-            Format::Generic => vec![("trigger", "medium"), ("trigger", "critical"), ("resolve", "critical")],
-            Format::Alertmanager => vec![("firing", "warning"), ("firing", "critical"), ("resolved", "critical")],
+            Format::Generic => vec![
+                ("trigger", "medium"),
+                ("trigger", "critical"),
+                ("resolve", "critical"),
+            ],
+            Format::Alertmanager => vec![
+                ("firing", "warning"),
+                ("firing", "critical"),
+                ("resolved", "critical"),
+            ],
         };
-        let want: Vec<(String, String)> = want.into_iter().map(|(a, b)| (a.into(), b.into())).collect();
+        let want: Vec<(String, String)> = want
+            .into_iter()
+            .map(|(a, b)| (a.into(), b.into()))
+            .collect();
         assert_eq!(summary, want, "{format:?}");
         app.stop().await;
         fake.stop().await;
@@ -240,31 +297,55 @@ async fn order_per_fingerprint_holds_under_retries() {
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     // Many failures, spread over whichever rows go first.
     fake.script(
-        [Reply::Status(503), Reply::Status(500), Reply::TooMany(0), Reply::Status(502), Reply::Status(408)]
-            .into_iter()
-            .cycle()
-            .take(15),
+        [
+            Reply::Status(503),
+            Reply::Status(500),
+            Reply::TooMany(0),
+            Reply::Status(502),
+            Reply::Status(408),
+        ]
+        .into_iter()
+        .cycle()
+        .take(15),
     );
     let mut app = live_app(&fake, Format::Generic).await;
     for n in 0..5 {
-        assert_eq!(app.outcome(incident_n(n, "investigating", 20)).await, "triggered");
+        assert_eq!(
+            app.outcome(incident_n(n, "investigating", 20)).await,
+            "triggered"
+        );
     }
     for n in 0..5 {
         assert_eq!(app.outcome(incident_n(n, "resolved", 40)).await, "resolved");
     }
     for n in 0..5 {
-        assert_eq!(app.outcome(incident_n(n, "investigating", 50)).await, "triggered", "reopened");
+        assert_eq!(
+            app.outcome(incident_n(n, "investigating", 50)).await,
+            "triggered",
+            "reopened"
+        );
     }
     app.drain().await;
     let got = fake.accepted();
     assert_eq!(got.len(), 15);
     for n in 0..5 {
         let fp = format!("statuspage:x1y2z3a4b5c6:incident:inc{n}");
-        let seq: Vec<&str> = got.iter().filter(|b| b["id"] == fp).map(|b| b["status"].as_str().unwrap()).collect();
+        let seq: Vec<&str> = got
+            .iter()
+            .filter(|b| b["id"] == fp)
+            .map(|b| b["status"].as_str().unwrap())
+            .collect();
         assert_eq!(seq, ["trigger", "resolve", "trigger"], "{fp}");
     }
-    assert_eq!(app.count("SELECT count(*) FROM delivery_attempts WHERE result = 'retry'").await, 15);
-    assert_eq!(app.count("SELECT count(*) FROM delivery_attempts").await, 30);
+    assert_eq!(
+        app.count("SELECT count(*) FROM delivery_attempts WHERE result = 'retry'")
+            .await,
+        15
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM delivery_attempts").await,
+        30
+    );
     app.stop().await;
     fake.stop().await;
 }
@@ -285,14 +366,21 @@ async fn retry_after_is_honoured() {
     assert_eq!(times[0].1, Some(429));
     let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
     let gap = t(&times[1].0) - t(&times[0].0);
-    assert!(gap >= chrono::Duration::milliseconds(1000), "waited {gap} for Retry-After: 1");
+    assert!(
+        gap >= chrono::Duration::milliseconds(1000),
+        "waited {gap} for Retry-After: 1"
+    );
     app.stop().await;
     fake.stop().await;
 }
 
 #[tokio::test]
 async fn refusals_make_rows_dead_with_the_reason() {
-    for (status, reason) in [(401, "scripted 401"), (402, "scripted 402"), (400, "scripted 400")] {
+    for (status, reason) in [
+        (401, "scripted 401"),
+        (402, "scripted 402"),
+        (400, "scripted 400"),
+    ] {
         let fake = FakeItoc360::start(ITOC_TOKEN).await;
         fake.script([Reply::Status(status)]);
         let mut app = live_app(&fake, Format::Generic).await;
@@ -333,7 +421,10 @@ async fn timeouts_and_refused_connections_are_retried() {
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     assert_eq!(attempts[0].0, None);
     assert_eq!(attempts[0].1, "retry");
-    assert!(attempts[0].2.as_deref().unwrap().contains("timed out"), "{attempts:?}");
+    assert!(
+        attempts[0].2.as_deref().unwrap().contains("timed out"),
+        "{attempts:?}"
+    );
     assert_eq!(attempts[1].1, "delivered");
     app.stop().await;
     fake.stop().await;
@@ -356,7 +447,10 @@ async fn timeouts_and_refused_connections_are_retried() {
         if n >= 2 {
             break;
         }
-        tokio::time::timeout(Duration::from_secs(10), progress.changed()).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), progress.changed())
+            .await
+            .unwrap()
+            .unwrap();
     }
     let (result, error): (String, String) =
         sqlx::query_as("SELECT result, error FROM delivery_attempts ORDER BY id LIMIT 1")
@@ -365,7 +459,11 @@ async fn timeouts_and_refused_connections_are_retried() {
             .unwrap();
     assert_eq!(result, "retry");
     assert!(error.contains("could not connect"), "{error}");
-    assert_eq!(app.count("SELECT count(*) FROM outbox WHERE state = 'pending'").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM outbox WHERE state = 'pending'")
+            .await,
+        1
+    );
     app.stop().await;
 }
 
@@ -401,7 +499,10 @@ async fn graceful_stop_lets_an_in_flight_send_finish() {
     )
     .await
     .unwrap();
-    let state: String = sqlx::query_scalar("SELECT state FROM outbox").fetch_one(&pool).await.unwrap();
+    let state: String = sqlx::query_scalar("SELECT state FROM outbox")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(state, "delivered");
     drop(dir);
     fake.stop().await;

@@ -95,7 +95,11 @@ impl FakeItoc360 {
 
     /// The accepted (2xx) events' bodies, in arrival order.
     pub fn accepted(&self) -> Vec<Value> {
-        self.received().into_iter().filter(|r| r.status < 300).map(|r| r.body).collect()
+        self.received()
+            .into_iter()
+            .filter(|r| r.status < 300)
+            .map(|r| r.body)
+            .collect()
     }
 
     /// Waits until at least `n` requests have started (before a slow
@@ -107,7 +111,9 @@ impl FakeItoc360 {
             if self.state.lock().unwrap().started >= n {
                 return;
             }
-            tokio::time::timeout_at(deadline, notified).await.expect("requests started within 30 s");
+            tokio::time::timeout_at(deadline, notified)
+                .await
+                .expect("requests started within 30 s");
         }
     }
 
@@ -122,7 +128,9 @@ impl FakeItoc360 {
             }
             tokio::time::timeout_at(deadline, notified)
                 .await
-                .unwrap_or_else(|_| panic!("{n} requests within 30 s; got {}", self.received().len()));
+                .unwrap_or_else(|_| {
+                    panic!("{n} requests within 30 s; got {}", self.received().len())
+                });
         }
     }
 
@@ -135,7 +143,12 @@ type Data = web::Data<(Arc<Mutex<State>>, Arc<Notify>)>;
 
 async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let (state, arrived) = (&data.0, &data.1);
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     let authorization = header("Authorization");
     let reply = {
         let mut st = state.lock().unwrap();
@@ -152,7 +165,9 @@ async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse 
         (_, None, _) => (401, json!({"error": "missing authorization"})),
         (_, Some(a), _) if *a != expected => (404, json!({"error": "source not found"})),
         (_, _, Err(e)) => (400, json!({"error": format!("invalid JSON: {e}")})),
-        (Some(Reply::Status(s)), _, _) if *s >= 300 => (*s, json!({"error": format!("scripted {s}")})),
+        (Some(Reply::Status(s)), _, _) if *s >= 300 => {
+            (*s, json!({"error": format!("scripted {s}")}))
+        }
         (Some(Reply::TooMany(_)), _, _) => (429, json!({"error": "rate limited"})),
         (_, _, Ok(v)) => match validate(v) {
             Err(e) => (400, json!({"error": e})),
@@ -188,7 +203,9 @@ fn validate(v: &Value) -> Result<(&'static str, String), String> {
         if s(alert, "status").as_deref() != Some(status.as_str()) {
             return Err("alerts[0].status must equal status".into());
         }
-        let fp = s(alert, "fingerprint").filter(|f| !f.is_empty()).ok_or("fingerprint required")?;
+        let fp = s(alert, "fingerprint")
+            .filter(|f| !f.is_empty())
+            .ok_or("fingerprint required")?;
         let sev = s(&alert["labels"], "severity").ok_or("labels.severity required")?;
         if !["critical", "error", "warning", "info"].contains(&sev.as_str()) {
             return Err(format!("unknown severity {sev}"));

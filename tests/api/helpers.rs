@@ -57,7 +57,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 /// Starts the bridge on an existing folder (for restarts).
 pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
     settings.validate().expect("test settings are valid");
-    let app = Application::build(settings.clone()).await.expect("bridge starts");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("bridge starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.server_handle();
     let progress = app.delivery_progress();
@@ -84,7 +86,9 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
 }
 
 pub fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -162,10 +166,11 @@ impl TestApp {
         let progress = self.progress.as_mut().expect("not a dry run");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await
-                .unwrap();
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await
+                    .unwrap();
             if pending == 0 {
                 return;
             }

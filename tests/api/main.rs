@@ -1,9 +1,11 @@
 //! Black-box tests: a real server on 127.0.0.1, a real SQLite file per test,
 //! and a fake ITOC360 that is itself a real HTTP server.
 
-mod helpers;
 mod fake_itoc360;
+mod helpers;
 
+mod audit;
 mod binary;
+mod browser;
 mod delivery;
 mod webhooks;

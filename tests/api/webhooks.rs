@@ -15,16 +15,32 @@ fn s(v: &str) -> String {
 #[tokio::test]
 async fn every_sample_is_stored_with_its_outcome() {
     let cases = [
-        ("01_incident_created_investigating_critical.json", "triggered", Some(("trigger", "critical", INC_FP))),
+        (
+            "01_incident_created_investigating_critical.json",
+            "triggered",
+            Some(("trigger", "critical", INC_FP)),
+        ),
         ("02_incident_resolved.json", "no_change", None),
-        ("03_component_major_outage.json", "triggered", Some(("trigger", "medium", COMP_FP))),
+        (
+            "03_component_major_outage.json",
+            "triggered",
+            Some(("trigger", "medium", COMP_FP)),
+        ),
         ("04_component_back_to_operational.json", "no_change", None),
         ("05_scheduled_maintenance_scheduled.json", "no_change", None),
-        ("ref_atlassian_doc_component_major_outage_to_operational.json", "no_change", None),
+        (
+            "ref_atlassian_doc_component_major_outage_to_operational.json",
+            "no_change",
+            None,
+        ),
         (
             "ref_atlassian_doc_incident_monitoring_critical.json",
             "triggered",
-            Some(("trigger", "critical", "statuspage:j2mfxwj97wnj:incident:lbkhbwn21v5q")),
+            Some((
+                "trigger",
+                "critical",
+                "statuspage:j2mfxwj97wnj:incident:lbkhbwn21v5q",
+            )),
         ),
     ];
     for (name, outcome, emitted) in cases {
@@ -42,8 +58,10 @@ async fn every_sample_is_stored_with_its_outcome() {
                 .unwrap();
         assert_eq!(stored_outcome, outcome);
         assert_eq!(body, fixture(name), "raw body kept byte for byte");
-        let want: Vec<(String, String, String)> =
-            emitted.into_iter().map(|(a, p, f)| (s(a), s(p), s(f))).collect();
+        let want: Vec<(String, String, String)> = emitted
+            .into_iter()
+            .map(|(a, p, f)| (s(a), s(p), s(f)))
+            .collect();
         assert_eq!(app.outbox().await, want, "{name}");
         app.stop().await;
     }
@@ -60,7 +78,10 @@ async fn incident_lifecycle_trigger_then_resolve() {
             ("incident.updated_at", json!("2025-03-04T10:20:00.000Z")),
             ("incident.incident_updates.0.id", json!("upd2")),
             ("incident.incident_updates.0.status", json!("identified")),
-            ("incident.incident_updates.0.created_at", json!("2025-03-04T10:20:00.000Z")),
+            (
+                "incident.incident_updates.0.created_at",
+                json!("2025-03-04T10:20:00.000Z"),
+            ),
         ],
     );
     assert_eq!(app.outcome(update).await, "deduplicated");
@@ -73,13 +94,19 @@ async fn incident_lifecycle_trigger_then_resolve() {
             ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
             ("incident.incident_updates.0.id", json!("upd3")),
             ("incident.incident_updates.0.status", json!("resolved")),
-            ("incident.incident_updates.0.created_at", json!("2025-03-04T11:02:00.000Z")),
+            (
+                "incident.incident_updates.0.created_at",
+                json!("2025-03-04T11:02:00.000Z"),
+            ),
         ],
     );
     assert_eq!(app.outcome(resolved).await, "resolved");
     assert_eq!(
         app.outbox().await,
-        vec![(s("trigger"), s("critical"), s(INC_FP)), (s("resolve"), s("critical"), s(INC_FP))],
+        vec![
+            (s("trigger"), s("critical"), s(INC_FP)),
+            (s("resolve"), s("critical"), s(INC_FP))
+        ],
         "a resolve carries the severity the alert last had"
     );
     let (ends_at, starts_at): (Option<String>, String) =
@@ -91,11 +118,12 @@ async fn incident_lifecycle_trigger_then_resolve() {
     assert_eq!(starts_at, "2025-03-04T10:15:01.900Z");
     // Three applied events, three transitions; the incident row is closed.
     assert_eq!(app.count("SELECT count(*) FROM transitions").await, 3);
-    let (open, status): (bool, String) =
-        sqlx::query_as("SELECT alert_open, status FROM incidents WHERE incident_id = 'lq0v6n2c9t4h'")
-            .fetch_one(app.db())
-            .await
-            .unwrap();
+    let (open, status): (bool, String) = sqlx::query_as(
+        "SELECT alert_open, status FROM incidents WHERE incident_id = 'lq0v6n2c9t4h'",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
     assert!(!open);
     assert_eq!(status, "resolved");
     app.stop().await;
@@ -105,18 +133,20 @@ async fn incident_lifecycle_trigger_then_resolve() {
 async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorded() {
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
-    assert_eq!(app.outcome(fixture("03_component_major_outage.json")).await, "triggered");
+    assert_eq!(
+        app.outcome(fixture("03_component_major_outage.json")).await,
+        "triggered"
+    );
     assert_eq!(
         app.outbox().await[1],
         (s("trigger"), s("critical"), s(COMP_FP)),
         "the associated open incident is critical"
     );
-    let links: Vec<(String, String, bool)> = sqlx::query_as(
-        "SELECT incident_id, component_id, current FROM incident_components",
-    )
-    .fetch_all(app.db())
-    .await
-    .unwrap();
+    let links: Vec<(String, String, bool)> =
+        sqlx::query_as("SELECT incident_id, component_id, current FROM incident_components")
+            .fetch_all(app.db())
+            .await
+            .unwrap();
     assert_eq!(links, vec![(s("lq0v6n2c9t4h"), s("r7p3k9d2m5w1"), true)]);
     // Back to operational resolves the component at the priority it had.
     let back = fixture_with(
@@ -125,12 +155,18 @@ async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorde
             ("component_update.id", json!("cu2")),
             ("component_update.old_status", json!("major_outage")),
             ("component_update.new_status", json!("operational")),
-            ("component_update.created_at", json!("2025-03-04T11:00:00.000Z")),
+            (
+                "component_update.created_at",
+                json!("2025-03-04T11:00:00.000Z"),
+            ),
             ("component.status", json!("operational")),
         ],
     );
     assert_eq!(app.outcome(back).await, "resolved");
-    assert_eq!(app.outbox().await[2], (s("resolve"), s("critical"), s(COMP_FP)));
+    assert_eq!(
+        app.outbox().await[2],
+        (s("resolve"), s("critical"), s(COMP_FP))
+    );
     app.stop().await;
 }
 
@@ -188,11 +224,14 @@ async fn body_over_the_limit_is_413_and_not_stored() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["error"].as_str().unwrap().contains("2048"));
     // Streamed without a Content-Length, the limit still holds.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..8).map(|_| Ok(vec![b' '; 1024])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 1024])).collect();
     let r = app
         .client
         .post(app.webhook_url())
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
@@ -234,14 +273,21 @@ async fn unknown_shapes_and_statuses_get_2xx_and_are_flagged() {
         json!([1, 2, 3]).to_string(),
         "null".to_owned(),
         fixture_with(INC, &[("incident.status", json!("on_fire"))]),
-        fixture_with("03_component_major_outage.json", &[("component_update.new_status", json!("melting"))]),
+        fixture_with(
+            "03_component_major_outage.json",
+            &[("component_update.new_status", json!("melting"))],
+        ),
     ] {
         let (status, v) = app.post_json(body.clone()).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(v["outcome"], "unrecognized", "{body}");
         assert!(!v["reason"].as_str().unwrap().is_empty());
     }
-    assert_eq!(app.count("SELECT count(*) FROM webhooks WHERE outcome = 'unrecognized'").await, 5);
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhooks WHERE outcome = 'unrecognized'")
+            .await,
+        5
+    );
     assert_eq!(app.count("SELECT count(*) FROM outbox").await, 0);
     app.stop().await;
 }
@@ -267,7 +313,10 @@ async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     // A retry with a new generated_at: other bytes, same update.
-    let retried = fixture_with(INC, &[("meta.generated_at", json!("2025-03-04T10:16:00.000Z"))]);
+    let retried = fixture_with(
+        INC,
+        &[("meta.generated_at", json!("2025-03-04T10:16:00.000Z"))],
+    );
     assert_eq!(app.outcome(retried).await, "duplicate");
     // Same update id but the impact changed: a new event (priority change).
     let escalated = fixture_with(INC, &[("incident.impact", json!("major"))]);
@@ -279,7 +328,10 @@ async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
             ("incident.status", json!("resolved")),
             ("incident.updated_at", json!("2025-03-04T10:00:00.000Z")),
             ("incident.incident_updates.0.id", json!("old")),
-            ("incident.incident_updates.0.created_at", json!("2025-03-04T10:00:00.000Z")),
+            (
+                "incident.incident_updates.0.created_at",
+                json!("2025-03-04T10:00:00.000Z"),
+            ),
         ],
     );
     let (_, v) = app.post_json(older).await;
@@ -297,7 +349,10 @@ async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
     )
     .execute(app.db())
     .await;
-    assert!(dup.is_err(), "duplicates are refused by the database itself");
+    assert!(
+        dup.is_err(),
+        "duplicates are refused by the database itself"
+    );
     app.stop().await;
 }
 
@@ -308,7 +363,10 @@ async fn backfilled_and_maintenance_are_ignored_unless_paging_is_on() {
     assert_eq!(app.outcome(backfilled).await, "ignored");
     let in_progress = fixture_with(
         "05_scheduled_maintenance_scheduled.json",
-        &[("incident.status", json!("in_progress")), ("incident.incident_updates.0.id", json!("m2"))],
+        &[
+            ("incident.status", json!("in_progress")),
+            ("incident.incident_updates.0.id", json!("m2")),
+        ],
     );
     assert_eq!(app.outcome(in_progress.clone()).await, "ignored");
     assert_eq!(app.outbox().await.len(), 0);
@@ -316,7 +374,11 @@ async fn backfilled_and_maintenance_are_ignored_unless_paging_is_on() {
 
     let app = spawn_app_with(|s| s.maintenance.page = true).await;
     assert_eq!(app.outcome(in_progress).await, "triggered");
-    assert_eq!(app.outbox().await[0].1, "low", "maintenance impact pages at low");
+    assert_eq!(
+        app.outbox().await[0].1,
+        "low",
+        "maintenance impact pages at low"
+    );
     app.stop().await;
 }
 
@@ -341,7 +403,10 @@ async fn restart_on_the_same_database_keeps_state() {
     assert_eq!(app.outcome(resolved).await, "resolved");
     assert_eq!(
         app.outbox().await,
-        vec![(s("trigger"), s("critical"), s(INC_FP)), (s("resolve"), s("critical"), s(INC_FP))]
+        vec![
+            (s("trigger"), s("critical"), s(INC_FP)),
+            (s("resolve"), s("critical"), s(INC_FP))
+        ]
     );
     app.stop().await;
 }
@@ -349,7 +414,12 @@ async fn restart_on_the_same_database_keeps_state() {
 #[tokio::test]
 async fn healthz_answers_and_metrics_count_outcomes() {
     let app = spawn_app().await;
-    let r = app.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     app.outcome(fixture(INC)).await;
     let text = app
@@ -362,7 +432,9 @@ async fn healthz_answers_and_metrics_count_outcomes() {
         .await
         .unwrap();
     assert!(
-        text.contains("statuspage_bridge_webhooks_total{source=\"statuspage\",outcome=\"triggered\"} 1"),
+        text.contains(
+            "statuspage_bridge_webhooks_total{source=\"statuspage\",outcome=\"triggered\"} 1"
+        ),
         "{text}"
     );
     app.stop().await;

@@ -1,0 +1,216 @@
+//! The audit log: `/events` and entity timelines for people, `/api/events`
+//! for tools. Only reads (the read pool); every value shown comes through an
+//! auto-escaping template, with secrets redacted first.
+
+mod access;
+pub mod chart;
+pub mod query;
+pub mod redact;
+mod views;
+
+pub use access::{Access, Guard, decide as access_decision};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, ContentType};
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+use sqlx::SqlitePool;
+
+use crate::config::Settings;
+use crate::domain::EntityKind;
+use query::{Filters, ListError};
+use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
+
+/// The audit routes' shared state.
+pub struct AuditState {
+    guard: Guard,
+}
+
+impl AuditState {
+    pub fn new(settings: &Settings) -> AuditState {
+        AuditState {
+            guard: Guard {
+                credentials: settings
+                    .audit_credentials()
+                    .map(|(u, p)| (u.to_owned(), p.clone())),
+            },
+        }
+    }
+}
+
+/// Registers the audit routes, each behind the access rule.
+pub fn routes(cfg: &mut web::ServiceConfig, state: &AuditState) {
+    cfg.app_data(web::Data::new(state.guard.clone()));
+    let guarded = |path: &str, handler: actix_web::Route| {
+        web::resource(path.to_owned())
+            .wrap(from_fn(access::require))
+            .route(handler)
+    };
+    cfg.service(guarded("/events", web::get().to(events_page)))
+        .service(guarded("/events/{id}", web::get().to(event_page)))
+        .service(guarded("/api/events", web::get().to(api_events)))
+        .service(guarded("/api/events/{id}", web::get().to(api_event)))
+        .service(guarded(
+            "/incidents/{page}/{id}",
+            web::get().to(incident_page),
+        ))
+        .service(guarded(
+            "/components/{page}/{id}",
+            web::get().to(component_page),
+        ))
+        .route("/static/style.css", web::get().to(style));
+}
+
+const STYLE: &str = include_str!("../../static/style.css");
+
+async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLE)
+}
+
+fn html(status: StatusCode, t: &impl Template) -> HttpResponse {
+    match t.render() {
+        Ok(body) => HttpResponse::build(status)
+            .content_type(ContentType::html())
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .insert_header((
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'",
+            ))
+            .insert_header(("X-Content-Type-Options", "nosniff"))
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering an audit page failed");
+            HttpResponse::InternalServerError().body("rendering failed")
+        }
+    }
+}
+
+fn error_page(status: StatusCode, title: &str, message: String) -> HttpResponse {
+    html(
+        status,
+        &ErrorPage {
+            title: title.to_owned(),
+            message,
+        },
+    )
+}
+
+fn db_error(e: impl std::fmt::Display) -> HttpResponse {
+    tracing::error!(error = %e, "audit query failed");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Database unavailable",
+        "The audit log could not be read; try again shortly.".into(),
+    )
+}
+
+/// `?refresh=1` turns on the page's auto-refresh.
+#[derive(Deserialize)]
+struct Refresh {
+    refresh: Option<String>,
+}
+
+/// `GET /events`
+async fn events_page(
+    pool: web::Data<SqlitePool>,
+    q: web::Query<Filters>,
+    r: web::Query<Refresh>,
+) -> HttpResponse {
+    let filters = q.into_inner();
+    let refresh = r
+        .refresh
+        .as_deref()
+        .is_some_and(|r| !r.is_empty() && r != "0");
+    match query::list(&pool, &filters).await {
+        Ok(page) => html(
+            StatusCode::OK,
+            &EventsPage::new(&page.events, filters, page.next_cursor, refresh, None),
+        ),
+        Err(ListError::BadFilter(e)) => html(
+            StatusCode::BAD_REQUEST,
+            &EventsPage::new(&[], filters, None, false, Some(e.to_string())),
+        ),
+        Err(ListError::Database(e)) => db_error(e),
+    }
+}
+
+/// `GET /events/{id}`
+async fn event_page(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpResponse {
+    match query::detail(&pool, &id).await {
+        Ok(Some(d)) => html(StatusCode::OK, &EventPage::new(&d)),
+        Ok(None) => error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "No webhook has this id.".into(),
+        ),
+        Err(e) => db_error(e),
+    }
+}
+
+/// `GET /api/events`
+async fn api_events(pool: web::Data<SqlitePool>, q: web::Query<Filters>) -> HttpResponse {
+    match query::list(&pool, &q).await {
+        Ok(page) => HttpResponse::Ok()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .json(page),
+        Err(ListError::BadFilter(e)) => {
+            HttpResponse::BadRequest().json(json!({"error": e.to_string()}))
+        }
+        Err(ListError::Database(e)) => {
+            tracing::error!(error = %e, "audit query failed");
+            HttpResponse::ServiceUnavailable().json(json!({"error": "database unavailable"}))
+        }
+    }
+}
+
+/// `GET /api/events/{id}`
+async fn api_event(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpResponse {
+    match query::detail(&pool, &id).await {
+        Ok(Some(d)) => {
+            let mut v = serde_json::to_value(&d).unwrap_or_default();
+            v["body"] = redact::body_for_api(&d.body);
+            HttpResponse::Ok()
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .json(v)
+        }
+        Ok(None) => HttpResponse::NotFound().json(json!({"error": "no webhook has this id"})),
+        Err(e) => {
+            tracing::error!(error = %e, "audit query failed");
+            HttpResponse::ServiceUnavailable().json(json!({"error": "database unavailable"}))
+        }
+    }
+}
+
+async fn timeline(pool: &SqlitePool, kind: EntityKind, page: &str, id: &str) -> HttpResponse {
+    match query::timeline(pool, kind, page, id).await {
+        Ok(Some(t)) => html(StatusCode::OK, &TimelinePage::new(&t, chrono::Utc::now())),
+        Ok(None) => error_page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            format!("No {kind} with this page and id has been seen."),
+        ),
+        Err(e) => db_error(e),
+    }
+}
+
+/// `GET /incidents/{page}/{id}`
+async fn incident_page(
+    pool: web::Data<SqlitePool>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    timeline(&pool, EntityKind::Incident, &path.0, &path.1).await
+}
+
+/// `GET /components/{page}/{id}`
+async fn component_page(
+    pool: web::Data<SqlitePool>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    timeline(&pool, EntityKind::Component, &path.0, &path.1).await
+}

@@ -1,0 +1,429 @@
+//! Read-only queries behind the audit pages and API. Every query runs on
+//! the read pool; nothing here writes.
+
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
+
+use crate::parse::{format_time, parse_time};
+
+/// Page size when none (or nonsense) is asked for, and the most allowed.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+/// Filters of the list, from the query string. Unknown values simply
+/// match nothing; bad times are reported back.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct Filters {
+    /// incident | component | unknown | invalid
+    pub kind: Option<String>,
+    pub outcome: Option<String>,
+    /// Text searched in the entity name.
+    pub q: Option<String>,
+    /// Received at or after (ISO 8601, `datetime-local` or a date).
+    pub from: Option<String>,
+    /// Received before.
+    pub to: Option<String>,
+    /// Cursor: rows older than this (from `next_cursor`).
+    pub before: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl Filters {
+    fn clean(v: &Option<String>) -> Option<&str> {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    pub fn limit(&self) -> u32 {
+        self.limit
+            .filter(|l| *l > 0)
+            .unwrap_or(DEFAULT_LIMIT)
+            .min(MAX_LIMIT)
+    }
+
+    /// The same filters without the cursor: the link back to the newest.
+    pub fn without_cursor(&self) -> Filters {
+        Filters {
+            before: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// A filter value the bridge cannot read.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: cannot read \"{value}\" (use e.g. 2025-03-04T10:15 or 2025-03-04)")]
+pub struct BadFilter {
+    pub field: &'static str,
+    pub value: String,
+}
+
+/// Reads a filter time: RFC 3339, `2025-03-04T10:15`, or `2025-03-04`.
+pub fn filter_time(field: &'static str, v: &str) -> Result<String, BadFilter> {
+    let t = parse_time(v)
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        });
+    t.map(format_time).ok_or_else(|| BadFilter {
+        field,
+        value: v.to_owned(),
+    })
+}
+
+/// One line of the audit log: a webhook, what it did, and where its
+/// event for ITOC360 stands.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct EventRow {
+    pub id: String,
+    pub received_at: String,
+    pub source: String,
+    pub kind: String,
+    pub page_id: Option<String>,
+    pub entity_id: Option<String>,
+    pub entity_name: Option<String>,
+    pub old_status: Option<String>,
+    pub new_status: Option<String>,
+    pub impact: Option<String>,
+    pub event_at: Option<String>,
+    pub outcome: String,
+    pub reason: String,
+    pub action: Option<String>,
+    pub priority: Option<String>,
+    /// pending | delivered | dead | skipped, when an event was decided.
+    pub delivery: Option<String>,
+    pub delivery_attempts: Option<i64>,
+    pub delivery_error: Option<String>,
+}
+
+const ROW_SELECT: &str = "SELECT w.id, w.received_at, w.source, w.kind, w.page_id, w.entity_id,
+        w.entity_name, w.old_status, w.new_status, w.impact, w.event_at, w.outcome, w.reason,
+        w.action, w.priority, o.state AS delivery, o.attempts AS delivery_attempts,
+        o.last_error AS delivery_error
+    FROM webhooks w LEFT JOIN outbox o ON o.webhook_id = w.id";
+
+/// A page of the log, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub events: Vec<EventRow>,
+    /// Pass as `before` for the next (older) page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn cursor_of(row: &EventRow) -> String {
+    format!("{}_{}", row.received_at, row.id)
+}
+
+pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
+    let limit = f.limit();
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ROW_SELECT);
+    q.push(" WHERE 1 = 1");
+    if let Some(kind) = Filters::clean(&f.kind) {
+        q.push(" AND w.kind = ").push_bind(kind.to_owned());
+    }
+    if let Some(outcome) = Filters::clean(&f.outcome) {
+        q.push(" AND w.outcome = ").push_bind(outcome.to_owned());
+    }
+    if let Some(text) = Filters::clean(&f.q) {
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push(" AND w.entity_name LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(from) = Filters::clean(&f.from) {
+        q.push(" AND w.received_at >= ")
+            .push_bind(filter_time("from", from)?);
+    }
+    if let Some(to) = Filters::clean(&f.to) {
+        q.push(" AND w.received_at < ")
+            .push_bind(filter_time("to", to)?);
+    }
+    if let Some(cursor) = Filters::clean(&f.before) {
+        let (at, id) = cursor.rsplit_once('_').ok_or_else(|| BadFilter {
+            field: "before",
+            value: cursor.to_owned(),
+        })?;
+        q.push(" AND (w.received_at, w.id) < (")
+            .push_bind(at.to_owned())
+            .push(", ")
+            .push_bind(id.to_owned())
+            .push(")");
+    }
+    q.push(" ORDER BY w.received_at DESC, w.id DESC LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+    let mut events: Vec<EventRow> = q.build_query_as().fetch_all(pool).await?;
+    let next_cursor = if events.len() > limit as usize {
+        events.truncate(limit as usize);
+        events.last().map(cursor_of)
+    } else {
+        None
+    };
+    Ok(Page {
+        events,
+        next_cursor,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    BadFilter(#[from] BadFilter),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// One webhook with everything known about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    pub event: EventRow,
+    pub event_id: Option<String>,
+    pub remote_addr: Option<String>,
+    pub body_bytes: i64,
+    /// The raw body as text (lossy for non-UTF-8), not yet redacted.
+    #[serde(skip)]
+    pub body: String,
+    pub outbox: Vec<OutboxRow>,
+    pub attempts: Vec<AttemptRow>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub webhook_id: String,
+    pub created_at: String,
+    pub fingerprint: String,
+    pub action: String,
+    pub priority: String,
+    pub title: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub outbox_id: i64,
+    pub started_at: String,
+    pub latency_ms: i64,
+    pub http_status: Option<i64>,
+    pub result: String,
+    pub error: Option<String>,
+}
+
+const OUTBOX_SELECT: &str =
+    "SELECT id, webhook_id, created_at, fingerprint, action, priority, title, state,
+    attempts, last_status, last_error, finished_at FROM outbox";
+
+pub async fn detail(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<Detail>> {
+    let sql = format!("{ROW_SELECT} WHERE w.id = ?");
+    let Some(event) = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let (event_id, remote_addr, body_bytes, body): (Option<String>, Option<String>, i64, Vec<u8>) =
+        sqlx::query_as("SELECT event_id, remote_addr, body_bytes, CAST(body AS BLOB) FROM webhooks WHERE id = ?")
+            .bind(id)
+            .fetch_one(pool)
+            .await?;
+    let outbox: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{OUTBOX_SELECT} WHERE webhook_id = ? ORDER BY id"
+    )))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    let attempts: Vec<AttemptRow> = sqlx::query_as(
+        "SELECT a.outbox_id, a.started_at, a.latency_ms, a.http_status, a.result, a.error
+         FROM delivery_attempts a JOIN outbox o ON o.id = a.outbox_id
+         WHERE o.webhook_id = ? ORDER BY a.id",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    Ok(Some(Detail {
+        event,
+        event_id,
+        remote_addr,
+        body_bytes,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        outbox,
+        attempts,
+    }))
+}
+
+/// An applied event of one entity.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct TransitionRow {
+    pub webhook_id: String,
+    pub at: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub alert_before: String,
+    pub alert_after: String,
+    pub outcome: String,
+}
+
+/// The current state of an incident or component.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct EntityRow {
+    pub source: String,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub alert_open: bool,
+    pub alert_priority: Option<String>,
+    pub last_event_at: Option<String>,
+    pub first_seen_at: String,
+    pub link: Option<String>,
+}
+
+/// An incident↔component link, seen from either side.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct LinkRow {
+    pub id: String,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub kind: &'static str,
+    pub page_id: String,
+    pub entity_id: String,
+    pub entity: EntityRow,
+    pub transitions: Vec<TransitionRow>,
+    pub events: Vec<OutboxRow>,
+    /// Components of an incident, or incidents of a component.
+    pub links: Vec<LinkRow>,
+}
+
+pub async fn timeline(
+    pool: &SqlitePool,
+    kind: crate::domain::EntityKind,
+    page_id: &str,
+    entity_id: &str,
+) -> sqlx::Result<Option<Timeline>> {
+    use crate::domain::EntityKind;
+    let (entity_sql, links_sql) = match kind {
+        EntityKind::Incident => (
+            "SELECT source, name, status, alert_open, alert_priority, last_event_at, first_seen_at,
+                shortlink AS link
+             FROM incidents WHERE page_id = ? AND incident_id = ? ORDER BY updated_at DESC LIMIT 1",
+            "SELECT ic.component_id AS id, coalesce(c.name, ic.component_name) AS name, c.status,
+                ic.current
+             FROM incident_components ic
+             LEFT JOIN components c ON c.source = ic.source AND c.page_id = ic.page_id
+                                   AND c.component_id = ic.component_id
+             WHERE ic.page_id = ? AND ic.incident_id = ? ORDER BY ic.current DESC, name",
+        ),
+        EntityKind::Component => (
+            "SELECT source, name, status, alert_open, alert_priority, last_event_at, first_seen_at,
+                NULL AS link
+             FROM components WHERE page_id = ? AND component_id = ? ORDER BY updated_at DESC LIMIT 1",
+            "SELECT ic.incident_id AS id, i.name, i.status, ic.current
+             FROM incident_components ic
+             LEFT JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
+                                  AND i.incident_id = ic.incident_id
+             WHERE ic.page_id = ? AND ic.component_id = ? ORDER BY ic.last_seen_at DESC",
+        ),
+    };
+    let Some(entity) = sqlx::query_as::<_, EntityRow>(entity_sql)
+        .bind(page_id)
+        .bind(entity_id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let transitions: Vec<TransitionRow> = sqlx::query_as(
+        "SELECT webhook_id, at, from_status, to_status, alert_before, alert_after, outcome
+         FROM transitions WHERE kind = ? AND page_id = ? AND entity_id = ? ORDER BY id",
+    )
+    .bind(kind.as_str())
+    .bind(page_id)
+    .bind(entity_id)
+    .fetch_all(pool)
+    .await?;
+    let events: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{OUTBOX_SELECT} WHERE fingerprint = ? ORDER BY id"
+    )))
+    .bind(crate::domain::fingerprint(kind, page_id, entity_id))
+    .fetch_all(pool)
+    .await?;
+    let links: Vec<LinkRow> = sqlx::query_as(links_sql)
+        .bind(page_id)
+        .bind(entity_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(Some(Timeline {
+        kind: kind.as_str(),
+        page_id: page_id.to_owned(),
+        entity_id: entity_id.to_owned(),
+        entity,
+        transitions,
+        events,
+        links,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_times() {
+        assert_eq!(
+            filter_time("from", "2025-03-04").unwrap(),
+            "2025-03-04T00:00:00.000Z"
+        );
+        assert_eq!(
+            filter_time("from", "2025-03-04T10:15").unwrap(),
+            "2025-03-04T10:15:00.000Z"
+        );
+        assert_eq!(
+            filter_time("from", "2025-03-04T10:15:00+01:00").unwrap(),
+            "2025-03-04T09:15:00.000Z"
+        );
+        assert!(
+            filter_time("to", "last tuesday")
+                .unwrap_err()
+                .to_string()
+                .contains("to:")
+        );
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(Filters::default().limit(), DEFAULT_LIMIT);
+        assert_eq!(
+            Filters {
+                limit: Some(0),
+                ..Filters::default()
+            }
+            .limit(),
+            DEFAULT_LIMIT
+        );
+        assert_eq!(
+            Filters {
+                limit: Some(10_000),
+                ..Filters::default()
+            }
+            .limit(),
+            MAX_LIMIT
+        );
+    }
+}

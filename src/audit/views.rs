@@ -1,0 +1,403 @@
+//! What the templates show: rows turned into display strings and links.
+//! HTML escaping is left to the templates (askama escapes every `{{ }}`);
+//! here only URL path segments are percent-encoded.
+
+use askama::Template;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::chart::{self, Chart};
+use super::query::{
+    AttemptRow, Detail, EventRow, Filters, LinkRow, OutboxRow, Timeline, TransitionRow,
+};
+use super::redact;
+use crate::domain::Outcome;
+use crate::parse::parse_time;
+
+/// Everything but RFC 3986's unreserved characters is encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// A path segment, percent-encoded (ids come from payloads).
+pub fn seg(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// `2025-03-04 10:15:02 UTC` for a stored time.
+pub fn when(t: &str) -> String {
+    parse_time(t).map_or_else(
+        || t.to_owned(),
+        |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    )
+}
+
+fn entity_href(kind: &str, page: Option<&str>, id: Option<&str>) -> Option<String> {
+    let (page, id) = (page?, id?);
+    match kind {
+        "incident" => Some(format!("/incidents/{}/{}", seg(page), seg(id))),
+        "component" => Some(format!("/components/{}/{}", seg(page), seg(id))),
+        _ => None,
+    }
+}
+
+pub struct EventView {
+    pub href: String,
+    pub received: String,
+    pub source: String,
+    pub kind: String,
+    pub entity: String,
+    pub entity_href: Option<String>,
+    pub transition: String,
+    pub outcome: String,
+    pub outcome_class: &'static str,
+    pub reason: String,
+    pub emitted: Option<String>,
+    pub delivery: Option<String>,
+    pub delivery_error: Option<String>,
+}
+
+fn outcome_class(outcome: &str) -> &'static str {
+    match Outcome::parse(outcome) {
+        Some(Outcome::Triggered | Outcome::Retriggered) => "bad",
+        Some(Outcome::Resolved) => "ok",
+        Some(Outcome::Unrecognized | Outcome::Rejected | Outcome::Stale) => "warn",
+        _ => "quiet",
+    }
+}
+
+impl From<&EventRow> for EventView {
+    fn from(r: &EventRow) -> Self {
+        let transition = match (&r.old_status, &r.new_status) {
+            (Some(a), Some(b)) if a != b => format!("{a} → {b}"),
+            (_, Some(b)) => b.clone(),
+            _ => "—".into(),
+        };
+        EventView {
+            href: format!("/events/{}", seg(&r.id)),
+            received: when(&r.received_at),
+            source: r.source.clone(),
+            kind: r.kind.clone(),
+            entity: r
+                .entity_name
+                .clone()
+                .or_else(|| r.entity_id.clone())
+                .unwrap_or_else(|| "—".into()),
+            entity_href: entity_href(&r.kind, r.page_id.as_deref(), r.entity_id.as_deref()),
+            transition,
+            outcome: r.outcome.clone(),
+            outcome_class: outcome_class(&r.outcome),
+            reason: r.reason.clone(),
+            emitted: match (&r.action, &r.priority) {
+                (Some(a), Some(p)) => Some(format!("{a} ({p})")),
+                (Some(a), None) => Some(a.clone()),
+                _ => None,
+            },
+            delivery: r.delivery.as_ref().map(|d| match r.delivery_attempts {
+                Some(n) if n > 1 => format!("{d} after {n} attempts"),
+                _ => d.clone(),
+            }),
+            delivery_error: r.delivery_error.clone(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "events.html", config = "src/audit/askama.toml")]
+pub struct EventsPage {
+    pub events: Vec<EventView>,
+    pub filters: Filters,
+    pub kinds: Vec<(&'static str, bool)>,
+    pub outcomes: Vec<(&'static str, bool)>,
+    pub older: Option<String>,
+    pub newest: String,
+    pub refresh: bool,
+    pub refresh_toggle: String,
+    pub error: Option<String>,
+}
+
+impl EventsPage {
+    pub fn new(
+        events: &[EventRow],
+        filters: Filters,
+        next: Option<String>,
+        refresh: bool,
+        error: Option<String>,
+    ) -> Self {
+        let chosen = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
+        let kinds = ["incident", "component", "unknown", "invalid"]
+            .into_iter()
+            .map(|k| (k, chosen(&filters.kind, k)))
+            .collect();
+        let outcomes = Outcome::ALL
+            .into_iter()
+            .map(|o| (o.as_str(), chosen(&filters.outcome, o.as_str())))
+            .collect();
+        let base = filters.without_cursor();
+        let older = next.map(|cursor| {
+            query_href(
+                &Filters {
+                    before: Some(cursor),
+                    ..base.clone()
+                },
+                refresh,
+            )
+        });
+        let newest = query_href(&base, refresh);
+        let refresh_toggle = query_href(&filters, !refresh);
+        EventsPage {
+            events: events.iter().map(EventView::from).collect(),
+            filters,
+            kinds,
+            outcomes,
+            older,
+            newest,
+            refresh,
+            refresh_toggle,
+            error,
+        }
+    }
+
+    pub fn text(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
+}
+
+/// `/events?…` for these filters (empty values dropped).
+pub fn query_href(f: &Filters, refresh: bool) -> String {
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [
+        ("kind", &f.kind),
+        ("outcome", &f.outcome),
+        ("q", &f.q),
+        ("from", &f.from),
+        ("to", &f.to),
+        ("before", &f.before),
+    ] {
+        if let Some(v) = v.as_deref().filter(|v| !v.trim().is_empty()) {
+            pairs.push((k, v.to_owned()));
+        }
+    }
+    if let Some(l) = f.limit {
+        pairs.push(("limit", l.to_string()));
+    }
+    if refresh {
+        pairs.push(("refresh", "1".into()));
+    }
+    let q = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    if q.is_empty() {
+        "/events".into()
+    } else {
+        format!("/events?{q}")
+    }
+}
+
+pub struct OutboxView {
+    pub id: i64,
+    pub created: String,
+    pub action: String,
+    pub priority: String,
+    pub title: String,
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub webhook_href: String,
+}
+
+impl From<&OutboxRow> for OutboxView {
+    fn from(o: &OutboxRow) -> Self {
+        OutboxView {
+            id: o.id,
+            created: when(&o.created_at),
+            action: o.action.clone(),
+            priority: o.priority.clone(),
+            title: o.title.clone(),
+            state: o.state.clone(),
+            attempts: o.attempts,
+            last_error: o.last_error.clone(),
+            webhook_href: format!("/events/{}", seg(&o.webhook_id)),
+        }
+    }
+}
+
+pub struct AttemptView {
+    pub outbox_id: i64,
+    pub started: String,
+    pub latency_ms: i64,
+    pub status: String,
+    pub result: String,
+    pub error: String,
+}
+
+impl From<&AttemptRow> for AttemptView {
+    fn from(a: &AttemptRow) -> Self {
+        AttemptView {
+            outbox_id: a.outbox_id,
+            started: when(&a.started_at),
+            latency_ms: a.latency_ms,
+            status: a
+                .http_status
+                .map_or_else(|| "no answer".into(), |s| s.to_string()),
+            result: a.result.clone(),
+            error: a.error.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "event.html", config = "src/audit/askama.toml")]
+pub struct EventPage {
+    pub id: String,
+    pub event: EventView,
+    pub fields: Vec<(&'static str, String)>,
+    pub body: String,
+    pub outbox: Vec<OutboxView>,
+    pub attempts: Vec<AttemptView>,
+}
+
+impl EventPage {
+    pub fn new(d: &Detail) -> Self {
+        let e = &d.event;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+        let fields = vec![
+            ("Received", when(&e.received_at)),
+            ("Source", e.source.clone()),
+            ("Kind", e.kind.clone()),
+            ("Page id", opt(&e.page_id)),
+            ("Entity id", opt(&e.entity_id)),
+            ("Name", opt(&e.entity_name)),
+            ("Event id", opt(&d.event_id)),
+            ("Status before", opt(&e.old_status)),
+            ("Status", opt(&e.new_status)),
+            ("Impact", opt(&e.impact)),
+            (
+                "Event time",
+                e.event_at.as_deref().map_or_else(|| "—".into(), when),
+            ),
+            ("From", opt(&d.remote_addr)),
+            ("Size", format!("{} bytes", d.body_bytes)),
+        ];
+        EventPage {
+            id: e.id.clone(),
+            event: EventView::from(e),
+            fields,
+            body: redact::body_for_display(&d.body),
+            outbox: d.outbox.iter().map(OutboxView::from).collect(),
+            attempts: d.attempts.iter().map(AttemptView::from).collect(),
+        }
+    }
+}
+
+pub struct TransitionView {
+    pub at: String,
+    pub change: String,
+    pub class: &'static str,
+    pub alert: String,
+    pub outcome: String,
+    pub webhook_href: String,
+}
+
+impl From<&TransitionRow> for TransitionView {
+    fn from(t: &TransitionRow) -> Self {
+        TransitionView {
+            at: when(&t.at),
+            change: match &t.from_status {
+                Some(f) if *f != t.to_status => format!("{f} → {}", t.to_status),
+                _ => t.to_status.clone(),
+            },
+            class: chart::status_class(&t.to_status),
+            alert: if t.alert_before == t.alert_after {
+                t.alert_after.clone()
+            } else {
+                format!("{} → {}", t.alert_before, t.alert_after)
+            },
+            outcome: t.outcome.clone(),
+            webhook_href: format!("/events/{}", seg(&t.webhook_id)),
+        }
+    }
+}
+
+pub struct LinkView {
+    pub href: String,
+    pub name: String,
+    pub status: String,
+    pub class: &'static str,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "timeline.html", config = "src/audit/askama.toml")]
+pub struct TimelinePage {
+    pub kind: &'static str,
+    pub name: String,
+    pub entity_id: String,
+    pub page_id: String,
+    pub source: String,
+    pub status: String,
+    pub status_class: &'static str,
+    pub alert: String,
+    pub link: Option<String>,
+    pub chart: Option<Chart>,
+    pub transitions: Vec<TransitionView>,
+    pub events: Vec<OutboxView>,
+    pub links_title: &'static str,
+    pub links: Vec<LinkView>,
+}
+
+impl TimelinePage {
+    pub fn new(t: &Timeline, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let other = if t.kind == "incident" {
+            "component"
+        } else {
+            "incident"
+        };
+        let links = t
+            .links
+            .iter()
+            .map(|l: &LinkRow| LinkView {
+                href: entity_href(other, Some(&t.page_id), Some(&l.id)).unwrap_or_default(),
+                name: l.name.clone().unwrap_or_else(|| l.id.clone()),
+                status: l.status.clone().unwrap_or_else(|| "—".into()),
+                class: chart::status_class(l.status.as_deref().unwrap_or("")),
+                current: l.current,
+            })
+            .collect();
+        let status = t.entity.status.clone().unwrap_or_else(|| "—".into());
+        TimelinePage {
+            kind: t.kind,
+            name: t.entity.name.clone().unwrap_or_else(|| t.entity_id.clone()),
+            entity_id: t.entity_id.clone(),
+            page_id: t.page_id.clone(),
+            source: t.entity.source.clone(),
+            status_class: chart::status_class(&status),
+            status,
+            alert: match (t.entity.alert_open, &t.entity.alert_priority) {
+                (true, Some(p)) => format!("open ({p})"),
+                (true, None) => "open".into(),
+                (false, _) => "closed".into(),
+            },
+            link: t
+                .entity
+                .link
+                .clone()
+                .filter(|l| l.starts_with("https://") || l.starts_with("http://")),
+            chart: chart::build(&t.transitions, &t.events, now),
+            transitions: t.transitions.iter().map(TransitionView::from).collect(),
+            events: t.events.iter().map(OutboxView::from).collect(),
+            links_title: if t.kind == "incident" {
+                "Components"
+            } else {
+                "Incidents"
+            },
+            links,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html", config = "src/audit/askama.toml")]
+pub struct ErrorPage {
+    pub title: String,
+    pub message: String,
+}

@@ -1,0 +1,367 @@
+//! The audit pages and API: filters, pagination, escaping, redaction and
+//! access.
+
+use actix_web::{App, test as actix_test};
+use serde_json::{Value, json};
+use statuspage_bridge::audit::{self, AuditState};
+use statuspage_bridge::config::{Secret, Settings};
+
+use crate::helpers::*;
+
+const INC: &str = "01_incident_created_investigating_critical.json";
+
+async fn get(app: &TestApp, path: &str) -> (u16, String) {
+    let r = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+async fn api(app: &TestApp, path: &str) -> Value {
+    let (status, body) = get(app, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn names(v: &Value) -> Vec<String> {
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entity_name"].as_str().unwrap_or("-").to_owned())
+        .collect()
+}
+
+/// Posts a small mixed history.
+async fn seed(app: &TestApp) {
+    app.outcome(fixture(INC)).await;
+    app.outcome(fixture("02_incident_resolved.json")).await;
+    app.outcome(fixture("03_component_major_outage.json")).await;
+    app.outcome(json!({"mystery": true}).to_string()).await;
+    assert_eq!(app.post("not json").await.status().as_u16(), 400);
+}
+
+#[tokio::test]
+async fn filters_narrow_the_list() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let all = api(&app, "/api/events").await;
+    assert_eq!(all["events"].as_array().unwrap().len(), 5);
+    assert_eq!(names(&all)[0], "-", "newest first: the rejected body");
+    assert_eq!(
+        names(&api(&app, "/api/events?kind=component").await),
+        ["API"]
+    );
+    assert_eq!(
+        names(&api(&app, "/api/events?kind=incident&outcome=triggered").await),
+        ["API unavailable"]
+    );
+    assert_eq!(
+        api(&app, "/api/events?outcome=rejected").await["events"][0]["kind"],
+        "invalid"
+    );
+    assert_eq!(
+        names(&api(&app, "/api/events?q=github").await),
+        ["Incident with GitHub Actions"]
+    );
+    assert_eq!(
+        names(&api(&app, "/api/events?q=%25").await).len(),
+        0,
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(
+        api(&app, "/api/events?from=2999-01-01").await["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        api(&app, "/api/events?to=2999-01-01T00:00").await["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(
+        api(&app, "/api/events?to=2000-01-01").await["events"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let (status, body) = get(&app, "/api/events?from=yesterday").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("from"), "{body}");
+    // The HTML page filters the same way and says what was wrong.
+    let (status, html) = get(&app, "/events?kind=component").await;
+    assert_eq!(status, 200);
+    assert_eq!(html.matches("class=\"row\"").count(), 1);
+    assert!(html.contains("<option value=\"component\" selected>"));
+    let (status, html) = get(&app, "/events?to=soon").await;
+    assert_eq!(status, 400);
+    assert!(html.contains("to: cannot read"), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pagination_walks_every_row_once() {
+    let app = spawn_app().await;
+    for n in 0..7 {
+        let body = fixture_with(
+            INC,
+            &[
+                ("incident.id", json!(format!("i{n}"))),
+                ("incident.name", json!(format!("Incident {n}"))),
+            ],
+        );
+        app.outcome(body).await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/api/events?limit=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = api(&app, &path).await;
+        pages += 1;
+        seen.extend(names(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("/api/events?limit=3&before={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let want: Vec<String> = (0..7).rev().map(|n| format!("Incident {n}")).collect();
+    assert_eq!(seen, want, "newest first, each once");
+    // The HTML page links to the older page.
+    let (_, html) = get(&app, "/events?limit=3").await;
+    assert_eq!(html.matches("class=\"row\"").count(), 3);
+    let older = html
+        .split("rel=\"next\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let (status, html2) = get(&app, &older).await;
+    assert_eq!(status, 200);
+    assert!(
+        html2.contains("Incident 3") && !html2.contains("Incident 6"),
+        "{older}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn payload_text_is_escaped_everywhere() {
+    let app = spawn_app().await;
+    let evil = fixture_with(
+        INC,
+        &[
+            ("incident.name", json!("<script>alert('name')</script>")),
+            (
+                "incident.incident_updates.0.body",
+                json!("<img src=x onerror=alert('body')>"),
+            ),
+            ("incident.id", json!("id\"><script>x</script>")),
+        ],
+    );
+    let (_, v) = app.post_json(evil).await;
+    let id = v["id"].as_str().unwrap();
+    let page = format!(
+        "/incidents/x1y2z3a4b5c6/{}",
+        "id%22%3E%3Cscript%3Ex%3C%2Fscript%3E"
+    );
+    for path in ["/events".to_owned(), format!("/events/{id}"), page] {
+        let (status, html) = get(&app, &path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            !html.contains("<script>"),
+            "{path}: raw script tag:\n{html}"
+        );
+        assert!(!html.contains("<img src=x"), "{path}");
+        assert!(
+            html.contains("&lt;script&gt;") || html.contains("&#60;script&#62;"),
+            "{path}: {html}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_are_redacted_in_pages_and_api() {
+    let app = spawn_app().await;
+    let with_token_in_text = fixture_with(
+        INC,
+        &[(
+            "incident.incident_updates.0.body",
+            json!("see https://x.example/?token=abc123secret"),
+        )],
+    );
+    let (_, v) = app.post_json(with_token_in_text).await;
+    let id = v["id"].as_str().unwrap();
+    let (_, html) = get(&app, &format!("/events/{id}")).await;
+    let json_detail = api(&app, &format!("/api/events/{id}")).await;
+    for text in [html, json_detail.to_string()] {
+        assert!(!text.contains("q4m2x8r1v7kp"), "unsubscribe secret shown");
+        assert!(!text.contains("abc123secret"), "token shown");
+        assert!(!text.contains(TOKEN));
+        assert!(text.contains("[redacted]"));
+    }
+    assert_eq!(json_detail["body"]["meta"]["unsubscribe"], "[redacted]");
+    assert_eq!(json_detail["body"]["incident"]["name"], "API unavailable");
+    assert_eq!(json_detail["event"]["outcome"], "triggered");
+    let (status, _) = get(&app, "/api/events/no-such-id").await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn basic_auth_guards_audit_routes_but_not_the_webhook() {
+    let app = spawn_app_with(|s| {
+        s.audit.username = "oncall".into();
+        s.audit.password = Secret::new("correct horse");
+    })
+    .await;
+    assert_eq!(
+        app.outcome(fixture(INC)).await,
+        "triggered",
+        "the webhook needs only its token"
+    );
+    for path in [
+        "/events",
+        "/api/events",
+        "/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h",
+    ] {
+        let url = format!("{}{path}", app.address);
+        let none = app.client.get(&url).send().await.unwrap();
+        assert_eq!(none.status().as_u16(), 401, "{path}");
+        assert!(
+            none.headers()
+                .get("www-authenticate")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        let wrong = app
+            .client
+            .get(&url)
+            .basic_auth("oncall", Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status().as_u16(), 401, "{path}");
+        let right = app
+            .client
+            .get(&url)
+            .basic_auth("oncall", Some("correct horse"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(right.status().as_u16(), 200, "{path}");
+    }
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn without_credentials_only_loopback_peers_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = test_settings(dir.path());
+    let db =
+        statuspage_bridge::db::open(&settings.database.path, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+    let state = AuditState::new(&Settings::default());
+    let service = actix_test::init_service(
+        App::new()
+            .app_data(actix_web::web::Data::new(db.read.clone()))
+            .configure(|cfg| audit::routes(cfg, &state)),
+    )
+    .await;
+    for (peer, want) in [
+        ("127.0.0.1:5000", 200),
+        ("[::1]:5000", 200),
+        ("192.0.2.10:5000", 403),
+        ("[2001:db8::1]:5000", 403),
+    ] {
+        for path in ["/events", "/api/events"] {
+            let req = actix_test::TestRequest::get()
+                .uri(path)
+                .peer_addr(peer.parse().unwrap())
+                .to_request();
+            let res = actix_test::call_service(&service, req).await;
+            assert_eq!(res.status().as_u16(), want, "{peer} {path}");
+        }
+    }
+    // Static styles are not incident data.
+    let req = actix_test::TestRequest::get()
+        .uri("/static/style.css")
+        .peer_addr("192.0.2.10:1".parse().unwrap())
+        .to_request();
+    assert_eq!(
+        actix_test::call_service(&service, req)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn timeline_of_a_reopened_incident() {
+    let app = spawn_app().await;
+    app.outcome(fixture(INC)).await;
+    let at = |status: &str, minute: u32| {
+        fixture_with(
+            INC,
+            &[
+                ("incident.status", json!(status)),
+                (
+                    "incident.updated_at",
+                    json!(format!("2025-03-04T10:{minute:02}:00.000Z")),
+                ),
+                (
+                    "incident.incident_updates.0.id",
+                    json!(format!("u{minute}")),
+                ),
+                ("incident.incident_updates.0.status", json!(status)),
+            ],
+        )
+    };
+    assert_eq!(app.outcome(at("resolved", 40)).await, "resolved");
+    assert_eq!(app.outcome(at("investigating", 50)).await, "triggered");
+    let (status, html) = get(&app, "/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("API unavailable"));
+    assert!(
+        html.contains("resolved → investigating"),
+        "the reopen is shown"
+    );
+    assert_eq!(html.matches("<rect class=\"band").count(), 3);
+    assert_eq!(html.matches("class=\"mark trigger\"").count(), 2);
+    assert_eq!(html.matches("class=\"mark resolve\"").count(), 1);
+    assert!(html.contains("open (critical)"));
+    assert!(
+        html.contains("href=\"/components/x1y2z3a4b5c6/r7p3k9d2m5w1\""),
+        "its component is listed"
+    );
+    let (status, _) = get(&app, "/incidents/x1y2z3a4b5c6/nope").await;
+    assert_eq!(status, 404);
+    // The component's page lists the incident that touched it.
+    app.outcome(fixture("03_component_major_outage.json")).await;
+    let (status, html) = get(&app, "/components/x1y2z3a4b5c6/r7p3k9d2m5w1").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("href=\"/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h\""));
+    app.stop().await;
+}
