@@ -89,10 +89,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    Application::build(settings)
-        .await?
-        .run_until_stopped()
-        .await
+    let app = Application::build(settings).await?;
+    app.stop_on_signals()?;
+    app.run_until_stopped().await
 }
 
 async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Result<()> {

@@ -23,6 +23,8 @@ use crate::{audit, auth, ops};
 /// A built, listening bridge.
 pub struct Application {
     port: u16,
+    local: std::net::SocketAddr,
+    database_path: std::path::PathBuf,
     server: Server,
     db: Database,
     worker: Option<Worker>,
@@ -88,15 +90,19 @@ impl Application {
                 .configure(|cfg| audit::routes(cfg, &audit_state))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        // Signals are ours (see `stop_on_signals`), so they are handled
+        // from before the listening line is printed.
+        .disable_signals()
         .listen(listener)?
         .run();
 
-        tracing::info!(database = %settings.database.path.display(), "listening on http://{local}");
         for s in &settings.sources {
             tracing::info!(source = %s.name, url = %auth::masked_webhook_url(&settings.server.public_url), "webhook endpoint");
         }
         Ok(Application {
             port: local.port(),
+            local,
+            database_path: settings.database.path.clone(),
             server,
             db,
             worker,
@@ -112,6 +118,24 @@ impl Application {
         self.server.handle()
     }
 
+    /// Stops gracefully on SIGINT or SIGTERM. Installed before serving, so
+    /// a signal that comes right after the listening line is not lost.
+    pub fn stop_on_signals(&self) -> anyhow::Result<()> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            tracing::info!("{name} received: finishing requests in flight, then stopping");
+            handle.stop(true).await;
+        });
+        Ok(())
+    }
+
     /// See `Worker::progress`; `None` in a dry run.
     pub fn delivery_progress(&self) -> Option<watch::Receiver<u64>> {
         self.worker.as_ref().map(Worker::progress)
@@ -122,8 +146,14 @@ impl Application {
     /// worker, drains the writer and closes the database.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
-            server, db, worker, ..
+            server,
+            db,
+            worker,
+            local,
+            database_path,
+            ..
         } = self;
+        tracing::info!(database = %database_path.display(), "listening on http://{local}");
         let served = server.await;
         tracing::info!("server stopped taking requests");
         if let Some(worker) = worker {
