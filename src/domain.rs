@@ -180,8 +180,9 @@ impl fmt::Display for EntityKind {
 
 /// The ITOC360 alert state the bridge believes an entity has: what it last
 /// sent. Before the first event every entity is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Alert {
+    #[default]
     Closed,
     Open(Priority),
 }

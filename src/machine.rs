@@ -17,15 +17,9 @@ use crate::parse::{ComponentEvent, IncidentEvent, format_time};
 /// entity never seen: closed, no status, no time.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Prior {
-    pub alert: Option<Alert>,
+    pub alert: Alert,
     pub status: Option<String>,
     pub last_event_at: Option<DateTime<Utc>>,
-}
-
-impl Prior {
-    fn alert(&self) -> Alert {
-        self.alert.unwrap_or(Alert::Closed)
-    }
 }
 
 /// Settings that change the rules.
@@ -121,7 +115,7 @@ pub fn incident_step(
     };
     // A backfilled incident is history typed in after the fact: it may
     // close an alert that is somehow open, but never opens one.
-    if ev.backfilled && !prior.alert().is_open() {
+    if ev.backfilled && !prior.alert.is_open() {
         target = Target::quiet(Quiet::Backfilled);
     }
     let reopened = matches!(
@@ -206,7 +200,7 @@ fn not_applied(prior: &Prior, outcome: Outcome, reason: String) -> Step {
         outcome,
         reason,
         applied: false,
-        after: prior.alert(),
+        after: prior.alert,
         emit: None,
     }
 }
@@ -218,7 +212,7 @@ fn applied(
     reopened: bool,
     priority_source: Option<String>,
 ) -> Step {
-    let before = prior.alert();
+    let before = prior.alert;
     let d = decide::decide(before, target);
     let moved = match prior.status.as_deref() {
         Some(from) if from != status => format!("{from} → {status}"),

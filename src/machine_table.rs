@@ -54,7 +54,7 @@ fn closed() -> Prior {
 
 fn prior(alert: Alert, status: &str, at: i64) -> Prior {
     Prior {
-        alert: Some(alert),
+        alert,
         status: Some(status.into()),
         last_event_at: Some(t(at)),
     }

@@ -209,7 +209,7 @@ impl Ctx<'_> {
             new_status: s.new_status.as_deref(),
             impact: s.impact.as_deref(),
             event_at: s.event_at.as_deref(),
-            outcome: Some(step.outcome),
+            outcome: step.outcome,
             reason: &step.reason,
             action: step.emit.map(|e| e.action),
             priority: step.emit.map(|e| e.priority),
@@ -301,26 +301,20 @@ async fn apply_incident(
         if let Some(link) = &ev.shortlink {
             message = format!("{message}\n\n{link}");
         }
-        let starts_at = started_at
-            .clone()
-            .or_else(|| stored.alert_opened_at.clone())
-            .unwrap_or_else(|| at.to_owned());
-        let ends_at = (emit.action == Action::Resolve)
-            .then(|| resolved_at.clone().unwrap_or_else(|| at.to_owned()));
-        enqueue(
-            conn,
-            ctx,
-            key,
-            emit,
-            &title,
-            &message,
-            &status,
-            impact.as_deref(),
-            ev.shortlink.as_deref(),
-            &starts_at,
-            ends_at.as_deref(),
-        )
-        .await?;
+        let draft = Draft {
+            title,
+            message,
+            status: &status,
+            impact: impact.as_deref(),
+            link: ev.shortlink.as_deref(),
+            starts_at: started_at
+                .clone()
+                .or_else(|| stored.alert_opened_at.clone())
+                .unwrap_or_else(|| at.to_owned()),
+            ends_at: (emit.action == Action::Resolve)
+                .then(|| resolved_at.clone().unwrap_or_else(|| at.to_owned())),
+        };
+        enqueue(conn, ctx, key, emit, draft).await?;
     }
     Ok(step)
 }
@@ -375,7 +369,7 @@ async fn apply_component(
     // The alert's start is when the component left operational; it stays
     // while the alert is open.
     let opened_at = match (stored.prior.alert, step.after) {
-        (Some(Alert::Open(_)), Alert::Open(_)) => stored.alert_opened_at.clone(),
+        (Alert::Open(_), Alert::Open(_)) => stored.alert_opened_at.clone(),
         (_, Alert::Open(_)) => Some(at.to_owned()),
         _ => None,
     };
@@ -399,17 +393,18 @@ async fn apply_component(
         let name = ev.name.as_deref().unwrap_or(&ev.component_id);
         let title = format!("Statuspage component \"{name}\": {status}");
         let from = old_status.as_deref().unwrap_or("unknown");
-        let message = format!("Component \"{name}\" changed from {from} to {status}.");
-        let starts_at = stored
-            .alert_opened_at
-            .clone()
-            .or_else(|| opened_at.clone())
-            .unwrap_or_else(|| at.to_owned());
-        let ends_at = (emit.action == Action::Resolve).then_some(at);
-        enqueue(
-            conn, ctx, key, emit, &title, &message, &status, None, None, &starts_at, ends_at,
-        )
-        .await?;
+        let draft = Draft {
+            title,
+            message: format!("Component \"{name}\" changed from {from} to {status}."),
+            status: &status,
+            impact: None,
+            link: None,
+            starts_at: opened_at
+                .or(stored.alert_opened_at)
+                .unwrap_or_else(|| at.to_owned()),
+            ends_at: (emit.action == Action::Resolve).then(|| at.to_owned()),
+        };
+        enqueue(conn, ctx, key, emit, draft).await?;
     }
     Ok(step)
 }
@@ -434,7 +429,7 @@ async fn record(
             at,
             from_status: prior.status.as_deref(),
             to_status: status,
-            before: prior.alert.unwrap_or(Alert::Closed),
+            before: prior.alert,
             after: step.after,
             outcome: step.outcome,
         },
@@ -443,19 +438,23 @@ async fn record(
     store::record_applied(conn, key, keys, ctx.id).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The text and times of an event for ITOC360, before it is keyed.
+struct Draft<'a> {
+    title: String,
+    message: String,
+    status: &'a str,
+    impact: Option<&'a str>,
+    link: Option<&'a str>,
+    starts_at: String,
+    ends_at: Option<String>,
+}
+
 async fn enqueue(
     conn: &mut SqliteConnection,
     ctx: &Ctx<'_>,
     key: EntityKey<'_>,
     emit: Emit,
-    title: &str,
-    message: &str,
-    status: &str,
-    impact: Option<&str>,
-    link: Option<&str>,
-    starts_at: &str,
-    ends_at: Option<&str>,
+    d: Draft<'_>,
 ) -> sqlx::Result<()> {
     let fp = fingerprint(key.kind, key.page_id, key.entity_id);
     outbox::insert(
@@ -469,13 +468,13 @@ async fn enqueue(
             entity_id: key.entity_id,
             action: emit.action,
             priority: emit.priority,
-            title,
-            message,
-            status,
-            impact,
-            link,
-            starts_at,
-            ends_at,
+            title: &d.title,
+            message: &d.message,
+            status: d.status,
+            impact: d.impact,
+            link: d.link,
+            starts_at: &d.starts_at,
+            ends_at: d.ends_at.as_deref(),
             state: ctx.outbox_state(),
         },
     )

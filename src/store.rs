@@ -9,7 +9,7 @@ use crate::machine::Prior;
 use crate::parse::parse_time;
 
 /// A webhook row to insert.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NewWebhook<'a> {
     pub id: &'a str,
     pub received_at: &'a str,
@@ -26,7 +26,7 @@ pub struct NewWebhook<'a> {
     pub new_status: Option<&'a str>,
     pub impact: Option<&'a str>,
     pub event_at: Option<&'a str>,
-    pub outcome: Option<Outcome>,
+    pub outcome: Outcome,
     pub reason: &'a str,
     pub action: Option<Action>,
     pub priority: Option<Priority>,
@@ -59,7 +59,7 @@ pub async fn insert_webhook(conn: &mut SqliteConnection, w: &NewWebhook<'_>) -> 
         .bind(w.new_status)
         .bind(w.impact)
         .bind(w.event_at)
-        .bind(w.outcome.map(Outcome::as_str).unwrap_or("unrecognized"))
+        .bind(w.outcome.as_str())
         .bind(w.reason)
         .bind(w.action.map(Action::as_str))
         .bind(w.priority.map(Priority::as_str))
@@ -114,11 +114,11 @@ pub async fn load_entity(conn: &mut SqliteConnection, key: EntityKey<'_>) -> sql
     let last: Option<String> = row.try_get("last_event_at")?;
     Ok(Stored {
         prior: Prior {
-            alert: Some(if open {
+            alert: if open {
                 Alert::Open(priority)
             } else {
                 Alert::Closed
-            }),
+            },
             status: row.try_get("status")?,
             last_event_at: last.as_deref().and_then(parse_time),
         },

@@ -463,3 +463,41 @@ async fn secrets_stay_out_of_stored_metadata() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn locked_database_answers_503_and_loses_nothing() {
+    let app = spawn_app_with(|s| s.database.busy_timeout_ms = 200).await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    // Another process holds the write lock (an analyst's write, a backup).
+    let mut other = app.db().acquire().await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    let resolved = fixture_with(
+        INC,
+        &[
+            ("incident.status", json!("resolved")),
+            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
+            ("incident.incident_updates.0.id", json!("upd3")),
+        ],
+    );
+    let r = app.post(resolved.clone()).await;
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "5");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().unwrap().contains("retry"), "{v}");
+    sqlx::query("COMMIT").execute(&mut *other).await.unwrap();
+    drop(other);
+    // Statuspage's retry goes through; the first webhook is intact.
+    assert_eq!(app.outcome(resolved).await, "resolved");
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 2);
+    assert_eq!(
+        app.outbox().await,
+        vec![
+            (s("trigger"), s("critical"), s(INC_FP)),
+            (s("resolve"), s("critical"), s(INC_FP))
+        ]
+    );
+    app.stop().await;
+}
