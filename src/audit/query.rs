@@ -132,13 +132,20 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
         q.push(" AND w.outcome = ").push_bind(outcome.to_owned());
     }
     if let Some(text) = Filters::clean(&f.q) {
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        q.push(" AND w.entity_name LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" ESCAPE '\\'");
+        if text.chars().count() >= 3 && !text.contains(['%', '_', '\\']) {
+            // The trigram index answers substring LIKEs of 3+ characters.
+            q.push(" AND w.rowid IN (SELECT rowid FROM webhooks_name WHERE entity_name LIKE ")
+                .push_bind(format!("%{text}%"))
+                .push(")");
+        } else {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q.push(" AND w.entity_name LIKE ")
+                .push_bind(format!("%{escaped}%"))
+                .push(" ESCAPE '\\'");
+        }
     }
     if let Some(from) = Filters::clean(&f.from) {
         q.push(" AND w.received_at >= ")

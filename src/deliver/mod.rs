@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures_util::FutureExt;
+use sqlx::Connection;
 use tokio::sync::{Notify, watch};
 use tokio::task::{self, JoinHandle, JoinSet};
 use tracing::Instrument;
@@ -186,8 +187,11 @@ impl Run {
                 async move {
                     let now = Utc::now();
                     let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-                    let rows = outbox::claim(conn, now, lease_until, limit, &busy).await?;
-                    let next = outbox::next_due_after(conn, now).await?;
+                    // One transaction: one sync for every row claimed.
+                    let mut tx = conn.begin().await?;
+                    let rows = outbox::claim(&mut tx, now, lease_until, limit, &busy).await?;
+                    let next = outbox::next_due_after(&mut tx, now).await?;
+                    tx.commit().await?;
                     Ok::<_, sqlx::Error>((rows, next))
                 }
                 .boxed()
@@ -307,7 +311,12 @@ impl Sender {
         let recorded = self
             .writer
             .run(move |conn| {
-                async move { outbox::finish_attempt(conn, id, &attempt, after, now).await }.boxed()
+                async move {
+                    let mut tx = conn.begin().await?;
+                    outbox::finish_attempt(&mut tx, id, &attempt, after, now).await?;
+                    tx.commit().await
+                }
+                .boxed()
             })
             .await;
         let result = match after {

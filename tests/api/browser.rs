@@ -52,29 +52,22 @@ fn run_chromium(bin: &Path, profile: &Path, args: &[&str], url: &str) -> String 
 async fn seed(app: &TestApp) {
     app.outcome(fixture(INC)).await;
     app.outcome(fixture("03_component_major_outage.json")).await;
-    let step = |status: &str, minute: u32, body: &str| {
-        fixture_with(
-            INC,
-            &[
-                ("incident.status", json!(status)),
-                (
-                    "incident.updated_at",
-                    json!(format!("2025-03-04T10:{minute:02}:00.000Z")),
-                ),
-                (
-                    "incident.incident_updates.0.id",
-                    json!(format!("u{minute}")),
-                ),
-                ("incident.incident_updates.0.status", json!(status)),
-                ("incident.incident_updates.0.body", json!(body)),
-            ],
+    let step = |status: &str, hh_mm: &str, body: &str| {
+        incident_update(
+            status,
+            hh_mm,
+            &[("incident.incident_updates.0.body", json!(body))],
         )
     };
-    app.outcome(step("identified", 25, "Root cause found: a bad deploy."))
+    app.outcome(step(
+        "identified",
+        "10:25",
+        "Root cause found: a bad deploy.",
+    ))
+    .await;
+    app.outcome(step("resolved", "10:40", "Rolled back; all good."))
         .await;
-    app.outcome(step("resolved", 40, "Rolled back; all good."))
-        .await;
-    app.outcome(step("investigating", 50, "Errors are back."))
+    app.outcome(step("investigating", "10:50", "Errors are back."))
         .await;
     let back = fixture_with(
         "03_component_major_outage.json",

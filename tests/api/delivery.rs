@@ -24,24 +24,14 @@ async fn live_app(fake: &FakeItoc360, format: Format) -> TestApp {
     .await
 }
 
-fn resolved_incident(id: &str) -> String {
-    fixture_with(
-        INC,
-        &[
-            ("incident.status", json!("resolved")),
-            ("incident.resolved_at", json!("2025-03-04T11:02:00.000Z")),
-            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
-            ("incident.incident_updates.0.id", json!(id)),
-            ("incident.incident_updates.0.status", json!("resolved")),
-            (
-                "incident.incident_updates.0.body",
-                json!("This incident has been resolved."),
-            ),
-            (
-                "incident.incident_updates.0.created_at",
-                json!("2025-03-04T11:02:00.000Z"),
-            ),
-        ],
+fn resolved_incident() -> String {
+    incident_update(
+        "resolved",
+        "11:02",
+        &[(
+            "incident.incident_updates.0.body",
+            json!("This incident has been resolved."),
+        )],
     )
 }
 
@@ -89,7 +79,7 @@ async fn incident_lifecycle_is_trigger_then_resolve_generic() {
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     let mut app = live_app(&fake, Format::Generic).await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
-    assert_eq!(app.outcome(resolved_incident("r1")).await, "resolved");
+    assert_eq!(app.outcome(resolved_incident()).await, "resolved");
     app.drain().await;
     let got = fake.accepted();
     assert_eq!(
@@ -142,7 +132,7 @@ async fn incident_lifecycle_alertmanager_format() {
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     let mut app = live_app(&fake, Format::Alertmanager).await;
     app.outcome(fixture(INC)).await;
-    app.outcome(resolved_incident("r1")).await;
+    app.outcome(resolved_incident()).await;
     app.drain().await;
     let got = fake.accepted();
     assert_eq!(got.len(), 2);
@@ -251,7 +241,7 @@ async fn escalation_is_trigger_trigger_resolve() {
             ],
         );
         assert_eq!(app.outcome(critical).await, "retriggered");
-        assert_eq!(app.outcome(resolved_incident("u3")).await, "resolved");
+        assert_eq!(app.outcome(resolved_incident()).await, "resolved");
         app.drain().await;
         let got = fake.accepted();
         let summary: Vec<(String, String)> = got
@@ -474,7 +464,7 @@ async fn dry_run_sends_nothing_and_records_decisions() {
     let app = spawn_app_with(move |s| s.itoc360.base_url = base).await;
     assert!(app.progress().is_none(), "no delivery worker in a dry run");
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
-    assert_eq!(app.outcome(resolved_incident("r")).await, "resolved");
+    assert_eq!(app.outcome(resolved_incident()).await, "resolved");
     let states: Vec<String> = sqlx::query_scalar("SELECT state FROM outbox ORDER BY id")
         .fetch_all(app.db())
         .await

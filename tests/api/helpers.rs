@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::SqlitePool;
 use sqlx::sqlite::SqlitePoolOptions;
 use statuspage_bridge::config::{Secret, Settings, Source};
@@ -188,4 +188,23 @@ impl TestApp {
         self.pool.close().await;
         (self.dir, self.settings)
     }
+}
+
+/// The sample incident (01) after a new update: `status` at `hh_mm` on the
+/// sample's day (update id `u<hh_mm>`, and `resolved_at` when resolved),
+/// plus any further `extra` edits.
+pub fn incident_update(status: &str, hh_mm: &str, extra: &[(&str, Value)]) -> String {
+    let at = format!("2025-03-04T{hh_mm}:00.000Z");
+    let mut edits: Vec<(&str, Value)> = vec![
+        ("incident.status", json!(status)),
+        ("incident.updated_at", json!(at)),
+        ("incident.incident_updates.0.id", json!(format!("u{hh_mm}"))),
+        ("incident.incident_updates.0.status", json!(status)),
+        ("incident.incident_updates.0.created_at", json!(at)),
+    ];
+    if status == "resolved" {
+        edits.push(("incident.resolved_at", json!(at)));
+    }
+    edits.extend(extra.iter().cloned());
+    fixture_with("01_incident_created_investigating_critical.json", &edits)
 }

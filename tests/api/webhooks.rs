@@ -71,35 +71,9 @@ async fn every_sample_is_stored_with_its_outcome() {
 async fn incident_lifecycle_trigger_then_resolve() {
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
-    let update = fixture_with(
-        INC,
-        &[
-            ("incident.status", json!("identified")),
-            ("incident.updated_at", json!("2025-03-04T10:20:00.000Z")),
-            ("incident.incident_updates.0.id", json!("upd2")),
-            ("incident.incident_updates.0.status", json!("identified")),
-            (
-                "incident.incident_updates.0.created_at",
-                json!("2025-03-04T10:20:00.000Z"),
-            ),
-        ],
-    );
+    let update = incident_update("identified", "10:20", &[]);
     assert_eq!(app.outcome(update).await, "deduplicated");
-    let resolved = fixture_with(
-        INC,
-        &[
-            ("incident.status", json!("resolved")),
-            ("incident.impact", json!("minor")),
-            ("incident.resolved_at", json!("2025-03-04T11:02:00.000Z")),
-            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
-            ("incident.incident_updates.0.id", json!("upd3")),
-            ("incident.incident_updates.0.status", json!("resolved")),
-            (
-                "incident.incident_updates.0.created_at",
-                json!("2025-03-04T11:02:00.000Z"),
-            ),
-        ],
-    );
+    let resolved = incident_update("resolved", "11:02", &[("incident.impact", json!("minor"))]);
     assert_eq!(app.outcome(resolved).await, "resolved");
     assert_eq!(
         app.outbox().await,
@@ -322,18 +296,7 @@ async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
     let escalated = fixture_with(INC, &[("incident.impact", json!("major"))]);
     assert_eq!(app.outcome(escalated).await, "retriggered");
     // An older update delivered late: stale, nothing emitted.
-    let older = fixture_with(
-        INC,
-        &[
-            ("incident.status", json!("resolved")),
-            ("incident.updated_at", json!("2025-03-04T10:00:00.000Z")),
-            ("incident.incident_updates.0.id", json!("old")),
-            (
-                "incident.incident_updates.0.created_at",
-                json!("2025-03-04T10:00:00.000Z"),
-            ),
-        ],
-    );
+    let older = incident_update("resolved", "10:00", &[]);
     let (_, v) = app.post_json(older).await;
     assert_eq!(v["outcome"], "stale");
     assert!(v["reason"].as_str().unwrap().contains("older"));
@@ -392,14 +355,7 @@ async fn restart_on_the_same_database_keeps_state() {
     // The same delivery again is still a duplicate after the restart ...
     assert_eq!(app.outcome(fixture(INC)).await, "duplicate");
     // ... and a resolve closes the alert opened before it.
-    let resolved = fixture_with(
-        INC,
-        &[
-            ("incident.status", json!("resolved")),
-            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
-            ("incident.incident_updates.0.id", json!("upd3")),
-        ],
-    );
+    let resolved = incident_update("resolved", "11:02", &[]);
     assert_eq!(app.outcome(resolved).await, "resolved");
     assert_eq!(
         app.outbox().await,
@@ -474,14 +430,7 @@ async fn locked_database_answers_503_and_loses_nothing() {
         .execute(&mut *other)
         .await
         .unwrap();
-    let resolved = fixture_with(
-        INC,
-        &[
-            ("incident.status", json!("resolved")),
-            ("incident.updated_at", json!("2025-03-04T11:02:00.000Z")),
-            ("incident.incident_updates.0.id", json!("upd3")),
-        ],
-    );
+    let resolved = incident_update("resolved", "11:02", &[]);
     let r = app.post(resolved.clone()).await;
     assert_eq!(r.status().as_u16(), 503);
     assert_eq!(r.headers().get("retry-after").unwrap(), "5");
