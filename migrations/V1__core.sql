@@ -154,6 +154,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_fingerprint ON outbox (fingerprint, id);
 CREATE INDEX outbox_state ON outbox (state, next_attempt_at);
+CREATE INDEX outbox_leased ON outbox (lease_until) WHERE lease_until IS NOT NULL;
 CREATE INDEX outbox_webhook ON outbox (webhook_id);
 
 -- Every attempt to send an outbox row.

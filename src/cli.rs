@@ -32,6 +32,19 @@ pub enum Command {
     /// Inspect and requeue events for ITOC360.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Webhook sources.
+    #[command(subcommand)]
+    Sources(SourcesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SourcesCommand {
+    /// Make a random token for a new source and print its config entry and
+    /// its webhook URL (the one place the full URL is shown).
+    New {
+        /// The source's name, e.g. the Statuspage page it is for.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,6 +90,10 @@ pub fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
             Command::Outbox(cmd) => outbox_command(settings, cmd).await,
+            Command::Sources(SourcesCommand::New { name }) => {
+                print!("{}", new_source(&settings, &name));
+                Ok(())
+            }
         }
     });
     match result {
@@ -92,6 +109,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.stop_on_signals()?;
     app.run_until_stopped().await
+}
+
+/// A fresh source: 40 hex characters from the OS's random generator.
+fn new_source(settings: &Settings, name: &str) -> String {
+    let random = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let token = &random[..40];
+    format!(
+        "Add to config.toml, then restart the bridge:\n\n[[sources]]\nname = {name:?}\ntoken = \"{token}\"\n\n\
+         Statuspage webhook URL (keep it secret; it is shown only here):\n  {}/webhooks/statuspage?token={token}\n",
+        settings.server.public_url.trim_end_matches('/')
+    )
 }
 
 async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Result<()> {

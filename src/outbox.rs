@@ -165,18 +165,20 @@ pub async fn claim(
     Ok(claimed)
 }
 
-/// The earliest time after `now` at which a pending row becomes due (its
-/// retry time, or the end of another worker's lease), so the worker knows
-/// how long it may sleep. Rows due already are not counted: they are
-/// either claimed or waiting behind a row in flight.
+/// A time after `now` by which a pending row may become due (the next
+/// retry time, or the end of a lease), so the worker knows how long it may
+/// sleep. Both halves use an index; waking a little early is harmless.
+/// Rows due already are not counted: they are either claimed or waiting
+/// behind a row in flight.
 pub async fn next_due_after(
     conn: &mut SqliteConnection,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<String>> {
     sqlx::query_scalar(
-        "SELECT min(due) FROM (SELECT max(next_attempt_at, coalesce(lease_until, '')) AS due
-                               FROM outbox WHERE state = 'pending')
-         WHERE due > ?",
+        "SELECT min(t) FROM (
+             SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending' AND next_attempt_at > ?1
+             UNION ALL
+             SELECT min(lease_until) FROM outbox WHERE lease_until > ?1 AND state = 'pending')",
     )
     .bind(format_time(now))
     .fetch_one(&mut *conn)

@@ -35,7 +35,8 @@ const IDLE_POLL: Duration = Duration::from_secs(2);
 /// The `User-Agent` sent to ITOC360.
 pub const USER_AGENT: &str = concat!("statuspage-bridge/", env!("CARGO_PKG_VERSION"));
 
-/// What one send needs; shared by the worker's tasks.
+/// What one send needs; shared by the worker's tasks. (`writer` is the
+/// worker's own, for recording.)
 struct Sender {
     writer: Writer,
     client: reqwest::Client,
@@ -129,53 +130,87 @@ struct Run {
     grace: Duration,
 }
 
+/// A finished attempt, waiting to be recorded.
+struct Finished {
+    id: i64,
+    attempt: Attempt,
+    after: After,
+    at: chrono::DateTime<Utc>,
+}
+
+/// The rows being sent now: task → (outbox id, fingerprint).
+type Busy = HashMap<task::Id, (i64, String)>;
+
 impl Run {
     async fn run(mut self) {
-        let mut inflight: JoinSet<()> = JoinSet::new();
-        // Task → (outbox id, fingerprint) of every row being sent now.
-        let mut busy: HashMap<task::Id, (i64, String)> = HashMap::new();
+        let mut inflight: JoinSet<Finished> = JoinSet::new();
+        let mut busy = Busy::new();
+        let mut finished: Vec<Finished> = Vec::new();
         while !*self.shutdown.borrow() {
-            let mut wait = IDLE_POLL;
+            // Attempts that ended while the last pass was running are
+            // recorded in the same transaction as the next claim: under
+            // load, one commit covers many sends.
+            collect_ready(&mut inflight, &mut busy, &mut finished);
             let free = self.concurrency.saturating_sub(inflight.len());
-            if free > 0 {
-                let fingerprints = busy.values().map(|(_, fp)| fp.clone()).collect();
-                match self.claim(free, fingerprints).await {
-                    Ok((rows, next)) => {
-                        for e in rows {
-                            let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
-                            let row = (e.id, e.fingerprint.clone());
-                            let handle =
-                                inflight.spawn(self.sender.clone().send(e).instrument(span));
-                            busy.insert(handle.id(), row);
-                        }
-                        if let Some(next) = next {
-                            wait = next.min(IDLE_POLL);
-                        }
+            let fingerprints = busy.values().map(|(_, fp)| fp.clone()).collect();
+            let mut wait = IDLE_POLL;
+            if free == 0 && finished.is_empty() {
+                // Full and nothing to record: wait for a send to end.
+                self.wait(&mut inflight, &mut busy, &mut finished, wait)
+                    .await;
+                continue;
+            }
+            match self
+                .record_and_claim(std::mem::take(&mut finished), free, fingerprints)
+                .await
+            {
+                Ok((rows, next)) => {
+                    for e in rows {
+                        let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
+                        let row = (e.id, e.fingerprint.clone());
+                        let handle = inflight.spawn(self.sender.clone().send(e).instrument(span));
+                        busy.insert(handle.id(), row);
                     }
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the outbox failed; trying again shortly")
+                    if let Some(next) = next {
+                        wait = next.min(IDLE_POLL);
                     }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "updating the outbox failed; rows held are sent again when their lease ends")
                 }
             }
             self.progress.send_modify(|n| *n += 1);
-            tokio::select! {
-                Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
-                    // A panicked send leaves its row leased; it is sent
-                    // again when the lease ends.
-                    busy.remove(&done.map(|(id, ())| id).unwrap_or_else(|e| e.id()));
-                }
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(wait) => {}
-                _ = self.shutdown.changed() => {}
-            }
+            self.wait(&mut inflight, &mut busy, &mut finished, wait)
+                .await;
         }
-        self.finish(inflight, busy).await;
+        self.finish(inflight, busy, finished).await;
     }
 
-    /// Claims due rows and returns them with the time until the next row
-    /// becomes due (for the sleep).
-    async fn claim(
+    /// Sleeps until a send ends, a row is committed, `wait` passes, or
+    /// shutdown is asked for.
+    async fn wait(
+        &mut self,
+        inflight: &mut JoinSet<Finished>,
+        busy: &mut Busy,
+        finished: &mut Vec<Finished>,
+        wait: Duration,
+    ) {
+        tokio::select! {
+            Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
+                take_done(done, busy, finished);
+            }
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = self.shutdown.changed() => {}
+        }
+    }
+
+    /// Records finished attempts, claims up to `limit` due rows, and
+    /// returns them with the time until the next row becomes due — all in
+    /// one transaction.
+    async fn record_and_claim(
         &self,
+        finished: Vec<Finished>,
         limit: usize,
         busy: Vec<String>,
     ) -> anyhow::Result<(Vec<Event>, Option<Duration>)> {
@@ -187,9 +222,15 @@ impl Run {
                 async move {
                     let now = Utc::now();
                     let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-                    // One transaction: one sync for every row claimed.
                     let mut tx = conn.begin().await?;
-                    let rows = outbox::claim(&mut tx, now, lease_until, limit, &busy).await?;
+                    for f in &finished {
+                        outbox::finish_attempt(&mut tx, f.id, &f.attempt, f.after, f.at).await?;
+                    }
+                    let rows = if limit > 0 {
+                        outbox::claim(&mut tx, now, lease_until, limit, &busy).await?
+                    } else {
+                        Vec::new()
+                    };
                     let next = outbox::next_due_after(&mut tx, now).await?;
                     tx.commit().await?;
                     Ok::<_, sqlx::Error>((rows, next))
@@ -204,7 +245,12 @@ impl Run {
         Ok((rows, next))
     }
 
-    async fn finish(self, mut inflight: JoinSet<()>, mut busy: HashMap<task::Id, (i64, String)>) {
+    async fn finish(
+        self,
+        mut inflight: JoinSet<Finished>,
+        mut busy: Busy,
+        mut finished: Vec<Finished>,
+    ) {
         if !inflight.is_empty() {
             tracing::info!(
                 in_flight = inflight.len(),
@@ -217,7 +263,7 @@ impl Run {
         loop {
             tokio::select! {
                 done = inflight.join_next_with_id() => match done {
-                    Some(done) => { busy.remove(&done.map(|(id, ())| id).unwrap_or_else(|e| e.id())); }
+                    Some(done) => take_done(done, &mut busy, &mut finished),
                     None => break,
                 },
                 _ = &mut deadline => break,
@@ -225,27 +271,62 @@ impl Run {
         }
         inflight.abort_all();
         while inflight.join_next().await.is_some() {}
-        if !busy.is_empty() {
-            let ids: Vec<i64> = busy.values().map(|(id, _)| *id).collect();
-            tracing::warn!(rows = ?ids, "sends still running at shutdown were cut off; their rows stay queued and are sent again on restart");
-            let released = self
-                .sender
-                .writer
-                .run(move |conn| async move { outbox::release(conn, &ids).await }.boxed())
-                .await;
-            if !matches!(released, Ok(Ok(()))) {
-                tracing::warn!(
-                    "could not release leases; the rows come back when their lease ends"
-                );
-            }
+        let cut_off: Vec<i64> = busy.values().map(|(id, _)| *id).collect();
+        if !cut_off.is_empty() {
+            tracing::warn!(rows = ?cut_off, "sends still running at shutdown were cut off; their rows stay queued and are sent again on restart");
+        }
+        let saved = self
+            .sender
+            .writer
+            .run(move |conn| {
+                async move {
+                    let mut tx = conn.begin().await?;
+                    for f in &finished {
+                        outbox::finish_attempt(&mut tx, f.id, &f.attempt, f.after, f.at).await?;
+                    }
+                    outbox::release(&mut tx, &cut_off).await?;
+                    tx.commit().await
+                }
+                .boxed()
+            })
+            .await;
+        if !matches!(saved, Ok(Ok(()))) {
+            tracing::warn!(
+                "could not record the last attempts; those rows are sent again after their lease ends"
+            );
         }
         tracing::info!("delivery worker stopped");
     }
 }
 
+/// Moves a joined send into `finished`. A panicked send leaves its row
+/// leased; it is sent again when the lease ends.
+fn take_done(
+    done: Result<(task::Id, Finished), task::JoinError>,
+    busy: &mut Busy,
+    finished: &mut Vec<Finished>,
+) {
+    match done {
+        Ok((id, f)) => {
+            busy.remove(&id);
+            finished.push(f);
+        }
+        Err(e) => {
+            busy.remove(&e.id());
+        }
+    }
+}
+
+/// Takes every send that has already ended, without waiting.
+fn collect_ready(inflight: &mut JoinSet<Finished>, busy: &mut Busy, finished: &mut Vec<Finished>) {
+    while let Some(done) = inflight.try_join_next_with_id() {
+        take_done(done, busy, finished);
+    }
+}
+
 impl Sender {
-    /// Sends one row and records the attempt.
-    async fn send(self: Arc<Self>, e: Event) {
+    /// Sends one row and says what became of it; the worker records it.
+    async fn send(self: Arc<Self>, e: Event) -> Finished {
         let started_at = Utc::now();
         let t0 = Instant::now();
         let body = format::body(self.format, &e);
@@ -301,68 +382,51 @@ impl Sender {
                 }
             }
         };
-        let attempt = Attempt {
-            started_at,
-            latency_ms: latency.as_millis() as i64,
-            http_status: status,
-            error: error.clone(),
-        };
-        let id = e.id;
-        let recorded = self
-            .writer
-            .run(move |conn| {
-                async move {
-                    let mut tx = conn.begin().await?;
-                    outbox::finish_attempt(&mut tx, id, &attempt, after, now).await?;
-                    tx.commit().await
+        let ms = latency.as_millis() as u64;
+        match after {
+            After::Delivered => {
+                self.metrics.attempt("delivered", latency.as_secs_f64());
+                if let Some(decided) = parse_time(&e.created_at) {
+                    self.metrics.delivered_after(
+                        (now - decided).to_std().unwrap_or_default().as_secs_f64(),
+                    );
                 }
-                .boxed()
-            })
-            .await;
-        let result = match after {
-            After::Delivered => "delivered",
-            After::RetryAt(_) => "retry",
-            After::Dead => "dead",
-        };
-        self.metrics.attempt(result, latency.as_secs_f64());
-        {
-            let ms = latency.as_millis() as u64;
-            match after {
-                After::Delivered => {
-                    if let Some(decided) = parse_time(&e.created_at) {
-                        self.metrics.delivered_after(
-                            (now - decided).to_std().unwrap_or_default().as_secs_f64(),
-                        );
-                    }
-                    tracing::info!(
-                        status,
-                        latency_ms = ms,
-                        attempt = attempt_no,
-                        "delivered to ITOC360"
-                    )
-                }
-                After::RetryAt(at) => tracing::warn!(
+                tracing::info!(
+                    status,
+                    latency_ms = ms,
+                    attempt = attempt_no,
+                    "delivered to ITOC360"
+                )
+            }
+            After::RetryAt(at) => {
+                self.metrics.attempt("retry", latency.as_secs_f64());
+                tracing::warn!(
                     status, latency_ms = ms, attempt = attempt_no,
                     error = error.as_deref().unwrap_or(""), retry_at = %at.to_rfc3339(),
                     "ITOC360 send failed; will retry"
-                ),
-                After::Dead => tracing::error!(
+                )
+            }
+            After::Dead => {
+                self.metrics.attempt("dead", latency.as_secs_f64());
+                tracing::error!(
                     status,
                     latency_ms = ms,
                     attempt = attempt_no,
                     error = error.as_deref().unwrap_or(""),
                     "ITOC360 refused the event; row is dead (see `statuspage-bridge outbox list`)"
-                ),
+                )
             }
-            match recorded {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    tracing::error!(error = %err, "recording the attempt failed; the row is sent again after its lease")
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "recording the attempt failed; the row is sent again after its lease")
-                }
-            }
+        }
+        Finished {
+            id: e.id,
+            attempt: Attempt {
+                started_at,
+                latency_ms: latency.as_millis() as i64,
+                http_status: status,
+                error,
+            },
+            after,
+            at: now,
         }
     }
 }

@@ -76,7 +76,10 @@ async fn filters_narrow_the_list() {
     let mut short = names(&api(&app, "/api/events?q=ap").await);
     short.sort();
     assert_eq!(short, ["API", "API unavailable"]);
-    assert_eq!(names(&api(&app, "/api/events?q=UNAVAIL").await), ["API unavailable"]);
+    assert_eq!(
+        names(&api(&app, "/api/events?q=UNAVAIL").await),
+        ["API unavailable"]
+    );
     assert_eq!(
         api(&app, "/api/events?from=2999-01-01").await["events"]
             .as_array()

@@ -303,5 +303,56 @@ async fn dead_rows_are_listed_and_delivered_after_retry_with_a_fixed_token() {
     assert_eq!(fake.received()[1].status, 202);
     let list = bridge(&right).args(["outbox", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&list.stdout).contains("no pending or dead events"));
+    // The ITOC360 tokens never reach the database (nor its WAL).
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("bridge.db")
+        {
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in [&b"wrong-token"[..], b"right-token"] {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret),
+                    "{} holds a token",
+                    path.display()
+                );
+            }
+        }
+    }
     fake.stop().await;
+}
+
+#[test]
+fn sources_new_prints_a_strong_token_and_its_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), None);
+    let run = || {
+        let out = bridge(&config)
+            .args(["sources", "new", "payments"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let (a, b) = (run(), run());
+    let token = |text: &str| {
+        text.split("token = \"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let t = token(&a);
+    assert_eq!(t.len(), 40);
+    assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(t, token(&b), "random each time");
+    assert!(a.contains("name = \"payments\""));
+    assert!(a.contains(&format!(
+        "http://127.0.0.1:8080/webhooks/statuspage?token={t}"
+    )));
 }
