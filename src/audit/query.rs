@@ -121,6 +121,28 @@ fn cursor_of(row: &EventRow) -> String {
     format!("{}_{}", row.received_at, row.id)
 }
 
+/// Above this many matching webhooks a name search walks the time index
+/// with a plain LIKE instead (matches are then dense enough to fill a page
+/// quickly, and the index would hand back every one of them first).
+const SELECTIVE_MATCHES: i64 = 5000;
+
+/// Whether the trigram index should answer a name search: it serves
+/// substrings of 3+ characters without LIKE wildcards, and pays off when
+/// they are rare.
+async fn use_name_index(pool: &SqlitePool, text: &str) -> sqlx::Result<bool> {
+    if text.chars().count() < 3 || text.contains(['%', '_', '\\']) {
+        return Ok(false);
+    }
+    let matches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT rowid FROM webhooks_name WHERE entity_name LIKE ? LIMIT ?)",
+    )
+    .bind(format!("%{text}%"))
+    .bind(SELECTIVE_MATCHES)
+    .fetch_one(pool)
+    .await?;
+    Ok(matches < SELECTIVE_MATCHES)
+}
+
 pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
     let limit = f.limit();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ROW_SELECT);
@@ -132,8 +154,7 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
         q.push(" AND w.outcome = ").push_bind(outcome.to_owned());
     }
     if let Some(text) = Filters::clean(&f.q) {
-        if text.chars().count() >= 3 && !text.contains(['%', '_', '\\']) {
-            // The trigram index answers substring LIKEs of 3+ characters.
+        if use_name_index(pool, text).await? {
             q.push(" AND w.rowid IN (SELECT rowid FROM webhooks_name WHERE entity_name LIKE ")
                 .push_bind(format!("%{text}%"))
                 .push(")");

@@ -1,0 +1,154 @@
+//! One request to ITOC360: build the body, send it, and classify the
+//! answer into what becomes of the row. Recording is the worker's job.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+
+use super::retry::{self, Verdict};
+use super::{Finished, Sender, format};
+use crate::outbox::{After, Attempt, Event};
+use crate::parse::parse_time;
+
+impl Sender {
+    /// Sends one row and says what became of it; the worker records it.
+    pub(super) async fn send(self: Arc<Self>, e: Event) -> Finished {
+        let started_at = Utc::now();
+        let t0 = Instant::now();
+        let body = format::body(self.format, &e);
+        let sent = self
+            .client
+            .post(&self.url)
+            .bearer_auth(self.token.expose())
+            .header("Accept", "application/json")
+            .json(&body)
+            .send()
+            .await;
+        let (status, retry_after, error) = match sent {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let retry_after = resp
+                    .headers()
+                    .get("Retry-After")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| retry::parse_retry_after(v, Utc::now()));
+                let error = if resp.status().is_success() {
+                    None
+                } else {
+                    Some(error_text(status, resp.text().await.unwrap_or_default()))
+                };
+                (Some(status), retry_after, error)
+            }
+            Err(err) => (None, None, Some(transport_error(&err))),
+        };
+        let latency = t0.elapsed();
+        let now = Utc::now();
+        let attempt_no = e.attempts as u32 + 1;
+        let queued_at = parse_time(&e.queued_at).unwrap_or(now);
+        let (after, error) = match retry::classify(status, retry_after) {
+            Verdict::Delivered => (After::Delivered, error),
+            Verdict::Dead => (After::Dead, error),
+            Verdict::Retry { retry_after } => {
+                match self.schedule.next_attempt(
+                    attempt_no,
+                    retry_after,
+                    fastrand::f64(),
+                    now,
+                    queued_at,
+                ) {
+                    Some(at) => (After::RetryAt(at), error),
+                    None => (
+                        After::Dead,
+                        Some(format!(
+                            "{} (gave up: still failing {}s after it was queued)",
+                            error.unwrap_or_default(),
+                            self.schedule.give_up_after.as_secs()
+                        )),
+                    ),
+                }
+            }
+        };
+        let ms = latency.as_millis() as u64;
+        match after {
+            After::Delivered => {
+                self.metrics.attempt("delivered", latency.as_secs_f64());
+                if let Some(decided) = parse_time(&e.created_at) {
+                    self.metrics.delivered_after(
+                        (now - decided).to_std().unwrap_or_default().as_secs_f64(),
+                    );
+                }
+                tracing::info!(
+                    status,
+                    latency_ms = ms,
+                    attempt = attempt_no,
+                    "delivered to ITOC360"
+                )
+            }
+            After::RetryAt(at) => {
+                self.metrics.attempt("retry", latency.as_secs_f64());
+                tracing::warn!(
+                    status, latency_ms = ms, attempt = attempt_no,
+                    error = error.as_deref().unwrap_or(""), retry_at = %at.to_rfc3339(),
+                    "ITOC360 send failed; will retry"
+                )
+            }
+            After::Dead => {
+                self.metrics.attempt("dead", latency.as_secs_f64());
+                tracing::error!(
+                    status,
+                    latency_ms = ms,
+                    attempt = attempt_no,
+                    error = error.as_deref().unwrap_or(""),
+                    "ITOC360 refused the event; row is dead (see `statuspage-bridge outbox list`)"
+                )
+            }
+        }
+        Finished {
+            id: e.id,
+            attempt: Attempt {
+                started_at,
+                latency_ms: latency.as_millis() as i64,
+                http_status: status,
+                error,
+            },
+            after,
+            at: now,
+        }
+    }
+}
+
+/// ITOC360's `{"error": "..."}` message, or the start of whatever a proxy
+/// answered.
+fn error_text(status: u16, body: String) -> String {
+    let msg = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    if msg.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {msg}")
+    }
+}
+
+/// A transport failure in words, without the URL.
+fn transport_error(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else if err.is_request() {
+        "request failed"
+    } else {
+        "no answer"
+    };
+    let mut text = kind.to_owned();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,229 @@
+//! From a received body to a committed decision. The writer task runs each
+//! webhook as one transaction: store the raw body, `parse`, load the
+//! entity, run the `machine`, and write the outcome, the new state, the
+//! transition, the incident↔component links and any outbox row — all
+//! committed before the caller answers Statuspage.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use serde_json::Value;
+use sqlx::{Connection, SqliteConnection};
+use tokio::sync::Notify;
+use tracing::Instrument;
+
+use crate::db::{Writer, WriterGone};
+use crate::decide::Emit;
+use crate::domain::{Alert, Outcome};
+use crate::machine::{Rules, Step};
+use crate::metrics::Metrics;
+use crate::outbox;
+use crate::parse::{self, Parsed, format_time};
+use crate::store::{self, NewWebhook};
+
+mod apply;
+use apply::{apply_component, apply_incident};
+
+/// A webhook as received, authenticated and within the size limit.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub source: String,
+    pub remote_addr: Option<String>,
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the bridge made of a webhook, once committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ingested {
+    pub id: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub emitted: Option<Emit>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    WriterGone(#[from] WriterGone),
+    #[error("storing the webhook failed")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The handle receive uses: hands webhooks to the writer and wakes the
+/// delivery worker when an event was queued.
+#[derive(Clone)]
+pub struct Pipeline {
+    writer: Writer,
+    rules: Rules,
+    dry_run: bool,
+    outbox_ready: Arc<Notify>,
+    metrics: Metrics,
+}
+
+impl Pipeline {
+    pub fn new(
+        writer: Writer,
+        rules: Rules,
+        dry_run: bool,
+        outbox_ready: Arc<Notify>,
+        metrics: Metrics,
+    ) -> Self {
+        Pipeline {
+            writer,
+            rules,
+            dry_run,
+            outbox_ready,
+            metrics,
+        }
+    }
+
+    pub async fn ingest(&self, incoming: Incoming) -> Result<Ingested, IngestError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let span = tracing::info_span!("webhook", id = %id, source = %incoming.source);
+        let (rules, dry_run) = (self.rules, self.dry_run);
+        let source = incoming.source.clone();
+        let result = self
+            .writer
+            .run(move |conn| ingest_one(conn, id, incoming, rules, dry_run).boxed())
+            .instrument(span.clone())
+            .await?;
+        let ingested = result?;
+        self.metrics.webhook(&source, ingested.outcome);
+        if ingested.emitted.is_some() && !dry_run {
+            self.outbox_ready.notify_one();
+        }
+        span.in_scope(|| match ingested.emitted {
+            Some(e) => tracing::info!(outcome = %ingested.outcome, action = %e.action, priority = %e.priority, reason = %ingested.reason, "webhook stored"),
+            None => tracing::info!(outcome = %ingested.outcome, reason = %ingested.reason, "webhook stored"),
+        });
+        Ok(ingested)
+    }
+}
+
+/// Runs in the writer task: one webhook, one transaction.
+async fn ingest_one(
+    conn: &mut SqliteConnection,
+    id: String,
+    incoming: Incoming,
+    rules: Rules,
+    dry_run: bool,
+) -> Result<Ingested, IngestError> {
+    let mut tx = conn.begin().await?;
+    let now = format_time(incoming.received_at);
+    let ctx = Ctx {
+        id: &id,
+        source: &incoming.source,
+        remote_addr: incoming.remote_addr.as_deref(),
+        body: &incoming.body,
+        now: &now,
+        rules,
+        dry_run,
+    };
+    let step = match serde_json::from_slice::<Value>(&incoming.body) {
+        Err(e) => {
+            let step = unapplied(Outcome::Rejected, format!("body is not JSON: {e}"));
+            store::insert_webhook(&mut tx, &ctx.webhook(&Summary::of_kind("invalid"), &step))
+                .await?;
+            step
+        }
+        Ok(json) => match parse::parse(&json) {
+            Parsed::Unrecognized { reason } => {
+                let step = unapplied(
+                    Outcome::Unrecognized,
+                    format!("unrecognized payload: {reason}"),
+                );
+                store::insert_webhook(&mut tx, &ctx.webhook(&Summary::of_kind("unknown"), &step))
+                    .await?;
+                step
+            }
+            Parsed::Incident(ev) => apply_incident(&mut tx, &ctx, &ev).await?,
+            Parsed::Component(ev) => apply_component(&mut tx, &ctx, &ev).await?,
+        },
+    };
+    tx.commit().await?;
+    Ok(Ingested {
+        id,
+        outcome: step.outcome,
+        reason: step.reason,
+        emitted: step.emit,
+    })
+}
+
+fn unapplied(outcome: Outcome, reason: String) -> Step {
+    Step {
+        outcome,
+        reason,
+        applied: false,
+        after: Alert::Closed,
+        emit: None,
+    }
+}
+
+/// What every stage of one webhook shares.
+struct Ctx<'a> {
+    id: &'a str,
+    source: &'a str,
+    remote_addr: Option<&'a str>,
+    body: &'a [u8],
+    now: &'a str,
+    rules: Rules,
+    dry_run: bool,
+}
+
+/// Fields of the webhook row that depend on what was parsed.
+#[derive(Default)]
+struct Summary {
+    kind: &'static str,
+    page_id: Option<String>,
+    entity_id: Option<String>,
+    entity_name: Option<String>,
+    event_id: Option<String>,
+    old_status: Option<String>,
+    new_status: Option<String>,
+    impact: Option<String>,
+    event_at: Option<String>,
+}
+
+impl Summary {
+    fn of_kind(kind: &'static str) -> Summary {
+        Summary {
+            kind,
+            ..Summary::default()
+        }
+    }
+}
+
+impl Ctx<'_> {
+    fn webhook<'s>(&'s self, s: &'s Summary, step: &'s Step) -> NewWebhook<'s> {
+        NewWebhook {
+            id: self.id,
+            received_at: self.now,
+            source: self.source,
+            remote_addr: self.remote_addr,
+            body: self.body,
+            kind: s.kind,
+            page_id: s.page_id.as_deref(),
+            entity_id: s.entity_id.as_deref(),
+            entity_name: s.entity_name.as_deref(),
+            event_id: s.event_id.as_deref(),
+            old_status: s.old_status.as_deref(),
+            new_status: s.new_status.as_deref(),
+            impact: s.impact.as_deref(),
+            event_at: s.event_at.as_deref(),
+            outcome: step.outcome,
+            reason: &step.reason,
+            action: step.emit.map(|e| e.action),
+            priority: step.emit.map(|e| e.priority),
+        }
+    }
+
+    fn outbox_state(&self) -> outbox::State {
+        if self.dry_run {
+            outbox::State::Skipped
+        } else {
+            outbox::State::Pending
+        }
+    }
+}
