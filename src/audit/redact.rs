@@ -49,14 +49,7 @@ pub fn redact_json(v: &mut Value) {
 
 fn walk(v: &mut Value) {
     match v {
-        Value::String(s) => {
-            if SECRET_PARAMS
-                .iter()
-                .any(|p| s.to_ascii_lowercase().contains(p))
-            {
-                *s = redact_text(s);
-            }
-        }
+        Value::String(s) => *s = redact_text(s),
         Value::Array(items) => items.iter_mut().for_each(walk),
         Value::Object(map) => map.values_mut().for_each(walk),
         _ => {}
