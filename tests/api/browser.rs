@@ -69,18 +69,7 @@ async fn seed(app: &TestApp) {
         .await;
     app.outcome(step("investigating", "10:50", "Errors are back."))
         .await;
-    let back = fixture_with(
-        "03_component_major_outage.json",
-        &[
-            ("component_update.id", json!("cu2")),
-            ("component_update.old_status", json!("major_outage")),
-            ("component_update.new_status", json!("partial_outage")),
-            (
-                "component_update.created_at",
-                json!("2025-03-04T10:45:00.000Z"),
-            ),
-        ],
-    );
+    let back = component_change("major_outage", "partial_outage", "10:45");
     app.outcome(back).await;
 }
 

@@ -35,22 +35,6 @@ fn resolved_incident() -> String {
     )
 }
 
-fn component_back() -> String {
-    fixture_with(
-        COMP,
-        &[
-            ("component_update.id", json!("cu2")),
-            ("component_update.old_status", json!("major_outage")),
-            ("component_update.new_status", json!("operational")),
-            (
-                "component_update.created_at",
-                json!("2025-03-04T11:00:00.000Z"),
-            ),
-            ("component.status", json!("operational")),
-        ],
-    )
-}
-
 /// A distinct incident of the sample, for several fingerprints.
 fn incident_n(n: usize, status: &str, minute: u32) -> String {
     fixture_with(
@@ -185,7 +169,11 @@ async fn component_outage_is_trigger_then_resolve_in_both_formats() {
         let fake = FakeItoc360::start(ITOC_TOKEN).await;
         let mut app = live_app(&fake, format).await;
         assert_eq!(app.outcome(fixture(COMP)).await, "triggered");
-        assert_eq!(app.outcome(component_back()).await, "resolved");
+        assert_eq!(
+            app.outcome(component_change("major_outage", "operational", "11:00"))
+                .await,
+            "resolved"
+        );
         app.drain().await;
         let got = fake.accepted();
         assert_eq!(got.len(), 2, "{format:?}");

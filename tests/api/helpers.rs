@@ -208,3 +208,20 @@ pub fn incident_update(status: &str, hh_mm: &str, extra: &[(&str, Value)]) -> St
     edits.extend(extra.iter().cloned());
     fixture_with("01_incident_created_investigating_critical.json", &edits)
 }
+
+/// The sample component (03) after a change `old` → `new` at `hh_mm`.
+pub fn component_change(old: &str, new: &str, hh_mm: &str) -> String {
+    fixture_with(
+        "03_component_major_outage.json",
+        &[
+            ("component_update.id", json!(format!("cu{hh_mm}"))),
+            ("component_update.old_status", json!(old)),
+            ("component_update.new_status", json!(new)),
+            (
+                "component_update.created_at",
+                json!(format!("2025-03-04T{hh_mm}:00.000Z")),
+            ),
+            ("component.status", json!(new)),
+        ],
+    )
+}

@@ -123,19 +123,7 @@ async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorde
             .unwrap();
     assert_eq!(links, vec![(s("lq0v6n2c9t4h"), s("r7p3k9d2m5w1"), true)]);
     // Back to operational resolves the component at the priority it had.
-    let back = fixture_with(
-        "03_component_major_outage.json",
-        &[
-            ("component_update.id", json!("cu2")),
-            ("component_update.old_status", json!("major_outage")),
-            ("component_update.new_status", json!("operational")),
-            (
-                "component_update.created_at",
-                json!("2025-03-04T11:00:00.000Z"),
-            ),
-            ("component.status", json!("operational")),
-        ],
-    );
+    let back = component_change("major_outage", "operational", "11:00");
     assert_eq!(app.outcome(back).await, "resolved");
     assert_eq!(
         app.outbox().await[2],
