@@ -54,8 +54,29 @@ pub struct EventView {
     pub outcome_class: &'static str,
     pub reason: String,
     pub emitted: Option<String>,
-    pub delivery: Option<String>,
-    pub delivery_error: Option<String>,
+    pub delivery: Option<DeliveryView>,
+}
+
+/// Where an event for ITOC360 stands, as shown.
+pub struct DeliveryView {
+    /// pending | delivered | dead | skipped (also the CSS class).
+    pub state: String,
+    pub label: String,
+    pub error: Option<String>,
+}
+
+impl DeliveryView {
+    fn new(state: &str, attempts: i64, error: Option<String>) -> Self {
+        DeliveryView {
+            state: state.to_owned(),
+            label: if attempts > 1 {
+                format!("{state} after {attempts} attempts")
+            } else {
+                state.to_owned()
+            },
+            error,
+        }
+    }
 }
 
 fn outcome_class(outcome: &str) -> &'static str {
@@ -94,11 +115,13 @@ impl From<&EventRow> for EventView {
                 (Some(a), None) => Some(a.clone()),
                 _ => None,
             },
-            delivery: r.delivery.as_ref().map(|d| match r.delivery_attempts {
-                Some(n) if n > 1 => format!("{d} after {n} attempts"),
-                _ => d.clone(),
+            delivery: r.delivery.as_deref().map(|d| {
+                DeliveryView::new(
+                    d,
+                    r.delivery_attempts.unwrap_or(0),
+                    r.delivery_error.clone(),
+                )
             }),
-            delivery_error: r.delivery_error.clone(),
         }
     }
 }
@@ -199,9 +222,8 @@ pub struct OutboxView {
     pub action: String,
     pub priority: String,
     pub title: String,
-    pub state: String,
+    pub delivery: DeliveryView,
     pub attempts: i64,
-    pub last_error: Option<String>,
     pub webhook_href: String,
 }
 
@@ -213,9 +235,8 @@ impl From<&OutboxRow> for OutboxView {
             action: o.action.clone(),
             priority: o.priority.clone(),
             title: o.title.clone(),
-            state: o.state.clone(),
+            delivery: DeliveryView::new(&o.state, o.attempts, o.last_error.clone()),
             attempts: o.attempts,
-            last_error: o.last_error.clone(),
             webhook_href: format!("/events/{}", seg(&o.webhook_id)),
         }
     }
