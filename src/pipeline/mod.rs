@@ -38,6 +38,8 @@ pub struct Incoming {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ingested {
     pub id: String,
+    /// What it was about, in words, for the log.
+    pub subject: String,
     pub outcome: Outcome,
     pub reason: String,
     pub emitted: Option<Emit>,
@@ -95,8 +97,8 @@ impl Pipeline {
             self.outbox_ready.notify_one();
         }
         span.in_scope(|| match ingested.emitted {
-            Some(e) => tracing::info!(outcome = %ingested.outcome, action = %e.action, priority = %e.priority, reason = %ingested.reason, "webhook stored"),
-            None => tracing::info!(outcome = %ingested.outcome, reason = %ingested.reason, "webhook stored"),
+            Some(e) => tracing::info!(subject = ?ingested.subject, outcome = %ingested.outcome, action = %e.action, priority = %e.priority, reason = ?ingested.reason, "webhook stored"),
+            None => tracing::info!(subject = ?ingested.subject, outcome = %ingested.outcome, reason = ?ingested.reason, "webhook stored"),
         });
         Ok(ingested)
     }
@@ -121,12 +123,12 @@ async fn ingest_one(
         rules,
         dry_run,
     };
-    let step = match serde_json::from_slice::<Value>(&incoming.body) {
+    let (subject, step) = match serde_json::from_slice::<Value>(&incoming.body) {
         Err(e) => {
             let step = unapplied(Outcome::Rejected, format!("body is not JSON: {e}"));
             store::insert_webhook(&mut tx, &ctx.webhook(&Summary::of_kind("invalid"), &step))
                 .await?;
-            step
+            ("a body that is not JSON".to_owned(), step)
         }
         Ok(json) => match parse::parse(&json) {
             Parsed::Unrecognized { reason } => {
@@ -136,19 +138,39 @@ async fn ingest_one(
                 );
                 store::insert_webhook(&mut tx, &ctx.webhook(&Summary::of_kind("unknown"), &step))
                     .await?;
-                step
+                ("a payload of unknown shape".to_owned(), step)
             }
-            Parsed::Incident(ev) => apply_incident(&mut tx, &ctx, &ev).await?,
-            Parsed::Component(ev) => apply_component(&mut tx, &ctx, &ev).await?,
+            Parsed::Incident(ev) => (
+                subject("incident", ev.name.as_deref(), &ev.page_id, &ev.incident_id),
+                apply_incident(&mut tx, &ctx, &ev).await?,
+            ),
+            Parsed::Component(ev) => (
+                subject(
+                    "component",
+                    ev.name.as_deref(),
+                    &ev.page_id,
+                    &ev.component_id,
+                ),
+                apply_component(&mut tx, &ctx, &ev).await?,
+            ),
         },
     };
     tx.commit().await?;
     Ok(Ingested {
         id,
+        subject,
         outcome: step.outcome,
         reason: step.reason,
         emitted: step.emit,
     })
+}
+
+/// What a webhook was about, for the log: `incident "API down" (page/id)`.
+fn subject(kind: &str, name: Option<&str>, page_id: &str, id: &str) -> String {
+    match name {
+        Some(name) => format!("{kind} {name:?} ({page_id}/{id})"),
+        None => format!("{kind} {page_id}/{id}"),
+    }
 }
 
 fn unapplied(outcome: Outcome, reason: String) -> Step {

@@ -160,6 +160,18 @@ async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
+    // Payload text cannot forge log lines.
+    let forged = fixture_with(
+        "03_component_major_outage.json",
+        &[
+            (
+                "component.name",
+                json!("API\nFORGED ERROR everything is fine"),
+            ),
+            ("component_update.new_status", json!("on\nFORGED fire")),
+        ],
+    );
+    assert_eq!(p.post(forged).await.0, 200);
     let health = reqwest::get(format!("{}/healthz", p.address))
         .await
         .unwrap();
@@ -171,6 +183,11 @@ async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
     assert!(log.contains("dry run"), "{log}");
     assert!(log.contains("outcome=triggered"), "{log}");
     assert!(log.contains("database closed"), "{log}");
+    assert!(log.contains("FORGED ERROR"), "the name is logged");
+    assert!(
+        !log.lines().any(|l| l.starts_with("FORGED")),
+        "a payload started a log line:\n{log}"
+    );
     assert!(!log.contains(TOKEN), "source token in the log:\n{log}");
     assert!(
         !log.contains("q4m2x8r1v7kp"),
