@@ -287,8 +287,11 @@ pub async fn requeue(
     let (queue, skip) = match id {
         Some(_) => (
             format!(
+                // A pending row keeps its lease: if a worker is sending it
+                // right now, nobody else may take it.
                 "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, queued_at = ?1,
-                        lease_until = NULL, finished_at = NULL
+                        lease_until = CASE state WHEN 'dead' THEN NULL ELSE lease_until END,
+                        finished_at = NULL
                      WHERE id = ?2 AND state IN ('dead', 'pending') AND NOT {superseded}"
             ),
             format!(

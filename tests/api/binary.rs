@@ -373,3 +373,42 @@ fn sources_new_prints_a_strong_token_and_its_url() {
         "http://127.0.0.1:8080/webhooks/statuspage?token={t}"
     )));
 }
+
+#[tokio::test]
+async fn retry_leaves_a_dead_trigger_alone_once_its_resolve_was_delivered() {
+    let fake = FakeItoc360::start("itoc-token").await;
+    fake.script([Reply::Status(400)]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
+    let p = start(&config);
+    let inc = "01_incident_created_investigating_critical.json";
+    assert_eq!(p.post(fixture(inc)).await.1["outcome"], "triggered");
+    let resolved = crate::helpers::incident_update("resolved", "11:02", &[]);
+    assert_eq!(p.post(resolved).await.1["outcome"], "resolved");
+    fake.wait_for_requests(2).await;
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(
+        fake.received().iter().map(|r| r.status).collect::<Vec<_>>(),
+        [400, 202]
+    );
+
+    // Sending the old trigger now would reopen a resolved alert.
+    let retry = bridge(&config)
+        .args(["outbox", "retry", "--dead"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&retry.stdout);
+    assert!(out.contains("0 event(s) queued again"), "{out}");
+    assert!(out.contains("1 dead event(s) left dead"), "{out}");
+    let retry = bridge(&config)
+        .args(["outbox", "retry", "--id", "1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&retry.stdout).contains("0 event(s) queued again"));
+    let list = bridge(&config).args(["outbox", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.starts_with("1\tdead\ttrigger"), "{listed}");
+    fake.stop().await;
+}
