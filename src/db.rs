@@ -40,11 +40,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the task owning `conn`. It runs until every `Writer` clone is
-    /// dropped, finishes the queued jobs, then closes the connection.
-    pub fn spawn(mut conn: SqliteConnection) -> (Writer, JoinHandle<()>) {
+    /// Starts the task owning `conn` (opened with `options`). It runs until
+    /// every `Writer` clone is dropped, finishes the queued jobs, then
+    /// closes the connection.
+    pub fn spawn(
+        conn: SqliteConnection,
+        options: SqliteConnectOptions,
+    ) -> (Writer, JoinHandle<()>) {
         let (tx, mut rx) = mpsc::channel::<Job>(1024);
         let task = tokio::spawn(async move {
+            let mut conn = conn;
             while let Some(job) = rx.recv().await {
                 // A panicking job must not take the writer down with it;
                 // its caller sees `WriterGone` for that one job.
@@ -56,6 +61,9 @@ impl Writer {
                     tracing::error!(
                         "a database write job panicked; its transaction was rolled back"
                     );
+                }
+                if !is_clean(&mut conn).await {
+                    conn = reopen(conn, &options).await;
                 }
             }
             if let Err(e) = sqlx::Connection::close(conn).await {
@@ -85,6 +93,39 @@ impl Writer {
     }
 }
 
+/// True when the connection is outside any transaction between jobs, as
+/// it must be. SQLite rolls a transaction back by itself on some errors
+/// (disk full, I/O error); a later ROLLBACK then fails and the driver
+/// still counts a transaction open, so the next job's "transaction" would
+/// only be a savepoint inside it and never commit. The ping makes any
+/// queued rollback run before the check.
+async fn is_clean(conn: &mut SqliteConnection) -> bool {
+    sqlx::Connection::ping(conn).await.is_ok() && !sqlx::Connection::is_in_transaction(conn)
+}
+
+/// Replaces a write connection left in a bad state (dropping it rolls back
+/// whatever it still held; nothing of that was reported as stored).
+async fn reopen(bad: SqliteConnection, options: &SqliteConnectOptions) -> SqliteConnection {
+    tracing::error!(
+        "the write connection was left inside a transaction after a failed write; reopening it"
+    );
+    drop(bad);
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match options.connect().await {
+            Ok(conn) => {
+                tracing::info!("write connection reopened");
+                return conn;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, retry_in_ms = wait.as_millis() as u64, "reopening the write connection failed");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 /// Everything a process needs to use the database.
 pub struct Database {
     pub writer: Writer,
@@ -96,11 +137,12 @@ pub struct Database {
 /// the write connection (owned by a new writer task) and the read pool.
 pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Database> {
     migrate(path)?;
-    let conn = write_options(path, busy_timeout)
+    let options = write_options(path, busy_timeout);
+    let conn = options
         .connect()
         .await
         .with_context(|| format!("opening {} for writing", path.display()))?;
-    let (writer, writer_task) = Writer::spawn(conn);
+    let (writer, writer_task) = Writer::spawn(conn, options);
     let read = read_pool(path, busy_timeout).await?;
     Ok(Database {
         writer,
@@ -151,4 +193,57 @@ pub async fn read_pool(path: &Path, busy_timeout: Duration) -> anyhow::Result<Sq
         .connect_with(base_options(path, busy_timeout).read_only(true))
         .await
         .with_context(|| format!("opening {} for reading", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::FutureExt;
+
+    #[tokio::test]
+    async fn a_connection_left_in_a_transaction_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let db = open(&path, Duration::from_secs(1)).await.unwrap();
+        // A job that leaves a transaction open, as a failed ROLLBACK does.
+        db.writer
+            .run(|conn| {
+                async move {
+                    let tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+                    std::mem::forget(tx);
+                    sqlx::query("INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (999, 'lost', 'x', 'x')")
+                        .execute(&mut *conn)
+                        .await
+                        .unwrap();
+                }
+                .boxed()
+            })
+            .await
+            .unwrap();
+        // The next job commits for real: another connection sees it.
+        db.writer
+            .run(|conn| {
+                async move {
+                    let mut tx = sqlx::Connection::begin(&mut *conn).await.unwrap();
+                    sqlx::query("INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (1000, 'kept', 'x', 'x')")
+                        .execute(&mut *tx)
+                        .await
+                        .unwrap();
+                    tx.commit().await.unwrap();
+                }
+                .boxed()
+            })
+            .await
+            .unwrap();
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM refinery_schema_history WHERE version >= 999")
+                .fetch_all(&db.read)
+                .await
+                .unwrap();
+        assert_eq!(
+            names,
+            ["kept"],
+            "the abandoned write is rolled back, the next one committed"
+        );
+    }
 }
