@@ -77,22 +77,23 @@ pub struct EntityKey<'a> {
     pub entity_id: &'a str,
 }
 
-/// An entity's stored state, as the machine needs it, plus the time its
-/// current alert opened (for `startsAt`).
+/// An entity's stored state, as the machine needs it, plus when its
+/// trouble started (for `startsAt`): an incident's `started_at`, a
+/// component's `alert_opened_at` (when it left operational).
 #[derive(Debug, Clone, Default)]
 pub struct Stored {
     pub prior: Prior,
-    pub alert_opened_at: Option<String>,
+    pub started_at: Option<String>,
 }
 
 pub async fn load_entity(conn: &mut SqliteConnection, key: EntityKey<'_>) -> sqlx::Result<Stored> {
     let sql = match key.kind {
         EntityKind::Incident => {
-            "SELECT alert_open, alert_priority, status, last_event_at, started_at AS opened_at
+            "SELECT alert_open, alert_priority, status, last_event_at, started_at
              FROM incidents WHERE source = ? AND page_id = ? AND incident_id = ?"
         }
         EntityKind::Component => {
-            "SELECT alert_open, alert_priority, status, last_event_at, alert_opened_at AS opened_at
+            "SELECT alert_open, alert_priority, status, last_event_at, alert_opened_at AS started_at
              FROM components WHERE source = ? AND page_id = ? AND component_id = ?"
         }
     };
@@ -122,7 +123,7 @@ pub async fn load_entity(conn: &mut SqliteConnection, key: EntityKey<'_>) -> sql
             status: row.try_get("status")?,
             last_event_at: last.as_deref().and_then(parse_time),
         },
-        alert_opened_at: row.try_get("opened_at")?,
+        started_at: row.try_get("started_at")?,
     })
 }
 

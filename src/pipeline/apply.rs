@@ -97,7 +97,7 @@ pub(super) async fn apply_incident(
             link: ev.shortlink.as_deref(),
             starts_at: started_at
                 .clone()
-                .or_else(|| stored.alert_opened_at.clone())
+                .or_else(|| stored.started_at.clone())
                 .unwrap_or_else(|| at.to_owned()),
             ends_at: (emit.action == Action::Resolve)
                 .then(|| resolved_at.clone().unwrap_or_else(|| at.to_owned())),
@@ -157,7 +157,7 @@ pub(super) async fn apply_component(
     // The alert's start is when the component left operational; it stays
     // while the alert is open.
     let opened_at = match (stored.prior.alert, step.after) {
-        (Alert::Open(_), Alert::Open(_)) => stored.alert_opened_at.clone(),
+        (Alert::Open(_), Alert::Open(_)) => stored.started_at.clone(),
         (_, Alert::Open(_)) => Some(at.to_owned()),
         _ => None,
     };
@@ -188,7 +188,7 @@ pub(super) async fn apply_component(
             impact: None,
             link: None,
             starts_at: opened_at
-                .or(stored.alert_opened_at)
+                .or(stored.started_at)
                 .unwrap_or_else(|| at.to_owned()),
             ends_at: (emit.action == Action::Resolve).then(|| at.to_owned()),
         };

@@ -10,18 +10,8 @@ use crate::helpers::*;
 
 const INC: &str = "01_incident_created_investigating_critical.json";
 
-async fn get(app: &TestApp, path: &str) -> (u16, String) {
-    let r = app
-        .client
-        .get(format!("{}{path}", app.address))
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.text().await.unwrap())
-}
-
 async fn api(app: &TestApp, path: &str) -> Value {
-    let (status, body) = get(app, path).await;
+    let (status, body) = app.get(path).await;
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -101,15 +91,15 @@ async fn filters_narrow_the_list() {
             .len(),
         0
     );
-    let (status, body) = get(&app, "/api/events?from=yesterday").await;
+    let (status, body) = app.get("/api/events?from=yesterday").await;
     assert_eq!(status, 400);
     assert!(body.contains("from"), "{body}");
     // The HTML page filters the same way and says what was wrong.
-    let (status, html) = get(&app, "/events?kind=component").await;
+    let (status, html) = app.get("/events?kind=component").await;
     assert_eq!(status, 200);
     assert_eq!(html.matches("class=\"row\"").count(), 1);
     assert!(html.contains("<option value=\"component\" selected>"));
-    let (status, html) = get(&app, "/events?to=soon").await;
+    let (status, html) = app.get("/events?to=soon").await;
     assert_eq!(status, 400);
     assert!(html.contains("to: cannot read"), "{html}");
     app.stop().await;
@@ -144,7 +134,7 @@ async fn pagination_walks_every_row_once() {
     let want: Vec<String> = (0..7).rev().map(|n| format!("Incident {n}")).collect();
     assert_eq!(seen, want, "newest first, each once");
     // The HTML page links to the older page.
-    let (_, html) = get(&app, "/events?limit=3").await;
+    let (_, html) = app.get("/events?limit=3").await;
     assert_eq!(html.matches("class=\"row\"").count(), 3);
     let older = html
         .split("rel=\"next\" href=\"")
@@ -154,7 +144,7 @@ async fn pagination_walks_every_row_once() {
         .next()
         .unwrap()
         .replace("&amp;", "&");
-    let (status, html2) = get(&app, &older).await;
+    let (status, html2) = app.get(&older).await;
     assert_eq!(status, 200);
     assert!(
         html2.contains("Incident 3") && !html2.contains("Incident 6"),
@@ -184,7 +174,7 @@ async fn payload_text_is_escaped_everywhere() {
         "id%22%3E%3Cscript%3Ex%3C%2Fscript%3E"
     );
     for path in ["/events".to_owned(), format!("/events/{id}"), page] {
-        let (status, html) = get(&app, &path).await;
+        let (status, html) = app.get(&path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
             !html.contains("<script>"),
@@ -211,7 +201,7 @@ async fn secrets_are_redacted_in_pages_and_api() {
     );
     let (_, v) = app.post_json(with_token_in_text).await;
     let id = v["id"].as_str().unwrap();
-    let (_, html) = get(&app, &format!("/events/{id}")).await;
+    let (_, html) = app.get(&format!("/events/{id}")).await;
     let json_detail = api(&app, &format!("/api/events/{id}")).await;
     for text in [html, json_detail.to_string()] {
         assert!(!text.contains("q4m2x8r1v7kp"), "unsubscribe secret shown");
@@ -222,7 +212,7 @@ async fn secrets_are_redacted_in_pages_and_api() {
     assert_eq!(json_detail["body"]["meta"]["unsubscribe"], "[redacted]");
     assert_eq!(json_detail["body"]["incident"]["name"], "API unavailable");
     assert_eq!(json_detail["event"]["outcome"], "triggered");
-    let (status, _) = get(&app, "/api/events/no-such-id").await;
+    let (status, _) = app.get("/api/events/no-such-id").await;
     assert_eq!(status, 404);
     app.stop().await;
 }
@@ -272,13 +262,7 @@ async fn basic_auth_guards_audit_routes_but_not_the_webhook() {
             .unwrap();
         assert_eq!(right.status().as_u16(), 200, "{path}");
     }
-    let health = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(app.get("/healthz").await.0, 200);
     app.stop().await;
 }
 
@@ -339,7 +323,7 @@ async fn timeline_of_a_reopened_incident() {
             .await,
         "triggered"
     );
-    let (status, html) = get(&app, "/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h").await;
+    let (status, html) = app.get("/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h").await;
     assert_eq!(status, 200);
     assert!(html.contains("API unavailable"));
     assert!(
@@ -354,11 +338,11 @@ async fn timeline_of_a_reopened_incident() {
         html.contains("href=\"/components/x1y2z3a4b5c6/r7p3k9d2m5w1\""),
         "its component is listed"
     );
-    let (status, _) = get(&app, "/incidents/x1y2z3a4b5c6/nope").await;
+    let (status, _) = app.get("/incidents/x1y2z3a4b5c6/nope").await;
     assert_eq!(status, 404);
     // The component's page lists the incident that touched it.
     app.outcome(fixture("03_component_major_outage.json")).await;
-    let (status, html) = get(&app, "/components/x1y2z3a4b5c6/r7p3k9d2m5w1").await;
+    let (status, html) = app.get("/components/x1y2z3a4b5c6/r7p3k9d2m5w1").await;
     assert_eq!(status, 200);
     assert!(html.contains("href=\"/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h\""));
     app.stop().await;

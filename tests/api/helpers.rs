@@ -138,6 +138,17 @@ impl TestApp {
         v["outcome"].as_str().unwrap().to_owned()
     }
 
+    /// GETs a path; returns (status, body text).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// The delivery worker's progress counter; `None` in a dry run.
     pub fn progress(&self) -> Option<watch::Receiver<u64>> {
         self.progress.clone()

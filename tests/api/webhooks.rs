@@ -358,23 +358,9 @@ async fn restart_on_the_same_database_keeps_state() {
 #[tokio::test]
 async fn healthz_answers_and_metrics_count_outcomes() {
     let app = spawn_app().await;
-    let r = app
-        .client
-        .get(format!("{}/healthz", app.address))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(app.get("/healthz").await.0, 200);
     app.outcome(fixture(INC)).await;
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = app.get("/metrics").await;
     assert!(
         text.contains(
             "statuspage_bridge_webhooks_total{source=\"statuspage\",outcome=\"triggered\"} 1"
