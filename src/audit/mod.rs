@@ -8,7 +8,7 @@ pub mod query;
 pub mod redact;
 mod views;
 
-pub use access::{Access, Guard, decide as access_decision};
+pub use access::{Access, Facts, Guard, Refusal, decide as access_decision};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, ContentType};
@@ -31,12 +31,17 @@ pub struct AuditState {
 
 impl AuditState {
     pub fn new(settings: &Settings) -> AuditState {
+        let credentials = settings
+            .audit_credentials()
+            .map(|(u, p)| (u.to_owned(), p.clone()));
+        if credentials.is_none() && !access::is_loopback_url(&settings.server.public_url) {
+            tracing::warn!(
+                public_url = %settings.server.public_url,
+                "no [audit] credentials are set: the audit pages are reachable only on this machine (http://127.0.0.1:<port>/events), not through server.public_url or a proxy"
+            );
+        }
         AuditState {
-            guard: Guard {
-                credentials: settings
-                    .audit_credentials()
-                    .map(|(u, p)| (u.to_owned(), p.clone())),
-            },
+            guard: Guard::new(credentials, &settings.server.public_url),
         }
     }
 }
@@ -80,9 +85,10 @@ fn html(status: StatusCode, t: &impl Template) -> HttpResponse {
             .insert_header((CACHE_CONTROL, "no-store"))
             .insert_header((
                 "Content-Security-Policy",
-                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'",
+                "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",
             ))
             .insert_header(("X-Content-Type-Options", "nosniff"))
+            .insert_header(("X-Frame-Options", "DENY"))
             .body(body),
         Err(e) => {
             tracing::error!(error = %e, "rendering an audit page failed");

@@ -290,6 +290,7 @@ async fn without_credentials_only_loopback_peers_are_served() {
         for path in ["/events", "/api/events"] {
             let req = actix_test::TestRequest::get()
                 .uri(path)
+                .insert_header(("host", "127.0.0.1:8080"))
                 .peer_addr(peer.parse().unwrap())
                 .to_request();
             let res = actix_test::call_service(&service, req).await;
@@ -308,6 +309,125 @@ async fn without_credentials_only_loopback_peers_are_served() {
             .as_u16(),
         200
     );
+}
+
+/// GETs `path` with extra headers; returns (status, body, CSP header).
+async fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut req = app.client.get(format!("{}{path}", app.address));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    let csp = res
+        .headers()
+        .get("content-security-policy")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (res.status().as_u16(), res.text().await.unwrap(), csp)
+}
+
+#[tokio::test]
+async fn without_credentials_proxied_and_rebound_requests_are_refused() {
+    let app = spawn_app_with(|s| s.server.public_url = "https://bridge.example.com".into()).await;
+    app.outcome(fixture(INC)).await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    for path in ["/events", "/api/events"] {
+        // A proxy on this machine forwarding a visitor from the internet.
+        for header in [
+            "X-Forwarded-For",
+            "Forwarded",
+            "X-Real-IP",
+            "X-Forwarded-Host",
+        ] {
+            let (status, body, _) = get_with(&app, path, &[(header, "203.0.113.5")]).await;
+            assert_eq!(status, 403, "{path} {header}");
+            assert!(body.contains("[audit]"), "{body}");
+            assert!(body.contains("proxy"), "{body}");
+            assert!(!body.contains("lq0v6n2c9t4h"), "no data leaks: {body}");
+        }
+        // DNS rebinding: loopback peer, an attacker's host name.
+        let (status, body, _) = get_with(
+            &app,
+            path,
+            &[("Host", &format!("rebind.attacker.example:{port}"))],
+        )
+        .await;
+        assert_eq!(status, 403, "{path}");
+        assert!(!body.contains("lq0v6n2c9t4h"));
+        // This machine's names and the public host are served.
+        for host in [
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            "bridge.example.com".to_owned(),
+        ] {
+            let (status, body, _) = get_with(&app, path, &[("Host", &host)]).await;
+            assert_eq!(status, 200, "{path} {host}");
+            assert!(body.contains("lq0v6n2c9t4h"), "{path} {host}");
+        }
+    }
+    // Pages cannot be framed.
+    let (status, _, csp) = get_with(&app, "/events", &[]).await;
+    assert_eq!(status, 200);
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The webhook, health and metrics do not care about proxies or hosts.
+    let proxied = [
+        ("X-Forwarded-For", "203.0.113.5"),
+        ("Host", "rebind.attacker.example"),
+    ];
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(get_with(&app, path, &proxied).await.0, 200, "{path}");
+    }
+    let res = app
+        .client
+        .post(app.webhook_url())
+        .header("X-Forwarded-For", "203.0.113.5")
+        .header("Host", "rebind.attacker.example")
+        .header("content-type", "application/json")
+        .body(fixture("02_incident_resolved.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_credentials_basic_auth_works_through_a_proxy() {
+    let app = spawn_app_with(|s| {
+        s.audit.username = "oncall".into();
+        s.audit.password = Secret::new("correct horse");
+    })
+    .await;
+    let url = format!("{}/api/events", app.address);
+    let through_proxy = |auth: Option<&str>| {
+        let mut r = app
+            .client
+            .get(&url)
+            .header("X-Forwarded-For", "203.0.113.5")
+            .header("Host", "bridge.example.com");
+        if let Some(pw) = auth {
+            r = r.basic_auth("oncall", Some(pw));
+        }
+        r.send()
+    };
+    assert_eq!(through_proxy(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        through_proxy(Some("wrong"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        through_proxy(Some("correct horse"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    app.stop().await;
 }
 
 #[tokio::test]

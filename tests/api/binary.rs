@@ -205,6 +205,32 @@ async fn sigint_stops_cleanly_too() {
     assert_eq!(code, Some(0), "{log}");
 }
 
+#[tokio::test]
+async fn a_public_url_without_audit_credentials_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), None);
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "listen = \"127.0.0.1:0\"",
+        "listen = \"127.0.0.1:0\"\npublic_url = \"https://bridge.example.com\"",
+    );
+    std::fs::write(&config, text).unwrap();
+    let p = start(&config);
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("WARN") && l.contains("reachable only on this machine")),
+        "{log}"
+    );
+
+    // On a loopback public_url (the default) there is nothing to warn about.
+    let p = start(&write_config(dir.path(), None));
+    p.signal("TERM");
+    let (_, log) = p.wait();
+    assert!(!log.contains("reachable only on this machine"), "{log}");
+}
+
 #[test]
 fn configuration_errors_name_the_key_and_exit_non_zero() {
     let dir = tempfile::tempdir().unwrap();
