@@ -56,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
         token: Secret::new("bench-token-0123456789abcdef"),
     }];
 
-    statuspage_bridge::db::migrate(&s.database.path)?;
+    statuspage_bridge::storage::migrate(&s.database.path)?;
     let t = Instant::now();
     let pool = sqlx::SqlitePool::connect_with(
         sqlx::sqlite::SqliteConnectOptions::new().filename(&s.database.path),

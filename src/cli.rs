@@ -5,11 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use futures_util::FutureExt;
 
 use crate::config::Settings;
-use crate::outbox;
 use crate::startup::Application;
+use crate::storage::outbox;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -127,17 +126,14 @@ fn new_source(settings: &Settings, name: &str) -> String {
 }
 
 async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Result<()> {
-    let db = crate::db::open(
+    let db = crate::storage::open(
         &settings.database.path,
         std::time::Duration::from_millis(settings.database.busy_timeout_ms),
     )
     .await?;
     match cmd {
         OutboxCommand::List => {
-            let rows = db
-                .writer
-                .run(|conn| outbox::list_unfinished(conn).boxed())
-                .await??;
+            let rows = db.writer.run(outbox::list_unfinished).await?;
             if rows.is_empty() {
                 println!("no pending or dead events");
             }
@@ -161,8 +157,8 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
             let now = chrono::Utc::now();
             let done = db
                 .writer
-                .run(move |conn| outbox::requeue(conn, id, now).boxed())
-                .await??;
+                .run(move |conn| outbox::requeue(conn, id, now))
+                .await?;
             println!("{} event(s) queued again", done.queued);
             if done.superseded > 0 {
                 println!(
@@ -172,13 +168,13 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
             }
         }
     }
-    let crate::db::Database {
+    let crate::storage::Database {
         writer,
-        writer_task,
+        writer_closed,
         read,
     } = db;
     drop(writer);
-    writer_task.await?;
+    writer_closed.wait().await;
     read.close().await;
     Ok(())
 }

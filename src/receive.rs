@@ -18,9 +18,10 @@ use serde_json::json;
 
 use crate::auth;
 use crate::config::Source;
-use crate::domain::Outcome;
 use crate::metrics::Metrics;
-use crate::pipeline::{Incoming, Pipeline};
+use crate::pipeline::{Incoming, IngestError, Pipeline};
+use crate::rules::domain::Outcome;
+use crate::storage::WriteError;
 
 /// The header accepted in place of `?token=`.
 pub const TOKEN_HEADER: &str = "X-ITOC360-Token";
@@ -128,8 +129,15 @@ pub async fn webhook(
         received_at: chrono::Utc::now(),
     };
     let ingested = state.pipeline.ingest(incoming).await.map_err(|e| {
-        state.metrics.refused("unavailable");
-        tracing::error!(source = %source.name, error = %e, cause = ?std::error::Error::source(&e), "webhook not stored");
+        let IngestError::Write(write) = &e;
+        if matches!(write, WriteError::Busy) {
+            // Backpressure: the writer's queue is full. Statuspage retries.
+            state.metrics.refused("busy");
+            tracing::warn!(source = %source.name, "webhook refused: the database writer's queue is full");
+        } else {
+            state.metrics.refused("unavailable");
+            tracing::error!(source = %source.name, error = %e, cause = ?std::error::Error::source(write), "webhook not stored");
+        }
         ReceiveError::Unavailable
     })?;
     let body = json!({

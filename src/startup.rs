@@ -12,12 +12,12 @@ use anyhow::Context;
 use tokio::sync::{Notify, watch};
 
 use crate::config::Settings;
-use crate::db::{self, Database};
 use crate::deliver::Worker;
-use crate::machine::Rules;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::receive::{self, ReceiveState};
+use crate::rules::machine::Rules;
+use crate::storage::{self, Database};
 use crate::{audit, auth, ops};
 
 /// A built, listening bridge.
@@ -34,7 +34,7 @@ impl Application {
     /// Opens (and migrates) the database, binds the listener and starts the
     /// writer and, unless this is a dry run, the delivery worker.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let db = db::open(
+        let db = storage::open(
             &settings.database.path,
             Duration::from_millis(settings.database.busy_timeout_ms),
         )
@@ -161,13 +161,11 @@ impl Application {
         }
         let Database {
             writer,
-            writer_task,
+            writer_closed,
             read,
         } = db;
         drop(writer);
-        if let Err(e) = writer_task.await {
-            tracing::error!(error = %e, "database writer ended abnormally");
-        }
+        writer_closed.wait().await;
         read.close().await;
         tracing::info!("database closed; bye");
         served.context("HTTP server failed")

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::query::{OutboxRow, TransitionRow};
-use crate::parse::parse_time;
+use crate::rules::time::parse_time;
 
 pub const WIDTH: f64 = 800.0;
 pub const HEIGHT: f64 = 120.0;

@@ -20,7 +20,7 @@ use serde_json::json;
 use sqlx::SqlitePool;
 
 use crate::config::Settings;
-use crate::domain::EntityKind;
+use crate::rules::domain::EntityKind;
 use query::{Filters, ListError};
 use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
-use crate::parse::{format_time, parse_time};
+use crate::rules::time::{format_time, parse_time};
 
 /// Page size when none (or nonsense) is asked for, and the most allowed.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -341,11 +341,11 @@ pub struct Timeline {
 
 pub async fn timeline(
     pool: &SqlitePool,
-    kind: crate::domain::EntityKind,
+    kind: crate::rules::domain::EntityKind,
     page_id: &str,
     entity_id: &str,
 ) -> sqlx::Result<Option<Timeline>> {
-    use crate::domain::EntityKind;
+    use crate::rules::domain::EntityKind;
     let (entity_sql, links_sql) = match kind {
         EntityKind::Incident => (
             "SELECT source, name, status, alert_open, alert_priority, last_event_at, first_seen_at,
@@ -389,7 +389,7 @@ pub async fn timeline(
     let events: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{OUTBOX_SELECT} WHERE fingerprint = ? ORDER BY id"
     )))
-    .bind(crate::domain::fingerprint(kind, page_id, entity_id))
+    .bind(crate::rules::domain::fingerprint(kind, page_id, entity_id))
     .fetch_all(pool)
     .await?;
     let links: Vec<LinkRow> = sqlx::query_as(links_sql)

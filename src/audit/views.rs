@@ -10,8 +10,8 @@ use super::query::{
     AttemptRow, Detail, EventRow, Filters, LinkRow, OutboxRow, Timeline, TransitionRow,
 };
 use super::redact;
-use crate::domain::Outcome;
-use crate::parse::parse_time;
+use crate::rules::domain::Outcome;
+use crate::rules::time::parse_time;
 
 /// Everything but RFC 3986's unreserved characters is encoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

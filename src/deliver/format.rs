@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::config::Format;
-use crate::domain::Priority;
-use crate::outbox::Event;
+use crate::rules::domain::Priority;
+use crate::storage::outbox::Event;
 
 /// The name ITOC360 sees as the sender (`receiver` in Alertmanager bodies,
 /// the `User-Agent` product).

@@ -16,17 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use futures_util::FutureExt;
-use sqlx::Connection;
 use tokio::sync::{Notify, watch};
 use tokio::task::{self, JoinHandle, JoinSet};
 use tracing::Instrument;
 
 use crate::config::{Format, Secret, Settings};
-use crate::db::Writer;
 use crate::metrics::Metrics;
-use crate::outbox::{self, After, Attempt, Event};
-use crate::parse::parse_time;
+use crate::rules::time::parse_time;
+use crate::storage::Writer;
+use crate::storage::outbox::{self, After, Attempt, Event};
 use retry::Schedule;
 
 /// Longest sleep between two looks at the outbox, so rows queued again by
@@ -220,25 +218,20 @@ impl Run {
             .sender
             .writer
             .run(move |conn| {
-                async move {
-                    let now = Utc::now();
-                    let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-                    let mut tx = conn.begin().await?;
-                    for f in &finished {
-                        outbox::finish_attempt(&mut tx, f.id, &f.attempt, f.after, f.at).await?;
-                    }
-                    let rows = if limit > 0 {
-                        outbox::claim(&mut tx, now, lease_until, limit, &busy).await?
-                    } else {
-                        Vec::new()
-                    };
-                    let next = outbox::next_due_after(&mut tx, now).await?;
-                    tx.commit().await?;
-                    Ok::<_, sqlx::Error>((rows, next))
+                let now = Utc::now();
+                let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
+                for f in &finished {
+                    outbox::finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
                 }
-                .boxed()
+                let rows = if limit > 0 {
+                    outbox::claim(conn, now, lease_until, limit, &busy)?
+                } else {
+                    Vec::new()
+                };
+                let next = outbox::next_due_after(conn, now)?;
+                Ok((rows, next))
             })
-            .await??;
+            .await?;
         let next = next
             .as_deref()
             .and_then(parse_time)
@@ -280,18 +273,13 @@ impl Run {
             .sender
             .writer
             .run(move |conn| {
-                async move {
-                    let mut tx = conn.begin().await?;
-                    for f in &finished {
-                        outbox::finish_attempt(&mut tx, f.id, &f.attempt, f.after, f.at).await?;
-                    }
-                    outbox::release(&mut tx, &cut_off).await?;
-                    tx.commit().await
+                for f in &finished {
+                    outbox::finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
                 }
-                .boxed()
+                outbox::release(conn, &cut_off)
             })
             .await;
-        if !matches!(saved, Ok(Ok(()))) {
+        if saved.is_err() {
             tracing::warn!(
                 "could not record the last attempts; those rows are sent again after their lease ends"
             );

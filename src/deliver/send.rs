@@ -8,8 +8,8 @@ use chrono::Utc;
 
 use super::retry::{self, Verdict};
 use super::{Finished, Sender, format};
-use crate::outbox::{After, Attempt, Event};
-use crate::parse::parse_time;
+use crate::rules::time::parse_time;
+use crate::storage::outbox::{After, Attempt, Event};
 
 impl Sender {
     /// Sends one row and says what became of it; the worker records it.

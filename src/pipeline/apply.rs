@@ -3,30 +3,31 @@
 //! and for an applied event its new state, transition, keys, links and
 //! any outbox row.
 
-use sqlx::SqliteConnection;
+use rusqlite::Connection;
 
-use super::{Ctx, IngestError, Summary};
-use crate::decide::Emit;
-use crate::domain::{Action, Alert, EntityKind, fingerprint};
-use crate::machine::{self, Step};
-use crate::outbox::{self, NewEvent};
-use crate::parse::{ComponentEvent, IncidentEvent, format_time};
-use crate::store::{self, ComponentState, EntityKey, IncidentState, NewTransition};
+use super::{Ctx, Summary};
+use crate::rules::decide::Emit;
+use crate::rules::domain::{Action, Alert, EntityKind, fingerprint};
+use crate::rules::machine::{self, Step};
+use crate::rules::parse::{ComponentEvent, IncidentEvent};
+use crate::rules::time::format_time;
+use crate::storage::outbox::{self, NewEvent};
+use crate::storage::store::{self, ComponentState, EntityKey, IncidentState, NewTransition};
 
-pub(super) async fn apply_incident(
-    conn: &mut SqliteConnection,
+pub(super) fn apply_incident(
+    conn: &Connection,
     ctx: &Ctx<'_>,
     ev: &IncidentEvent,
-) -> Result<Step, IngestError> {
+    keys: &[String],
+) -> rusqlite::Result<Step> {
     let key = EntityKey {
         source: ctx.source,
         kind: EntityKind::Incident,
         page_id: &ev.page_id,
         entity_id: &ev.incident_id,
     };
-    let stored = store::load_entity(conn, key).await?;
-    let keys = machine::incident_keys(ev, ctx.body);
-    let duplicate_of = store::find_applied(conn, key, &keys).await?;
+    let stored = store::load_entity(conn, key)?;
+    let duplicate_of = store::find_applied(conn, key, keys)?;
     let step = machine::incident_step(&stored.prior, ev, duplicate_of.as_deref(), ctx.rules);
 
     let status = ev.status.as_ref().map(|s| s.as_str().to_owned());
@@ -43,7 +44,7 @@ pub(super) async fn apply_incident(
         impact: impact.clone(),
         event_at: event_at.clone(),
     };
-    store::insert_webhook(conn, &ctx.webhook(&summary, &step)).await?;
+    store::insert_webhook(conn, &ctx.webhook(&summary, &step))?;
     let Some(status) = status.filter(|_| step.applied) else {
         return Ok(step);
     };
@@ -67,15 +68,14 @@ pub(super) async fn apply_incident(
             webhook_id: ctx.id,
             now: ctx.now,
         },
-    )
-    .await?;
-    record(conn, ctx, key, &keys, &stored.prior, &status, at, &step).await?;
+    )?;
+    record(conn, ctx, key, keys, &stored.prior, &status, at, &step)?;
     let components: Vec<(String, Option<String>)> = ev
         .components
         .iter()
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
-    store::link_components(conn, key, &components, ctx.now).await?;
+    store::link_components(conn, key, &components, ctx.now)?;
 
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.incident_id);
@@ -102,26 +102,26 @@ pub(super) async fn apply_incident(
             ends_at: (emit.action == Action::Resolve)
                 .then(|| resolved_at.clone().unwrap_or_else(|| at.to_owned())),
         };
-        enqueue(conn, ctx, key, emit, draft).await?;
+        enqueue(conn, ctx, key, emit, draft)?;
     }
     Ok(step)
 }
 
-pub(super) async fn apply_component(
-    conn: &mut SqliteConnection,
+pub(super) fn apply_component(
+    conn: &Connection,
     ctx: &Ctx<'_>,
     ev: &ComponentEvent,
-) -> Result<Step, IngestError> {
+    keys: &[String],
+) -> rusqlite::Result<Step> {
     let key = EntityKey {
         source: ctx.source,
         kind: EntityKind::Component,
         page_id: &ev.page_id,
         entity_id: &ev.component_id,
     };
-    let stored = store::load_entity(conn, key).await?;
-    let keys = machine::component_keys(ev, ctx.body);
-    let duplicate_of = store::find_applied(conn, key, &keys).await?;
-    let incident_priority = store::open_incident_priority(conn, key).await?;
+    let stored = store::load_entity(conn, key)?;
+    let duplicate_of = store::find_applied(conn, key, keys)?;
+    let incident_priority = store::open_incident_priority(conn, key)?;
     let step = machine::component_step(
         &stored.prior,
         ev,
@@ -148,7 +148,7 @@ pub(super) async fn apply_component(
         impact: None,
         event_at: event_at.clone(),
     };
-    store::insert_webhook(conn, &ctx.webhook(&summary, &step)).await?;
+    store::insert_webhook(conn, &ctx.webhook(&summary, &step))?;
     let Some(status) = status.filter(|_| step.applied) else {
         return Ok(step);
     };
@@ -173,9 +173,8 @@ pub(super) async fn apply_component(
             webhook_id: ctx.id,
             now: ctx.now,
         },
-    )
-    .await?;
-    record(conn, ctx, key, &keys, &stored.prior, &status, at, &step).await?;
+    )?;
+    record(conn, ctx, key, keys, &stored.prior, &status, at, &step)?;
 
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.component_id);
@@ -192,15 +191,15 @@ pub(super) async fn apply_component(
                 .unwrap_or_else(|| at.to_owned()),
             ends_at: (emit.action == Action::Resolve).then(|| at.to_owned()),
         };
-        enqueue(conn, ctx, key, emit, draft).await?;
+        enqueue(conn, ctx, key, emit, draft)?;
     }
     Ok(step)
 }
 
 /// The transition row and the applied-event keys of an applied event.
 #[allow(clippy::too_many_arguments)]
-async fn record(
-    conn: &mut SqliteConnection,
+fn record(
+    conn: &Connection,
     ctx: &Ctx<'_>,
     key: EntityKey<'_>,
     keys: &[String],
@@ -208,7 +207,7 @@ async fn record(
     status: &str,
     at: &str,
     step: &Step,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
     store::insert_transition(
         conn,
         key,
@@ -221,9 +220,8 @@ async fn record(
             after: step.after,
             outcome: step.outcome,
         },
-    )
-    .await?;
-    store::record_applied(conn, key, keys, ctx.id).await
+    )?;
+    store::record_applied(conn, key, keys, ctx.id)
 }
 
 /// The text and times of an event for ITOC360, before it is keyed.
@@ -237,13 +235,13 @@ struct Draft<'a> {
     ends_at: Option<String>,
 }
 
-async fn enqueue(
-    conn: &mut SqliteConnection,
+fn enqueue(
+    conn: &Connection,
     ctx: &Ctx<'_>,
     key: EntityKey<'_>,
     emit: Emit,
     d: Draft<'_>,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
     let fp = fingerprint(key.kind, key.page_id, key.entity_id);
     outbox::insert(
         conn,
@@ -265,7 +263,6 @@ async fn enqueue(
             ends_at: d.ends_at.as_deref(),
             state: ctx.outbox_state(),
         },
-    )
-    .await?;
+    )?;
     Ok(())
 }

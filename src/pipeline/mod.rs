@@ -1,26 +1,30 @@
-//! From a received body to a committed decision. The writer task runs each
-//! webhook as one transaction: store the raw body, `parse`, load the
-//! entity, run the `machine`, and write the outcome, the new state, the
-//! transition, the incident↔component links and any outbox row — all
-//! committed before the caller answers Statuspage.
+//! From a received body to a committed decision, in two halves:
+//!
+//! - `prepare`, in the request handler (in parallel across requests):
+//!   parse the JSON, read the event, compute its duplicate keys and a
+//!   summary for the log;
+//! - `apply`, on the writer thread, inside the batch's transaction: load
+//!   the entity, run the `machine`, and write the webhook row, the new
+//!   state, the transition, the incident↔component links and any outbox
+//!   row — all committed before the caller answers Statuspage.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
+use rusqlite::Connection;
 use serde_json::Value;
-use sqlx::{Connection, SqliteConnection};
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::db::{Writer, WriterGone};
-use crate::decide::Emit;
-use crate::domain::{Alert, Outcome};
-use crate::machine::{Rules, Step};
 use crate::metrics::Metrics;
-use crate::outbox;
-use crate::parse::{self, Parsed, format_time};
-use crate::store::{self, NewWebhook};
+use crate::rules::decide::Emit;
+use crate::rules::domain::{Alert, Outcome};
+use crate::rules::machine::{self, Rules, Step};
+use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
+use crate::rules::time::format_time;
+use crate::storage::outbox;
+use crate::storage::store::{self, NewWebhook};
+use crate::storage::{WriteError, Writer};
 
 mod apply;
 use apply::{apply_component, apply_incident};
@@ -47,10 +51,8 @@ pub struct Ingested {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    #[error(transparent)]
-    WriterGone(#[from] WriterGone),
-    #[error("storing the webhook failed")]
-    Database(#[from] sqlx::Error),
+    #[error("storing the webhook failed: {0}")]
+    Write(#[from] WriteError),
 }
 
 /// The handle receive uses: hands webhooks to the writer and wakes the
@@ -62,6 +64,63 @@ pub struct Pipeline {
     dry_run: bool,
     outbox_ready: Arc<Notify>,
     metrics: Metrics,
+}
+
+/// What the body turned out to be, worked out before the writer sees it.
+enum Body {
+    NotJson(String),
+    Unrecognized(String),
+    Incident(IncidentEvent, Vec<String>),
+    Component(ComponentEvent, Vec<String>),
+}
+
+/// A webhook ready for the writer: everything that needs no stored state.
+struct Prepared {
+    id: String,
+    incoming: Incoming,
+    now: String,
+    body: Body,
+}
+
+impl Prepared {
+    fn new(id: String, incoming: Incoming) -> Prepared {
+        let body = match serde_json::from_slice::<Value>(&incoming.body) {
+            Err(e) => Body::NotJson(e.to_string()),
+            Ok(json) => match parse::parse(&json) {
+                Parsed::Unrecognized { reason } => Body::Unrecognized(reason),
+                Parsed::Incident(ev) => {
+                    let keys = machine::incident_keys(&ev, &incoming.body);
+                    Body::Incident(ev, keys)
+                }
+                Parsed::Component(ev) => {
+                    let keys = machine::component_keys(&ev, &incoming.body);
+                    Body::Component(ev, keys)
+                }
+            },
+        };
+        Prepared {
+            id,
+            now: format_time(incoming.received_at),
+            incoming,
+            body,
+        }
+    }
+
+    fn subject(&self) -> String {
+        match &self.body {
+            Body::NotJson(_) => "a body that is not JSON".to_owned(),
+            Body::Unrecognized(_) => "a payload of unknown shape".to_owned(),
+            Body::Incident(ev, _) => {
+                subject("incident", ev.name.as_deref(), &ev.page_id, &ev.incident_id)
+            }
+            Body::Component(ev, _) => subject(
+                "component",
+                ev.name.as_deref(),
+                &ev.page_id,
+                &ev.component_id,
+            ),
+        }
+    }
 }
 
 impl Pipeline {
@@ -86,12 +145,20 @@ impl Pipeline {
         let span = tracing::info_span!("webhook", id = %id, source = %incoming.source);
         let (rules, dry_run) = (self.rules, self.dry_run);
         let source = incoming.source.clone();
-        let result = self
+        let prepared = Prepared::new(id.clone(), incoming);
+        let subject = prepared.subject();
+        let step = self
             .writer
-            .run(move |conn| ingest_one(conn, id, incoming, rules, dry_run).boxed())
+            .try_run(move |conn| apply(conn, &prepared, rules, dry_run))
             .instrument(span.clone())
             .await?;
-        let ingested = result?;
+        let ingested = Ingested {
+            id,
+            subject,
+            outcome: step.outcome,
+            reason: step.reason,
+            emitted: step.emit,
+        };
         self.metrics.webhook(&source, ingested.outcome);
         if ingested.emitted.is_some() && !dry_run {
             self.outbox_ready.notify_one();
@@ -104,65 +171,34 @@ impl Pipeline {
     }
 }
 
-/// Runs in the writer task: one webhook, one transaction.
-async fn ingest_one(
-    conn: &mut SqliteConnection,
-    id: String,
-    incoming: Incoming,
-    rules: Rules,
-    dry_run: bool,
-) -> Result<Ingested, IngestError> {
-    let mut tx = conn.begin().await?;
-    let now = format_time(incoming.received_at);
+/// Runs on the writer thread, inside the batch's transaction: one webhook.
+fn apply(conn: &Connection, p: &Prepared, rules: Rules, dry_run: bool) -> rusqlite::Result<Step> {
     let ctx = Ctx {
-        id: &id,
-        source: &incoming.source,
-        remote_addr: incoming.remote_addr.as_deref(),
-        body: &incoming.body,
-        now: &now,
+        id: &p.id,
+        source: &p.incoming.source,
+        remote_addr: p.incoming.remote_addr.as_deref(),
+        body: &p.incoming.body,
+        now: &p.now,
         rules,
         dry_run,
     };
-    let (subject, step) = match serde_json::from_slice::<Value>(&incoming.body) {
-        Err(e) => {
+    match &p.body {
+        Body::NotJson(e) => {
             let step = unapplied(Outcome::Rejected, format!("body is not JSON: {e}"));
-            store::insert_webhook(&mut tx, &ctx.webhook(&Summary::of_kind("invalid"), &step))
-                .await?;
-            ("a body that is not JSON".to_owned(), step)
+            store::insert_webhook(conn, &ctx.webhook(&Summary::of_kind("invalid"), &step))?;
+            Ok(step)
         }
-        Ok(json) => match parse::parse(&json) {
-            Parsed::Unrecognized { reason } => {
-                let step = unapplied(
-                    Outcome::Unrecognized,
-                    format!("unrecognized payload: {reason}"),
-                );
-                store::insert_webhook(&mut tx, &ctx.webhook(&Summary::of_kind("unknown"), &step))
-                    .await?;
-                ("a payload of unknown shape".to_owned(), step)
-            }
-            Parsed::Incident(ev) => (
-                subject("incident", ev.name.as_deref(), &ev.page_id, &ev.incident_id),
-                apply_incident(&mut tx, &ctx, &ev).await?,
-            ),
-            Parsed::Component(ev) => (
-                subject(
-                    "component",
-                    ev.name.as_deref(),
-                    &ev.page_id,
-                    &ev.component_id,
-                ),
-                apply_component(&mut tx, &ctx, &ev).await?,
-            ),
-        },
-    };
-    tx.commit().await?;
-    Ok(Ingested {
-        id,
-        subject,
-        outcome: step.outcome,
-        reason: step.reason,
-        emitted: step.emit,
-    })
+        Body::Unrecognized(reason) => {
+            let step = unapplied(
+                Outcome::Unrecognized,
+                format!("unrecognized payload: {reason}"),
+            );
+            store::insert_webhook(conn, &ctx.webhook(&Summary::of_kind("unknown"), &step))?;
+            Ok(step)
+        }
+        Body::Incident(ev, keys) => apply_incident(conn, &ctx, ev, keys),
+        Body::Component(ev, keys) => apply_component(conn, &ctx, ev, keys),
+    }
 }
 
 /// What a webhook was about, for the log: `incident "API down" (page/id)`.

@@ -270,10 +270,12 @@ async fn basic_auth_guards_audit_routes_but_not_the_webhook() {
 async fn without_credentials_only_loopback_peers_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let settings = test_settings(dir.path());
-    let db =
-        statuspage_bridge::db::open(&settings.database.path, std::time::Duration::from_secs(5))
-            .await
-            .unwrap();
+    let db = statuspage_bridge::storage::open(
+        &settings.database.path,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     let state = AuditState::new(&Settings::default());
     let service = actix_test::init_service(
         App::new()

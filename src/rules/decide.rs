@@ -10,7 +10,7 @@
 //! | open → closed               | resolve (old prio) | resolved       |
 //! | closed → closed             | nothing            | no_change / ignored |
 
-use crate::domain::{Action, Alert, Outcome, Priority};
+use crate::rules::domain::{Action, Alert, Outcome, Priority};
 
 /// The alert state an event asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 //! and records each attempt. Nothing here decides what to send.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, SqliteConnection};
+use rusqlite::{Connection, Row, params};
 
-use crate::domain::{Action, EntityKind, Priority};
-use crate::parse::format_time;
+use crate::rules::domain::{Action, EntityKind, Priority};
+use crate::rules::time::format_time;
 
 /// A decided event, as the pipeline writes it.
 #[derive(Debug, Clone)]
@@ -51,40 +51,39 @@ impl State {
     }
 }
 
-pub async fn insert(conn: &mut SqliteConnection, e: &NewEvent<'_>) -> sqlx::Result<i64> {
-    let id = sqlx::query(
+pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
         "INSERT INTO outbox (webhook_id, created_at, fingerprint, kind, page_id, entity_id, action,
             priority, title, message, status, impact, link, starts_at, ends_at, state,
             next_attempt_at, queued_at, finished_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(e.webhook_id)
-    .bind(e.created_at)
-    .bind(e.fingerprint)
-    .bind(e.kind.as_str())
-    .bind(e.page_id)
-    .bind(e.entity_id)
-    .bind(e.action.as_str())
-    .bind(e.priority.as_str())
-    .bind(e.title)
-    .bind(e.message)
-    .bind(e.status)
-    .bind(e.impact)
-    .bind(e.link)
-    .bind(e.starts_at)
-    .bind(e.ends_at)
-    .bind(e.state.as_str())
-    .bind(e.created_at)
-    .bind(e.created_at)
-    .bind((e.state == State::Skipped).then_some(e.created_at))
-    .execute(&mut *conn)
-    .await?
-    .last_insert_rowid();
-    Ok(id)
+    )?
+    .execute(params![
+        e.webhook_id,
+        e.created_at,
+        e.fingerprint,
+        e.kind.as_str(),
+        e.page_id,
+        e.entity_id,
+        e.action.as_str(),
+        e.priority.as_str(),
+        e.title,
+        e.message,
+        e.status,
+        e.impact,
+        e.link,
+        e.starts_at,
+        e.ends_at,
+        e.state.as_str(),
+        e.created_at,
+        e.created_at,
+        (e.state == State::Skipped).then_some(e.created_at),
+    ])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// An outbox row as the delivery worker and the CLI read it.
-#[derive(Debug, Clone, FromRow, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: i64,
     pub webhook_id: String,
@@ -117,17 +116,47 @@ const EVENT_COLUMNS: &str =
     title, message, status, impact, link, starts_at, ends_at, state, attempts, next_attempt_at,
     queued_at, last_status, last_error";
 
+impl Event {
+    /// Reads a row selected with `EVENT_COLUMNS`, in that order.
+    fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+        Ok(Event {
+            id: r.get(0)?,
+            webhook_id: r.get(1)?,
+            created_at: r.get(2)?,
+            fingerprint: r.get(3)?,
+            kind: r.get(4)?,
+            page_id: r.get(5)?,
+            entity_id: r.get(6)?,
+            action: r.get(7)?,
+            priority: r.get(8)?,
+            title: r.get(9)?,
+            message: r.get(10)?,
+            status: r.get(11)?,
+            impact: r.get(12)?,
+            link: r.get(13)?,
+            starts_at: r.get(14)?,
+            ends_at: r.get(15)?,
+            state: r.get(16)?,
+            attempts: r.get(17)?,
+            next_attempt_at: r.get(18)?,
+            queued_at: r.get(19)?,
+            last_status: r.get(20)?,
+            last_error: r.get(21)?,
+        })
+    }
+}
+
 /// Claims up to `limit` rows that are due, each the oldest unfinished row of
 /// its fingerprint, not held by a live lease, and not in `busy` (the
 /// fingerprints this worker is sending now). Claimed rows are leased until
 /// `lease_until`; a crashed worker's rows come back when the lease ends.
-pub async fn claim(
-    conn: &mut SqliteConnection,
+pub fn claim(
+    conn: &Connection,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: usize,
     busy: &[String],
-) -> sqlx::Result<Vec<Event>> {
+) -> rusqlite::Result<Vec<Event>> {
     let now_s = format_time(now);
     // The head of each fingerprint's queue: nothing after it goes out until
     // it is delivered, dead or skipped.
@@ -141,12 +170,12 @@ pub async fn claim(
          ORDER BY o.next_attempt_at, o.id
          LIMIT ?2"
     );
-    let candidates: Vec<Event> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(&now_s)
-        .bind((limit + busy.len()) as i64)
-        .fetch_all(&mut *conn)
-        .await?;
+    let candidates = conn
+        .prepare_cached(&sql)?
+        .query_map(params![now_s, (limit + busy.len()) as i64], Event::from_row)?
+        .collect::<rusqlite::Result<Vec<Event>>>()?;
     let lease = format_time(lease_until);
+    let mut take = conn.prepare_cached("UPDATE outbox SET lease_until = ? WHERE id = ?")?;
     let mut claimed = Vec::new();
     for e in candidates {
         if claimed.len() == limit {
@@ -155,11 +184,7 @@ pub async fn claim(
         if busy.contains(&e.fingerprint) {
             continue;
         }
-        sqlx::query("UPDATE outbox SET lease_until = ? WHERE id = ?")
-            .bind(&lease)
-            .bind(e.id)
-            .execute(&mut *conn)
-            .await?;
+        take.execute(params![lease, e.id])?;
         claimed.push(e);
     }
     Ok(claimed)
@@ -170,19 +195,14 @@ pub async fn claim(
 /// sleep. Both halves use an index; waking a little early is harmless.
 /// Rows due already are not counted: they are either claimed or waiting
 /// behind a row in flight.
-pub async fn next_due_after(
-    conn: &mut SqliteConnection,
-    now: DateTime<Utc>,
-) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar(
+pub fn next_due_after(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached(
         "SELECT min(t) FROM (
              SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending' AND next_attempt_at > ?1
              UNION ALL
              SELECT min(lease_until) FROM outbox WHERE lease_until > ?1 AND state = 'pending')",
-    )
-    .bind(format_time(now))
-    .fetch_one(&mut *conn)
-    .await
+    )?
+    .query_row([format_time(now)], |r| r.get(0))
 }
 
 /// One attempt's record.
@@ -203,66 +223,66 @@ pub enum After {
 }
 
 /// Records an attempt and moves the row on, releasing its lease.
-pub async fn finish_attempt(
-    conn: &mut SqliteConnection,
+pub fn finish_attempt(
+    conn: &Connection,
     id: i64,
     attempt: &Attempt,
     after: After,
     now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
     let (result, state, next, finished) = match after {
         After::Delivered => ("delivered", State::Delivered, None, Some(format_time(now))),
         After::RetryAt(t) => ("retry", State::Pending, Some(format_time(t)), None),
         After::Dead => ("dead", State::Dead, None, Some(format_time(now))),
     };
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO delivery_attempts (outbox_id, started_at, latency_ms, http_status, result, error)
          VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(format_time(attempt.started_at))
-    .bind(attempt.latency_ms)
-    .bind(attempt.http_status.map(i64::from))
-    .bind(result)
-    .bind(&attempt.error)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
+    )?
+    .execute(params![
+        id,
+        format_time(attempt.started_at),
+        attempt.latency_ms,
+        attempt.http_status.map(i64::from),
+        result,
+        attempt.error,
+    ])?;
+    conn.prepare_cached(
         "UPDATE outbox SET state = ?, attempts = attempts + 1,
             next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL,
             last_status = ?, last_error = ?, finished_at = ?
          WHERE id = ?",
-    )
-    .bind(state.as_str())
-    .bind(next)
-    .bind(attempt.http_status.map(i64::from))
-    .bind(&attempt.error)
-    .bind(finished)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        state.as_str(),
+        next,
+        attempt.http_status.map(i64::from),
+        attempt.error,
+        finished,
+        id,
+    ])?;
     Ok(())
 }
 
 /// Gives back rows this worker claimed but did not send (shutdown).
-pub async fn release(conn: &mut SqliteConnection, ids: &[i64]) -> sqlx::Result<()> {
+pub fn release(conn: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let mut st = conn.prepare_cached(
+        "UPDATE outbox SET lease_until = NULL WHERE id = ? AND state = 'pending'",
+    )?;
     for id in ids {
-        sqlx::query("UPDATE outbox SET lease_until = NULL WHERE id = ? AND state = 'pending'")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        st.execute([id])?;
     }
     Ok(())
 }
 
 /// Rows that are pending or dead, oldest first, for `outbox list`.
-pub async fn list_unfinished(conn: &mut SqliteConnection) -> sqlx::Result<Vec<Event>> {
+pub fn list_unfinished(conn: &Connection) -> rusqlite::Result<Vec<Event>> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM outbox WHERE state IN ('pending', 'dead') ORDER BY id"
     );
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&mut *conn)
-        .await
+    conn.prepare(&sql)?
+        .query_map([], Event::from_row)?
+        .collect()
 }
 
 /// What `requeue` did.
@@ -276,50 +296,32 @@ pub struct Requeued {
 
 /// Queues dead rows again (all of them, or the one with `id`, which may also
 /// be a pending row waiting for its next attempt: it becomes due now).
-pub async fn requeue(
-    conn: &mut SqliteConnection,
+pub fn requeue(
+    conn: &Connection,
     id: Option<i64>,
     now: DateTime<Utc>,
-) -> sqlx::Result<Requeued> {
+) -> rusqlite::Result<Requeued> {
     let now = format_time(now);
     let superseded = "EXISTS (SELECT 1 FROM outbox l WHERE l.fingerprint = outbox.fingerprint
                                AND l.id > outbox.id AND l.state = 'delivered')";
-    let (queue, skip) = match id {
-        Some(_) => (
-            format!(
-                // A pending row keeps its lease: if a worker is sending it
-                // right now, nobody else may take it.
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, queued_at = ?1,
-                        lease_until = CASE state WHEN 'dead' THEN NULL ELSE lease_until END,
-                        finished_at = NULL
-                     WHERE id = ?2 AND state IN ('dead', 'pending') AND NOT {superseded}"
-            ),
-            format!(
-                "SELECT count(*) FROM outbox WHERE id = ?2 AND state = 'dead' AND {superseded}"
-            ),
-        ),
-        None => (
-            format!(
-                "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, queued_at = ?1,
-                        lease_until = NULL, finished_at = NULL
-                     WHERE state = 'dead' AND NOT {superseded}"
-            ),
-            format!("SELECT count(*) FROM outbox WHERE state = 'dead' AND {superseded}"),
-        ),
-    };
-    let superseded: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(skip))
-        .bind(&now)
-        .bind(id.unwrap_or(0))
-        .fetch_one(&mut *conn)
-        .await?;
-    let queued = sqlx::query(sqlx::AssertSqlSafe(queue))
-        .bind(&now)
-        .bind(id.unwrap_or(0))
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    // ?2 is the row id, or NULL for "every dead row". A pending row keeps
+    // its lease: if a worker is sending it right now, nobody else may take it.
+    let queue = format!(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, queued_at = ?1,
+                lease_until = CASE state WHEN 'dead' THEN NULL ELSE lease_until END,
+                finished_at = NULL
+             WHERE ((?2 IS NULL AND state = 'dead') OR (id = ?2 AND state IN ('dead', 'pending')))
+               AND NOT {superseded}"
+    );
+    let skip = format!(
+        "SELECT count(*) FROM outbox
+         WHERE (?2 IS NULL OR id = ?2) AND state = 'dead' AND {superseded}"
+    );
+    let args = params![now, id];
+    let superseded: i64 = conn.prepare(&skip)?.query_row(args, |r| r.get(0))?;
+    let queued = conn.prepare(&queue)?.execute(args)?;
     Ok(Requeued {
-        queued,
+        queued: queued as u64,
         superseded: superseded as u64,
     })
 }

@@ -9,9 +9,10 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::decide::{self, Emit, Quiet, Target};
-use crate::domain::{Alert, ComponentStatus, IncidentStatus, Outcome, Priority};
-use crate::parse::{ComponentEvent, IncidentEvent, format_time};
+use crate::rules::decide::{self, Emit, Quiet, Target};
+use crate::rules::domain::{Alert, ComponentStatus, IncidentStatus, Outcome, Priority};
+use crate::rules::parse::{ComponentEvent, IncidentEvent};
+use crate::rules::time::format_time;
 
 /// What the bridge holds for an entity before the event. `Default` is an
 /// entity never seen: closed, no status, no time.

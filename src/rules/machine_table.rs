@@ -4,8 +4,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::domain::{Action, Impact};
-use crate::parse::IncidentUpdate;
+use crate::rules::domain::{Action, Impact};
+use crate::rules::parse::IncidentUpdate;
 use Priority::*;
 
 fn t(secs: i64) -> DateTime<Utc> {

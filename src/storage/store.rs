@@ -1,12 +1,14 @@
 //! Plain data access for webhooks, entity state, transitions, applied-event
-//! keys and incident↔component links. Every function takes the caller's
-//! connection (inside the pipeline's transaction); none decides anything.
+//! keys and incident↔component links. Every function takes the writer
+//! thread's connection (inside the batch's transaction) and uses cached
+//! prepared statements; none decides anything.
 
-use sqlx::{Row, SqliteConnection};
+use rusqlite::types::ToSql;
+use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::domain::{Action, Alert, EntityKind, Outcome, Priority};
-use crate::machine::Prior;
-use crate::parse::parse_time;
+use crate::rules::domain::{Action, Alert, EntityKind, Outcome, Priority};
+use crate::rules::machine::Prior;
+use crate::rules::time::parse_time;
 
 /// A webhook row to insert.
 #[derive(Debug)]
@@ -32,39 +34,41 @@ pub struct NewWebhook<'a> {
     pub priority: Option<Priority>,
 }
 
-pub async fn insert_webhook(conn: &mut SqliteConnection, w: &NewWebhook<'_>) -> sqlx::Result<()> {
-    let q = sqlx::query(
+pub fn insert_webhook(conn: &Connection, w: &NewWebhook<'_>) -> rusqlite::Result<()> {
+    // Text when it is text, so analysts can json_extract() it directly;
+    // the exact bytes otherwise.
+    let text = std::str::from_utf8(w.body).ok();
+    let body: &dyn ToSql = match &text {
+        Some(t) => t,
+        None => &w.body,
+    };
+    conn.prepare_cached(
         "INSERT INTO webhooks (id, received_at, source, remote_addr, body, body_bytes, kind,
             page_id, entity_id, entity_name, event_id, old_status, new_status, impact, event_at,
             outcome, reason, action, priority)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(w.id)
-    .bind(w.received_at)
-    .bind(w.source)
-    .bind(w.remote_addr);
-    // Text when it is text, so analysts can json_extract() it directly;
-    // the exact bytes otherwise.
-    let q = match std::str::from_utf8(w.body) {
-        Ok(s) => q.bind(s),
-        Err(_) => q.bind(w.body),
-    };
-    q.bind(w.body.len() as i64)
-        .bind(w.kind)
-        .bind(w.page_id)
-        .bind(w.entity_id)
-        .bind(w.entity_name)
-        .bind(w.event_id)
-        .bind(w.old_status)
-        .bind(w.new_status)
-        .bind(w.impact)
-        .bind(w.event_at)
-        .bind(w.outcome.as_str())
-        .bind(w.reason)
-        .bind(w.action.map(Action::as_str))
-        .bind(w.priority.map(Priority::as_str))
-        .execute(&mut *conn)
-        .await?;
+    )?
+    .execute(params![
+        w.id,
+        w.received_at,
+        w.source,
+        w.remote_addr,
+        body,
+        w.body.len() as i64,
+        w.kind,
+        w.page_id,
+        w.entity_id,
+        w.entity_name,
+        w.event_id,
+        w.old_status,
+        w.new_status,
+        w.impact,
+        w.event_at,
+        w.outcome.as_str(),
+        w.reason,
+        w.action.map(Action::as_str),
+        w.priority.map(Priority::as_str),
+    ])?;
     Ok(())
 }
 
@@ -86,33 +90,36 @@ pub struct Stored {
     pub started_at: Option<String>,
 }
 
-pub async fn load_entity(conn: &mut SqliteConnection, key: EntityKey<'_>) -> sqlx::Result<Stored> {
+pub fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Stored> {
     let sql = match key.kind {
         EntityKind::Incident => {
             "SELECT alert_open, alert_priority, status, last_event_at, started_at
              FROM incidents WHERE source = ? AND page_id = ? AND incident_id = ?"
         }
         EntityKind::Component => {
-            "SELECT alert_open, alert_priority, status, last_event_at, alert_opened_at AS started_at
+            "SELECT alert_open, alert_priority, status, last_event_at, alert_opened_at
              FROM components WHERE source = ? AND page_id = ? AND component_id = ?"
         }
     };
-    let row = sqlx::query(sql)
-        .bind(key.source)
-        .bind(key.page_id)
-        .bind(key.entity_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else {
+    let row = conn
+        .prepare_cached(sql)?
+        .query_row(params![key.source, key.page_id, key.entity_id], |r| {
+            Ok((
+                r.get::<_, bool>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((open, priority, status, last, started_at)) = row else {
         return Ok(Stored::default());
     };
-    let open: bool = row.try_get("alert_open")?;
-    let priority: Option<String> = row.try_get("alert_priority")?;
     let priority = priority
         .as_deref()
         .and_then(Priority::parse)
         .unwrap_or(Priority::Medium);
-    let last: Option<String> = row.try_get("last_event_at")?;
     Ok(Stored {
         prior: Prior {
             alert: if open {
@@ -120,31 +127,30 @@ pub async fn load_entity(conn: &mut SqliteConnection, key: EntityKey<'_>) -> sql
             } else {
                 Alert::Closed
             },
-            status: row.try_get("status")?,
+            status,
             last_event_at: last.as_deref().and_then(parse_time),
         },
-        started_at: row.try_get("started_at")?,
+        started_at,
     })
 }
 
 /// The webhook that applied any of `keys` to this entity before, if any.
-pub async fn find_applied(
-    conn: &mut SqliteConnection,
+pub fn find_applied(
+    conn: &Connection,
     key: EntityKey<'_>,
     keys: &[String],
-) -> sqlx::Result<Option<String>> {
+) -> rusqlite::Result<Option<String>> {
+    let mut st = conn.prepare_cached(
+        "SELECT webhook_id FROM applied_events
+         WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key = ?",
+    )?;
     for k in keys {
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT webhook_id FROM applied_events
-             WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key = ?",
-        )
-        .bind(key.source)
-        .bind(key.kind.as_str())
-        .bind(key.page_id)
-        .bind(key.entity_id)
-        .bind(k)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let found: Option<String> = st
+            .query_row(
+                params![key.source, key.kind.as_str(), key.page_id, key.entity_id, k],
+                |r| r.get(0),
+            )
+            .optional()?;
         if found.is_some() {
             return Ok(found);
         }
@@ -152,25 +158,25 @@ pub async fn find_applied(
     Ok(None)
 }
 
-pub async fn record_applied(
-    conn: &mut SqliteConnection,
+pub fn record_applied(
+    conn: &Connection,
     key: EntityKey<'_>,
     keys: &[String],
     webhook_id: &str,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
+    let mut st = conn.prepare_cached(
+        "INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )?;
     for k in keys {
-        sqlx::query(
-            "INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(key.source)
-        .bind(key.kind.as_str())
-        .bind(key.page_id)
-        .bind(key.entity_id)
-        .bind(k)
-        .bind(webhook_id)
-        .execute(&mut *conn)
-        .await?;
+        st.execute(params![
+            key.source,
+            key.kind.as_str(),
+            key.page_id,
+            key.entity_id,
+            k,
+            webhook_id
+        ])?;
     }
     Ok(())
 }
@@ -198,13 +204,13 @@ fn alert_columns(alert: Alert) -> (bool, Option<&'static str>) {
     }
 }
 
-pub async fn save_incident(
-    conn: &mut SqliteConnection,
+pub fn save_incident(
+    conn: &Connection,
     key: EntityKey<'_>,
     s: &IncidentState<'_>,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
     let (open, priority) = alert_columns(s.alert);
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO incidents (source, page_id, incident_id, name, status, impact, shortlink,
             started_at, resolved_at, backfilled, alert_open, alert_priority, last_event_at,
             last_webhook_id, first_seen_at, updated_at)
@@ -222,25 +228,25 @@ pub async fn save_incident(
             last_event_at = coalesce(excluded.last_event_at, last_event_at),
             last_webhook_id = excluded.last_webhook_id,
             updated_at = excluded.updated_at",
-    )
-    .bind(key.source)
-    .bind(key.page_id)
-    .bind(key.entity_id)
-    .bind(s.name)
-    .bind(s.status)
-    .bind(s.impact)
-    .bind(s.shortlink)
-    .bind(s.started_at)
-    .bind(s.resolved_at)
-    .bind(s.backfilled)
-    .bind(open)
-    .bind(priority)
-    .bind(s.last_event_at)
-    .bind(s.webhook_id)
-    .bind(s.now)
-    .bind(s.now)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        key.source,
+        key.page_id,
+        key.entity_id,
+        s.name,
+        s.status,
+        s.impact,
+        s.shortlink,
+        s.started_at,
+        s.resolved_at,
+        s.backfilled,
+        open,
+        priority,
+        s.last_event_at,
+        s.webhook_id,
+        s.now,
+        s.now,
+    ])?;
     Ok(())
 }
 
@@ -256,13 +262,13 @@ pub struct ComponentState<'a> {
     pub now: &'a str,
 }
 
-pub async fn save_component(
-    conn: &mut SqliteConnection,
+pub fn save_component(
+    conn: &Connection,
     key: EntityKey<'_>,
     s: &ComponentState<'_>,
-) -> sqlx::Result<()> {
+) -> rusqlite::Result<()> {
     let (open, priority) = alert_columns(s.alert);
-    sqlx::query(
+    conn.prepare_cached(
         "INSERT INTO components (source, page_id, component_id, name, status, alert_open,
             alert_priority, alert_opened_at, last_event_at, last_webhook_id, first_seen_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -275,21 +281,21 @@ pub async fn save_component(
             last_event_at = coalesce(excluded.last_event_at, last_event_at),
             last_webhook_id = excluded.last_webhook_id,
             updated_at = excluded.updated_at",
-    )
-    .bind(key.source)
-    .bind(key.page_id)
-    .bind(key.entity_id)
-    .bind(s.name)
-    .bind(s.status)
-    .bind(open)
-    .bind(priority)
-    .bind(s.alert_opened_at)
-    .bind(s.last_event_at)
-    .bind(s.webhook_id)
-    .bind(s.now)
-    .bind(s.now)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        key.source,
+        key.page_id,
+        key.entity_id,
+        s.name,
+        s.status,
+        open,
+        priority,
+        s.alert_opened_at,
+        s.last_event_at,
+        s.webhook_id,
+        s.now,
+        s.now,
+    ])?;
     Ok(())
 }
 
@@ -312,96 +318,91 @@ pub struct NewTransition<'a> {
     pub outcome: Outcome,
 }
 
-pub async fn insert_transition(
-    conn: &mut SqliteConnection,
+pub fn insert_transition(
+    conn: &Connection,
     key: EntityKey<'_>,
     t: &NewTransition<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
         "INSERT INTO transitions (webhook_id, source, kind, page_id, entity_id, at, from_status,
             to_status, alert_before, alert_after, outcome)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(t.webhook_id)
-    .bind(key.source)
-    .bind(key.kind.as_str())
-    .bind(key.page_id)
-    .bind(key.entity_id)
-    .bind(t.at)
-    .bind(t.from_status)
-    .bind(t.to_status)
-    .bind(alert_text(t.before))
-    .bind(alert_text(t.after))
-    .bind(t.outcome.as_str())
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![
+        t.webhook_id,
+        key.source,
+        key.kind.as_str(),
+        key.page_id,
+        key.entity_id,
+        t.at,
+        t.from_status,
+        t.to_status,
+        alert_text(t.before),
+        alert_text(t.after),
+        t.outcome.as_str(),
+    ])?;
     Ok(())
 }
 
 /// Makes `components` the incident's current set of components; earlier
 /// ones stay recorded with `current = 0`.
-pub async fn link_components(
-    conn: &mut SqliteConnection,
+pub fn link_components(
+    conn: &Connection,
     key: EntityKey<'_>,
     components: &[(String, Option<String>)],
     now: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
         "UPDATE incident_components SET current = 0
-         WHERE source = ? AND page_id = ? AND incident_id = ?",
-    )
-    .bind(key.source)
-    .bind(key.page_id)
-    .bind(key.entity_id)
-    .execute(&mut *conn)
-    .await?;
+         WHERE source = ? AND page_id = ? AND incident_id = ? AND current = 1",
+    )?
+    .execute(params![key.source, key.page_id, key.entity_id])?;
+    let mut st = conn.prepare_cached(
+        "INSERT INTO incident_components (source, page_id, incident_id, component_id,
+            component_name, current, first_seen_at, last_seen_at)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+         ON CONFLICT (source, page_id, incident_id, component_id) DO UPDATE SET
+            component_name = coalesce(excluded.component_name, component_name),
+            current = 1,
+            last_seen_at = excluded.last_seen_at",
+    )?;
     for (id, name) in components {
-        sqlx::query(
-            "INSERT INTO incident_components (source, page_id, incident_id, component_id,
-                component_name, current, first_seen_at, last_seen_at)
-             VALUES (?, ?, ?, ?, ?, 1, ?, ?)
-             ON CONFLICT (source, page_id, incident_id, component_id) DO UPDATE SET
-                component_name = coalesce(excluded.component_name, component_name),
-                current = 1,
-                last_seen_at = excluded.last_seen_at",
-        )
-        .bind(key.source)
-        .bind(key.page_id)
-        .bind(key.entity_id)
-        .bind(id)
-        .bind(name)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+        st.execute(params![
+            key.source,
+            key.page_id,
+            key.entity_id,
+            id,
+            name,
+            now,
+            now
+        ])?;
     }
     Ok(())
 }
 
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
-pub async fn open_incident_priority(
-    conn: &mut SqliteConnection,
+pub fn open_incident_priority(
+    conn: &Connection,
     key: EntityKey<'_>,
-) -> sqlx::Result<Option<Priority>> {
-    let priorities: Vec<Option<String>> = sqlx::query_scalar(
+) -> rusqlite::Result<Option<Priority>> {
+    let mut st = conn.prepare_cached(
         "SELECT i.alert_priority FROM incident_components ic
          JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
                          AND i.incident_id = ic.incident_id
          WHERE ic.source = ? AND ic.page_id = ? AND ic.component_id = ?
            AND ic.current = 1 AND i.alert_open = 1",
-    )
-    .bind(key.source)
-    .bind(key.page_id)
-    .bind(key.entity_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(priorities
-        .iter()
-        .map(|p| {
-            p.as_deref()
-                .and_then(Priority::parse)
-                .unwrap_or(Priority::Medium)
-        })
-        .max())
+    )?;
+    let priorities = st.query_map(params![key.source, key.page_id, key.entity_id], |r| {
+        r.get::<_, Option<String>>(0)
+    })?;
+    let mut highest = None;
+    for p in priorities {
+        let p = p?
+            .as_deref()
+            .and_then(Priority::parse)
+            .unwrap_or(Priority::Medium);
+        highest = highest.max(Some(p));
+    }
+    Ok(highest)
 }

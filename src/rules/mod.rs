@@ -1,0 +1,9 @@
+//! The pure rules: no I/O, no clock, no randomness — time comes in as a
+//! parameter. Data flows `parse` → `machine` → `decide`; `domain` is the
+//! shared vocabulary and `time` the one text form of a time.
+
+pub mod decide;
+pub mod domain;
+pub mod machine;
+pub mod parse;
+pub mod time;

@@ -1,0 +1,83 @@
+//! SQLite: migrations, the writer thread that owns the one write
+//! connection, the statements it runs (`store`, `outbox`), and the
+//! read-only pool.
+//!
+//! SQLite has one writer at a time anyway, so one thread owns the write
+//! connection and everything that writes hands it a job (see `writer`).
+//! Reads (audit, health) use a separate read-only sqlx pool that WAL lets
+//! run beside the writer.
+
+pub mod outbox;
+pub mod store;
+pub mod writer;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+pub use writer::{Closed, WriteError, Writer};
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Everything a process needs to use the database.
+pub struct Database {
+    pub writer: Writer,
+    /// Resolves once the writer thread has finished its queue and closed
+    /// the connection (after every `Writer` clone is dropped).
+    pub writer_closed: Closed,
+    pub read: SqlitePool,
+}
+
+/// Creates the file and its folder if needed, applies migrations, and opens
+/// the write connection (owned by a new writer thread) and the read pool.
+pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Database> {
+    migrate(path)?;
+    let (writer, writer_closed) = writer::start(path, busy_timeout)?;
+    let read = read_pool(path, busy_timeout).await?;
+    Ok(Database {
+        writer,
+        writer_closed,
+        read,
+    })
+}
+
+/// Applies the embedded migrations with refinery's rusqlite driver.
+pub fn migrate(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the database folder {}", dir.display()))?;
+    }
+    let mut conn = rusqlite::Connection::open(path)
+        .with_context(|| format!("opening database {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    let report = embedded::migrations::runner()
+        .run(&mut conn)
+        .with_context(|| format!("migrating database {}", path.display()))?;
+    for m in report.applied_migrations() {
+        tracing::info!(migration = %m, "applied migration");
+    }
+    Ok(())
+}
+
+fn base_options(path: &Path, busy_timeout: Duration) -> SqliteConnectOptions {
+    SqliteConnectOptions::from_str("sqlite:")
+        .expect("static options")
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(busy_timeout)
+        .foreign_keys(true)
+}
+
+/// A read-only pool for pages, APIs and health checks.
+pub async fn read_pool(path: &Path, busy_timeout: Duration) -> anyhow::Result<SqlitePool> {
+    SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(base_options(path, busy_timeout).read_only(true))
+        .await
+        .with_context(|| format!("opening {} for reading", path.display()))
+}
