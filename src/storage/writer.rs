@@ -79,7 +79,9 @@ where
 
     fn answer(self: Box<Self>, committed: Result<(), &str>) {
         let out = match (self.result, committed) {
-            (None, _) => Err(WriteError::Panicked),
+            // Not run: the batch was given up before its turn.
+            (None, Err(why)) => Err(WriteError::NotCommitted(why.to_owned())),
+            (None, Ok(())) => Err(WriteError::Panicked),
             (Some(Err(e)), _) => Err(WriteError::Failed(e)),
             (Some(Ok(_)), Err(why)) => Err(WriteError::NotCommitted(why.to_owned())),
             (Some(Ok(v)), Ok(())) => Ok(v),
@@ -154,6 +156,11 @@ impl Writer {
             mpsc::error::TrySendError::Closed(_) => WriteError::Gone,
         })?;
         answer.await.map_err(|_| WriteError::Gone)?
+    }
+
+    /// Jobs waiting in the queue now (for tests and the queue-depth gauge).
+    pub fn queued(&self) -> usize {
+        QUEUE_DEPTH - self.jobs.capacity()
     }
 
     /// Queues `f` (waiting for room) and returns its result once committed.
@@ -280,4 +287,211 @@ pub fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<(Writer, Clo
         .open()
         .with_context(|| format!("opening {} for writing", path.display()))?;
     Ok(Writer::spawn(conn, opener)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc as std_mpsc;
+
+    async fn writer() -> (tempfile::TempDir, Writer, Closed) {
+        let dir = tempfile::tempdir().unwrap();
+        let (w, closed) = start(&dir.path().join("w.db"), Duration::from_secs(1)).unwrap();
+        w.run(|c| {
+            c.execute_batch(
+                "CREATE TABLE t (id TEXT PRIMARY KEY);
+                 CREATE TABLE p (id TEXT PRIMARY KEY);
+                 CREATE TABLE c (pid TEXT REFERENCES p (id) DEFERRABLE INITIALLY DEFERRED);",
+            )
+        })
+        .await
+        .unwrap();
+        (dir, w, closed)
+    }
+
+    fn insert(id: &'static str) -> impl FnOnce(&Connection) -> rusqlite::Result<()> + Send {
+        move |c| c.execute("INSERT INTO t (id) VALUES (?)", [id]).map(|_| ())
+    }
+
+    async fn rows(w: &Writer) -> Vec<String> {
+        w.run(|c| {
+            c.prepare("SELECT id FROM t ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Holds the writer thread inside a job until the returned sender is
+    /// used, so that the jobs queued meanwhile form one batch.
+    /// (The holding job is the batch's first and shares its fate.)
+    fn hold(w: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (go, wait) = std_mpsc::channel::<()>();
+        let w = w.clone();
+        let held = tokio::spawn(async move {
+            let _ = w
+                .run(move |_| {
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await;
+        });
+        (go, held)
+    }
+
+    /// Queues each job in a task of its own and returns once all are
+    /// waiting in the writer's queue.
+    async fn queue<T: Send + 'static>(
+        w: &Writer,
+        jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<T> + Send>>,
+    ) -> Vec<tokio::task::JoinHandle<Result<T, WriteError>>> {
+        let before = w.queued();
+        let n = jobs.len();
+        let handles = jobs
+            .into_iter()
+            .map(|job| {
+                let w = w.clone();
+                tokio::spawn(async move { w.run(job).await })
+            })
+            .collect();
+        while w.queued() < before + n {
+            tokio::task::yield_now().await;
+        }
+        handles
+    }
+
+    async fn start_held(w: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (go, held) = hold(w);
+        // The holding job is taken off the queue once the thread runs it.
+        while w.queued() > 0 {
+            tokio::task::yield_now().await;
+        }
+        (go, held)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_is_rolled_back_alone() {
+        let (_dir, w, _) = writer().await;
+        let (go, held) = start_held(&w).await;
+        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
+            Box::new(insert("a")),
+            Box::new(|c| {
+                insert("b")(c)?;
+                insert("a")(c) // primary key: fails after writing "b"
+            }),
+            Box::new(|_| panic!("a bug in a job")),
+            Box::new(insert("c")),
+        ];
+        let handles = queue(&w, jobs).await;
+        go.send(()).unwrap();
+        held.await.unwrap();
+        let mut results = Vec::new();
+        for h in handles {
+            results.push(h.await.unwrap());
+        }
+        assert!(results[0].is_ok());
+        assert!(
+            matches!(results[1], Err(WriteError::Failed(_))),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(results[2], Err(WriteError::Panicked)),
+            "{:?}",
+            results[2]
+        );
+        assert!(results[3].is_ok());
+        assert_eq!(
+            rows(&w).await,
+            ["a", "c"],
+            "the failed job's own write is gone"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_fails_every_job_of_the_batch() {
+        let (_dir, w, _) = writer().await;
+        let (go, held) = start_held(&w).await;
+        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
+            Box::new(insert("a")),
+            // A deferred foreign key: the statement passes, COMMIT fails.
+            Box::new(|c| {
+                c.execute("INSERT INTO c (pid) VALUES ('nobody')", [])
+                    .map(|_| ())
+            }),
+            Box::new(insert("b")),
+        ];
+        let handles = queue(&w, jobs).await;
+        go.send(()).unwrap();
+        held.await.unwrap();
+        for h in handles {
+            let r = h.await.unwrap();
+            assert!(matches!(r, Err(WriteError::NotCommitted(_))), "{r:?}");
+        }
+        assert!(rows(&w).await.is_empty(), "nothing of the batch stays");
+        // The writer goes on: the next batch commits.
+        w.run(insert("z")).await.unwrap();
+        assert_eq!(rows(&w).await, ["z"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_ended_under_the_batch_fails_it_whole() {
+        // What SQLite does by itself on a full disk or an I/O error.
+        let (_dir, w, _) = writer().await;
+        let (go, held) = start_held(&w).await;
+        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
+            Box::new(insert("a")),
+            Box::new(|c| c.execute_batch("ROLLBACK")),
+            Box::new(insert("b")),
+        ];
+        let handles = queue(&w, jobs).await;
+        go.send(()).unwrap();
+        held.await.unwrap();
+        let results: Vec<_> = futures_util::future::join_all(handles).await;
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(Err(WriteError::NotCommitted(_))))),
+            "{results:?}"
+        );
+        assert!(
+            rows(&w).await.is_empty(),
+            "no job ran outside the transaction"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_refuses_at_once() {
+        let (_dir, w, _) = writer().await;
+        let (go, held) = start_held(&w).await;
+        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = (0
+            ..QUEUE_DEPTH)
+            .map(|_| Box::new(|_: &Connection| Ok(())) as Box<_>)
+            .collect();
+        let handles = queue(&w, jobs).await;
+        let refused = w.try_run(insert("late")).await;
+        assert!(matches!(refused, Err(WriteError::Busy)), "{refused:?}");
+        go.send(()).unwrap();
+        held.await.unwrap();
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        // Room again.
+        w.try_run(insert("later")).await.unwrap();
+        assert_eq!(rows(&w).await, ["later"]);
+    }
+
+    #[tokio::test]
+    async fn the_thread_finishes_its_queue_and_closes_when_handles_drop() {
+        let (dir, w, closed) = writer().await;
+        w.run(insert("kept")).await.unwrap();
+        drop(w);
+        closed.wait().await;
+        let conn = Connection::open(dir.path().join("w.db")).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+    }
 }
