@@ -324,56 +324,47 @@ mod tests {
     }
 
     /// Holds the writer thread inside a job until the returned sender is
-    /// used, so that the jobs queued meanwhile form one batch.
-    /// (The holding job is the batch's first and shares its fate.)
-    fn hold(w: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+    /// used, so that the jobs queued meanwhile form one batch. Returns once
+    /// the holding job runs. (It is the batch's first and shares its fate.)
+    async fn hold(w: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
         let (go, wait) = std_mpsc::channel::<()>();
+        let (running_tx, running) = oneshot::channel::<()>();
         let w = w.clone();
         let held = tokio::spawn(async move {
             let _ = w
                 .run(move |_| {
+                    let _ = running_tx.send(());
                     let _ = wait.recv();
                     Ok(())
                 })
                 .await;
         });
+        running.await.unwrap();
         (go, held)
     }
 
-    /// Queues each job in a task of its own and returns once all are
-    /// waiting in the writer's queue.
+    /// Queues each job, in order, in a task of its own and returns once all
+    /// are waiting in the writer's queue.
     async fn queue<T: Send + 'static>(
         w: &Writer,
         jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<T> + Send>>,
     ) -> Vec<tokio::task::JoinHandle<Result<T, WriteError>>> {
-        let before = w.queued();
-        let n = jobs.len();
-        let handles = jobs
-            .into_iter()
-            .map(|job| {
-                let w = w.clone();
-                tokio::spawn(async move { w.run(job).await })
-            })
-            .collect();
-        while w.queued() < before + n {
-            tokio::task::yield_now().await;
+        let mut handles = Vec::new();
+        for job in jobs {
+            let before = w.queued();
+            let w2 = w.clone();
+            handles.push(tokio::spawn(async move { w2.run(job).await }));
+            while w.queued() == before {
+                tokio::task::yield_now().await;
+            }
         }
         handles
-    }
-
-    async fn start_held(w: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
-        let (go, held) = hold(w);
-        // The holding job is taken off the queue once the thread runs it.
-        while w.queued() > 0 {
-            tokio::task::yield_now().await;
-        }
-        (go, held)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_job_is_rolled_back_alone() {
         let (_dir, w, _) = writer().await;
-        let (go, held) = start_held(&w).await;
+        let (go, held) = hold(&w).await;
         let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
             Box::new(insert("a")),
             Box::new(|c| {
@@ -412,7 +403,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_fails_every_job_of_the_batch() {
         let (_dir, w, _) = writer().await;
-        let (go, held) = start_held(&w).await;
+        let (go, held) = hold(&w).await;
         let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
             Box::new(insert("a")),
             // A deferred foreign key: the statement passes, COMMIT fails.
@@ -439,7 +430,7 @@ mod tests {
     async fn a_transaction_ended_under_the_batch_fails_it_whole() {
         // What SQLite does by itself on a full disk or an I/O error.
         let (_dir, w, _) = writer().await;
-        let (go, held) = start_held(&w).await;
+        let (go, held) = hold(&w).await;
         let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
             Box::new(insert("a")),
             Box::new(|c| c.execute_batch("ROLLBACK")),
@@ -464,7 +455,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_queue_refuses_at_once() {
         let (_dir, w, _) = writer().await;
-        let (go, held) = start_held(&w).await;
+        let (go, held) = hold(&w).await;
         let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = (0
             ..QUEUE_DEPTH)
             .map(|_| Box::new(|_: &Connection| Ok(())) as Box<_>)
