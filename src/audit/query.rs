@@ -123,23 +123,29 @@ fn cursor_of(row: &EventRow) -> String {
 
 /// Above this many matching webhooks a name search walks the time index
 /// with a plain LIKE instead (matches are then dense enough to fill a page
-/// quickly, and the index would hand back every one of them first).
+/// quickly, and the name index would hand back every one of them first).
 const SELECTIVE_MATCHES: i64 = 5000;
 
-/// Whether the trigram index should answer a name search: it serves
-/// substrings of 3+ characters without LIKE wildcards, and pays off when
-/// they are rare.
+/// The names (indexed once each, in `entity_names`) that are `LIKE` the
+/// pattern bound after this text; close it with `)`.
+const MATCHING_NAMES: &str = "SELECT n.name FROM entity_names n
+     WHERE n.id IN (SELECT rowid FROM entity_names_trigram WHERE name LIKE ";
+
+/// Whether the name index should answer a name search: the trigram index
+/// serves substrings of 3+ characters without LIKE wildcards, and the
+/// detour pays off when the matching webhooks are rare.
 async fn use_name_index(pool: &SqlitePool, text: &str) -> sqlx::Result<bool> {
     if text.chars().count() < 3 || text.contains(['%', '_', '\\']) {
         return Ok(false);
     }
-    let matches: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT rowid FROM webhooks_name WHERE entity_name LIKE ? LIMIT ?)",
-    )
-    .bind(format!("%{text}%"))
-    .bind(SELECTIVE_MATCHES)
-    .fetch_one(pool)
-    .await?;
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM webhooks WHERE entity_name IN ({MATCHING_NAMES}?)) LIMIT ?)"
+    );
+    let matches: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(format!("%{text}%"))
+        .bind(SELECTIVE_MATCHES)
+        .fetch_one(pool)
+        .await?;
     Ok(matches < SELECTIVE_MATCHES)
 }
 
@@ -155,9 +161,10 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
     }
     if let Some(text) = Filters::clean(&f.q) {
         if use_name_index(pool, text).await? {
-            q.push(" AND w.rowid IN (SELECT rowid FROM webhooks_name WHERE entity_name LIKE ")
+            q.push(" AND w.entity_name IN (")
+                .push(MATCHING_NAMES)
                 .push_bind(format!("%{text}%"))
-                .push(")");
+                .push("))");
         } else {
             let escaped = text
                 .replace('\\', "\\\\")

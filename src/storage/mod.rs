@@ -81,3 +81,54 @@ pub async fn read_pool(path: &Path, busy_timeout: Duration) -> anyhow::Result<Sq
         .await
         .with_context(|| format!("opening {} for reading", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_database_upgrades_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(1))
+            .run(&mut conn)
+            .unwrap();
+        conn.execute(
+            "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, entity_name,
+                outcome, reason)
+             VALUES ('w1', '2025-01-01T00:00:00.000Z', 's', '{}', 2, 'incident', 'Payments API',
+                'triggered', 'r')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        migrate(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let found: String = conn
+            .query_row(
+                "SELECT n.name FROM entity_names n WHERE n.id IN
+                   (SELECT rowid FROM entity_names_trigram WHERE name LIKE '%ments%')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(found, "Payments API", "names already stored are indexed");
+        // New webhooks add their name once.
+        for id in ["w2", "w3"] {
+            conn.execute(
+                "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, entity_name,
+                    outcome, reason)
+                 VALUES (?, '2025-01-01T00:00:01.000Z', 's', '{}', 2, 'incident', 'Checkout',
+                    'triggered', 'r')",
+                [id],
+            )
+            .unwrap();
+        }
+        let names: i64 = conn
+            .query_row("SELECT count(*) FROM entity_names", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(names, 2);
+    }
+}
