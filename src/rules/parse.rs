@@ -362,4 +362,120 @@ mod tests {
             }
         }
     }
+
+    mod odd_bodies {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any JSON value, a few levels deep.
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<f64>().prop_map(|f| json!(f)),
+                ".{0,12}".prop_map(Value::from),
+                // Values the parser looks for, in the wrong places.
+                prop::sample::select(vec![
+                    "investigating",
+                    "resolved",
+                    "major_outage",
+                    "operational",
+                    "critical",
+                    "2025-03-04T10:15:01Z",
+                    "not a time",
+                    "",
+                ])
+                .prop_map(Value::from),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map(
+                        prop::sample::select(vec![
+                            "incident",
+                            "component",
+                            "component_update",
+                            "page",
+                            "id",
+                            "name",
+                            "status",
+                            "impact",
+                            "incident_updates",
+                            "components",
+                            "meta",
+                            "created_at",
+                            "new_status",
+                            "old_status",
+                            "x",
+                        ])
+                        .prop_map(str::to_owned),
+                        inner,
+                        0..5
+                    )
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Every path (as `/a/0/b` pointers) in a value.
+        fn pointers(v: &Value, at: String, out: &mut Vec<String>) {
+            out.push(at.clone());
+            match v {
+                Value::Object(m) => {
+                    for (k, child) in m {
+                        pointers(child, format!("{at}/{k}"), out);
+                    }
+                }
+                Value::Array(a) => {
+                    for (i, child) in a.iter().enumerate() {
+                        pointers(child, format!("{at}/{i}"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        const SAMPLES: [&str; 5] = [
+            "01_incident_created_investigating_critical.json",
+            "02_incident_resolved.json",
+            "03_component_major_outage.json",
+            "04_component_back_to_operational.json",
+            "05_scheduled_maintenance_scheduled.json",
+        ];
+
+        proptest! {
+            #[test]
+            fn any_json_parses_without_panicking(v in any_json()) {
+                let _ = parse(&v);
+            }
+
+            /// A real sample with one value anywhere replaced by any JSON:
+            /// parse never panics, and whatever it reads keeps its ids.
+            #[test]
+            fn mutated_samples_parse_without_panicking(
+                sample in 0..SAMPLES.len(),
+                pick in any::<prop::sample::Index>(),
+                replacement in any_json(),
+            ) {
+                let mut v = fixture(SAMPLES[sample]);
+                let mut paths = Vec::new();
+                pointers(&v, String::new(), &mut paths);
+                let path = pick.get(&paths).clone();
+                match v.pointer_mut(&path) {
+                    Some(slot) => *slot = replacement,
+                    None => v = replacement,
+                }
+                match parse(&v) {
+                    Parsed::Incident(ev) => {
+                        prop_assert!(!ev.incident_id.is_empty() && !ev.page_id.is_empty());
+                    }
+                    Parsed::Component(ev) => {
+                        prop_assert!(!ev.component_id.is_empty() && !ev.page_id.is_empty());
+                    }
+                    Parsed::Unrecognized { reason } => prop_assert!(!reason.is_empty()),
+                }
+            }
+        }
+    }
 }

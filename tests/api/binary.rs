@@ -438,3 +438,119 @@ async fn retry_leaves_a_dead_trigger_alone_once_its_resolve_was_delivered() {
     assert!(listed.starts_with("1\tdead\ttrigger"), "{listed}");
     fake.stop().await;
 }
+
+#[tokio::test]
+async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
+    const SENDERS: usize = 16;
+    let fake = FakeItoc360::start("itoc-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
+    let p = start(&config);
+    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
+
+    // Senders post unique incidents until the server dies under them.
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let enough = Arc::new(tokio::sync::Notify::new());
+    let mut senders = tokio::task::JoinSet::new();
+    for s in 0..SENDERS {
+        let (url, acknowledged, enough) = (url.clone(), acknowledged.clone(), enough.clone());
+        senders.spawn(async move {
+            let client = reqwest::Client::new();
+            for n in 0.. {
+                let id = format!("k{s}n{n}");
+                let body = fixture_with(
+                    "01_incident_created_investigating_critical.json",
+                    &[
+                        ("incident.id", json!(id)),
+                        ("incident.incident_updates.0.id", json!(format!("u-{id}"))),
+                    ],
+                );
+                let Ok(r) = client.post(&url).body(body).send().await else {
+                    return;
+                };
+                if r.status().is_success() {
+                    let v: serde_json::Value = match r.json().await {
+                        Ok(v) => v,
+                        Err(_) => return,
+                    };
+                    assert_eq!(v["outcome"], "triggered", "{v}");
+                    let mut a = acknowledged.lock().unwrap();
+                    a.push(id);
+                    if a.len() == 200 {
+                        enough.notify_one();
+                    }
+                }
+            }
+        });
+    }
+    tokio::time::timeout(Duration::from_secs(60), enough.notified())
+        .await
+        .expect("200 webhooks acknowledged");
+    p.signal("KILL");
+    let _ = p.wait();
+    while senders.join_next().await.is_some() {}
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 200);
+
+    // A new process finds every acknowledged webhook and delivers every
+    // decided trigger.
+    let p = start(&config);
+    let fingerprints: std::collections::HashSet<String> = acknowledged
+        .iter()
+        .map(|id| format!("statuspage:x1y2z3a4b5c6:incident:{id}"))
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let delivered: std::collections::HashSet<String> = fake
+            .accepted()
+            .iter()
+            .filter_map(|b| b["id"].as_str().map(str::to_owned))
+            .collect();
+        if fingerprints.is_subset(&delivered) {
+            break;
+        }
+        let seen = fake.received().len();
+        tokio::time::timeout_at(deadline, fake.wait_for_requests(seen + 1))
+            .await
+            .expect("every acknowledged trigger is delivered after the restart");
+    }
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+
+    let db = rusqlite::Connection::open(dir.path().join("bridge.db")).unwrap();
+    let stored: std::collections::HashSet<String> = db
+        .prepare("SELECT entity_id FROM webhooks WHERE outcome = 'triggered'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for id in &acknowledged {
+        assert!(
+            stored.contains(id),
+            "acknowledged webhook {id} is not stored"
+        );
+    }
+    let pending: i64 = db
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE state != 'delivered'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pending, 0, "every decided trigger was delivered");
+    // Only sends in flight at the kill may go out twice.
+    let got = fake.accepted();
+    let mut per_fp = std::collections::HashMap::<&str, usize>::new();
+    for b in &got {
+        *per_fp.entry(b["id"].as_str().unwrap()).or_default() += 1;
+    }
+    let twice = per_fp.values().filter(|&&n| n > 1).count();
+    assert!(per_fp.values().all(|&n| n <= 2), "{per_fp:?}");
+    assert!(
+        twice <= 8,
+        "{twice} sent twice: more than delivery.concurrency"
+    );
+    fake.stop().await;
+}

@@ -1,0 +1,296 @@
+//! Ingest benchmark: the bridge (the release binary, a child process, dry
+//! run, FULL sync, its database on the real disk) beside a no-op actix
+//! handler, both driven over loopback by the same load generator, at 1, 16
+//! and 64 concurrent senders (keep-alive connections).
+//!
+//! Every body is a real Statuspage sample with unique ids — half new
+//! incidents (investigating, critical, one component), half component
+//! outages — so every request walks the whole pipeline and writes an outbox
+//! row. Prints requests/s, p50 and p99 per run, the bridge's share of the
+//! no-op figure and its peak RSS, then checks that the database holds
+//! exactly the webhooks answered 2xx (exit 1 if not).
+//!
+//!     cargo bench --bench ingest [-- REQUESTS_AT_64]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const TOKEN: &str = "bench-source-token-0123456789abcdef";
+const INCIDENT: &str =
+    include_str!("../tests/fixtures/01_incident_created_investigating_critical.json");
+const COMPONENT: &str = include_str!("../tests/fixtures/03_component_major_outage.json");
+
+/// A request body with fresh ids; even `n` an incident, odd a component.
+fn body(run: &str, n: usize) -> Vec<u8> {
+    let mut v: Value;
+    if n % 2 == 0 {
+        v = serde_json::from_str(INCIDENT).unwrap();
+        let id = format!("{run}i{n}");
+        v["incident"]["id"] = json!(id);
+        v["incident"]["incident_updates"][0]["id"] = json!(format!("{run}u{n}"));
+        v["incident"]["incident_updates"][0]["incident_id"] = json!(id);
+    } else {
+        v = serde_json::from_str(COMPONENT).unwrap();
+        let id = format!("{run}c{n}");
+        v["component"]["id"] = json!(id);
+        v["component_update"]["component_id"] = json!(id);
+        v["component_update"]["id"] = json!(format!("{run}cu{n}"));
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+fn request(addr: SocketAddr, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST /webhooks/statuspage?token={TOKEN} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// Reads one HTTP/1.1 response; returns its status.
+fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = std::str::from_utf8(&buf[..head_end]).unwrap_or("");
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(status)
+}
+
+struct Figures {
+    ok: usize,
+    refused: usize,
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Sends every prepared request from `senders` threads, one keep-alive
+/// connection each, taking the next request from a shared counter.
+fn drive(addr: SocketAddr, requests: Arc<Vec<Vec<u8>>>, senders: usize) -> Figures {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..senders)
+        .map(|_| {
+            let (requests, next) = (requests.clone(), next.clone());
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(addr).unwrap();
+                stream.set_nodelay(true).unwrap();
+                let mut buf = Vec::with_capacity(8192);
+                let (mut lat, mut ok, mut refused) = (Vec::new(), 0, 0);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(req) = requests.get(i) else { break };
+                    let t = Instant::now();
+                    stream.write_all(req).unwrap();
+                    let status = read_response(&mut stream, &mut buf).unwrap();
+                    lat.push(t.elapsed().as_micros() as u32);
+                    if (200..300).contains(&status) {
+                        ok += 1;
+                    } else {
+                        refused += 1;
+                    }
+                }
+                (lat, ok, refused)
+            })
+        })
+        .collect();
+    let (mut lat, mut ok, mut refused) = (Vec::new(), 0, 0);
+    for t in threads {
+        let (l, o, r) = t.join().unwrap();
+        lat.extend(l);
+        ok += o;
+        refused += r;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0;
+    Figures {
+        ok,
+        refused,
+        per_sec: (ok + refused) as f64 / secs,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+/// A no-op handler on its own thread: the HTTP layer's ceiling.
+fn start_noop() -> SocketAddr {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(|| {
+                App::new().route(
+                    "/webhooks/statuspage",
+                    web::post().to(|body: web::Bytes| async move {
+                        HttpResponse::Ok()
+                            .json(json!({"id": "noop", "outcome": "ignored", "bytes": body.len()}))
+                    }),
+                )
+            })
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+            .unwrap()
+        })
+    });
+    addr
+}
+
+/// Starts the bridge binary; its log goes to a file (read for the
+/// listening line), so the bench does not pay for reading it.
+fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
+    let db = dir.join("bench.db");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\npath = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
+            db.display()
+        ),
+    )
+    .unwrap();
+    let log_path = dir.join("bridge.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_statuspage-bridge"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env_remove("ITOC360_TOKEN")
+        .env_remove("BRIDGE_LISTEN")
+        .env_remove("BRIDGE_DATABASE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        if let Some(rest) = text.split("listening on http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            return (child, addr);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bridge did not start:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Peak resident set of a process so far, in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let at_64: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(60_000);
+    // The database on the real disk (the target folder), not on tmpfs.
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let noop = start_noop();
+    let (mut bridge, addr) = start_bridge(dir.path());
+    let pid = bridge.id();
+
+    let plan = [(1usize, at_64 / 20), (16, at_64 / 2), (64, at_64)];
+    println!(
+        "{:>8} {:>10} {:>10} {:>9} {:>9} {:>9}",
+        "senders", "target", "req/s", "p50 ms", "p99 ms", "non-2xx"
+    );
+    let (mut answered_2xx, mut bridge_requests) = (0usize, 0usize);
+    // Warm-up: connections, caches, the database file's first pages.
+    let warm: Vec<Vec<u8>> = (0..2000).map(|n| request(addr, &body("warm", n))).collect();
+    let w = drive(addr, Arc::new(warm), 16);
+    answered_2xx += w.ok;
+    bridge_requests += w.ok + w.refused;
+    for (run, (senders, count)) in plan.into_iter().enumerate() {
+        let count = count.max(200);
+        let noop_reqs: Vec<Vec<u8>> = (0..count).map(|n| request(noop, &body("n", n))).collect();
+        let n = drive(noop, Arc::new(noop_reqs), senders);
+        let tag = format!("r{run}x");
+        let reqs: Vec<Vec<u8>> = (0..count).map(|n| request(addr, &body(&tag, n))).collect();
+        let b = drive(addr, Arc::new(reqs), senders);
+        answered_2xx += b.ok;
+        bridge_requests += b.ok + b.refused;
+        for (name, f) in [("no-op", &n), ("bridge", &b)] {
+            println!(
+                "{senders:>8} {name:>10} {:>10.0} {:>9.2} {:>9.2} {:>9}",
+                f.per_sec, f.p50_ms, f.p99_ms, f.refused
+            );
+        }
+        println!(
+            "{senders:>8} {:>10} {:>9.1} %",
+            "share",
+            100.0 * b.per_sec / n.per_sec
+        );
+    }
+    println!("bridge peak RSS: {:.1} MB", peak_rss_mb(pid));
+
+    // Stop the bridge cleanly, then count what it stored.
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = bridge.wait();
+    let conn = rusqlite::Connection::open(dir.path().join("bench.db")).unwrap();
+    let count =
+        |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
+    let webhooks = count("SELECT count(*) FROM webhooks");
+    let outbox = count("SELECT count(*) FROM outbox");
+    println!(
+        "requests to the bridge: {bridge_requests}, answered 2xx: {answered_2xx}, webhooks stored: {webhooks}, outbox rows: {outbox}"
+    );
+    if webhooks != answered_2xx || outbox != answered_2xx {
+        eprintln!("MISMATCH: the database does not hold exactly the webhooks answered 2xx");
+        std::process::exit(1);
+    }
+    println!("ok: the database holds exactly the webhooks answered 2xx, each with its outbox row");
+}
