@@ -30,7 +30,7 @@ const COMPONENT: &str = include_str!("../tests/fixtures/03_component_major_outag
 /// A request body with fresh ids; even `n` an incident, odd a component.
 fn body(run: &str, n: usize) -> Vec<u8> {
     let mut v: Value;
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         v = serde_json::from_str(INCIDENT).unwrap();
         let id = format!("{run}i{n}");
         v["incident"]["id"] = json!(id);
@@ -180,6 +180,7 @@ fn start_noop() -> SocketAddr {
 
 /// Starts the bridge binary; its log goes to a file (read for the
 /// listening line), so the bench does not pay for reading it.
+#[allow(clippy::zombie_processes)] // waited for at the end of `main`
 fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
     let db = dir.join("bench.db");
     let config = dir.join("config.toml");
@@ -235,8 +236,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(60_000);
-    // The database on the real disk (the target folder), not on tmpfs.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // The database on the real disk (the target folder), not on tmpfs;
+    // INGEST_BENCH_DIR puts it elsewhere (e.g. /dev/shm, to see what the
+    // disk costs).
+    let base = std::env::var("INGEST_BENCH_DIR").unwrap_or(env!("CARGO_TARGET_TMPDIR").into());
+    let dir = tempfile::tempdir_in(base).unwrap();
     let noop = start_noop();
     let (mut bridge, addr) = start_bridge(dir.path());
     let pid = bridge.id();
@@ -280,6 +284,9 @@ fn main() {
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = bridge.wait();
+    if let Ok(keep) = std::env::var("INGEST_BENCH_LOG") {
+        let _ = std::fs::copy(dir.path().join("bridge.log"), keep);
+    }
     let conn = rusqlite::Connection::open(dir.path().join("bench.db")).unwrap();
     let count =
         |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };

@@ -107,6 +107,13 @@ impl Opener {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Each job's savepoint keeps a statement journal of the pages it
+        // changes; in a temporary file, writing it cost a quarter of the
+        // writer's time.
+        conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // 16 MB of page cache, so the indexes a webhook touches stay in
+        // memory between batches.
+        conn.pragma_update(None, "cache_size", -16_000)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(conn)
     }
@@ -294,6 +301,8 @@ mod tests {
     use super::*;
     use std::sync::mpsc as std_mpsc;
 
+    type TestJob<T = ()> = Box<dyn FnOnce(&Connection) -> rusqlite::Result<T> + Send>;
+
     async fn writer() -> (tempfile::TempDir, Writer, Closed) {
         let dir = tempfile::tempdir().unwrap();
         let (w, closed) = start(&dir.path().join("w.db"), Duration::from_secs(1)).unwrap();
@@ -347,7 +356,7 @@ mod tests {
     /// are waiting in the writer's queue.
     async fn queue<T: Send + 'static>(
         w: &Writer,
-        jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<T> + Send>>,
+        jobs: Vec<TestJob<T>>,
     ) -> Vec<tokio::task::JoinHandle<Result<T, WriteError>>> {
         let mut handles = Vec::new();
         for job in jobs {
@@ -365,7 +374,7 @@ mod tests {
     async fn a_failing_job_is_rolled_back_alone() {
         let (_dir, w, _) = writer().await;
         let (go, held) = hold(&w).await;
-        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
+        let jobs: Vec<TestJob> = vec![
             Box::new(insert("a")),
             Box::new(|c| {
                 insert("b")(c)?;
@@ -404,7 +413,7 @@ mod tests {
     async fn a_failed_commit_fails_every_job_of_the_batch() {
         let (_dir, w, _) = writer().await;
         let (go, held) = hold(&w).await;
-        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
+        let jobs: Vec<TestJob> = vec![
             Box::new(insert("a")),
             // A deferred foreign key: the statement passes, COMMIT fails.
             Box::new(|c| {
@@ -431,7 +440,7 @@ mod tests {
         // What SQLite does by itself on a full disk or an I/O error.
         let (_dir, w, _) = writer().await;
         let (go, held) = hold(&w).await;
-        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = vec![
+        let jobs: Vec<TestJob> = vec![
             Box::new(insert("a")),
             Box::new(|c| c.execute_batch("ROLLBACK")),
             Box::new(insert("b")),
@@ -456,8 +465,7 @@ mod tests {
     async fn a_full_queue_refuses_at_once() {
         let (_dir, w, _) = writer().await;
         let (go, held) = hold(&w).await;
-        let jobs: Vec<Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>> = (0
-            ..QUEUE_DEPTH)
+        let jobs: Vec<TestJob> = (0..QUEUE_DEPTH)
             .map(|_| Box::new(|_: &Connection| Ok(())) as Box<_>)
             .collect();
         let handles = queue(&w, jobs).await;
