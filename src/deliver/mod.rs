@@ -11,7 +11,7 @@ pub mod format;
 pub mod retry;
 mod send;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -140,82 +140,168 @@ struct Finished {
 /// The rows being sent now: task → (outbox id, fingerprint).
 type Busy = HashMap<task::Id, (i64, String)>;
 
+/// What a database pass returns: rows claimed, and how long until the next
+/// row becomes due.
+type Pass = anyhow::Result<(Vec<Event>, Option<Duration>)>;
+
+/// Everything the worker holds between passes.
+#[derive(Default)]
+struct Held {
+    inflight: JoinSet<Finished>,
+    busy: Busy,
+    /// Claimed (leased) ahead of a free slot, so a slot that frees up is
+    /// filled at once rather than after the next commit.
+    ready: VecDeque<Event>,
+    /// Sent, waiting to be recorded with the next pass.
+    finished: Vec<Finished>,
+}
+
+impl Held {
+    /// Fingerprints this worker holds: none of them may be claimed again.
+    fn fingerprints(&self) -> Vec<String> {
+        let sending = self.busy.values().map(|(_, fp)| fp.clone());
+        sending
+            .chain(self.ready.iter().map(|e| e.fingerprint.clone()))
+            .collect()
+    }
+}
+
 impl Run {
     async fn run(mut self) {
-        let mut inflight: JoinSet<Finished> = JoinSet::new();
-        let mut busy = Busy::new();
-        let mut finished: Vec<Finished> = Vec::new();
+        let mut h = Held::default();
+        // At most one database pass runs at a time, beside the sends.
+        let mut pass: Option<JoinHandle<Pass>> = None;
+        let mut look = true;
+        let mut wait = IDLE_POLL;
+        // Claimed ahead: a few rounds of slots, so sends do not wait for a
+        // commit, even while webhooks keep the writer busy.
+        let hold_at_most = 4 * self.concurrency;
         while !*self.shutdown.borrow() {
-            // Attempts that ended while the last pass was running are
-            // recorded in the same transaction as the next claim: under
-            // load, one commit covers many sends.
-            collect_ready(&mut inflight, &mut busy, &mut finished);
-            let free = self.concurrency.saturating_sub(inflight.len());
-            let fingerprints = busy.values().map(|(_, fp)| fp.clone()).collect();
-            let mut wait = IDLE_POLL;
-            if free == 0 && finished.is_empty() {
-                // Full and nothing to record: wait for a send to end.
-                self.wait(&mut inflight, &mut busy, &mut finished, wait)
-                    .await;
-                continue;
+            collect_ready(&mut h.inflight, &mut h.busy, &mut h.finished);
+            self.start_sends(&mut h);
+            let room = hold_at_most.saturating_sub(h.inflight.len() + h.ready.len());
+            if pass.is_none() && (!h.finished.is_empty() || (look && room > 0)) {
+                // Attempts that ended are recorded in the same transaction
+                // as the next claim: under load, one commit covers many
+                // sends, and it shares the writer's batch with webhooks.
+                let finished = std::mem::take(&mut h.finished);
+                let busy = h.fingerprints();
+                let sender = self.sender.clone();
+                pass = Some(tokio::spawn(
+                    sender.record_and_claim(finished, room, busy, self.lease),
+                ));
+                look = false;
             }
-            match self
-                .record_and_claim(std::mem::take(&mut finished), free, fingerprints)
-                .await
-            {
-                Ok((rows, next)) => {
-                    for e in rows {
-                        let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
-                        let row = (e.id, e.fingerprint.clone());
-                        let handle = inflight.spawn(self.sender.clone().send(e).instrument(span));
-                        busy.insert(handle.id(), row);
-                    }
-                    if let Some(next) = next {
-                        wait = next.min(IDLE_POLL);
-                    }
+            tokio::select! {
+                Some(done) = h.inflight.join_next_with_id(), if !h.inflight.is_empty() => {
+                    take_done(done, &mut h.busy, &mut h.finished);
                 }
-                Err(e) => {
-                    tracing::error!(error = %e, "updating the outbox failed; rows held are sent again when their lease ends")
+                done = async { pass.as_mut().expect("guarded").await }, if pass.is_some() => {
+                    pass = None;
+                    match done {
+                        Ok(Ok((rows, next))) => {
+                            // A full claim may have left more behind.
+                            look = rows.len() == room && room > 0;
+                            h.ready.extend(rows);
+                            wait = next.map_or(IDLE_POLL, |n| n.min(IDLE_POLL));
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!(error = %e, "updating the outbox failed; rows held are sent again when their lease ends");
+                            wait = IDLE_POLL;
+                        }
+                        Err(e) => tracing::error!(error = %e, "an outbox pass ended abnormally"),
+                    }
+                    self.progress.send_modify(|n| *n += 1);
                 }
+                _ = self.wake.notified() => look = true,
+                _ = tokio::time::sleep(wait), if pass.is_none() => look = true,
+                _ = self.shutdown.changed() => {}
             }
-            self.progress.send_modify(|n| *n += 1);
-            self.wait(&mut inflight, &mut busy, &mut finished, wait)
-                .await;
         }
-        self.finish(inflight, busy, finished).await;
+        if let Some(pass) = pass {
+            // Rows it claimed are ours to give back.
+            if let Ok(Ok((rows, _))) = pass.await {
+                h.ready.extend(rows);
+            }
+        }
+        self.finish(h).await;
     }
 
-    /// Sleeps until a send ends, a row is committed, `wait` passes, or
-    /// shutdown is asked for.
-    async fn wait(
-        &mut self,
-        inflight: &mut JoinSet<Finished>,
-        busy: &mut Busy,
-        finished: &mut Vec<Finished>,
-        wait: Duration,
-    ) {
-        tokio::select! {
-            Some(done) = inflight.join_next_with_id(), if !inflight.is_empty() => {
-                take_done(done, busy, finished);
-            }
-            _ = self.wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = self.shutdown.changed() => {}
+    /// Starts sends from the rows claimed ahead while slots are free.
+    fn start_sends(&self, h: &mut Held) {
+        while h.inflight.len() < self.concurrency {
+            let Some(e) = h.ready.pop_front() else { break };
+            let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
+            let row = (e.id, e.fingerprint.clone());
+            let handle = h
+                .inflight
+                .spawn(self.sender.clone().send(e).instrument(span));
+            h.busy.insert(handle.id(), row);
         }
     }
 
+    async fn finish(self, mut h: Held) {
+        if !h.inflight.is_empty() {
+            tracing::info!(
+                in_flight = h.inflight.len(),
+                grace_secs = self.grace.as_secs(),
+                "delivery worker stopping: letting in-flight sends finish"
+            );
+        }
+        let deadline = tokio::time::sleep(self.grace);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                done = h.inflight.join_next_with_id() => match done {
+                    Some(done) => take_done(done, &mut h.busy, &mut h.finished),
+                    None => break,
+                },
+                _ = &mut deadline => break,
+            }
+        }
+        h.inflight.abort_all();
+        while h.inflight.join_next().await.is_some() {}
+        let cut_off: Vec<i64> = h.busy.values().map(|(id, _)| *id).collect();
+        if !cut_off.is_empty() {
+            tracing::warn!(rows = ?cut_off, "sends still running at shutdown were cut off; their rows stay queued and are sent again on restart");
+        }
+        // Rows claimed ahead and never sent go back at once.
+        let release: Vec<i64> = cut_off
+            .into_iter()
+            .chain(h.ready.iter().map(|e| e.id))
+            .collect();
+        let finished = h.finished;
+        let saved = self
+            .sender
+            .writer
+            .run(move |conn| {
+                for f in &finished {
+                    outbox::finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
+                }
+                outbox::release(conn, &release)
+            })
+            .await;
+        if saved.is_err() {
+            tracing::warn!(
+                "could not record the last attempts; those rows are sent again after their lease ends"
+            );
+        }
+        tracing::info!("delivery worker stopped");
+    }
+}
+
+impl Sender {
     /// Records finished attempts, claims up to `limit` due rows, and
     /// returns them with the time until the next row becomes due — all in
     /// one transaction.
     async fn record_and_claim(
-        &self,
+        self: Arc<Self>,
         finished: Vec<Finished>,
         limit: usize,
         busy: Vec<String>,
-    ) -> anyhow::Result<(Vec<Event>, Option<Duration>)> {
-        let lease = self.lease;
+        lease: Duration,
+    ) -> Pass {
         let (rows, next) = self
-            .sender
             .writer
             .run(move |conn| {
                 let now = Utc::now();
@@ -237,54 +323,6 @@ impl Run {
             .and_then(parse_time)
             .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
         Ok((rows, next))
-    }
-
-    async fn finish(
-        self,
-        mut inflight: JoinSet<Finished>,
-        mut busy: Busy,
-        mut finished: Vec<Finished>,
-    ) {
-        if !inflight.is_empty() {
-            tracing::info!(
-                in_flight = inflight.len(),
-                grace_secs = self.grace.as_secs(),
-                "delivery worker stopping: letting in-flight sends finish"
-            );
-        }
-        let deadline = tokio::time::sleep(self.grace);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                done = inflight.join_next_with_id() => match done {
-                    Some(done) => take_done(done, &mut busy, &mut finished),
-                    None => break,
-                },
-                _ = &mut deadline => break,
-            }
-        }
-        inflight.abort_all();
-        while inflight.join_next().await.is_some() {}
-        let cut_off: Vec<i64> = busy.values().map(|(id, _)| *id).collect();
-        if !cut_off.is_empty() {
-            tracing::warn!(rows = ?cut_off, "sends still running at shutdown were cut off; their rows stay queued and are sent again on restart");
-        }
-        let saved = self
-            .sender
-            .writer
-            .run(move |conn| {
-                for f in &finished {
-                    outbox::finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
-                }
-                outbox::release(conn, &cut_off)
-            })
-            .await;
-        if saved.is_err() {
-            tracing::warn!(
-                "could not record the last attempts; those rows are sent again after their lease ends"
-            );
-        }
-        tracing::info!("delivery worker stopped");
     }
 }
 
