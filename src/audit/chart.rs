@@ -213,6 +213,7 @@ mod tests {
             alert_before: "closed".into(),
             alert_after: "closed".into(),
             outcome: "triggered".into(),
+            reason: None,
         }
     }
 

@@ -310,6 +310,8 @@ pub struct TransitionRow {
     pub alert_before: String,
     pub alert_after: String,
     pub outcome: String,
+    /// Set when another entity's event caused it.
+    pub reason: Option<String>,
 }
 
 /// The current state of an incident or component.
@@ -385,7 +387,7 @@ pub async fn timeline(
         return Ok(None);
     };
     let transitions: Vec<TransitionRow> = sqlx::query_as(
-        "SELECT webhook_id, at, from_status, to_status, alert_before, alert_after, outcome
+        "SELECT webhook_id, at, from_status, to_status, alert_before, alert_after, outcome, reason
          FROM transitions WHERE kind = ? AND page_id = ? AND entity_id = ? ORDER BY id",
     )
     .bind(kind.as_str())

@@ -316,6 +316,8 @@ pub struct TransitionView {
     pub class: &'static str,
     pub alert: String,
     pub outcome: String,
+    /// Why, when another entity's event caused it.
+    pub reason: Option<String>,
     pub webhook_href: String,
 }
 
@@ -334,6 +336,7 @@ impl From<&TransitionRow> for TransitionView {
                 format!("{} → {}", t.alert_before, t.alert_after)
             },
             outcome: t.outcome.clone(),
+            reason: t.reason.clone(),
             webhook_href: format!("/events/{}", seg(&t.webhook_id)),
         }
     }

@@ -76,6 +76,11 @@ pub(super) fn apply_incident(
         .map(|c| (c.id.clone(), c.name.clone()))
         .collect();
     store::link_components(conn, key, &components, ctx.now)?;
+    let label = match &ev.name {
+        Some(name) => format!("{name:?} ({})", ev.incident_id),
+        None => ev.incident_id.clone(),
+    };
+    lift_components(conn, ctx, key, step.emit, &label, at)?;
 
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.incident_id);
@@ -219,9 +224,70 @@ fn record(
             before: prior.alert,
             after: step.after,
             outcome: step.outcome,
+            reason: None,
         },
     )?;
     store::record_applied(conn, key, keys, ctx.id)
+}
+
+/// Re-triggers the incident's associated open components at its priority
+/// when its alert opened or rose (`machine::component_lift`), in the same
+/// transaction, so the order in which Statuspage delivers an action's
+/// incident and component webhooks does not change the outcome.
+fn lift_components(
+    conn: &Connection,
+    ctx: &Ctx<'_>,
+    incident: EntityKey<'_>,
+    incident_emit: Option<Emit>,
+    label: &str,
+    at: &str,
+) -> rusqlite::Result<()> {
+    if incident_emit.is_none() {
+        return Ok(());
+    }
+    for c in store::open_components_of(conn, incident)? {
+        let Some(lift) = machine::component_lift(&c.stored.prior, incident_emit, label) else {
+            continue;
+        };
+        let (Some(emit), Alert::Open(priority)) = (lift.emit, lift.after) else {
+            continue;
+        };
+        let key = EntityKey {
+            kind: EntityKind::Component,
+            entity_id: &c.component_id,
+            ..incident
+        };
+        let status = c.stored.prior.status.as_deref().unwrap_or("unknown");
+        store::raise_component(conn, key, priority, ctx.now)?;
+        store::insert_transition(
+            conn,
+            key,
+            &NewTransition {
+                webhook_id: ctx.id,
+                at,
+                from_status: Some(status),
+                to_status: status,
+                before: c.stored.prior.alert,
+                after: lift.after,
+                outcome: lift.outcome,
+                reason: Some(&lift.reason),
+            },
+        )?;
+        let name = c.name.as_deref().unwrap_or(&c.component_id);
+        let draft = Draft {
+            title: format!("Statuspage component \"{name}\": {status}"),
+            message: format!(
+                "Component \"{name}\" is {status}; priority raised to {priority} by incident {label}."
+            ),
+            status,
+            impact: None,
+            link: None,
+            starts_at: c.stored.started_at.clone().unwrap_or_else(|| at.to_owned()),
+            ends_at: None,
+        };
+        enqueue(conn, ctx, key, emit, draft)?;
+    }
+    Ok(())
 }
 
 /// The text and times of an event for ITOC360, before it is keyed.

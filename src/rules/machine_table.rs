@@ -307,3 +307,92 @@ fn duplicate_keys() {
         "component_update:cu1"
     );
 }
+
+/// An incident's event and one associated component open before it:
+/// (component alert, incident's emitted event) → the component's outcome,
+/// alert and emitted event, if it changes at all.
+#[test]
+fn incidents_lift_their_open_components() {
+    use Outcome::*;
+    #[rustfmt::skip]
+    type Lifted = Option<(Outcome, Alert, Option<Emit>)>;
+    let rows: &[(Alert, Option<Emit>, Lifted)] = &[
+        // Opening or rising above the component: re-trigger at the incident's priority.
+        (
+            Alert::Open(Medium),
+            trig(Critical),
+            Some((Retriggered, Alert::Open(Critical), trig(Critical))),
+        ),
+        (
+            Alert::Open(Medium),
+            trig(High),
+            Some((Retriggered, Alert::Open(High), trig(High))),
+        ),
+        (
+            Alert::Open(Low),
+            trig(Medium),
+            Some((Retriggered, Alert::Open(Medium), trig(Medium))),
+        ),
+        // Never lowers, never repeats the same priority.
+        (Alert::Open(Critical), trig(High), None),
+        (Alert::Open(High), trig(High), None),
+        // A resolve, or an incident event that sends nothing, leaves it.
+        (Alert::Open(Medium), res(Critical), None),
+        (Alert::Open(Medium), None, None),
+        // A closed component is not opened by an incident.
+        (Alert::Closed, trig(Critical), None),
+    ];
+    for &(alert, incident_emit, want) in rows {
+        let component = prior(alert, "major_outage", 50);
+        let got = component_lift(&component, incident_emit, "\"API down\" (i)")
+            .map(|s| (s.outcome, s.after, s.emit));
+        assert_eq!(got, want, "{alert:?} {incident_emit:?}");
+    }
+    let lifted = component_lift(&open(Medium), trig(Critical), "\"API down\" (i)").unwrap();
+    assert!(lifted.applied);
+    assert!(
+        lifted.reason.contains("medium → critical")
+            && lifted
+                .reason
+                .contains("raised by incident \"API down\" (i)"),
+        "{}",
+        lifted.reason
+    );
+}
+
+/// "Incident critical, then component major_outage" and the other order
+/// leave the component open at Critical (BEHAVIOUR.md).
+#[test]
+fn component_priority_does_not_depend_on_arrival_order() {
+    let rules = Rules::default();
+    let incident = incident_step(
+        &closed(),
+        &inc("investigating", Some("critical"), None),
+        None,
+        rules,
+    );
+    assert_eq!(incident.emit, trig(Critical));
+
+    // Incident first: the component reads the open incident's priority.
+    let first = component_step(
+        &closed(),
+        &comp("major_outage"),
+        None,
+        Some(Critical),
+        rules,
+    );
+    assert!(component_lift(&closed(), incident.emit, "i").is_none());
+    let emitted_a = vec![first.emit];
+
+    // Component first: it opens at Medium, then the incident lifts it.
+    let early = component_step(&closed(), &comp("major_outage"), None, None, rules);
+    assert_eq!(early.after, Alert::Open(Medium));
+    let prior_b = prior(early.after, "major_outage", 100);
+    let lift = component_lift(&prior_b, incident.emit, "i").expect("lifted");
+    let emitted_b = vec![early.emit, lift.emit];
+
+    assert_eq!(first.after, Alert::Open(Critical));
+    assert_eq!(lift.after, first.after, "both orders end at the same state");
+    assert_eq!(emitted_a, [trig(Critical)]);
+    assert_eq!(emitted_b, [trig(Medium), trig(Critical)]);
+}

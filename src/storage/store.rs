@@ -316,6 +316,8 @@ pub struct NewTransition<'a> {
     pub before: Alert,
     pub after: Alert,
     pub outcome: Outcome,
+    /// Set when the transition was caused by another entity's event.
+    pub reason: Option<&'a str>,
 }
 
 pub fn insert_transition(
@@ -325,8 +327,8 @@ pub fn insert_transition(
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO transitions (webhook_id, source, kind, page_id, entity_id, at, from_status,
-            to_status, alert_before, alert_after, outcome)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            to_status, alert_before, alert_after, outcome, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         t.webhook_id,
@@ -340,6 +342,7 @@ pub fn insert_transition(
         alert_text(t.before),
         alert_text(t.after),
         t.outcome.as_str(),
+        t.reason,
     ])?;
     Ok(())
 }
@@ -405,4 +408,76 @@ pub fn open_incident_priority(
         highest = highest.max(Some(p));
     }
     Ok(highest)
+}
+
+/// A component whose alert is open, linked to an incident now.
+#[derive(Debug, Clone)]
+pub struct LinkedOpen {
+    pub component_id: String,
+    pub name: Option<String>,
+    pub stored: Stored,
+}
+
+/// The components currently associated with an incident whose alerts are
+/// open.
+pub fn open_components_of(
+    conn: &Connection,
+    incident: EntityKey<'_>,
+) -> rusqlite::Result<Vec<LinkedOpen>> {
+    let mut st = conn.prepare_cached(
+        "SELECT c.component_id, c.name, c.alert_priority, c.status, c.last_event_at,
+                c.alert_opened_at
+         FROM incident_components ic
+         JOIN components c ON c.source = ic.source AND c.page_id = ic.page_id
+                          AND c.component_id = ic.component_id
+         WHERE ic.source = ? AND ic.page_id = ? AND ic.incident_id = ? AND ic.current = 1
+           AND c.alert_open = 1
+         ORDER BY c.component_id",
+    )?;
+    let rows = st.query_map(
+        params![incident.source, incident.page_id, incident.entity_id],
+        |r| {
+            let priority: Option<String> = r.get(2)?;
+            let last: Option<String> = r.get(4)?;
+            Ok(LinkedOpen {
+                component_id: r.get(0)?,
+                name: r.get(1)?,
+                stored: Stored {
+                    prior: Prior {
+                        alert: Alert::Open(
+                            priority
+                                .as_deref()
+                                .and_then(Priority::parse)
+                                .unwrap_or(Priority::Medium),
+                        ),
+                        status: r.get(3)?,
+                        last_event_at: last.as_deref().and_then(parse_time),
+                    },
+                    started_at: r.get(5)?,
+                },
+            })
+        },
+    )?;
+    rows.collect()
+}
+
+/// Sets an open component's alert priority (its status and times stay).
+pub fn raise_component(
+    conn: &Connection,
+    key: EntityKey<'_>,
+    priority: Priority,
+    now: &str,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE components SET alert_priority = ?, updated_at = ?
+         WHERE source = ? AND page_id = ? AND component_id = ? AND alert_open = 1",
+    )?
+    .execute(params![
+        priority.as_str(),
+        now,
+        key.source,
+        key.page_id,
+        key.entity_id
+    ])?;
+    Ok(())
 }

@@ -493,3 +493,82 @@ fn odd_bodies_never_get_a_server_error() {
     assert_eq!(stored, sent.get(), "every answered body is stored");
     rt.block_on(app.stop());
 }
+
+/// The component's events, oldest first: (action, priority).
+async fn component_events(app: &TestApp) -> Vec<(String, String)> {
+    app.outbox()
+        .await
+        .into_iter()
+        .filter(|(_, _, fp)| fp == COMP_FP)
+        .map(|(a, p, _)| (a, p))
+        .collect()
+}
+
+#[tokio::test]
+async fn component_priority_does_not_depend_on_webhook_order() {
+    let inc = fixture(INC);
+    let comp = fixture("03_component_major_outage.json");
+
+    // Incident first: the component opens at the incident's priority.
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(inc.clone()).await, "triggered");
+    assert_eq!(app.outcome(comp.clone()).await, "triggered");
+    assert_eq!(
+        component_events(&app).await,
+        [(s("trigger"), s("critical"))]
+    );
+    app.stop().await;
+
+    // Component first: it opens at Medium, then the incident raises it,
+    // in the incident webhook's transaction.
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(comp).await, "triggered");
+    assert_eq!(component_events(&app).await, [(s("trigger"), s("medium"))]);
+    let (status, v) = app.post_json(inc).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        v["outcome"], "triggered",
+        "the incident keeps its own outcome"
+    );
+    assert_eq!(
+        component_events(&app).await,
+        [(s("trigger"), s("medium")), (s("trigger"), s("critical"))]
+    );
+    let (open, priority): (bool, String) = sqlx::query_as(
+        "SELECT alert_open, alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1'",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!((open, priority.as_str()), (true, "critical"));
+    let (outcome, reason, webhook): (String, String, String) = sqlx::query_as(
+        "SELECT outcome, reason, webhook_id FROM transitions
+         WHERE kind = 'component' ORDER BY id DESC LIMIT 1",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(outcome, "retriggered");
+    assert_eq!(webhook, v["id"].as_str().unwrap());
+    assert!(reason.contains("raised by incident"), "{reason}");
+    assert!(reason.contains("lq0v6n2c9t4h"), "{reason}");
+    // The component's timeline shows it, naming the incident.
+    let (status, page) = app.get("/components/x1y2z3a4b5c6/r7p3k9d2m5w1").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("raised by incident"), "{page}");
+
+    // The incident resolving does not lower the component.
+    assert_eq!(
+        app.outcome(incident_update("resolved", "11:00", &[])).await,
+        "resolved"
+    );
+    assert_eq!(component_events(&app).await.len(), 2);
+    let priority: String = sqlx::query_scalar(
+        "SELECT alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1' AND alert_open",
+    )
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(priority, "critical");
+    app.stop().await;
+}
