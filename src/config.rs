@@ -62,6 +62,67 @@ pub struct Settings {
     pub maintenance: Maintenance,
     pub audit: Audit,
     pub sources: Vec<Source>,
+    pub reconcile: Reconcile,
+    /// Statuspage pages whose status API is polled; none: reconcile is off.
+    pub pages: Vec<Page>,
+}
+
+/// How often pages are polled, and when a vanished alert is given up.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reconcile {
+    /// Seconds between two rounds of one page (±10 % jitter).
+    pub interval_secs: u64,
+    /// Rounds in a row an open incident or component must be missing
+    /// upstream before it is resolved.
+    pub misses_to_resolve: u32,
+    /// Timeout of one request to a status API.
+    pub timeout_ms: u64,
+}
+
+impl Default for Reconcile {
+    fn default() -> Self {
+        Reconcile {
+            interval_secs: 300,
+            misses_to_resolve: 2,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// One Statuspage page to reconcile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    /// The page id (`page.id` in webhooks).
+    pub id: String,
+    /// The `[[sources]]` name whose state it heals; default the first.
+    #[serde(default)]
+    pub source: String,
+    /// Default `https://<id>.statuspage.io`; a custom domain works too.
+    #[serde(default)]
+    pub base_url: String,
+    /// Private pages only: sent as `Authorization: OAuth <key>`.
+    #[serde(default)]
+    pub api_key: Secret,
+    /// False for a page followed by polling alone: no quarantine banner.
+    #[serde(default = "yes")]
+    pub webhooks: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Page {
+    /// Where its status API lives, without a trailing slash.
+    pub fn api_base(&self) -> String {
+        if self.base_url.is_empty() {
+            format!("https://{}.statuspage.io", self.id)
+        } else {
+            self.base_url.trim_end_matches('/').to_owned()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -150,6 +211,8 @@ impl Default for Settings {
                 name: "statuspage".into(),
                 token: Secret::new(DEV_TOKEN),
             }],
+            reconcile: Reconcile::default(),
+            pages: Vec::new(),
         }
     }
 }
@@ -344,7 +407,49 @@ impl Settings {
                 }
             }
         }
+        if self.reconcile.interval_secs == 0 {
+            return Err(err("reconcile.interval_secs", "must be 1 or more"));
+        }
+        if self.reconcile.misses_to_resolve == 0 {
+            return Err(err("reconcile.misses_to_resolve", "must be 1 or more"));
+        }
+        if self.reconcile.timeout_ms == 0 {
+            return Err(err("reconcile.timeout_ms", "must be greater than 0"));
+        }
+        for (i, p) in self.pages.iter().enumerate() {
+            let key = format!("pages[{i}]");
+            if p.id.trim().is_empty() || !p.id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(err(
+                    &format!("{key}.id"),
+                    format!("\"{}\" is not a Statuspage page id", p.id),
+                ));
+            }
+            if self.pages[..i].iter().any(|o| o.id == p.id) {
+                return Err(err(
+                    &format!("{key}.id"),
+                    format!("\"{}\" is listed twice", p.id),
+                ));
+            }
+            if !p.source.is_empty() && !self.sources.iter().any(|s| s.name == p.source) {
+                return Err(err(
+                    &format!("{key}.source"),
+                    format!("no [[sources]] entry is named \"{}\"", p.source),
+                ));
+            }
+            if !p.base_url.is_empty() {
+                check_url(&format!("{key}.base_url"), &p.base_url)?;
+            }
+        }
         Ok(())
+    }
+
+    /// The source a page heals: its own setting, else the first source.
+    pub fn page_source<'a>(&'a self, page: &'a Page) -> &'a str {
+        if page.source.is_empty() {
+            self.sources.first().map_or("", |s| s.name.as_str())
+        } else {
+            &page.source
+        }
     }
 }
 
@@ -418,6 +523,20 @@ mod tests {
             ("[itoc360]\nbase_url = \"ftp://x\"", "itoc360.base_url"),
             ("[audit]\nusername = \"a\"", "audit"),
             ("sources = []", "sources"),
+            ("[reconcile]\ninterval_secs = 0", "reconcile.interval_secs"),
+            (
+                "[reconcile]\nmisses_to_resolve = 0",
+                "reconcile.misses_to_resolve",
+            ),
+            ("[[pages]]\nid = \"a/b\"", "pages[0].id"),
+            (
+                "[[pages]]\nid = \"abc\"\nsource = \"nope\"",
+                "pages[0].source",
+            ),
+            (
+                "[[pages]]\nid = \"abc\"\nbase_url = \"x\"",
+                "pages[0].base_url",
+            ),
             (
                 "[[sources]]\nname = \"a\"\ntoken = \"\"",
                 "sources[0].token",

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::auth;
 use crate::config::Source;
 use crate::metrics::Metrics;
-use crate::pipeline::{Incoming, IngestError, Pipeline};
+use crate::pipeline::{Incoming, IngestError, Origin, Pipeline};
 use crate::rules::domain::Outcome;
 use crate::storage::WriteError;
 
@@ -127,6 +127,7 @@ pub async fn webhook(
         remote_addr: remote,
         body,
         received_at: chrono::Utc::now(),
+        origin: Origin::Webhook,
     };
     let ingested = state.pipeline.ingest(incoming).await.map_err(|e| {
         let IngestError::Write(write) = &e;

@@ -85,6 +85,8 @@ pub struct EventRow {
     pub id: String,
     pub received_at: String,
     pub source: String,
+    /// webhook (from Statuspage) | reconcile (healed from the status API)
+    pub origin: String,
     pub kind: String,
     pub page_id: Option<String>,
     pub entity_id: Option<String>,
@@ -103,7 +105,8 @@ pub struct EventRow {
     pub delivery_error: Option<String>,
 }
 
-const ROW_SELECT: &str = "SELECT w.id, w.received_at, w.source, w.kind, w.page_id, w.entity_id,
+const ROW_SELECT: &str =
+    "SELECT w.id, w.received_at, w.source, w.origin, w.kind, w.page_id, w.entity_id,
         w.entity_name, w.old_status, w.new_status, w.impact, w.event_at, w.outcome, w.reason,
         w.action, w.priority, o.state AS delivery, o.attempts AS delivery_attempts,
         o.last_error AS delivery_error

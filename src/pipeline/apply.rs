@@ -28,7 +28,12 @@ pub(super) fn apply_incident(
     };
     let stored = store::load_entity(conn, key)?;
     let duplicate_of = store::find_applied(conn, key, keys)?;
-    let step = machine::incident_step(&stored.prior, ev, duplicate_of.as_deref(), ctx.rules);
+    let step = ctx.mark(machine::incident_step(
+        &stored.prior,
+        ev,
+        duplicate_of.as_deref(),
+        ctx.rules,
+    ));
 
     let status = ev.status.as_ref().map(|s| s.as_str().to_owned());
     let impact = ev.effective_impact().map(|i| i.as_str().to_owned());
@@ -127,13 +132,13 @@ pub(super) fn apply_component(
     let stored = store::load_entity(conn, key)?;
     let duplicate_of = store::find_applied(conn, key, keys)?;
     let incident_priority = store::open_incident_priority(conn, key)?;
-    let step = machine::component_step(
+    let step = ctx.mark(machine::component_step(
         &stored.prior,
         ev,
         duplicate_of.as_deref(),
         incident_priority,
         ctx.rules,
-    );
+    ));
 
     let status = ev.new_status.as_ref().map(|s| s.as_str().to_owned());
     let event_at = ev.created_at.map(format_time);

@@ -36,6 +36,27 @@ pub struct Incoming {
     pub remote_addr: Option<String>,
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
+    pub origin: Origin,
+}
+
+/// Who wrote a webhook: Statuspage, or the bridge itself healing from a
+/// page's status API. A heal takes exactly the webhook's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Webhook,
+    /// `why` says what the round found (it starts the stored reason).
+    Reconcile {
+        why: String,
+    },
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Webhook => "webhook",
+            Origin::Reconcile { .. } => "reconcile",
+        }
+    }
 }
 
 /// What the bridge made of a webhook, once committed.
@@ -181,6 +202,7 @@ fn apply(conn: &Connection, p: &Prepared, rules: Rules, dry_run: bool) -> rusqli
         remote_addr: p.incoming.remote_addr.as_deref(),
         body: &p.incoming.body,
         now: &p.now,
+        origin: &p.incoming.origin,
         rules,
         dry_run,
     };
@@ -228,6 +250,7 @@ struct Ctx<'a> {
     remote_addr: Option<&'a str>,
     body: &'a [u8],
     now: &'a str,
+    origin: &'a Origin,
     rules: Rules,
     dry_run: bool,
 }
@@ -272,11 +295,20 @@ impl Ctx<'_> {
             new_status: s.new_status.as_deref(),
             impact: s.impact.as_deref(),
             event_at: s.event_at.as_deref(),
+            origin: self.origin.as_str(),
             outcome: step.outcome,
             reason: &step.reason,
             action: step.emit.map(|e| e.action),
             priority: step.emit.map(|e| e.priority),
         }
+    }
+
+    /// The machine's step, its reason led by what reconcile found for a heal.
+    fn mark(&self, mut step: Step) -> Step {
+        if let Origin::Reconcile { why } = self.origin {
+            step.reason = format!("reconcile: {why}; {}", step.reason);
+        }
+        step
     }
 
     fn outbox_state(&self) -> outbox::State {

@@ -1,9 +1,11 @@
 //! The pure rules: no I/O, no clock, no randomness — time comes in as a
 //! parameter. Data flows `parse` → `machine` → `decide`; `domain` is the
-//! shared vocabulary and `time` the one text form of a time.
+//! shared vocabulary and `time` the one text form of a time. `heal` compares a
+//! page's status API with the bridge's view (reconcile).
 
 pub mod decide;
 pub mod domain;
+pub mod heal;
 pub mod machine;
 pub mod parse;
 pub mod time;

@@ -28,6 +28,8 @@ pub struct NewWebhook<'a> {
     pub new_status: Option<&'a str>,
     pub impact: Option<&'a str>,
     pub event_at: Option<&'a str>,
+    /// webhook | reconcile
+    pub origin: &'a str,
     pub outcome: Outcome,
     pub reason: &'a str,
     pub action: Option<Action>,
@@ -45,8 +47,8 @@ pub fn insert_webhook(conn: &Connection, w: &NewWebhook<'_>) -> rusqlite::Result
     conn.prepare_cached(
         "INSERT INTO webhooks (id, received_at, source, remote_addr, body, body_bytes, kind,
             page_id, entity_id, entity_name, event_id, old_status, new_status, impact, event_at,
-            outcome, reason, action, priority)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            outcome, reason, action, priority, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         w.id,
@@ -68,6 +70,7 @@ pub fn insert_webhook(conn: &Connection, w: &NewWebhook<'_>) -> rusqlite::Result
         w.reason,
         w.action.map(Action::as_str),
         w.priority.map(Priority::as_str),
+        w.origin,
     ])?;
     Ok(())
 }
