@@ -8,6 +8,8 @@
 //! - `pipeline` — prepares a webhook (parse, keys, summary) in the handler,
 //!   then applies it on the writer thread: load state, run the rules, write
 //! - `deliver`  — worker sending outbox rows to ITOC360, with retries
+//! - `reconcile` — polls pages' status APIs and heals missed webhooks
+//!   through the pipeline
 //! - `audit`    — read-only pages and JSON over the stored history
 //! - `rules`    — the pure rules (no I/O): `parse`, `machine`, `decide`,
 //!   `domain`, `time`
@@ -21,6 +23,7 @@ pub mod audit;
 pub mod deliver;
 pub mod pipeline;
 pub mod receive;
+pub mod reconcile;
 pub mod rules;
 pub mod storage;
 

@@ -7,6 +7,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -37,6 +38,26 @@ pub struct Metrics {
     attempts: Family<AttemptLabels, Counter>,
     attempt_seconds: Histogram,
     commit_to_send_seconds: Histogram,
+    rounds: Family<RoundLabels, Counter>,
+    healed: Family<HealLabels, Counter>,
+    last_webhook: Family<SourceLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RoundLabels {
+    page: String,
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealLabels {
+    page: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: String,
 }
 
 impl Default for Metrics {
@@ -78,8 +99,29 @@ impl Metrics {
             "Time from a decision's commit to its successful delivery",
             commit_to_send_seconds.clone(),
         );
+        let rounds = Family::<RoundLabels, Counter>::default();
+        registry.register(
+            "reconcile_rounds",
+            "Reconcile rounds, by page and result (ok, failed)",
+            rounds.clone(),
+        );
+        let healed = Family::<HealLabels, Counter>::default();
+        registry.register(
+            "reconcile_healed",
+            "Events healed from a page's status API, by page and kind",
+            healed.clone(),
+        );
+        let last_webhook = Family::<SourceLabels, Gauge>::default();
+        registry.register(
+            "last_webhook_timestamp_seconds",
+            "When the last webhook from Statuspage (not a heal) was stored, by source",
+            last_webhook.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
+            rounds,
+            healed,
+            last_webhook,
             webhooks,
             refused,
             attempts,
@@ -116,6 +158,32 @@ impl Metrics {
 
     pub fn delivered_after(&self, seconds: f64) {
         self.commit_to_send_seconds.observe(seconds);
+    }
+
+    pub fn reconcile_round(&self, page: &str, result: &str) {
+        self.rounds
+            .get_or_create(&RoundLabels {
+                page: page.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn reconcile_healed(&self, page: &str, kind: &str) {
+        self.healed
+            .get_or_create(&HealLabels {
+                page: page.to_owned(),
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn webhook_arrived(&self, source: &str, at: chrono::DateTime<chrono::Utc>) {
+        self.last_webhook
+            .get_or_create(&SourceLabels {
+                source: source.to_owned(),
+            })
+            .set(at.timestamp());
     }
 
     /// The Prometheus text exposition.

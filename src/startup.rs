@@ -16,6 +16,7 @@ use crate::deliver::Worker;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::receive::{self, ReceiveState};
+use crate::reconcile::Reconciler;
 use crate::rules::machine::Rules;
 use crate::storage::{self, Database};
 use crate::{audit, auth, ops};
@@ -28,6 +29,7 @@ pub struct Application {
     server: Server,
     db: Database,
     worker: Option<Worker>,
+    reconciler: Option<Reconciler>,
 }
 
 impl Application {
@@ -51,6 +53,13 @@ impl Application {
             wake.clone(),
             metrics.clone(),
         );
+        let reconciler = Reconciler::spawn(
+            &settings,
+            pipeline.clone(),
+            db.read.clone(),
+            db.writer.clone(),
+            metrics.clone(),
+        )?;
         let worker = if settings.dry_run() {
             tracing::warn!(
                 "itoc360.token is empty: dry run — decisions are recorded, nothing is sent to ITOC360"
@@ -106,6 +115,7 @@ impl Application {
             server,
             db,
             worker,
+            reconciler,
         })
     }
 
@@ -136,6 +146,12 @@ impl Application {
         Ok(())
     }
 
+    /// Starts reconcile rounds and waits for them; `None` with no
+    /// `[[pages]]`.
+    pub fn reconcile(&self) -> Option<crate::reconcile::Handle> {
+        self.reconciler.as_ref().map(Reconciler::handle)
+    }
+
     /// See `Worker::progress`; `None` in a dry run.
     pub fn delivery_progress(&self) -> Option<watch::Receiver<u64>> {
         self.worker.as_ref().map(Worker::progress)
@@ -149,6 +165,7 @@ impl Application {
             server,
             db,
             worker,
+            reconciler,
             local,
             database_path,
             ..
@@ -156,6 +173,9 @@ impl Application {
         tracing::info!(database = %database_path.display(), "listening on http://{local}");
         let served = server.await;
         tracing::info!("server stopped taking requests");
+        if let Some(reconciler) = reconciler {
+            reconciler.stop().await;
+        }
         if let Some(worker) = worker {
             worker.stop().await;
         }

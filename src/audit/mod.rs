@@ -27,6 +27,15 @@ use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
 /// The audit routes' shared state.
 pub struct AuditState {
     guard: Guard,
+    /// Pages polled by reconcile: all of them, and those that also get
+    /// webhooks (only those can look quarantined).
+    pages: Pages,
+}
+
+#[derive(Clone, Default)]
+struct Pages {
+    all: Vec<String>,
+    with_webhooks: Vec<String>,
 }
 
 impl AuditState {
@@ -42,13 +51,23 @@ impl AuditState {
         }
         AuditState {
             guard: Guard::new(credentials, &settings.server.public_url),
+            pages: Pages {
+                all: settings.pages.iter().map(|p| p.id.clone()).collect(),
+                with_webhooks: settings
+                    .pages
+                    .iter()
+                    .filter(|p| p.webhooks)
+                    .map(|p| p.id.clone())
+                    .collect(),
+            },
         }
     }
 }
 
 /// Registers the audit routes, each behind the access rule.
 pub fn routes(cfg: &mut web::ServiceConfig, state: &AuditState) {
-    cfg.app_data(web::Data::new(state.guard.clone()));
+    cfg.app_data(web::Data::new(state.guard.clone()))
+        .app_data(web::Data::new(state.pages.clone()));
     let guarded = |path: &str, handler: actix_web::Route| {
         web::resource(path.to_owned())
             .wrap(from_fn(access::require))
@@ -57,6 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AuditState) {
     cfg.service(guarded("/events", web::get().to(events_page)))
         .service(guarded("/events/{id}", web::get().to(event_page)))
         .service(guarded("/api/events", web::get().to(api_events)))
+        .service(guarded("/reconcile", web::get().to(reconcile_page)))
         .service(guarded("/api/events/{id}", web::get().to(api_event)))
         .service(guarded(
             "/incidents/{page}/{id}",
@@ -122,9 +142,42 @@ struct Refresh {
     refresh: Option<String>,
 }
 
+/// The likely-quarantine banners (RECONCILE.md), one per page.
+async fn banners(pool: &SqlitePool, pages: &Pages) -> Vec<String> {
+    match query::unannounced(pool, &pages.with_webhooks).await {
+        Ok(rows) => rows
+            .iter()
+            .map(|u| {
+                format!(
+                    "{} change(s) on page {} reached the bridge only by polling; the last webhook came at {}. If the subscription was quarantined, subscribe again.",
+                    u.changes,
+                    u.page_id,
+                    u.last_webhook.as_deref().unwrap_or("never")
+                )
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the quarantine banner failed");
+            Vec::new()
+        }
+    }
+}
+
+/// `GET /reconcile`
+async fn reconcile_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) -> HttpResponse {
+    match query::rounds(&pool, 100).await {
+        Ok(rounds) => html(
+            StatusCode::OK,
+            &views::ReconcilePage::new(&rounds, &pages.all, banners(&pool, &pages).await),
+        ),
+        Err(e) => db_error(e),
+    }
+}
+
 /// `GET /events`
 async fn events_page(
     pool: web::Data<SqlitePool>,
+    pages: web::Data<Pages>,
     q: web::Query<Filters>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
@@ -134,10 +187,11 @@ async fn events_page(
         .as_deref()
         .is_some_and(|r| !r.is_empty() && r != "0");
     match query::list(&pool, &filters).await {
-        Ok(page) => html(
-            StatusCode::OK,
-            &EventsPage::new(&page.events, filters, page.next_cursor, refresh, None),
-        ),
+        Ok(page) => {
+            let mut view = EventsPage::new(&page.events, filters, page.next_cursor, refresh, None);
+            view.banners = banners(&pool, &pages).await;
+            html(StatusCode::OK, &view)
+        }
         Err(ListError::BadFilter(e)) => html(
             StatusCode::BAD_REQUEST,
             &EventsPage::new(&[], filters, None, false, Some(e.to_string())),

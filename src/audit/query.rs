@@ -467,3 +467,70 @@ mod tests {
         );
     }
 }
+
+/// One reconcile round, for `/reconcile`.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct RoundRow {
+    pub page_id: String,
+    pub source: String,
+    pub started_at: String,
+    pub duration_ms: i64,
+    pub result: String,
+    pub error: Option<String>,
+    pub incidents: i64,
+    pub components: i64,
+    pub heals: i64,
+}
+
+/// The latest rounds, newest first.
+pub async fn rounds(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<RoundRow>> {
+    sqlx::query_as(
+        "SELECT page_id, source, started_at, duration_ms, result, error, incidents, components,
+                heals
+         FROM reconcile_rounds ORDER BY id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A page whose changes reach the bridge only by polling: heals of changes
+/// more than two minutes old, stored after the page's last webhook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unannounced {
+    pub page_id: String,
+    pub changes: i64,
+    pub last_webhook: Option<String>,
+}
+
+/// For each page (that gets webhooks), the heals stored since its last
+/// webhook. Both lookups walk the `(page_id, origin, received_at)` index.
+pub async fn unannounced(pool: &SqlitePool, pages: &[String]) -> sqlx::Result<Vec<Unannounced>> {
+    let mut out = Vec::new();
+    for page in pages {
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
+        )
+        .bind(page)
+        .fetch_one(pool)
+        .await?;
+        let changes: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM webhooks
+             WHERE page_id = ? AND origin = 'reconcile' AND received_at > ?
+               AND outcome NOT IN ('duplicate', 'stale') AND event_at IS NOT NULL
+               AND julianday(received_at) - julianday(event_at) > 120.0 / 86400",
+        )
+        .bind(page)
+        .bind(last.as_deref().unwrap_or(""))
+        .fetch_one(pool)
+        .await?;
+        if changes > 0 {
+            out.push(Unannounced {
+                page_id: page.clone(),
+                changes,
+                last_webhook: last,
+            });
+        }
+    }
+    Ok(out)
+}

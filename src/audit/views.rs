@@ -7,7 +7,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::chart::{self, Chart};
 use super::query::{
-    AttemptRow, Detail, EventRow, Filters, LinkRow, OutboxRow, Timeline, TransitionRow,
+    AttemptRow, Detail, EventRow, Filters, LinkRow, OutboxRow, RoundRow, Timeline, TransitionRow,
 };
 use super::redact;
 use crate::rules::domain::Outcome;
@@ -138,6 +138,8 @@ pub struct EventsPage {
     pub refresh: bool,
     pub refresh_toggle: String,
     pub error: Option<String>,
+    /// Likely-quarantine warnings.
+    pub banners: Vec<String>,
 }
 
 impl EventsPage {
@@ -179,6 +181,7 @@ impl EventsPage {
             refresh,
             refresh_toggle,
             error,
+            banners: Vec::new(),
         }
     }
 
@@ -415,6 +418,56 @@ impl TimelinePage {
                 "Incidents"
             },
             links,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reconcile.html", config = "src/audit/askama.toml")]
+pub struct ReconcilePage {
+    pub rounds: Vec<RoundView>,
+    /// Configured pages with no round recorded yet.
+    pub waiting: Vec<String>,
+    pub banners: Vec<String>,
+}
+
+pub struct RoundView {
+    pub page_id: String,
+    pub source: String,
+    pub started: String,
+    pub duration_ms: i64,
+    pub ok: bool,
+    pub result: String,
+    pub error: String,
+    pub incidents: i64,
+    pub components: i64,
+    pub heals: i64,
+}
+
+impl ReconcilePage {
+    pub fn new(rounds: &[RoundRow], pages: &[String], banners: Vec<String>) -> Self {
+        ReconcilePage {
+            waiting: pages
+                .iter()
+                .filter(|p| !rounds.iter().any(|r| &r.page_id == *p))
+                .cloned()
+                .collect(),
+            rounds: rounds
+                .iter()
+                .map(|r| RoundView {
+                    page_id: r.page_id.clone(),
+                    source: r.source.clone(),
+                    started: when(&r.started_at),
+                    duration_ms: r.duration_ms,
+                    ok: r.result == "ok",
+                    result: r.result.clone(),
+                    error: r.error.clone().unwrap_or_default(),
+                    incidents: r.incidents,
+                    components: r.components,
+                    heals: r.heals,
+                })
+                .collect(),
+            banners,
         }
     }
 }

@@ -168,6 +168,7 @@ impl Pipeline {
         let span = tracing::info_span!("webhook", id = %id, source = %incoming.source);
         let (rules, dry_run) = (self.rules, self.dry_run);
         let source = incoming.source.clone();
+        let from_statuspage = (incoming.origin == Origin::Webhook).then_some(incoming.received_at);
         let prepared = Prepared::new(id.clone(), incoming);
         let subject = prepared.subject();
         let step = self
@@ -183,6 +184,9 @@ impl Pipeline {
             emitted: step.emit,
         };
         self.metrics.webhook(&source, ingested.outcome);
+        if let Some(at) = from_statuspage {
+            self.metrics.webhook_arrived(&source, at);
+        }
         if ingested.emitted.is_some() && !dry_run {
             self.outbox_ready.notify_one();
         }

@@ -1,0 +1,409 @@
+//! Reconcile: polls each configured page's status API and heals what the
+//! webhooks missed (RECONCILE.md). A round fetches the page's truth,
+//! compares it with the bridge's view (`rules::heal`, pure) and hands each
+//! heal to the pipeline as a webhook the bridge wrote for itself — the same
+//! writer, machine, decision table and outbox. A round that fails changes
+//! nothing; every round is recorded in `reconcile_rounds`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::SqlitePool;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{Page, Settings};
+use crate::deliver::USER_AGENT;
+use crate::metrics::Metrics;
+use crate::pipeline::{Incoming, Origin, Pipeline};
+use crate::rules::domain::Outcome;
+use crate::rules::heal::{self, Local, LocalComponent, LocalIncident, Misses};
+use crate::rules::time::{format_time, parse_time};
+use crate::storage::Writer;
+
+/// A change older than this when healed means its webhook never came.
+const QUARANTINE_AGE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// Running reconcile tasks, one per page.
+pub struct Reconciler {
+    shutdown: watch::Sender<bool>,
+    rounds: watch::Receiver<u64>,
+    pokes: Vec<Arc<Notify>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What one page's task needs.
+struct PageTask {
+    page: Page,
+    source: String,
+    interval: Duration,
+    misses_to_resolve: u32,
+    client: reqwest::Client,
+    pipeline: Pipeline,
+    read: SqlitePool,
+    writer: Writer,
+    metrics: Metrics,
+    misses: Misses,
+}
+
+/// A finished comparison: counts for the round's record.
+#[derive(Debug, Default)]
+struct Counts {
+    incidents: usize,
+    components: usize,
+    heals: usize,
+}
+
+impl Reconciler {
+    /// Starts a task per `[[pages]]` entry; `None` when there are none.
+    pub fn spawn(
+        settings: &Settings,
+        pipeline: Pipeline,
+        read: SqlitePool,
+        writer: Writer,
+        metrics: Metrics,
+    ) -> anyhow::Result<Option<Reconciler>> {
+        if settings.pages.is_empty() {
+            return Ok(None);
+        }
+        let r = &settings.reconcile;
+        if r.interval_secs < 60 {
+            tracing::warn!(
+                interval_secs = r.interval_secs,
+                "reconcile.interval_secs is under 60: status APIs publish no rate limit, poll gently"
+            );
+        }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(r.timeout_ms))
+            .connect_timeout(Duration::from_millis(r.timeout_ms))
+            .user_agent(USER_AGENT)
+            .build()
+            .context("building the status API client")?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (rounds_tx, rounds) = watch::channel(0u64);
+        let rounds_tx = Arc::new(rounds_tx);
+        let mut pokes = Vec::new();
+        let mut tasks = Vec::new();
+        for page in &settings.pages {
+            let poke = Arc::new(Notify::new());
+            let task = PageTask {
+                source: settings.page_source(page).to_owned(),
+                page: page.clone(),
+                interval: Duration::from_secs(r.interval_secs),
+                misses_to_resolve: r.misses_to_resolve,
+                client: client.clone(),
+                pipeline: pipeline.clone(),
+                read: read.clone(),
+                writer: writer.clone(),
+                metrics: metrics.clone(),
+                misses: Misses::new(),
+            };
+            tracing::info!(page = %page.id, source = %task.source, url = %page.api_base(), private = !page.api_key.is_empty(), webhooks = page.webhooks, "reconcile started");
+            tasks.push(tokio::spawn(task.run(
+                poke.clone(),
+                shutdown_rx.clone(),
+                rounds_tx.clone(),
+            )));
+            pokes.push(poke);
+        }
+        Ok(Some(Reconciler {
+            shutdown,
+            rounds,
+            pokes,
+            tasks,
+        }))
+    }
+
+    /// A handle to start rounds and wait for them.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            rounds: self.rounds.clone(),
+            pokes: self.pokes.clone(),
+        }
+    }
+
+    /// Stops after the rounds in progress.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts rounds and counts them; cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    rounds: watch::Receiver<u64>,
+    pokes: Vec<Arc<Notify>>,
+}
+
+impl Handle {
+    /// Rounds finished so far, of every page.
+    pub fn rounds(&self) -> u64 {
+        *self.rounds.borrow()
+    }
+
+    /// Runs a round of every page now (or as soon as the current one ends).
+    pub fn poke(&self) {
+        for p in &self.pokes {
+            p.notify_one();
+        }
+    }
+
+    /// Waits, without sleeping, until `n` rounds have finished in all.
+    pub async fn wait_for(&mut self, n: u64) {
+        let _ = self.rounds.wait_for(|r| *r >= n).await;
+    }
+
+    /// Runs a round of every page and waits until it has finished.
+    pub async fn round(&mut self) {
+        let target = self.rounds() + self.pokes.len() as u64;
+        self.poke();
+        self.wait_for(target).await;
+    }
+}
+
+impl PageTask {
+    async fn run(
+        mut self,
+        poke: Arc<Notify>,
+        mut shutdown: watch::Receiver<bool>,
+        rounds: Arc<watch::Sender<u64>>,
+    ) {
+        while !*shutdown.borrow() {
+            self.round().await;
+            rounds.send_modify(|n| *n += 1);
+            // ±10 % so pages (and bridges) do not poll in step.
+            let jitter = 0.9 + fastrand::f64() * 0.2;
+            tokio::select! {
+                _ = tokio::time::sleep(self.interval.mul_f64(jitter)) => {}
+                _ = poke.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn round(&mut self) {
+        let started = Utc::now();
+        let clock = Instant::now();
+        let result = self.compare_and_heal(started).await;
+        let duration_ms = clock.elapsed().as_millis() as i64;
+        let (label, error, counts) = match &result {
+            Ok(c) => ("ok", None, c),
+            Err(e) => ("failed", Some(format!("{e:#}")), &Counts::default()),
+        };
+        match &error {
+            None => {
+                tracing::info!(page = %self.page.id, incidents = counts.incidents, components = counts.components, heals = counts.heals, duration_ms, "reconcile round")
+            }
+            Some(e) => {
+                tracing::warn!(page = %self.page.id, error = %e, "reconcile round failed: nothing changed; the next round comes at the usual time")
+            }
+        }
+        self.metrics.reconcile_round(&self.page.id, label);
+        let (page_id, source) = (self.page.id.clone(), self.source.clone());
+        let (incidents, components, heals) = (
+            counts.incidents as i64,
+            counts.components as i64,
+            counts.heals as i64,
+        );
+        let recorded = self
+            .writer
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO reconcile_rounds (page_id, source, started_at, duration_ms,
+                        result, error, incidents, components, heals)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )?
+                .execute(rusqlite::params![
+                    page_id,
+                    source,
+                    format_time(started),
+                    duration_ms,
+                    label,
+                    error,
+                    incidents,
+                    components,
+                    heals
+                ])
+                .map(|_| ())
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(page = %self.page.id, error = %e, "recording the reconcile round failed");
+        }
+    }
+
+    /// Fetches one status API document as JSON.
+    async fn fetch(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}/api/v2/{path}", self.page.api_base());
+        let mut req = self.client.get(&url);
+        if !self.page.api_key.is_empty() {
+            req = req.header(
+                reqwest::header::AUTHORIZATION,
+                format!("OAuth {}", self.page.api_key.expose()),
+            );
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+        let status = res.status();
+        if status != reqwest::StatusCode::OK {
+            anyhow::bail!("GET {url}: HTTP {}", status.as_u16());
+        }
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+        serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("GET {url}: not JSON: {e}"))
+    }
+
+    async fn compare_and_heal(&mut self, now: DateTime<Utc>) -> anyhow::Result<Counts> {
+        let summary_json = self.fetch("summary.json").await?;
+        let summary = heal::read_summary(&summary_json, &self.page.id)?;
+        let local = self.local().await?;
+        // Counting misses only counts once the round succeeds.
+        let mut misses = self.misses.clone();
+        let n = self.misses_to_resolve;
+        let mut plan = heal::plan_summary(&self.page.id, &summary, &local, &mut misses, n, now);
+        if !plan.missing_incidents.is_empty() {
+            let recent_json = self.fetch("incidents.json").await?;
+            let recent = heal::read_recent(&recent_json, &self.page.id)?;
+            let more = heal::plan_missing(
+                &self.page.id,
+                &plan.missing_incidents,
+                &recent,
+                &local,
+                &mut misses,
+                n,
+                now,
+            );
+            plan.heals.extend(more);
+        }
+        self.misses = misses;
+        let mut counts = Counts {
+            incidents: summary.incidents.len(),
+            components: summary.components.len(),
+            heals: 0,
+        };
+        let mut unannounced = Vec::new();
+        for h in plan.heals {
+            let kind = h.kind;
+            let incoming = Incoming {
+                source: self.source.clone(),
+                remote_addr: None,
+                body: serde_json::to_vec(&h.body).expect("JSON values serialise"),
+                received_at: Utc::now(),
+                origin: Origin::Reconcile { why: h.why },
+            };
+            let ingested = self
+                .pipeline
+                .ingest(incoming)
+                .await
+                .with_context(|| format!("storing a heal of {kind} {}", h.entity_id))?;
+            if matches!(ingested.outcome, Outcome::Duplicate | Outcome::Stale) {
+                continue;
+            }
+            counts.heals += 1;
+            self.metrics.reconcile_healed(&self.page.id, kind.as_str());
+            if let Some(at) = h.changed_at.filter(|at| now - *at > QUARANTINE_AGE) {
+                unannounced.push(at);
+            }
+        }
+        if self.page.webhooks && !unannounced.is_empty() {
+            self.warn_if_quarantined(&unannounced).await;
+        }
+        Ok(counts)
+    }
+
+    /// Heals of changes older than two minutes mean their webhooks never
+    /// came; with no webhook from the page since, the subscription has
+    /// probably been quarantined.
+    async fn warn_if_quarantined(&self, changes: &[DateTime<Utc>]) {
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
+        )
+        .bind(&self.page.id)
+        .fetch_one(&self.read)
+        .await
+        .unwrap_or(None);
+        let last_at = last.as_deref().and_then(parse_time);
+        let oldest = changes.iter().min().copied();
+        if last_at.is_none() || last_at < oldest {
+            tracing::warn!(
+                page = %self.page.id,
+                changes = changes.len(),
+                last_webhook = last.as_deref().unwrap_or("never"),
+                "{} change(s) on page {} reached the bridge only by polling; the last webhook came at {}. If Statuspage quarantined the subscription, it sends nothing more: subscribe the webhook URL again",
+                changes.len(),
+                self.page.id,
+                last.as_deref().unwrap_or("never"),
+            );
+        }
+    }
+
+    /// The bridge's view of this page.
+    async fn local(&self) -> anyhow::Result<Local> {
+        let incidents: Vec<(
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "SELECT incident_id, name, status, impact, last_event_at FROM incidents
+                 WHERE source = ? AND page_id = ?",
+        )
+        .bind(&self.source)
+        .bind(&self.page.id)
+        .fetch_all(&self.read)
+        .await
+        .context("reading the bridge's incidents")?;
+        let components: Vec<(String, Option<String>, bool, Option<String>)> = sqlx::query_as(
+            "SELECT component_id, status, alert_open, last_event_at FROM components
+             WHERE source = ? AND page_id = ?",
+        )
+        .bind(&self.source)
+        .bind(&self.page.id)
+        .fetch_all(&self.read)
+        .await
+        .context("reading the bridge's components")?;
+        Ok(Local {
+            incidents: incidents
+                .into_iter()
+                .map(|(id, name, status, impact, last)| {
+                    let last_event_at = last.as_deref().and_then(parse_time);
+                    (
+                        id,
+                        LocalIncident {
+                            name,
+                            status,
+                            impact,
+                            last_event_at,
+                        },
+                    )
+                })
+                .collect::<HashMap<_, _>>(),
+            components: components
+                .into_iter()
+                .map(|(id, status, alert_open, last)| {
+                    let last_event_at = last.as_deref().and_then(parse_time);
+                    (
+                        id,
+                        LocalComponent {
+                            status,
+                            alert_open,
+                            last_event_at,
+                        },
+                    )
+                })
+                .collect(),
+        })
+    }
+}
