@@ -350,13 +350,15 @@ impl PageTask {
 
     /// The bridge's view of this page.
     async fn local(&self) -> anyhow::Result<Local> {
-        let incidents: Vec<(
+        // (id, name, status, impact, last event time)
+        type IncidentRow = (
             String,
             Option<String>,
             Option<String>,
             Option<String>,
             Option<String>,
-        )> = sqlx::query_as(
+        );
+        let incidents: Vec<IncidentRow> = sqlx::query_as(
             "SELECT incident_id, name, status, impact, last_event_at FROM incidents
                  WHERE source = ? AND page_id = ?",
         )

@@ -559,3 +559,67 @@ async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
     );
     fake.stop().await;
 }
+
+#[tokio::test]
+async fn a_private_pages_api_key_is_sent_but_never_logged_or_stored() {
+    const KEY: &str = "page-api-key-5f3c9a1e7b2d";
+    let fake = crate::fake_status::FakeStatus::start().await;
+    fake.page(
+        "x1y2z3a4b5c6",
+        vec![],
+        vec![
+            json!({"id": "leaf1", "name": "API", "status": "major_outage",
+                    "updated_at": "2025-03-04T10:20:00.000Z", "page_id": "x1y2z3a4b5c6",
+                    "group": false}),
+        ],
+        vec![],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), None);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[reconcile]\ninterval_secs = 3600\n\n[[pages]]\nid = \"x1y2z3a4b5c6\"\nbase_url = \"{}\"\napi_key = \"{KEY}\"\n",
+        fake.base_url
+    ));
+    std::fs::write(&config, text).unwrap();
+    let p = start(&config);
+    fake.wait_for_requests(1).await;
+    // A webhook beside the heal, so the log has both kinds of line.
+    let (status, _) = p
+        .post(fixture("01_incident_created_investigating_critical.json"))
+        .await;
+    assert_eq!(status, 200);
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let seen = fake.seen();
+    assert_eq!(seen[0].0, "summary.json");
+    assert_eq!(seen[0].1.as_deref(), Some(format!("OAuth {KEY}").as_str()));
+    assert!(log.contains("reconcile started"), "{log}");
+    assert!(
+        !log.contains(KEY),
+        "the page's API key is in the log:\n{log}"
+    );
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let path = f.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+            "{} holds the API key",
+            path.display()
+        );
+    }
+    let db = rusqlite::Connection::open(dir.path().join("bridge.db")).unwrap();
+    let origin: String = db
+        .query_row(
+            "SELECT origin FROM webhooks WHERE entity_id = 'leaf1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(origin, "reconcile");
+    fake.stop().await;
+}

@@ -24,6 +24,8 @@ pub struct TestApp {
     join: JoinHandle<anyhow::Result<()>>,
     progress: Option<watch::Receiver<u64>>,
     pool: SqlitePool,
+    /// Reconcile rounds, when `[[pages]]` are set.
+    pub reconcile: Option<statuspage_bridge::reconcile::Handle>,
 }
 
 /// Settings for a test: port 0, a database in `dir`, one source, dry run.
@@ -63,6 +65,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.server_handle();
     let progress = app.delivery_progress();
+    let reconcile = app.reconcile();
     let join = tokio::spawn(app.run_until_stopped());
     let pool = SqlitePoolOptions::new()
         .max_connections(2)
@@ -82,6 +85,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
         join,
         progress,
         pool,
+        reconcile,
     }
 }
 

@@ -2,10 +2,12 @@
 //! and a fake ITOC360 that is itself a real HTTP server.
 
 mod fake_itoc360;
+mod fake_status;
 mod helpers;
 
 mod audit;
 mod binary;
 mod browser;
 mod delivery;
+mod reconcile;
 mod webhooks;

@@ -1,0 +1,311 @@
+//! Reconcile against a fake status API: heals through the webhook path,
+//! rounds that agree or fail change nothing, and the quarantine banner.
+
+use serde_json::{Value, json};
+use statuspage_bridge::config::{Page, Secret};
+
+use crate::fake_status::{Answer, FakeStatus};
+use crate::helpers::*;
+
+const PAGE: &str = "x1y2z3a4b5c6";
+const INCIDENT: &str = "lq0v6n2c9t4h";
+
+/// An upstream incident as the status API shows it (the sample's incident,
+/// with its latest update `u<hh_mm>` at that time, as `incident_update`).
+fn up_incident(id: &str, status: &str, impact: &str, hh_mm: &str) -> Value {
+    let at = format!("2025-03-04T{hh_mm}:00.000Z");
+    json!({"id": id, "name": format!("Incident {id}"), "status": status, "impact": impact,
+           "created_at": "2025-03-04T10:15:00.000Z", "updated_at": at,
+           "started_at": "2025-03-04T10:15:00.000Z",
+           "resolved_at": if status == "resolved" { json!(at) } else { Value::Null },
+           "shortlink": "https://stspg.io/x", "page_id": PAGE,
+           "incident_updates": [{"id": format!("u{hh_mm}"), "status": status, "body": "Update",
+                                 "incident_id": id, "created_at": at}],
+           "components": []})
+}
+
+fn up_component(id: &str, status: &str, group: bool) -> Value {
+    json!({"id": id, "name": format!("Component {id}"), "status": status,
+           "created_at": "2023-01-01T00:00:00.000Z", "updated_at": "2025-03-04T10:20:00.000Z",
+           "position": 1, "group_id": null, "page_id": PAGE, "group": group,
+           "components": if group { json!(["leaf1"]) } else { Value::Null }})
+}
+
+async fn spawn_reconciling(fake: &FakeStatus, api_key: &str) -> TestApp {
+    let base_url = fake.base_url.clone();
+    let api_key = api_key.to_owned();
+    let app = spawn_app_with(move |s| {
+        s.pages = vec![Page {
+            id: PAGE.into(),
+            source: String::new(),
+            base_url,
+            api_key: Secret::new(api_key),
+            webhooks: true,
+        }];
+        s.reconcile.interval_secs = 3600;
+        s.reconcile.misses_to_resolve = 2;
+    })
+    .await;
+    // The first round runs at start.
+    app.reconcile.clone().unwrap().wait_for(1).await;
+    app
+}
+
+async fn round(app: &TestApp) {
+    app.reconcile.clone().unwrap().round().await;
+}
+
+/// (origin, kind, entity, outcome, reason) of every stored webhook, oldest first.
+async fn stored(app: &TestApp) -> Vec<(String, String, String, String, String)> {
+    sqlx::query_as(
+        "SELECT origin, kind, coalesce(entity_id, ''), outcome, reason FROM webhooks
+         ORDER BY received_at, rowid",
+    )
+    .fetch_all(app.db())
+    .await
+    .unwrap()
+}
+
+async fn last_round(app: &TestApp) -> (String, Option<String>, i64) {
+    sqlx::query_as("SELECT result, error, heals FROM reconcile_rounds ORDER BY id DESC LIMIT 1")
+        .fetch_one(app.db())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook_comes() {
+    let fake = FakeStatus::start().await;
+    fake.page(
+        PAGE,
+        vec![up_incident(INCIDENT, "investigating", "critical", "10:20")],
+        vec![
+            up_component("leaf1", "major_outage", false),
+            up_component("group1", "major_outage", true),
+            up_component("maint1", "under_maintenance", false),
+            up_component("fine1", "operational", false),
+        ],
+        vec![],
+    );
+    let app = spawn_reconciling(&fake, "").await;
+
+    let rows = stored(&app).await;
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.1.as_str(), r.2.as_str(), r.3.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("incident", INCIDENT, "triggered"),
+            ("component", "leaf1", "triggered"),
+            ("component", "maint1", "ignored"),
+        ],
+        "a group never pages; maintenance does not page by default; an operational component agrees"
+    );
+    for r in &rows {
+        assert_eq!(r.0, "reconcile");
+        assert!(r.4.starts_with("reconcile: "), "{}", r.4);
+    }
+    let outbox = app.outbox().await;
+    assert_eq!(outbox.len(), 2, "{outbox:?}");
+    assert_eq!(
+        (outbox[0].0.as_str(), outbox[0].1.as_str()),
+        ("trigger", "critical")
+    );
+    assert_eq!(last_round(&app).await, ("ok".to_owned(), None, 3));
+    let (_, _, ua) = &fake.seen()[0];
+    assert!(ua.as_deref().unwrap().starts_with("statuspage-bridge/"));
+    assert!(fake.seen().iter().all(|(_, auth, _)| auth.is_none()));
+
+    // The API says where each event came from.
+    let (_, body) = app.get("/api/events").await;
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["origin"] == "reconcile")
+    );
+
+    // A round that agrees stores nothing.
+    round(&app).await;
+    assert_eq!(stored(&app).await.len(), 3);
+    assert_eq!(last_round(&app).await, ("ok".to_owned(), None, 0));
+
+    // Changes of 10:20 came only by polling, and no webhook came since.
+    let (_, page) = app.get("/events").await;
+    assert!(
+        page.contains("reached the bridge only by polling"),
+        "{page}"
+    );
+    let (status, page) = app.get("/reconcile").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("reached the bridge only by polling"));
+    assert!(page.contains(PAGE));
+
+    // The late webhook of the healed update is a duplicate, and clears the banner.
+    let (status, v) = app
+        .post_json(incident_update("investigating", "10:20", &[]))
+        .await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("duplicate")));
+    let (_, page) = app.get("/events").await;
+    assert!(!page.contains("reached the bridge only by polling"));
+    assert_eq!(app.outbox().await.len(), 2, "nothing paged twice");
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn incidents_resolved_or_vanished_upstream_are_resolved() {
+    let fake = FakeStatus::start().await;
+    fake.set(
+        "summary.json",
+        Answer {
+            status: 500,
+            body: "oops".into(),
+        },
+    );
+    let app = spawn_reconciling(&fake, "").await;
+    assert_eq!(last_round(&app).await.0, "failed");
+    assert!(stored(&app).await.is_empty());
+
+    assert_eq!(
+        app.outcome(incident_update("investigating", "10:15", &[]))
+            .await,
+        "triggered"
+    );
+    let gone = incident_update("investigating", "10:16", &[("incident.id", json!("gone1"))]);
+    assert_eq!(app.outcome(gone).await, "triggered");
+
+    // Upstream: nothing open; the first incident was resolved at 10:40, the
+    // other is not even among the recent ones.
+    fake.page(
+        PAGE,
+        vec![],
+        vec![],
+        vec![up_incident(INCIDENT, "resolved", "critical", "10:40")],
+    );
+    round(&app).await;
+    let rows = stored(&app).await;
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        (rows[2].0.as_str(), rows[2].2.as_str(), rows[2].3.as_str()),
+        ("reconcile", INCIDENT, "resolved")
+    );
+
+    // Missing once is not enough; twice in a row is.
+    round(&app).await;
+    let rows = stored(&app).await;
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        (rows[3].2.as_str(), rows[3].3.as_str()),
+        ("gone1", "resolved")
+    );
+    assert!(rows[3].4.contains("2 rounds in a row"), "{}", rows[3].4);
+    let actions: Vec<String> = app.outbox().await.into_iter().map(|o| o.0).collect();
+    assert_eq!(actions, ["trigger", "trigger", "resolve", "resolve"]);
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_view_older_than_the_last_webhook_is_kept_local() {
+    let fake = FakeStatus::start().await;
+    fake.set(
+        "summary.json",
+        Answer {
+            status: 500,
+            body: "oops".into(),
+        },
+    );
+    let app = spawn_reconciling(&fake, "").await;
+    assert_eq!(
+        app.outcome(incident_update("monitoring", "10:30", &[]))
+            .await,
+        "triggered"
+    );
+    fake.page(
+        PAGE,
+        vec![up_incident(INCIDENT, "identified", "critical", "10:20")],
+        vec![],
+        vec![],
+    );
+    round(&app).await;
+    assert_eq!(
+        stored(&app).await.len(),
+        1,
+        "a webhook raced the poll: the bridge keeps its view"
+    );
+    assert_eq!(last_round(&app).await, ("ok".to_owned(), None, 0));
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_round_changes_nothing() {
+    let fake = FakeStatus::start().await;
+    fake.set(
+        "summary.json",
+        Answer {
+            status: 500,
+            body: "oops".into(),
+        },
+    );
+    let app = spawn_reconciling(&fake, "").await;
+    assert_eq!(
+        app.outcome(incident_update("investigating", "10:15", &[]))
+            .await,
+        "triggered"
+    );
+    let other_page = json!({"page": {"id": "someoneelse1"}, "components": [], "incidents": [],
+                            "scheduled_maintenances": []});
+    let answers = [
+        (
+            Answer {
+                status: 500,
+                body: "{}".into(),
+            },
+            "HTTP 500",
+        ),
+        (
+            Answer {
+                status: 401,
+                body: "{\"error\":\"unauthorized\"}".into(),
+            },
+            "HTTP 401",
+        ),
+        (
+            Answer {
+                status: 200,
+                body: "<html><body>maintenance</body></html>".into(),
+            },
+            "not JSON",
+        ),
+        (Answer::json(other_page), "someoneelse1"),
+        (
+            Answer::json(json!({"page": {"id": PAGE}})),
+            "not the expected JSON",
+        ),
+    ];
+    for (answer, why) in answers {
+        fake.set("summary.json", answer);
+        round(&app).await;
+        let (result, error, heals) = last_round(&app).await;
+        assert_eq!((result.as_str(), heals), ("failed", 0));
+        assert!(error.as_deref().unwrap_or("").contains(why), "{error:?}");
+        assert_eq!(stored(&app).await.len(), 1, "{why}: nothing healed");
+    }
+    // Failed rounds did not count as misses: one good round finding
+    // nothing is one miss, not enough to resolve.
+    fake.page(PAGE, vec![], vec![], vec![]);
+    round(&app).await;
+    assert_eq!(stored(&app).await.len(), 1);
+    round(&app).await;
+    assert_eq!(stored(&app).await.len(), 2);
+    let (_, body) = app.get("/reconcile").await;
+    assert!(body.contains("HTTP 500") && body.contains("failed"));
+    app.stop().await;
+    fake.stop().await;
+}
