@@ -116,9 +116,14 @@ mod tests {
             .unwrap();
         assert_eq!(found, "Payments API", "names already stored are indexed");
         let origin: String = conn
-            .query_row("SELECT origin FROM webhooks WHERE id = 'w1'", [], |r| r.get(0))
+            .query_row("SELECT origin FROM webhooks WHERE id = 'w1'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
-        assert_eq!(origin, "webhook", "rows stored before reconcile came from Statuspage");
+        assert_eq!(
+            origin, "webhook",
+            "rows stored before reconcile came from Statuspage"
+        );
         // New webhooks add their name once.
         for id in ["w2", "w3"] {
             conn.execute(

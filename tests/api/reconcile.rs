@@ -31,15 +31,14 @@ fn up_component(id: &str, status: &str, group: bool) -> Value {
            "components": if group { json!(["leaf1"]) } else { Value::Null }})
 }
 
-async fn spawn_reconciling(fake: &FakeStatus, api_key: &str) -> TestApp {
+async fn spawn_reconciling(fake: &FakeStatus) -> TestApp {
     let base_url = fake.base_url.clone();
-    let api_key = api_key.to_owned();
     let app = spawn_app_with(move |s| {
         s.pages = vec![Page {
             id: PAGE.into(),
             source: String::new(),
             base_url,
-            api_key: Secret::new(api_key),
+            api_key: Secret::default(),
             webhooks: true,
         }];
         s.reconcile.interval_secs = 3600;
@@ -49,6 +48,19 @@ async fn spawn_reconciling(fake: &FakeStatus, api_key: &str) -> TestApp {
     // The first round runs at start.
     app.reconcile.clone().unwrap().wait_for(1).await;
     app
+}
+
+/// A bridge whose first round fails (the page answers 500), so that the
+/// test's webhooks come first.
+async fn spawn_with_failing_page(fake: &FakeStatus) -> TestApp {
+    fake.set(
+        "summary.json",
+        Answer {
+            status: 500,
+            body: "oops".into(),
+        },
+    );
+    spawn_reconciling(fake).await
 }
 
 async fn round(app: &TestApp) {
@@ -87,7 +99,7 @@ async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook
         ],
         vec![],
     );
-    let app = spawn_reconciling(&fake, "").await;
+    let app = spawn_reconciling(&fake).await;
 
     let rows = stored(&app).await;
     let summary: Vec<(&str, &str, &str)> = rows
@@ -160,14 +172,7 @@ async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook
 #[tokio::test]
 async fn incidents_resolved_or_vanished_upstream_are_resolved() {
     let fake = FakeStatus::start().await;
-    fake.set(
-        "summary.json",
-        Answer {
-            status: 500,
-            body: "oops".into(),
-        },
-    );
-    let app = spawn_reconciling(&fake, "").await;
+    let app = spawn_with_failing_page(&fake).await;
     assert_eq!(last_round(&app).await.0, "failed");
     assert!(stored(&app).await.is_empty());
 
@@ -213,14 +218,7 @@ async fn incidents_resolved_or_vanished_upstream_are_resolved() {
 #[tokio::test]
 async fn an_upstream_view_older_than_the_last_webhook_is_kept_local() {
     let fake = FakeStatus::start().await;
-    fake.set(
-        "summary.json",
-        Answer {
-            status: 500,
-            body: "oops".into(),
-        },
-    );
-    let app = spawn_reconciling(&fake, "").await;
+    let app = spawn_with_failing_page(&fake).await;
     assert_eq!(
         app.outcome(incident_update("monitoring", "10:30", &[]))
             .await,
@@ -246,14 +244,7 @@ async fn an_upstream_view_older_than_the_last_webhook_is_kept_local() {
 #[tokio::test]
 async fn a_failed_round_changes_nothing() {
     let fake = FakeStatus::start().await;
-    fake.set(
-        "summary.json",
-        Answer {
-            status: 500,
-            body: "oops".into(),
-        },
-    );
-    let app = spawn_reconciling(&fake, "").await;
+    let app = spawn_with_failing_page(&fake).await;
     assert_eq!(
         app.outcome(incident_update("investigating", "10:15", &[]))
             .await,
