@@ -170,7 +170,8 @@ impl Run {
     async fn run(mut self) {
         let mut h = Held::default();
         // At most one database pass runs at a time, beside the sends.
-        let mut pass: Option<JoinHandle<Pass>> = None;
+        // With the number of rows it may claim.
+        let mut pass: Option<(usize, JoinHandle<Pass>)> = None;
         let mut look = true;
         let mut wait = IDLE_POLL;
         // Claimed ahead: a few rounds of slots, so sends do not wait for a
@@ -187,21 +188,20 @@ impl Run {
                 let finished = std::mem::take(&mut h.finished);
                 let busy = h.fingerprints();
                 let sender = self.sender.clone();
-                pass = Some(tokio::spawn(
-                    sender.record_and_claim(finished, room, busy, self.lease),
-                ));
+                let task = sender.record_and_claim(finished, room, busy, self.lease);
+                pass = Some((room, tokio::spawn(task)));
                 look = false;
             }
             tokio::select! {
                 Some(done) = h.inflight.join_next_with_id(), if !h.inflight.is_empty() => {
                     take_done(done, &mut h.busy, &mut h.finished);
                 }
-                done = async { pass.as_mut().expect("guarded").await }, if pass.is_some() => {
-                    pass = None;
+                done = async { (&mut pass.as_mut().expect("guarded").1).await }, if pass.is_some() => {
+                    let (limit, _) = pass.take().expect("guarded");
                     match done {
                         Ok(Ok((rows, next))) => {
                             // A full claim may have left more behind.
-                            look = rows.len() == room && room > 0;
+                            look = limit > 0 && rows.len() == limit;
                             h.ready.extend(rows);
                             wait = next.map_or(IDLE_POLL, |n| n.min(IDLE_POLL));
                         }
@@ -218,7 +218,7 @@ impl Run {
                 _ = self.shutdown.changed() => {}
             }
         }
-        if let Some(pass) = pass {
+        if let Some((_, pass)) = pass {
             // Rows it claimed are ours to give back.
             if let Ok(Ok((rows, _))) = pass.await {
                 h.ready.extend(rows);
