@@ -1,5 +1,6 @@
-//! The command line: `serve` (the default), and `outbox list|retry` for
-//! operators, which work on the database while the server runs.
+//! The command line: `serve` (the default), `check-config`, and
+//! `outbox list|retry` for operators, which work on the database while the
+//! server runs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default).
     Serve,
+    /// Load and validate the configuration and the database path without
+    /// serving; print `ok` and a summary.
+    CheckConfig,
     /// Inspect and requeue events for ITOC360.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -67,7 +71,6 @@ pub struct RetryArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    crate::telemetry::init();
     let settings = match Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
         Ok(s) => s,
         Err(e) => {
@@ -75,6 +78,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::telemetry::init(settings.log.json());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -88,6 +92,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings).await,
+            Command::CheckConfig => check_config(&settings).map(|summary| print!("{summary}")),
             Command::Outbox(cmd) => outbox_command(settings, cmd).await,
             Command::Sources(SourcesCommand::New { name }) => {
                 print!("{}", new_source(&settings, &name));
@@ -108,6 +113,105 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.stop_on_signals()?;
     app.run_until_stopped().await
+}
+
+/// What `check-config` prints: `ok` and what the bridge would run with
+/// (never a secret). Fails when the database cannot live at its path.
+fn check_config(settings: &Settings) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    check_database_path(&settings.database.path)?;
+    let mut out = String::from("ok\n");
+    let s = settings;
+    let _ = writeln!(out, "listen: {}", s.server.listen);
+    let _ = writeln!(out, "public_url: {}", s.server.public_url);
+    let _ = writeln!(out, "database: {}", s.database.path.display());
+    let _ = writeln!(
+        out,
+        "itoc360: {}",
+        if s.dry_run() {
+            "dry run (no token): decisions are recorded, nothing is sent".to_owned()
+        } else {
+            format!(
+                "{} ({:?} format), token set",
+                s.itoc360.base_url, s.itoc360.format
+            )
+        }
+    );
+    let names: Vec<&str> = s.sources.iter().map(|x| x.name.as_str()).collect();
+    let _ = writeln!(out, "sources: {}", names.join(", "));
+    let _ = writeln!(
+        out,
+        "audit: {}",
+        if s.audit_credentials().is_some() {
+            "HTTP Basic auth"
+        } else {
+            "this machine only (no [audit] credentials)"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "maintenance paging: {}",
+        if s.maintenance.page { "on" } else { "off" }
+    );
+    if s.pages.is_empty() {
+        let _ = writeln!(out, "reconcile: off (no [[pages]])");
+    } else {
+        let pages: Vec<String> = s
+            .pages
+            .iter()
+            .map(|p| format!("{} ({})", p.id, p.api_base()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "reconcile: every {} s: {}",
+            s.reconcile.interval_secs,
+            pages.join(", ")
+        );
+    }
+    Ok(out)
+}
+
+/// The database file, or the folder that will hold it, must be usable:
+/// an existing file must be a file, and the nearest existing folder on the
+/// way to it must be a folder (it is created on start).
+fn check_database_path(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.exists() {
+        anyhow::ensure!(
+            path.is_file(),
+            "database.path: {} exists and is not a file",
+            path.display()
+        );
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "database.path: {} cannot be opened for writing: {e}",
+                    path.display()
+                )
+            })?;
+        return Ok(());
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || d.exists() {
+            let d = if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            };
+            anyhow::ensure!(
+                d.is_dir(),
+                "database.path: {} is not a folder, so {} cannot be created",
+                d.display(),
+                path.display()
+            );
+            return Ok(());
+        }
+        dir = d.parent();
+    }
+    Ok(())
 }
 
 /// A fresh source: 40 hex characters from the OS's random generator.

@@ -65,6 +65,29 @@ pub struct Settings {
     pub reconcile: Reconcile,
     /// Statuspage pages whose status API is polled; none: reconcile is off.
     pub pages: Vec<Page>,
+    pub log: Log,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// "text" (the default) or "json": one JSON object per line.
+    pub format: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            format: "text".into(),
+        }
+    }
+}
+
+impl Log {
+    pub fn json(&self) -> bool {
+        self.format == "json"
+    }
 }
 
 /// How often pages are polled, and when a vanished alert is given up.
@@ -213,6 +236,7 @@ impl Default for Settings {
             }],
             reconcile: Reconcile::default(),
             pages: Vec::new(),
+            log: Log::default(),
         }
     }
 }
@@ -301,6 +325,9 @@ impl Settings {
         }
         if let Some(v) = env("BRIDGE_DATABASE") {
             self.database.path = PathBuf::from(v);
+        }
+        if let Some(v) = env("BRIDGE_LOG_FORMAT") {
+            self.log.format = v;
         }
     }
 
@@ -406,6 +433,12 @@ impl Settings {
                     ));
                 }
             }
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(err(
+                "log.format",
+                format!("\"{}\" is neither \"text\" nor \"json\"", self.log.format),
+            ));
         }
         if self.reconcile.interval_secs == 0 {
             return Err(err("reconcile.interval_secs", "must be 1 or more"));
@@ -524,6 +557,7 @@ mod tests {
             ("[audit]\nusername = \"a\"", "audit"),
             ("sources = []", "sources"),
             ("[reconcile]\ninterval_secs = 0", "reconcile.interval_secs"),
+            ("[log]\nformat = \"xml\"", "log.format"),
             (
                 "[reconcile]\nmisses_to_resolve = 0",
                 "reconcile.misses_to_resolve",

@@ -86,7 +86,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AuditState) {
             "/components/{page}/{id}",
             web::get().to(component_page),
         ))
-        .route("/static/style.css", web::get().to(style));
+        .route("/static/style.css", web::get().to(style))
+        .route("/", web::get().to(home));
+}
+
+/// `GET /`: the audit log is the bridge's front page (it is guarded there).
+async fn home() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, "/events"))
+        .finish()
 }
 
 const STYLE: &str = include_str!("../../static/style.css");

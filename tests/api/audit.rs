@@ -394,6 +394,23 @@ async fn without_credentials_proxied_and_rebound_requests_are_refused() {
 }
 
 #[tokio::test]
+async fn the_root_redirects_to_the_audit_log() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 302);
+    assert_eq!(res.headers()["location"], "/events");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn with_credentials_basic_auth_works_through_a_proxy() {
     let app = spawn_app_with(|s| {
         s.audit.username = "oncall".into();

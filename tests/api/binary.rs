@@ -68,7 +68,14 @@ fn bridge(config: &Path) -> Command {
 
 /// Starts `serve` and waits for its `listening on` line.
 fn start(config: &Path) -> Proc {
-    let mut child = bridge(config)
+    start_with(config, &[])
+}
+
+/// `start` with extra environment variables.
+fn start_with(config: &Path, env: &[(&str, &str)]) -> Proc {
+    let mut command = bridge(config);
+    command.envs(env.iter().copied());
+    let mut child = command
         .arg("serve")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -81,7 +88,9 @@ fn start(config: &Path) -> Proc {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("listening on ").nth(1) {
-                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+                // Ends at a space, or at the quote closing a JSON string.
+                let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+                let _ = tx.send(address.unwrap_or("").to_owned());
             }
             let mut l = sink.lock().unwrap();
             l.push_str(&line);
@@ -622,4 +631,108 @@ async fn a_private_pages_api_key_is_sent_but_never_logged_or_stored() {
         .unwrap();
     assert_eq!(origin, "reconcile");
     fake.stop().await;
+}
+
+#[test]
+fn check_config_and_version() {
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("ITOC360_TOKEN")
+            .env_remove("BRIDGE_DATABASE")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.trim(),
+        format!("statuspage-bridge {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        Some(("http://127.0.0.1:9", "itoc-secret-token")),
+    );
+    let path = config.to_str().unwrap();
+    let (code, out, err) = run(&["check-config", "--config", path]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("ok\n"), "{out}");
+    assert!(
+        out.contains("bridge.db") && out.contains("sources: statuspage"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("itoc-secret-token") && !out.contains(TOKEN),
+        "{out}"
+    );
+    assert!(
+        !dir.path().join("bridge.db").exists(),
+        "checking creates nothing"
+    );
+
+    // A database path under a file cannot be created: exit 1, naming the key.
+    let blocked = dir.path().join("blocker");
+    std::fs::write(&blocked, "x").unwrap();
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &dir.path().join("bridge.db").display().to_string(),
+        &blocked.join("bridge.db").display().to_string(),
+    );
+    std::fs::write(&config, text).unwrap();
+    let (code, _, err) = run(&["check-config", "--config", path]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("database.path"), "{err}");
+
+    // A configuration error: exit 2, naming the key, as serve would.
+    std::fs::write(&config, "[server]\nlisten = \"nowhere\"\n").unwrap();
+    let (code, _, err) = run(&["check-config", "--config", path]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("server.listen"), "{err}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_the_same_fields_and_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = start_with(
+        &write_config(dir.path(), None),
+        &[("BRIDGE_LOG_FORMAT", "json"), ("RUST_LOG", "info")],
+    );
+    let (status, v) = p
+        .post(fixture("01_incident_created_investigating_critical.json"))
+        .await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("triggered")));
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.is_object() && l["level"].is_string())
+    );
+    let stored = lines
+        .iter()
+        .find(|l| l["message"] == "webhook stored")
+        .expect("the webhook's line");
+    assert_eq!(stored["outcome"], "triggered");
+    assert!(stored["subject"].as_str().unwrap().contains("lq0v6n2c9t4h"));
+    assert!(lines.iter().any(|l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("listening on http://127.0.0.1:"))
+    }));
+    assert!(!log.contains(TOKEN), "source token in the log:\n{log}");
+    assert!(
+        !log.contains("q4m2x8r1v7kp"),
+        "unsubscribe secret in the log"
+    );
 }
