@@ -156,6 +156,13 @@ pub struct Server {
     pub max_body_bytes: usize,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_timeout_secs: u64,
+    /// Open connections at most, all workers together; more wait in the
+    /// listen backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's head (then 408).
+    pub request_timeout_ms: u64,
+    /// How long a client may take to send a request's body (then 408).
+    pub body_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -248,6 +255,9 @@ impl Default for Server {
             public_url: "http://127.0.0.1:8080".into(),
             max_body_bytes: 1024 * 1024,
             shutdown_timeout_secs: 30,
+            max_connections: 1024,
+            request_timeout_ms: 5000,
+            body_timeout_ms: 10_000,
         }
     }
 }
@@ -359,8 +369,15 @@ impl Settings {
             )
         })?;
         check_url("server.public_url", &self.server.public_url)?;
-        if self.server.max_body_bytes == 0 {
-            return Err(err("server.max_body_bytes", "must be greater than 0"));
+        for (key, v) in [
+            ("server.max_body_bytes", self.server.max_body_bytes as u64),
+            ("server.max_connections", self.server.max_connections as u64),
+            ("server.request_timeout_ms", self.server.request_timeout_ms),
+            ("server.body_timeout_ms", self.server.body_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(err(key, "must be greater than 0"));
+            }
         }
         if self.database.path.as_os_str().is_empty() {
             return Err(err("database.path", "must not be empty"));

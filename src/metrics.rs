@@ -78,7 +78,7 @@ impl Metrics {
         let refused = Family::<RefusedLabels, Counter>::default();
         registry.register(
             "webhooks_refused",
-            "Webhook requests refused before storing (unauthorized, too_large, unavailable)",
+            "Webhook requests refused before storing (unauthorized, too_large, too_slow, busy, unavailable)",
             refused.clone(),
         );
         let attempts = Family::<AttemptLabels, Counter>::default();

@@ -29,6 +29,8 @@ pub const TOKEN_HEADER: &str = "X-ITOC360-Token";
 pub struct ReceiveState {
     pub sources: Arc<Vec<Source>>,
     pub max_body_bytes: usize,
+    /// A body not received within this long is refused with 408.
+    pub body_timeout: std::time::Duration,
     pub pipeline: Pipeline,
     pub metrics: Metrics,
 }
@@ -41,6 +43,8 @@ pub enum ReceiveError {
     TooLarge { limit: usize },
     #[error("reading the request body failed: {0}")]
     Body(String),
+    #[error("the request body took longer than {0} ms to arrive")]
+    TooSlow(u128),
     #[error("the webhook could not be stored; retry later")]
     Unavailable,
 }
@@ -51,6 +55,7 @@ impl ResponseError for ReceiveError {
             ReceiveError::Unauthorized => StatusCode::UNAUTHORIZED,
             ReceiveError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ReceiveError::Body(_) => StatusCode::BAD_REQUEST,
+            ReceiveError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ReceiveError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -113,14 +118,26 @@ pub async fn webhook(
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(declared));
     }
-    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ReceiveError::Body(e.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(too_large(declared));
+    // A client trickling its body ties up a connection: bound the time.
+    let read = async {
+        let mut body = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ReceiveError::Body(e.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(too_large(declared));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    let body = match tokio::time::timeout(state.body_timeout, read).await {
+        Ok(body) => body?,
+        Err(_) => {
+            state.metrics.refused("too_slow");
+            tracing::warn!(source = %source.name, remote = remote.as_deref().unwrap_or("?"), timeout_ms = state.body_timeout.as_millis() as u64, "webhook refused: body too slow");
+            return Err(ReceiveError::TooSlow(state.body_timeout.as_millis()));
+        }
+    };
 
     let incoming = Incoming {
         source: source.name.clone(),

@@ -21,6 +21,10 @@ use crate::rules::machine::Rules;
 use crate::storage::{self, Database};
 use crate::{audit, auth, ops};
 
+/// HTTP worker threads: the machine this is sized for has two cores, and
+/// the writer thread does the rest.
+const WORKERS: usize = 2;
+
 /// A built, listening bridge.
 pub struct Application {
     port: u16,
@@ -81,6 +85,7 @@ impl Application {
         let receive_state = web::Data::new(ReceiveState {
             sources: Arc::new(settings.sources.clone()),
             max_body_bytes: settings.server.max_body_bytes,
+            body_timeout: Duration::from_millis(settings.server.body_timeout_ms),
             pipeline,
             metrics: metrics.clone(),
         });
@@ -99,6 +104,11 @@ impl Application {
                 .configure(|cfg| audit::routes(cfg, &audit_state))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
+        .workers(WORKERS)
+        // Per worker: the setting is for the whole server.
+        .max_connections(settings.server.max_connections.div_ceil(WORKERS))
+        .client_request_timeout(Duration::from_millis(settings.server.request_timeout_ms))
+        .client_disconnect_timeout(Duration::from_secs(1))
         // Signals are ours (see `stop_on_signals`), so they are handled
         // from before the listening line is printed.
         .disable_signals()

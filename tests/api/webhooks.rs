@@ -572,3 +572,97 @@ async fn component_priority_does_not_depend_on_webhook_order() {
     assert_eq!(priority, "critical");
     app.stop().await;
 }
+
+/// Reads what the server answers on a raw connection (until it closes it,
+/// or 10 s pass), as text.
+async fn answer_of(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut buf),
+    )
+    .await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn idle_stalled_and_trickling_clients_do_not_stop_others() {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    let app = spawn_app_with(|s| {
+        s.server.request_timeout_ms = 500;
+        s.server.body_timeout_ms = 500;
+    })
+    .await;
+    let addr = app.address.trim_start_matches("http://").to_owned();
+    let head = |len: usize| {
+        format!(
+            "POST /webhooks/statuspage?token={TOKEN} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+
+    // Hundreds of connections that send nothing.
+    let mut idle = Vec::new();
+    for _ in 0..300 {
+        idle.push(TcpStream::connect(&addr).await.unwrap());
+    }
+    // Headers, then a stall.
+    let mut stalled_head = TcpStream::connect(&addr).await.unwrap();
+    stalled_head
+        .write_all(b"POST /webhooks/statuspage HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // A full head, part of the body, then a stall.
+    let mut stalled_body = TcpStream::connect(&addr).await.unwrap();
+    stalled_body.write_all(head(200).as_bytes()).await.unwrap();
+    stalled_body.write_all(b"{\"incident\":").await.unwrap();
+    // A body trickled a byte at a time, slower than the bound allows.
+    let mut trickle = TcpStream::connect(&addr).await.unwrap();
+    trickle.write_all(head(100).as_bytes()).await.unwrap();
+    let (mut trickle_read, mut trickle_write) = trickle.into_split();
+    let trickler = tokio::spawn(async move {
+        for _ in 0..100 {
+            if trickle_write.write_all(b" ").await.is_err() {
+                return;
+            }
+            // The client's pace, not a wait for the server's work.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+
+    // Everyone else is served meanwhile.
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    assert_eq!(app.get("/healthz").await.0, 200);
+
+    assert!(
+        answer_of(&mut stalled_head)
+            .await
+            .starts_with("HTTP/1.1 408")
+    );
+    let answer = answer_of(&mut stalled_body).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut trickle_read, &mut buf),
+    )
+    .await;
+    let answer = String::from_utf8_lossy(&buf);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    trickler.abort();
+    drop(idle);
+
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(
+        metrics.contains("statuspage_bridge_webhooks_refused_total{reason=\"too_slow\"} 2"),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhooks").await,
+        1,
+        "nothing half-received is stored"
+    );
+    app.stop().await;
+}
