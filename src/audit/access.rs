@@ -478,6 +478,7 @@ mod tests {
         assert_eq!(strip_port("[::1]:80"), "[::1]");
         assert_eq!(strip_port("[::1]"), "[::1]");
         assert_eq!(strip_port("localhost"), "localhost");
+        assert_eq!(strip_port("localhost:x"), "localhost:x", "not a port");
         assert_eq!(
             host_of_url("https://Bridge.Example.com/x").as_deref(),
             Some("bridge.example.com")

@@ -233,11 +233,11 @@ fn missed(misses: &mut Misses, key: (EntityKind, String), limit: u32) -> (bool, 
     (*n >= limit, *n)
 }
 
-/// What one round of one page heals. `recent` is `incidents.json`, needed
-/// only when `needs_recent` said so.
+/// What the summary alone says a round heals.
 pub struct Plan {
     pub heals: Vec<Heal>,
-    /// Local incidents going on that the summary does not list.
+    /// Local incidents going on that the summary does not list: look them
+    /// up in `incidents.json` (`plan_missing`).
     pub missing_incidents: Vec<String>,
 }
 

@@ -96,6 +96,7 @@ fn components_leaf_only_and_only_when_newer() {
                 "fresh".to_owned(),
                 local_component("operational", false, 500),
             ),
+            ("same".to_owned(), local_component("major_outage", true, 50)),
         ]),
         ..Local::default()
     };
@@ -108,6 +109,8 @@ fn components_leaf_only_and_only_when_newer() {
             up_component("known", "partial_outage", 100, false),
             up_component("fresh", "partial_outage", 100, false),
             up_component("maint", "under_maintenance", 100, false),
+            // Agrees, though the page's time is newer: nothing to heal.
+            up_component("same", "major_outage", 100, false),
         ],
     );
     let p = plan(&up, &local, &mut Misses::new());
@@ -227,5 +230,12 @@ fn unusable_answers() {
             "{v}"
         );
     }
-    assert!(read_recent(&json!({"page": {"id": "p"}, "incidents": []}), "p").is_ok());
+    let recent = json!({"page": {"id": "p"}, "incidents": [{"id": "a"}, {"id": "b"}]});
+    let ids: Vec<&str> = read_recent(&recent, "p")
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(read_recent(&json!({"page": {"id": "q"}, "incidents": []}), "p").is_err());
 }
