@@ -300,8 +300,13 @@ fn duplicate_keys() {
     // Same update, other impact: a different event.
     let b = inc("investigating", Some("critical"), None);
     assert_ne!(incident_keys(&b, b"{}")[1], keys[1]);
-    // Byte-identical bodies share the body key.
+    // Byte-identical bodies share the body key; other bytes do not.
     assert_eq!(incident_keys(&b, b"{}")[0], keys[0]);
+    assert_ne!(incident_keys(&b, b"{ }")[0], keys[0]);
+    assert_eq!(
+        keys[0],
+        "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    );
     assert_eq!(
         component_keys(&comp("operational"), b"x")[1],
         "component_update:cu1"
@@ -314,8 +319,8 @@ fn duplicate_keys() {
 #[test]
 fn incidents_lift_their_open_components() {
     use Outcome::*;
-    #[rustfmt::skip]
     type Lifted = Option<(Outcome, Alert, Option<Emit>)>;
+    #[rustfmt::skip]
     let rows: &[(Alert, Option<Emit>, Lifted)] = &[
         // Opening or rising above the component: re-trigger at the incident's priority.
         (
