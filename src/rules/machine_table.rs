@@ -282,6 +282,17 @@ fn reasons_read_well() {
         s.reason,
         "major_outage: alert opens at medium (priority medium: no associated open incident)"
     );
+    // The same status again names it once.
+    let s = incident_step(
+        &open(High),
+        &inc("investigating", Some("critical"), None),
+        None,
+        OFF,
+    );
+    assert_eq!(
+        s.reason,
+        "investigating: priority high → critical, alert updated"
+    );
     let s = incident_step(
         &prior(Alert::Closed, "resolved", 500),
         &inc("investigating", Some("major"), None),
