@@ -282,6 +282,45 @@ fn reasons_read_well() {
         s.reason,
         "major_outage: alert opens at medium (priority medium: no associated open incident)"
     );
+    // Every outcome says what happened in words.
+    let mut backfilled = inc("investigating", Some("major"), None);
+    backfilled.backfilled = true;
+    let cases = [
+        (
+            incident_step(
+                &open(High),
+                &inc("identified", Some("major"), None),
+                None,
+                OFF,
+            ),
+            "investigating → identified: alert already open at high",
+        ),
+        (
+            incident_step(
+                &open(High),
+                &inc("resolved", Some("major"), None),
+                None,
+                OFF,
+            ),
+            "investigating → resolved: alert resolved",
+        ),
+        (
+            incident_step(
+                &closed(),
+                &inc("in_progress", Some("maintenance"), None),
+                None,
+                OFF,
+            ),
+            "in_progress: maintenance paging is off, not paged",
+        ),
+        (
+            incident_step(&closed(), &backfilled, None, OFF),
+            "investigating: backfilled incident, recorded but never paged",
+        ),
+    ];
+    for (step, want) in cases {
+        assert_eq!(step.reason, want);
+    }
     // The same status again names it once.
     let s = incident_step(
         &open(High),
