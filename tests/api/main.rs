@@ -9,5 +9,6 @@ mod audit;
 mod binary;
 mod browser;
 mod delivery;
+mod postmortem;
 mod reconcile;
 mod webhooks;
