@@ -119,22 +119,29 @@ pub fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<St
     let Some((open, priority, status, last, started_at)) = row else {
         return Ok(Stored::default());
     };
-    let priority = priority
-        .as_deref()
-        .and_then(Priority::parse)
-        .unwrap_or(Priority::Medium);
     Ok(Stored {
-        prior: Prior {
-            alert: if open {
-                Alert::Open(priority)
-            } else {
-                Alert::Closed
-            },
-            status,
-            last_event_at: last.as_deref().and_then(parse_time),
-        },
+        prior: prior(open, priority.as_deref(), status, last.as_deref()),
         started_at,
     })
+}
+
+/// An `alert_priority` column as written by `alert_columns`; a missing or
+/// unknown one reads as Medium, the default priority.
+fn priority_column(p: Option<&str>) -> Priority {
+    p.and_then(Priority::parse).unwrap_or(Priority::Medium)
+}
+
+/// The machine's view of an entity from its state columns.
+fn prior(open: bool, priority: Option<&str>, status: Option<String>, last: Option<&str>) -> Prior {
+    Prior {
+        alert: if open {
+            Alert::Open(priority_column(priority))
+        } else {
+            Alert::Closed
+        },
+        status,
+        last_event_at: last.and_then(parse_time),
+    }
 }
 
 /// The webhook that applied any of `keys` to this entity before, if any.
@@ -404,11 +411,7 @@ pub fn open_incident_priority(
     })?;
     let mut highest = None;
     for p in priorities {
-        let p = p?
-            .as_deref()
-            .and_then(Priority::parse)
-            .unwrap_or(Priority::Medium);
-        highest = highest.max(Some(p));
+        highest = highest.max(Some(priority_column(p?.as_deref())));
     }
     Ok(highest)
 }
@@ -446,16 +449,7 @@ pub fn open_components_of(
                 component_id: r.get(0)?,
                 name: r.get(1)?,
                 stored: Stored {
-                    prior: Prior {
-                        alert: Alert::Open(
-                            priority
-                                .as_deref()
-                                .and_then(Priority::parse)
-                                .unwrap_or(Priority::Medium),
-                        ),
-                        status: r.get(3)?,
-                        last_event_at: last.as_deref().and_then(parse_time),
-                    },
+                    prior: prior(true, priority.as_deref(), r.get(3)?, last.as_deref()),
                     started_at: r.get(5)?,
                 },
             })

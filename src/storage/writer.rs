@@ -165,7 +165,7 @@ impl Writer {
         answer.await.map_err(|_| WriteError::Gone)?
     }
 
-    /// Jobs waiting in the queue now (for tests and the queue-depth gauge).
+    /// Jobs waiting in the queue now.
     pub fn queued(&self) -> usize {
         QUEUE_DEPTH - self.jobs.capacity()
     }
