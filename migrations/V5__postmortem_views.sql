@@ -141,3 +141,8 @@ FROM components c
 WHERE c.alert_open = 1;
 
 CREATE INDEX components_open ON components (alert_open);
+
+-- `prune` finds a webhook's transitions and duplicate keys through these
+-- (webhook ids grow with time, so both only ever append).
+CREATE INDEX transitions_webhook ON transitions (webhook_id);
+CREATE INDEX applied_events_webhook ON applied_events (webhook_id);

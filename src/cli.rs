@@ -38,6 +38,52 @@ pub enum Command {
     /// Webhook sources.
     #[command(subcommand)]
     Sources(SourcesCommand),
+    /// Run every stored webhook through the current rules on a scratch copy
+    /// (the live database is only read) and report what would be decided
+    /// differently. Nothing is sent to ITOC360.
+    Replay(ReplayArgs),
+    /// Copy the live database to PATH, consistently, while the server runs.
+    Backup {
+        /// Where the copy goes (must not exist yet).
+        path: PathBuf,
+    },
+    /// Delete history older than a date, except that of alerts still open.
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// One JSON object per difference, then a summary object.
+    #[arg(long)]
+    pub json: bool,
+    /// Override a configuration key for the replay, e.g.
+    /// `--set maintenance.page=true` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Delete what was received or decided before this time (UTC):
+    /// `YYYY-MM-DD` or RFC 3339.
+    #[arg(long, value_name = "DATE", value_parser = parse_before)]
+    pub before: String,
+    /// Only count what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `--before`: a date (midnight UTC) or an RFC 3339 time, as stored text.
+fn parse_before(s: &str) -> Result<String, String> {
+    use crate::rules::time::format_time;
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(format_time(
+            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
+        ));
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| format_time(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| "expected YYYY-MM-DD or an RFC 3339 time (2025-03-04T10:00:00Z)".to_owned())
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,13 +117,18 @@ pub struct RetryArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok()) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("statuspage-bridge: {e}");
-            return ExitCode::from(2);
-        }
+    let sets = match &cli.command {
+        Some(Command::Replay(args)) => args.set.clone(),
+        _ => Vec::new(),
     };
+    let settings =
+        match Settings::load_with(cli.config.as_deref(), |k| std::env::var(k).ok(), &sets) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("statuspage-bridge: {e}");
+                return ExitCode::from(2);
+            }
+        };
     crate::telemetry::init(settings.log.json());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,6 +149,9 @@ pub fn main() -> ExitCode {
                 print!("{}", new_source(&settings, &name));
                 Ok(())
             }
+            Command::Replay(args) => replay(&settings, args.json),
+            Command::Backup { path } => backup(&settings, &path),
+            Command::Prune(args) => prune(settings, args).await,
         }
     });
     match result {
@@ -272,13 +326,96 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
             }
         }
     }
-    let crate::storage::Database {
-        writer,
-        writer_closed,
-        read,
-    } = db;
-    drop(writer);
-    writer_closed.wait().await;
-    read.close().await;
+    db.close().await;
+    Ok(())
+}
+
+fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = &settings.database.path;
+    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    let mut out = std::io::stdout().lock();
+    let mut differences = 0u64;
+    let mut failed = None;
+    if !json {
+        let _ = writeln!(
+            out,
+            "{:<36}  {:<9}  {:<32}  {:<30}  replayed",
+            "webhook", "kind", "entity", "recorded"
+        );
+    }
+    let webhooks = crate::replay::run(path, settings.rules(), &std::env::temp_dir(), |d| {
+        differences += 1;
+        let written = if json {
+            writeln!(out, "{}", serde_json::to_string(d).expect("serializable"))
+        } else {
+            let entity = format!(
+                "{}/{}",
+                d.page_id.as_deref().unwrap_or("-"),
+                d.entity_id.as_deref().unwrap_or("-")
+            );
+            writeln!(
+                out,
+                "{:<36}  {:<9}  {:<32}  {:<30}  {}",
+                d.webhook_id,
+                d.kind,
+                entity,
+                decision(&d.recorded),
+                decision(&d.replayed)
+            )
+        };
+        if let Err(e) = written {
+            failed.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"webhooks": webhooks, "differences": differences})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "replayed {webhooks} webhooks under the current rules: {differences} would be decided differently"
+        )?;
+    }
+    Ok(())
+}
+
+/// `triggered trigger/critical`, or the outcome alone.
+fn decision(d: &crate::replay::Decision) -> String {
+    match (&d.action, &d.priority) {
+        (Some(a), Some(p)) => format!("{} {a}/{p}", d.outcome),
+        (Some(a), None) => format!("{} {a}", d.outcome),
+        _ => d.outcome.clone(),
+    }
+}
+
+fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = crate::storage::upkeep::backup(&settings.database.path, to)?;
+    println!("{}\t{bytes} bytes", to.display());
+    Ok(())
+}
+
+async fn prune(settings: Settings, args: PruneArgs) -> anyhow::Result<()> {
+    let path = &settings.database.path;
+    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    let db = crate::storage::open(
+        path,
+        std::time::Duration::from_millis(settings.database.busy_timeout_ms),
+    )
+    .await?;
+    let pruned = crate::storage::upkeep::prune(&db.writer, args.before.clone(), args.dry_run).await;
+    db.close().await;
+    let pruned = pruned?;
+    if args.dry_run {
+        println!("would delete, from before {}: {pruned}", args.before);
+    } else {
+        println!("deleted, from before {}: {pruned}", args.before);
+    }
     Ok(())
 }

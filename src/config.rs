@@ -171,6 +171,8 @@ pub struct Database {
     pub path: PathBuf,
     /// How long a write waits for a lock held by another process.
     pub busy_timeout_ms: u64,
+    /// Prune history older than this many days, daily (0: keep everything).
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -267,6 +269,7 @@ impl Default for Database {
         Database {
             path: PathBuf::from("data/statuspage-bridge.db"),
             busy_timeout_ms: 5000,
+            retention_days: 0,
         }
     }
 }
@@ -303,14 +306,63 @@ impl Settings {
         path: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, ConfigError> {
+        Self::load_with(path, env, &[])
+    }
+
+    /// `load`, with `KEY=VALUE` overrides (`maintenance.page=true`) applied
+    /// to the file before it is read; a value is TOML (`true`, `5`,
+    /// `"text"`), or else taken as a string.
+    pub fn load_with(
+        path: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+        sets: &[String],
+    ) -> Result<Settings, ConfigError> {
+        let path = path.or_else(|| {
+            let default = Path::new("config.toml");
+            default.exists().then_some(default)
+        });
         let mut settings = match path {
-            Some(p) => Self::from_file(p)?,
-            None if Path::new("config.toml").exists() => Self::from_file(Path::new("config.toml"))?,
-            None => Settings::default(),
+            Some(p) if sets.is_empty() => Self::from_file(p)?,
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("cannot read {}: {e}", p.display())))?;
+                let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                    ConfigError(format!("{}: {}", p.display(), e.to_string().trim_end()))
+                })?;
+                Self::from_table(table, sets)?
+            }
+            None if sets.is_empty() => Settings::default(),
+            None => Self::from_table(toml::Table::new(), sets)?,
         };
         settings.apply_env(env);
         settings.validate()?;
         Ok(settings)
+    }
+
+    fn from_table(mut table: toml::Table, sets: &[String]) -> Result<Settings, ConfigError> {
+        for set in sets {
+            let (key, value) = set
+                .split_once('=')
+                .ok_or_else(|| err(set, "an override is KEY=VALUE, e.g. maintenance.page=true"))?;
+            let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+            let parts: Vec<&str> = key.trim().split('.').collect();
+            let (last, parents) = parts.split_last().expect("split yields one part");
+            let mut cur = &mut table;
+            for p in parents {
+                cur = cur
+                    .entry(p.to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| err(key, format!("{p} is not a table")))?;
+            }
+            cur.insert(last.to_string(), value);
+        }
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError(e.to_string().trim_end().to_owned()))
     }
 
     pub fn from_file(path: &Path) -> Result<Settings, ConfigError> {
@@ -347,6 +399,13 @@ impl Settings {
             .listen
             .parse()
             .expect("validated: server.listen is an address:port")
+    }
+
+    /// The rules the pipeline decides by (what `replay --set` can change).
+    pub fn rules(&self) -> crate::rules::machine::Rules {
+        crate::rules::machine::Rules {
+            page_maintenance: self.maintenance.page,
+        }
     }
 
     pub fn dry_run(&self) -> bool {
@@ -634,6 +693,40 @@ mod tests {
         );
         let good = "[server]\nlisten = \"0.0.0.0:8080\"\n[[sources]]\nname = \"sp\"\ntoken = \"0123456789abcdef0123456789\"";
         Settings::from_toml(good).unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn overrides_set_keys_and_name_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[maintenance]\npage = false\n").unwrap();
+        let sets = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let s = Settings::load_with(
+            Some(&path),
+            no_env,
+            &sets(&[
+                "maintenance.page=true",
+                "delivery.concurrency=3",
+                "server.public_url=http://x.test",
+            ]),
+        )
+        .unwrap();
+        assert!(s.maintenance.page);
+        assert_eq!(s.delivery.concurrency, 3);
+        assert_eq!(
+            s.server.public_url, "http://x.test",
+            "a bare value is a string"
+        );
+        let s = Settings::load_with(Some(&path), no_env, &[]).unwrap();
+        assert!(!s.maintenance.page);
+        let e = Settings::load_with(Some(&path), no_env, &sets(&["maintenance.pages=true"]))
+            .unwrap_err();
+        assert!(e.0.contains("pages"), "{e}");
+        let e = Settings::load_with(Some(&path), no_env, &sets(&["nonsense"])).unwrap_err();
+        assert!(e.0.contains("KEY=VALUE"), "{e}");
+        let e =
+            Settings::load_with(Some(&path), no_env, &sets(&["maintenance.page.x=1"])).unwrap_err();
+        assert!(e.0.contains("page is not a table"), "{e}");
     }
 
     #[test]

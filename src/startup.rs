@@ -17,7 +17,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::receive::{self, ReceiveState};
 use crate::reconcile::Reconciler;
-use crate::rules::machine::Rules;
+use crate::storage::upkeep::Retention;
 use crate::storage::{self, Database};
 use crate::{audit, auth, ops};
 
@@ -34,6 +34,7 @@ pub struct Application {
     db: Database,
     worker: Option<Worker>,
     reconciler: Option<Reconciler>,
+    retention: Option<Retention>,
 }
 
 impl Application {
@@ -47,9 +48,7 @@ impl Application {
         .await?;
         let metrics = Metrics::new();
         let wake = Arc::new(Notify::new());
-        let rules = Rules {
-            page_maintenance: settings.maintenance.page,
-        };
+        let rules = settings.rules();
         let pipeline = Pipeline::new(
             db.writer.clone(),
             rules,
@@ -77,6 +76,8 @@ impl Application {
                 metrics.clone(),
             )?)
         };
+
+        let retention = Retention::spawn(db.writer.clone(), settings.database.retention_days);
 
         let listen = settings.listen_addr();
         let listener =
@@ -126,6 +127,7 @@ impl Application {
             db,
             worker,
             reconciler,
+            retention,
         })
     }
 
@@ -162,6 +164,12 @@ impl Application {
         self.reconciler.as_ref().map(Reconciler::handle)
     }
 
+    /// How many daily prunes have finished; `None` when
+    /// `database.retention_days` is 0.
+    pub fn retention_runs(&self) -> Option<watch::Receiver<u64>> {
+        self.retention.as_ref().map(Retention::runs)
+    }
+
     /// See `Worker::progress`; `None` in a dry run.
     pub fn delivery_progress(&self) -> Option<watch::Receiver<u64>> {
         self.worker.as_ref().map(Worker::progress)
@@ -176,6 +184,7 @@ impl Application {
             db,
             worker,
             reconciler,
+            retention,
             local,
             database_path,
             ..
@@ -183,20 +192,16 @@ impl Application {
         tracing::info!(database = %database_path.display(), "listening on http://{local}");
         let served = server.await;
         tracing::info!("server stopped taking requests");
+        if let Some(retention) = retention {
+            retention.stop().await;
+        }
         if let Some(reconciler) = reconciler {
             reconciler.stop().await;
         }
         if let Some(worker) = worker {
             worker.stop().await;
         }
-        let Database {
-            writer,
-            writer_closed,
-            read,
-        } = db;
-        drop(writer);
-        writer_closed.wait().await;
-        read.close().await;
+        db.close().await;
         tracing::info!("database closed; bye");
         served.context("HTTP server failed")
     }

@@ -323,3 +323,15 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// Applies a stored webhook again, as `ingest` would have, on a scratch
+/// database (`replay`): same parse, same keys, same machine, same writes;
+/// events are recorded as skipped, never queued for ITOC360.
+pub fn reapply(
+    conn: &Connection,
+    id: String,
+    incoming: Incoming,
+    rules: Rules,
+) -> rusqlite::Result<Step> {
+    apply(conn, &Prepared::new(id, incoming), rules, true)
+}

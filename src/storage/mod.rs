@@ -9,6 +9,7 @@
 
 pub mod outbox;
 pub mod store;
+pub mod upkeep;
 pub mod writer;
 
 use std::path::Path;
@@ -31,6 +32,21 @@ pub struct Database {
     /// the connection (after every `Writer` clone is dropped).
     pub writer_closed: Closed,
     pub read: SqlitePool,
+}
+
+impl Database {
+    /// Lets the writer finish its queue, then closes both connections
+    /// (every other `Writer` clone must be gone for this to end).
+    pub async fn close(self) {
+        let Database {
+            writer,
+            writer_closed,
+            read,
+        } = self;
+        drop(writer);
+        writer_closed.wait().await;
+        read.close().await;
+    }
 }
 
 /// Creates the file and its folder if needed, applies migrations, and opens

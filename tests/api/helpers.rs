@@ -26,6 +26,8 @@ pub struct TestApp {
     pool: SqlitePool,
     /// Reconcile rounds, when `[[pages]]` are set.
     pub reconcile: Option<statuspage_bridge::reconcile::Handle>,
+    /// Finished daily prunes, when `database.retention_days` is set.
+    pub retention: Option<watch::Receiver<u64>>,
 }
 
 /// Settings for a test: port 0, a database in `dir`, one source, dry run.
@@ -66,6 +68,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
     let handle = app.server_handle();
     let progress = app.delivery_progress();
     let reconcile = app.reconcile();
+    let retention = app.retention_runs();
     let join = tokio::spawn(app.run_until_stopped());
     let pool = SqlitePoolOptions::new()
         .max_connections(2)
@@ -86,6 +89,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
         progress,
         pool,
         reconcile,
+        retention,
     }
 }
 

@@ -8,6 +8,7 @@ mod helpers;
 mod audit;
 mod binary;
 mod browser;
+mod commands;
 mod delivery;
 mod postmortem;
 mod reconcile;

@@ -239,7 +239,7 @@ async fn the_views_answer_a_scripted_lifecycle() {
     assert_eq!((r.12, r.13), (2, 1), "two webhooks, one component");
 
     // alert_events: every decided event, all delivered
-    let events: Vec<(
+    type Event = (
         i64,
         String,
         String,
@@ -249,7 +249,8 @@ async fn the_views_answer_a_scripted_lifecycle() {
         String,
         f64,
         Option<i64>,
-    )> = sqlx::query_as(
+    );
+    let events: Vec<Event> = sqlx::query_as(
         "SELECT outbox_id, kind, action, priority, state, attempts, delivered_at,
                     seconds_to_deliver, last_status
              FROM alert_events ORDER BY outbox_id",
@@ -286,7 +287,7 @@ async fn the_views_answer_a_scripted_lifecycle() {
     }
 
     // component_outages: API closed at critical during the incident; Web open
-    let outages: Vec<(
+    type Outage = (
         String,
         Option<String>,
         String,
@@ -294,7 +295,8 @@ async fn the_views_answer_a_scripted_lifecycle() {
         f64,
         String,
         Option<String>,
-    )> = sqlx::query_as(
+    );
+    let outages: Vec<Outage> = sqlx::query_as(
         "SELECT component_id, name, opened_at, closed_at, open_seconds, priority, incidents
              FROM component_outages ORDER BY opened_at",
     )

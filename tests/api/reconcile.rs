@@ -141,6 +141,32 @@ async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook
             .all(|e| e["origin"] == "reconcile")
     );
 
+    // Heals replay like webhooks: no difference under the same rules; with
+    // maintenance paging on, the component under maintenance would page.
+    let scratch = tempfile::tempdir().unwrap();
+    for (page_maintenance, expected) in [(false, vec![]), (true, vec!["maint1"])] {
+        let mut differ = Vec::new();
+        let replayed = statuspage_bridge::replay::run(
+            &app.settings.database.path,
+            statuspage_bridge::rules::machine::Rules { page_maintenance },
+            scratch.path(),
+            |d| differ.push(d.clone()),
+        )
+        .unwrap();
+        assert_eq!(replayed, 3);
+        let ids: Vec<&str> = differ
+            .iter()
+            .filter_map(|d| d.entity_id.as_deref())
+            .collect();
+        assert_eq!(ids, expected);
+        if let Some(d) = differ.first() {
+            assert_eq!(
+                (d.recorded.outcome.as_str(), d.replayed.outcome.as_str()),
+                ("ignored", "triggered")
+            );
+        }
+    }
+
     // A round that agrees stores nothing.
     round(&app).await;
     assert_eq!(stored(&app).await.len(), 3);
