@@ -77,6 +77,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AuditState) {
         .service(guarded("/events/{id}", web::get().to(event_page)))
         .service(guarded("/api/events", web::get().to(api_events)))
         .service(guarded("/reconcile", web::get().to(reconcile_page)))
+        .service(guarded("/alerts", web::get().to(alerts_page)))
         .service(guarded("/api/events/{id}", web::get().to(api_event)))
         .service(guarded(
             "/incidents/{page}/{id}",
@@ -177,6 +178,17 @@ async fn reconcile_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) ->
         Ok(rounds) => html(
             StatusCode::OK,
             &views::ReconcilePage::new(&rounds, &pages.all, banners(&pool, &pages).await),
+        ),
+        Err(e) => db_error(e),
+    }
+}
+
+/// `GET /alerts`: what the bridge believes is open in ITOC360 now.
+async fn alerts_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) -> HttpResponse {
+    match query::open_alerts(&pool).await {
+        Ok(rows) => html(
+            StatusCode::OK,
+            &views::AlertsPage::new(&rows, banners(&pool, &pages).await),
         ),
         Err(e) => db_error(e),
     }

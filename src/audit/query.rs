@@ -52,11 +52,17 @@ impl Filters {
 
 /// A filter value the bridge cannot read.
 #[derive(Debug, thiserror::Error)]
-#[error("{field}: cannot read \"{value}\" (use e.g. 2025-03-04T10:15 or 2025-03-04)")]
-pub struct BadFilter {
-    pub field: &'static str,
-    pub value: String,
+pub enum BadFilter {
+    #[error("{field}: cannot read \"{value}\" (use e.g. 2025-03-04T10:15 or 2025-03-04)")]
+    Unreadable { field: &'static str, value: String },
+    /// Fewer characters than the name index serves: a search would read
+    /// every webhook.
+    #[error("q: type at least {MIN_SEARCH} characters to search names (\"{0}\" is too short)")]
+    TooShort(String),
 }
+
+/// The shortest name search the trigram index serves.
+pub const MIN_SEARCH: usize = 3;
 
 /// Reads a filter time: RFC 3339, `2025-03-04T10:15`, or `2025-03-04`.
 pub fn filter_time(field: &'static str, v: &str) -> Result<String, BadFilter> {
@@ -72,7 +78,7 @@ pub fn filter_time(field: &'static str, v: &str) -> Result<String, BadFilter> {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|t| t.and_utc())
         });
-    t.map(format_time).ok_or_else(|| BadFilter {
+    t.map(format_time).ok_or_else(|| BadFilter::Unreadable {
         field,
         value: v.to_owned(),
     })
@@ -138,7 +144,7 @@ const MATCHING_NAMES: &str = "SELECT n.name FROM entity_names n
 /// serves substrings of 3+ characters without LIKE wildcards, and the
 /// detour pays off when the matching webhooks are rare.
 async fn use_name_index(pool: &SqlitePool, text: &str) -> sqlx::Result<bool> {
-    if text.chars().count() < 3 || text.contains(['%', '_', '\\']) {
+    if text.contains(['%', '_', '\\']) {
         return Ok(false);
     }
     let sql = format!(
@@ -163,6 +169,9 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
         q.push(" AND w.outcome = ").push_bind(outcome.to_owned());
     }
     if let Some(text) = Filters::clean(&f.q) {
+        if text.chars().count() < MIN_SEARCH {
+            return Err(BadFilter::TooShort(text.to_owned()).into());
+        }
         if use_name_index(pool, text).await? {
             q.push(" AND w.entity_name IN (")
                 .push(MATCHING_NAMES)
@@ -187,10 +196,12 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
             .push_bind(filter_time("to", to)?);
     }
     if let Some(cursor) = Filters::clean(&f.before) {
-        let (at, id) = cursor.rsplit_once('_').ok_or_else(|| BadFilter {
-            field: "before",
-            value: cursor.to_owned(),
-        })?;
+        let (at, id) = cursor
+            .rsplit_once('_')
+            .ok_or_else(|| BadFilter::Unreadable {
+                field: "before",
+                value: cursor.to_owned(),
+            })?;
         q.push(" AND (w.received_at, w.id) < (")
             .push_bind(at.to_owned())
             .push(", ")
@@ -533,4 +544,38 @@ pub async fn unannounced(pool: &SqlitePool, pages: &[String]) -> sqlx::Result<Ve
         }
     }
     Ok(out)
+}
+
+/// An alert the bridge believes open in ITOC360 (the `open_alerts` view),
+/// with its latest event's delivery.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct OpenAlertRow {
+    pub kind: String,
+    pub page_id: String,
+    pub entity_id: String,
+    pub name: Option<String>,
+    pub status: Option<String>,
+    pub priority: Option<String>,
+    pub open_since: Option<String>,
+    pub action: Option<String>,
+    pub state: Option<String>,
+    pub attempts: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// Every open alert, most urgent first, then oldest first.
+pub async fn open_alerts(pool: &SqlitePool) -> sqlx::Result<Vec<OpenAlertRow>> {
+    sqlx::query_as(
+        "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
+                o.action, o.state, o.attempts, o.last_status, o.last_error
+         FROM open_alerts a
+         LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
+             WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id)
+         ORDER BY CASE a.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
+                                  ELSE 3 END,
+                  a.open_since, a.kind, a.entity_id",
+    )
+    .fetch_all(pool)
+    .await
 }

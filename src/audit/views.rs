@@ -7,7 +7,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::chart::{self, Chart};
 use super::query::{
-    AttemptRow, Detail, EventRow, Filters, LinkRow, OutboxRow, RoundRow, Timeline, TransitionRow,
+    AttemptRow, Detail, EventRow, Filters, LinkRow, OpenAlertRow, OutboxRow, RoundRow, Timeline,
+    TransitionRow,
 };
 use super::redact;
 use crate::rules::domain::Outcome;
@@ -465,6 +466,56 @@ impl ReconcilePage {
                     incidents: r.incidents,
                     components: r.components,
                     heals: r.heals,
+                })
+                .collect(),
+            banners,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html", config = "src/audit/askama.toml")]
+pub struct AlertsPage {
+    pub alerts: Vec<AlertView>,
+    pub banners: Vec<String>,
+}
+
+pub struct AlertView {
+    pub kind: String,
+    pub name: String,
+    pub href: String,
+    pub status: String,
+    pub priority: String,
+    pub since: String,
+    /// The latest event sent (or to be sent) for it.
+    pub delivery: Option<DeliveryView>,
+    pub last_action: String,
+}
+
+impl AlertsPage {
+    pub fn new(rows: &[OpenAlertRow], banners: Vec<String>) -> Self {
+        AlertsPage {
+            alerts: rows
+                .iter()
+                .map(|r| AlertView {
+                    kind: r.kind.clone(),
+                    name: r.name.clone().unwrap_or_else(|| r.entity_id.clone()),
+                    href: entity_href(&r.kind, Some(&r.page_id), Some(&r.entity_id))
+                        .unwrap_or_default(),
+                    status: r.status.clone().unwrap_or_default(),
+                    priority: r.priority.clone().unwrap_or_default(),
+                    since: r.open_since.as_deref().map(when).unwrap_or_default(),
+                    delivery: r.state.as_deref().map(|state| {
+                        let error = match (r.last_status, &r.last_error) {
+                            (_, Some(e)) if state != "delivered" => Some(e.clone()),
+                            (Some(code), None) if state != "delivered" => {
+                                Some(format!("HTTP {code}"))
+                            }
+                            _ => None,
+                        };
+                        DeliveryView::new(state, r.attempts.unwrap_or(0), error)
+                    }),
+                    last_action: r.action.clone().unwrap_or_default(),
                 })
                 .collect(),
             banners,

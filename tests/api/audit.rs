@@ -58,12 +58,13 @@ async fn filters_narrow_the_list() {
         ["Incident with GitHub Actions"]
     );
     assert_eq!(
-        names(&api(&app, "/api/events?q=%25").await).len(),
+        names(&api(&app, "/api/events?q=%25_%25").await).len(),
         0,
         "LIKE wildcards are literal"
     );
-    // Short searches take the plain LIKE path; longer ones the trigram index.
-    let mut short = names(&api(&app, "/api/events?q=ap").await);
+    // Searches are case-insensitive (shorter than 3 characters: refused,
+    // see below).
+    let mut short = names(&api(&app, "/api/events?q=api").await);
     short.sort();
     assert_eq!(short, ["API", "API unavailable"]);
     assert_eq!(
@@ -173,7 +174,12 @@ async fn payload_text_is_escaped_everywhere() {
         "/incidents/x1y2z3a4b5c6/{}",
         "id%22%3E%3Cscript%3Ex%3C%2Fscript%3E"
     );
-    for path in ["/events".to_owned(), format!("/events/{id}"), page] {
+    for path in [
+        "/events".to_owned(),
+        format!("/events/{id}"),
+        page,
+        "/alerts".to_owned(),
+    ] {
         let (status, html) = app.get(&path).await;
         assert_eq!(status, 200, "{path}");
         assert!(
@@ -232,6 +238,7 @@ async fn basic_auth_guards_audit_routes_but_not_the_webhook() {
     for path in [
         "/events",
         "/api/events",
+        "/alerts",
         "/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h",
     ] {
         let url = format!("{}{path}", app.address);
@@ -289,7 +296,7 @@ async fn without_credentials_only_loopback_peers_are_served() {
         ("192.0.2.10:5000", 403),
         ("[2001:db8::1]:5000", 403),
     ] {
-        for path in ["/events", "/api/events"] {
+        for path in ["/events", "/api/events", "/alerts"] {
             let req = actix_test::TestRequest::get()
                 .uri(path)
                 .insert_header(("host", "127.0.0.1:8080"))
@@ -333,7 +340,7 @@ async fn without_credentials_proxied_and_rebound_requests_are_refused() {
     let app = spawn_app_with(|s| s.server.public_url = "https://bridge.example.com".into()).await;
     app.outcome(fixture(INC)).await;
     let port = app.address.rsplit(':').next().unwrap().to_owned();
-    for path in ["/events", "/api/events"] {
+    for path in ["/events", "/api/events", "/alerts"] {
         // A proxy on this machine forwarding a visitor from the internet.
         for header in [
             "X-Forwarded-For",
@@ -484,5 +491,119 @@ async fn timeline_of_a_reopened_incident() {
     let (status, html) = app.get("/components/x1y2z3a4b5c6/r7p3k9d2m5w1").await;
     assert_eq!(status, 200);
     assert!(html.contains("href=\"/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn alerts_shows_what_is_open_with_its_last_delivery() {
+    use crate::fake_itoc360::{FakeItoc360, Reply};
+    let fake = FakeItoc360::start("itoc-token").await;
+    // ITOC360 refuses the first request once.
+    fake.script([Reply::Status(503)]);
+    let base = fake.base_url.clone();
+    let mut app = spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new("itoc-token");
+    })
+    .await;
+    let (_, html) = app.get("/alerts").await;
+    assert!(html.contains("No open alerts"), "{html}");
+
+    assert_eq!(
+        app.outcome(component_change("operational", "major_outage", "10:14"))
+            .await,
+        "triggered"
+    );
+    app.drain().await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    // Another incident opens and resolves: not open any more.
+    let other = |status: &str, at: &str| {
+        incident_update(
+            status,
+            at,
+            &[
+                ("incident.id", json!("other1")),
+                ("incident.name", json!("Search slow")),
+                ("incident.components", json!([])),
+            ],
+        )
+    };
+    assert_eq!(
+        app.outcome(other("investigating", "10:20")).await,
+        "triggered"
+    );
+    assert_eq!(app.outcome(other("resolved", "10:50")).await, "resolved");
+    app.drain().await;
+
+    let (status, html) = app.get("/alerts").await;
+    assert_eq!(status, 200);
+    assert!(
+        !html.contains("Search slow"),
+        "resolved alerts are not open"
+    );
+    let component = html
+        .find(r#"<a href="/components/x1y2z3a4b5c6/r7p3k9d2m5w1">API</a>"#)
+        .expect("the component links to its timeline");
+    let incident = html
+        .find(r#"<a href="/incidents/x1y2z3a4b5c6/lq0v6n2c9t4h">API unavailable</a>"#)
+        .expect("the incident links to its timeline");
+    assert!(component < incident, "both critical: the older first");
+    let rows: Vec<&str> = html.split("<tr>").skip(2).collect();
+    assert_eq!(rows.len(), 2, "{html}");
+    // The component: lifted to critical by the incident; its latest event
+    // (the lift) was delivered at once, its first only after a 503.
+    for (row, since, kind, status) in [
+        (
+            rows[0],
+            "2025-03-04 10:14:00 UTC",
+            "component",
+            "major_outage",
+        ),
+        (
+            rows[1],
+            "2025-03-04 10:15:02 UTC",
+            "incident",
+            "investigating",
+        ),
+    ] {
+        assert!(
+            row.contains(r#"<span class="pill bad">critical</span>"#),
+            "{row}"
+        );
+        assert!(row.contains(since), "{row}");
+        assert!(row.contains(&format!(">{kind}<")), "{row}");
+        assert!(row.contains(&format!(">{status}<")), "{row}");
+        assert!(
+            row.contains(r#"trigger: <span class="delivery delivered">delivered</span>"#),
+            "{row}"
+        );
+    }
+    app.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn name_searches_shorter_than_three_characters_are_refused_clearly() {
+    let app = spawn_app().await;
+    seed(&app).await;
+    let (status, html) = app.get("/events?q=AP").await;
+    assert_eq!(status, 400);
+    assert!(
+        html.contains("type at least 3 characters to search names"),
+        "{html}"
+    );
+    let (status, body) = app.get("/api/events?q=%20a%20").await;
+    assert_eq!(status, 400);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("at least 3 characters"),
+        "{v}"
+    );
+    // Three characters search; an empty search is no search.
+    assert_eq!(names(&api(&app, "/api/events?q=API").await).len(), 2);
+    assert_eq!(names(&api(&app, "/api/events?q=").await).len(), 5);
     app.stop().await;
 }

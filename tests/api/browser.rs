@@ -133,7 +133,29 @@ async fn events_and_timeline_render_in_chromium() {
         ],
         &events,
     );
-    for name in ["events.png", "timeline.png", "events-phone.png"] {
+    // What is open now: the reopened incident and the degraded component.
+    let alerts = format!("{}/alerts", app.address);
+    let dom = run_chromium(&bin, profile.path(), &["--dump-dom"], &alerts);
+    assert_eq!(dom.matches("<td data-label=\"Name\">").count(), 2, "{dom}");
+    assert!(
+        dom.contains(">API unavailable</a>") && dom.contains(">API</a>"),
+        "{dom}"
+    );
+    run_chromium(
+        &bin,
+        profile.path(),
+        &[
+            "--window-size=1280,500",
+            &format!("--screenshot={}", shots.join("alerts.png").display()),
+        ],
+        &alerts,
+    );
+    for name in [
+        "events.png",
+        "timeline.png",
+        "events-phone.png",
+        "alerts.png",
+    ] {
         let size = std::fs::metadata(shots.join(name)).unwrap().len();
         assert!(size > 10_000, "{name} is {size} bytes");
     }
