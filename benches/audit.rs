@@ -1,4 +1,5 @@
-//! Audit benchmark: renders `/events` and `/api/events` over a database of
+//! Audit benchmark: renders `/events`, `/api/events` and `/alerts` (100 open
+//! alerts) over a database of
 //! one million stored webhooks (generated inside SQLite), with and without
 //! filters and deep in the pagination. Prints median and p95 per request.
 //!
@@ -37,6 +38,16 @@ SELECT id, received_at, 'statuspage:p:' || kind || ':' || entity_id, kind, 'p', 
        new_status, 'major', NULL, received_at, NULL, 'delivered', 1, received_at, received_at, received_at
 FROM webhooks WHERE outcome IN ('triggered', 'resolved')";
 
+/// 5000 incidents, one in 50 with an open alert (for `/alerts`).
+const INCIDENTS: &str = "
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4999)
+INSERT INTO incidents (source, page_id, incident_id, name, status, impact, started_at, alert_open,
+    alert_priority, first_seen_at, updated_at)
+SELECT 'statuspage', 'p', 'e' || i, 'Incident ' || i, 'investigating', 'major',
+       '2025-01-01T00:00:00.000Z', CASE WHEN i % 50 = 0 THEN 1 ELSE 0 END, 'high',
+       '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'
+FROM n";
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -64,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     sqlx::query(SEED).bind(rows).execute(&pool).await?;
     sqlx::query(OUTBOX).execute(&pool).await?;
+    sqlx::query(INCIDENTS).execute(&pool).await?;
     sqlx::query("ANALYZE").execute(&pool).await?;
     pool.close().await;
     let size = std::fs::metadata(&s.database.path)?.len();
@@ -100,9 +112,10 @@ async fn main() -> anyhow::Result<()> {
         "/events?q=Incident%204242".to_owned(),
         "/events?q=Incident".to_owned(),
         "/events?q=nt%2042".to_owned(),
-        "/events?q=zz".to_owned(),
+        "/events?q=zzz".to_owned(),
         "/events?from=2025-03-01&to=2025-03-02".to_owned(),
         deep,
+        "/alerts".to_owned(),
         "/api/events".to_owned(),
         "/api/events?limit=500".to_owned(),
         "/api/events?kind=incident&outcome=triggered".to_owned(),

@@ -53,7 +53,7 @@ pub fn run(
     let copy = scratch.path().join("recorded.db");
     upkeep::backup(live, &copy)?;
     let fresh = scratch.path().join("replayed.db");
-    storage::migrate(&fresh)?;
+    storage::migrate_quietly(&fresh)?;
 
     let copy_db = Connection::open(&copy)?;
     let mut scratch_db = Connection::open(&fresh)?;

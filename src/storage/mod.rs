@@ -64,6 +64,15 @@ pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Databas
 
 /// Applies the embedded migrations with refinery's rusqlite driver.
 pub fn migrate(path: &Path) -> anyhow::Result<()> {
+    migrate_logged(path, true)
+}
+
+/// `migrate`, saying nothing (a scratch database).
+pub fn migrate_quietly(path: &Path) -> anyhow::Result<()> {
+    migrate_logged(path, false)
+}
+
+fn migrate_logged(path: &Path, log: bool) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the database folder {}", dir.display()))?;
@@ -74,7 +83,7 @@ pub fn migrate(path: &Path) -> anyhow::Result<()> {
     let report = embedded::migrations::runner()
         .run(&mut conn)
         .with_context(|| format!("migrating database {}", path.display()))?;
-    for m in report.applied_migrations() {
+    for m in report.applied_migrations().iter().filter(|_| log) {
         tracing::info!(migration = %m, "applied migration");
     }
     Ok(())
