@@ -393,19 +393,19 @@ pub fn link_components(
     Ok(())
 }
 
+const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority FROM incident_components ic
+     JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
+                     AND i.incident_id = ic.incident_id
+     WHERE ic.source = ? AND ic.page_id = ? AND ic.component_id = ?
+       AND ic.current = 1 AND i.alert_open = 1";
+
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
 pub fn open_incident_priority(
     conn: &Connection,
     key: EntityKey<'_>,
 ) -> rusqlite::Result<Option<Priority>> {
-    let mut st = conn.prepare_cached(
-        "SELECT i.alert_priority FROM incident_components ic
-         JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
-                         AND i.incident_id = ic.incident_id
-         WHERE ic.source = ? AND ic.page_id = ? AND ic.component_id = ?
-           AND ic.current = 1 AND i.alert_open = 1",
-    )?;
+    let mut st = conn.prepare_cached(OPEN_INCIDENT_PRIORITY)?;
     let priorities = st.query_map(params![key.source, key.page_id, key.entity_id], |r| {
         r.get::<_, Option<String>>(0)
     })?;
@@ -424,22 +424,24 @@ pub struct LinkedOpen {
     pub stored: Stored,
 }
 
+const OPEN_COMPONENTS_OF: &str =
+    "SELECT c.component_id, c.name, c.alert_priority, c.status, c.last_event_at, c.alert_opened_at
+     FROM incident_components ic
+     JOIN components c ON c.source = ic.source AND c.page_id = ic.page_id
+                      AND c.component_id = ic.component_id
+     WHERE ic.source = ? AND ic.page_id = ? AND ic.incident_id = ? AND ic.current = 1
+       AND c.alert_open = 1
+     ORDER BY ic.component_id";
+
 /// The components currently associated with an incident whose alerts are
-/// open.
+/// open, by id. Ordered through `incident_components`' key: ordering by the
+/// component's own key made SQLite walk every component of the page to
+/// avoid a sort (20 ms per incident webhook at 10 000 components).
 pub fn open_components_of(
     conn: &Connection,
     incident: EntityKey<'_>,
 ) -> rusqlite::Result<Vec<LinkedOpen>> {
-    let mut st = conn.prepare_cached(
-        "SELECT c.component_id, c.name, c.alert_priority, c.status, c.last_event_at,
-                c.alert_opened_at
-         FROM incident_components ic
-         JOIN components c ON c.source = ic.source AND c.page_id = ic.page_id
-                          AND c.component_id = ic.component_id
-         WHERE ic.source = ? AND ic.page_id = ? AND ic.incident_id = ? AND ic.current = 1
-           AND c.alert_open = 1
-         ORDER BY c.component_id",
-    )?;
+    let mut st = conn.prepare_cached(OPEN_COMPONENTS_OF)?;
     let rows = st.query_map(
         params![incident.source, incident.page_id, incident.entity_id],
         |r| {
@@ -477,4 +479,45 @@ pub fn raise_component(
         key.entity_id
     ])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN` lines of `sql` on a migrated, empty database.
+    fn plan(sql: &str) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        super::super::migrate(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let n = st.parameter_count();
+        let args: Vec<String> = (0..n).map(|i| format!("a{i}")).collect();
+        st.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// The joins on the write path start from the one entity's key and
+    /// look every other row up by its key: their cost must not grow with
+    /// the number of incidents or components on the page.
+    #[test]
+    fn write_path_joins_start_from_the_entity_key() {
+        assert_eq!(
+            plan(OPEN_COMPONENTS_OF),
+            [
+                "SEARCH ic USING INDEX sqlite_autoindex_incident_components_1 (source=? AND page_id=? AND incident_id=?)",
+                "SEARCH c USING INDEX sqlite_autoindex_components_1 (source=? AND page_id=? AND component_id=?)",
+            ]
+        );
+        assert_eq!(
+            plan(OPEN_INCIDENT_PRIORITY),
+            [
+                "SEARCH ic USING INDEX incident_components_component (source=? AND page_id=? AND component_id=? AND current=?)",
+                "SEARCH i USING INDEX sqlite_autoindex_incidents_1 (source=? AND page_id=? AND incident_id=?)",
+            ]
+        );
+    }
 }
