@@ -416,13 +416,27 @@ mod tests {
         )
         .unwrap();
 
+        for at in ["2025-01-01T00:00:00.000Z", "2027-01-01T00:00:00.000Z"] {
+            conn.execute(
+                "INSERT INTO reconcile_rounds (page_id, source, started_at, duration_ms, result)
+                 VALUES ('p', 's', ?1, 1, 'ok')",
+                [at],
+            )
+            .unwrap();
+        }
+
         let expected = Pruned {
             webhooks: 3,
             transitions: 1,
             outbox: 1,
             attempts: 1,
-            rounds: 0,
+            rounds: 1,
         };
+        assert!(!expected.is_empty() && Pruned::default().is_empty());
+        assert_eq!(
+            expected.to_string(),
+            "3 webhooks, 1 transitions, 1 outbox rows, 1 delivery attempts, 1 reconcile rounds"
+        );
         let (dry, _) = prune_all(&conn, 2, true);
         assert_eq!(dry, expected);
         assert_eq!(remaining(&conn).len(), 6, "a dry run deletes nothing");

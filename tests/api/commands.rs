@@ -420,6 +420,14 @@ async fn retention_days_prunes_on_start() {
         assert_eq!(app.outcome(body).await, outcome);
     }
     age_everything(&app).await;
+    // An incident of today, closed too: within the 30 days, it stays.
+    let recent =
+        |status: &str, at: &str| incident_update(status, at, &[("incident.id", json!("recent1"))]);
+    assert_eq!(
+        app.outcome(recent("investigating", "12:00")).await,
+        "triggered"
+    );
+    assert_eq!(app.outcome(recent("resolved", "12:30")).await, "resolved");
     let (dir, mut settings) = app.stop().await;
     settings.database.retention_days = 30;
     let mut app = spawn_in(dir, settings).await;
@@ -428,7 +436,11 @@ async fn retention_days_prunes_on_start() {
         .await
         .expect("a prune ran at start")
         .unwrap();
-    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 0);
-    assert_eq!(app.count("SELECT count(*) FROM incidents").await, 1);
+    let left: Vec<(String,)> = sqlx::query_as("SELECT entity_id FROM webhooks")
+        .fetch_all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(left, [("recent1".to_owned(),), ("recent1".to_owned(),)]);
+    assert_eq!(app.count("SELECT count(*) FROM incidents").await, 2);
     app.stop().await;
 }
