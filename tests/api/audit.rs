@@ -500,12 +500,7 @@ async fn alerts_shows_what_is_open_with_its_last_delivery() {
     let fake = FakeItoc360::start("itoc-token").await;
     // ITOC360 refuses the first request once.
     fake.script([Reply::Status(503)]);
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new("itoc-token");
-    })
-    .await;
+    let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
     let (_, html) = app.get("/alerts").await;
     assert!(html.contains("No open alerts"), "{html}");
 

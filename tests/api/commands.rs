@@ -6,7 +6,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use statuspage_bridge::config::Secret;
 
 use crate::fake_itoc360::FakeItoc360;
 use crate::helpers::*;
@@ -290,18 +289,16 @@ async fn age_everything(app: &TestApp) {
 #[tokio::test]
 async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() {
     let fake = FakeItoc360::start("itoc-token").await;
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new("itoc-token");
-    })
-    .await;
+    let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
     let opened = fixture("01_incident_created_investigating_critical.json");
     // The incident opens and resolves (closed); the component stays open.
     for (body, outcome) in [
         (opened.clone(), "triggered"),
         (incident_update("resolved", "11:00", &[]), "resolved"),
-        (web_component("major_outage", "10:20"), "triggered"),
+        (
+            other_component("web", "Web", "operational", "major_outage", "10:20"),
+            "triggered",
+        ),
         (json!({"hello": 1}).to_string(), "unrecognized"),
     ] {
         assert_eq!(app.outcome(body).await, outcome);
@@ -310,7 +307,14 @@ async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() 
     age_everything(&app).await;
     // A webhook of today stays whatever the entity.
     assert_eq!(
-        app.outcome(web_component("partial_outage", "10:30")).await,
+        app.outcome(other_component(
+            "web",
+            "Web",
+            "major_outage",
+            "partial_outage",
+            "10:30"
+        ))
+        .await,
         "deduplicated"
     );
     app.drain().await;
@@ -386,25 +390,6 @@ async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() 
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     app.stop().await;
     fake.stop().await;
-}
-
-/// A second component ("Web") at `status`, from operational, at `hh_mm`.
-fn web_component(status: &str, hh_mm: &str) -> String {
-    fixture_with(
-        "03_component_major_outage.json",
-        &[
-            ("component_update.id", json!(format!("w{hh_mm}"))),
-            ("component_update.component_id", json!("web")),
-            ("component_update.new_status", json!(status)),
-            (
-                "component_update.created_at",
-                json!(format!("2025-03-04T{hh_mm}:00.000Z")),
-            ),
-            ("component.id", json!("web")),
-            ("component.name", json!("Web")),
-            ("component.status", json!(status)),
-        ],
-    )
 }
 
 #[tokio::test]

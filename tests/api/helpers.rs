@@ -47,6 +47,16 @@ pub fn test_settings(dir: &Path) -> Settings {
     s
 }
 
+/// A bridge that delivers to `base_url` (a fake ITOC360) with `token`.
+pub async fn spawn_delivering(base_url: &str, token: &str) -> TestApp {
+    let (base, token) = (base_url.to_owned(), token.to_owned());
+    spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new(token);
+    })
+    .await
+}
+
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -240,6 +250,27 @@ pub fn component_change(old: &str, new: &str, hh_mm: &str) -> String {
                 "component_update.created_at",
                 json!(format!("2025-03-04T{hh_mm}:00.000Z")),
             ),
+            ("component.status", json!(new)),
+        ],
+    )
+}
+
+/// Another component of the sample's page (`id`, `name`) changing `old` →
+/// `new` at `hh_mm`.
+pub fn other_component(id: &str, name: &str, old: &str, new: &str, hh_mm: &str) -> String {
+    fixture_with(
+        "03_component_major_outage.json",
+        &[
+            ("component_update.id", json!(format!("{id}-{hh_mm}"))),
+            ("component_update.component_id", json!(id)),
+            ("component_update.old_status", json!(old)),
+            ("component_update.new_status", json!(new)),
+            (
+                "component_update.created_at",
+                json!(format!("2025-03-04T{hh_mm}:00.000Z")),
+            ),
+            ("component.id", json!(id)),
+            ("component.name", json!(name)),
             ("component.status", json!(new)),
         ],
     )

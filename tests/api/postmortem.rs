@@ -2,7 +2,6 @@
 //! filled by a real lifecycle, so the README cannot drift from the schema.
 
 use serde_json::json;
-use statuspage_bridge::config::Secret;
 
 use crate::fake_itoc360::{FakeItoc360, Reply};
 use crate::helpers::*;
@@ -44,12 +43,7 @@ async fn every_readme_query_runs_and_answers_on_a_real_lifecycle() {
     let fake = FakeItoc360::start("itoc-token").await;
     // ITOC360 refuses the first attempt, so the failure query has a row.
     fake.script([Reply::Status(503)]);
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new("itoc-token");
-    })
-    .await;
+    let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
     assert_eq!(
         app.outcome(component_change("operational", "major_outage", "10:14"))
             .await,
@@ -93,35 +87,10 @@ fn seconds_between(a: &str, b: &str) -> f64 {
     (b - a).num_milliseconds() as f64 / 1000.0
 }
 
-/// A second component ("Web", `c2`) changing `old` → `new` at `hh_mm`.
-fn web_change(old: &str, new: &str, hh_mm: &str) -> String {
-    fixture_with(
-        "03_component_major_outage.json",
-        &[
-            ("component_update.id", json!(format!("web{hh_mm}"))),
-            ("component_update.component_id", json!("c2")),
-            ("component_update.old_status", json!(old)),
-            ("component_update.new_status", json!(new)),
-            (
-                "component_update.created_at",
-                json!(format!("2025-03-04T{hh_mm}:00.000Z")),
-            ),
-            ("component.id", json!("c2")),
-            ("component.name", json!("Web")),
-            ("component.status", json!(new)),
-        ],
-    )
-}
-
 #[tokio::test]
 async fn the_views_answer_a_scripted_lifecycle() {
     let fake = FakeItoc360::start("itoc-token").await;
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new("itoc-token");
-    })
-    .await;
+    let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
     // The API component breaks, then the incident that lists it opens at
     // critical (lifting the component to critical).
     assert_eq!(
@@ -176,8 +145,14 @@ async fn the_views_answer_a_scripted_lifecycle() {
         "resolved"
     );
     assert_eq!(
-        app.outcome(web_change("operational", "partial_outage", "11:10"))
-            .await,
+        app.outcome(other_component(
+            "c2",
+            "Web",
+            "operational",
+            "partial_outage",
+            "11:10"
+        ))
+        .await,
         "triggered"
     );
     app.drain().await;
