@@ -35,15 +35,9 @@ fn readme_queries() -> Vec<String> {
     queries
 }
 
-#[tokio::test]
-async fn every_readme_query_runs_and_answers_on_a_real_lifecycle() {
-    let queries = readme_queries();
-    assert!(queries.len() >= 6, "found {} queries", queries.len());
-
-    let fake = FakeItoc360::start("itoc-token").await;
-    // ITOC360 refuses the first attempt, so the failure query has a row.
-    fake.script([Reply::Status(503)]);
-    let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
+/// The API component breaks, then the incident that lists it opens at
+/// critical (lifting the component to critical); both are delivered.
+async fn component_then_incident(app: &mut TestApp) {
     assert_eq!(
         app.outcome(component_change("operational", "major_outage", "10:14"))
             .await,
@@ -55,6 +49,18 @@ async fn every_readme_query_runs_and_answers_on_a_real_lifecycle() {
         "triggered"
     );
     app.drain().await;
+}
+
+#[tokio::test]
+async fn every_readme_query_runs_and_answers_on_a_real_lifecycle() {
+    let queries = readme_queries();
+    assert!(queries.len() >= 6, "found {} queries", queries.len());
+
+    let fake = FakeItoc360::start("itoc-token").await;
+    // ITOC360 refuses the first attempt, so the failure query has a row.
+    fake.script([Reply::Status(503)]);
+    let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
+    component_then_incident(&mut app).await;
     assert_eq!(
         app.outcome(incident_update("resolved", "11:00", &[])).await,
         "resolved"
@@ -91,19 +97,7 @@ fn seconds_between(a: &str, b: &str) -> f64 {
 async fn the_views_answer_a_scripted_lifecycle() {
     let fake = FakeItoc360::start("itoc-token").await;
     let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
-    // The API component breaks, then the incident that lists it opens at
-    // critical (lifting the component to critical).
-    assert_eq!(
-        app.outcome(component_change("operational", "major_outage", "10:14"))
-            .await,
-        "triggered"
-    );
-    assert_eq!(
-        app.outcome(fixture("01_incident_created_investigating_critical.json"))
-            .await,
-        "triggered"
-    );
-    app.drain().await;
+    component_then_incident(&mut app).await;
 
     let open: Vec<(String, String, Option<String>, String, String, String)> = sqlx::query_as(
         "SELECT kind, entity_id, name, status, priority, open_since FROM open_alerts ORDER BY kind",
