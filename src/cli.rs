@@ -73,17 +73,11 @@ pub struct PruneArgs {
     pub dry_run: bool,
 }
 
-/// `--before`: a date (midnight UTC) or an RFC 3339 time, as stored text.
+/// `--before`: a date (its midnight) or a time, UTC, as stored text.
 fn parse_before(s: &str) -> Result<String, String> {
-    use crate::rules::time::format_time;
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(format_time(
-            d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
-        ));
-    }
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| format_time(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| "expected YYYY-MM-DD or an RFC 3339 time (2025-03-04T10:00:00Z)".to_owned())
+    crate::rules::time::parse_moment(s)
+        .map(crate::rules::time::format_time)
+        .ok_or_else(|| "expected YYYY-MM-DD or an RFC 3339 time (2025-03-04T10:00:00Z)".to_owned())
 }
 
 #[derive(Subcommand, Debug)]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
-use crate::rules::time::{format_time, parse_time};
+use crate::rules::time::{format_time, parse_moment};
 
 /// Page size when none (or nonsense) is asked for, and the most allowed.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -66,18 +66,7 @@ pub const MIN_SEARCH: usize = 3;
 
 /// Reads a filter time: RFC 3339, `2025-03-04T10:15`, or `2025-03-04`.
 pub fn filter_time(field: &'static str, v: &str) -> Result<String, BadFilter> {
-    let t = parse_time(v)
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
-                .ok()
-                .map(|t| t.and_utc())
-        })
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc())
-        });
+    let t = parse_moment(v);
     t.map(format_time).ok_or_else(|| BadFilter::Unreadable {
         field,
         value: v.to_owned(),

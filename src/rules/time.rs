@@ -22,6 +22,24 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
+/// A time a person typed (filters, `prune --before`): any `parse_time`
+/// form, `2025-03-04T10:15`, or a date (its midnight), all UTC.
+pub fn parse_moment(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    parse_time(s)
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc())
+        })
+}
+
 /// The one text form of a time everywhere in the database: UTC, milliseconds,
 /// `Z` suffix — so text order is time order.
 pub fn format_time(t: DateTime<Utc>) -> String {
@@ -41,5 +59,20 @@ mod tests {
         let t = parse_time("2021-10-06 14:05:09").unwrap();
         assert_eq!(format_time(t), "2021-10-06T14:05:09.000Z");
         assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn typed_moments_read_as_utc() {
+        for (typed, stored) in [
+            ("2025-03-04", "2025-03-04T00:00:00.000Z"),
+            ("2025-03-04T10:15", "2025-03-04T10:15:00.000Z"),
+            ("2025-03-04T10:15:00+02:00", "2025-03-04T08:15:00.000Z"),
+        ] {
+            assert_eq!(
+                parse_moment(typed).map(format_time).as_deref(),
+                Some(stored)
+            );
+        }
+        assert_eq!(parse_moment("last week"), None);
     }
 }
