@@ -39,7 +39,12 @@ pub fn masked_webhook_url(public_url: &str) -> String {
 /// credentials, in constant time.
 pub fn basic_auth_matches(header: Option<&str>, username: &str, password: &Secret) -> bool {
     use base64::Engine;
-    let Some(encoded) = header.and_then(|h| h.strip_prefix("Basic ")) else {
+    // The scheme is case-insensitive (RFC 7617).
+    let Some(encoded) = header
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, rest)| rest)
+    else {
         return false;
     };
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
@@ -104,6 +109,11 @@ mod tests {
         ));
         assert!(!basic_auth_matches(Some(&enc("other:pw")), "oncall", &pw));
         assert!(!basic_auth_matches(Some("Bearer x"), "oncall", &pw));
+        let lower = enc("oncall:pw").replacen("Basic", "basic", 1);
+        assert!(basic_auth_matches(Some(&lower), "oncall", &pw));
+        let upper = enc("oncall:pw").replacen("Basic", "BASIC", 1);
+        assert!(basic_auth_matches(Some(&upper), "oncall", &pw));
+        assert!(!basic_auth_matches(Some("Basically x"), "oncall", &pw));
         assert!(!basic_auth_matches(None, "oncall", &pw));
         assert!(!basic_auth_matches(Some("Basic !!!"), "oncall", &pw));
     }

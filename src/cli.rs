@@ -123,6 +123,7 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+    crate::redact::remember(settings.secrets());
     crate::telemetry::init(settings.log.json());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -290,7 +291,7 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
                 println!("no pending or dead events");
             }
             for r in rows {
-                println!(
+                let line = format!(
                     "{id}\t{state}\t{action}\t{priority}\t{fp}\tattempts={attempts}\tnext={next}\t{err}\t{title}",
                     id = r.id,
                     state = r.state,
@@ -302,6 +303,7 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
                     err = r.last_error.as_deref().unwrap_or("-"),
                     title = r.title,
                 );
+                println!("{}", crate::redact::mask(&line));
             }
         }
         OutboxCommand::Retry(args) => {

@@ -412,6 +412,16 @@ impl Settings {
         self.itoc360.token.is_empty()
     }
 
+    /// Every configured secret, for `redact::remember`: what must never
+    /// reach a log, the database or a page.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.sources
+            .iter()
+            .map(|s| s.token.expose())
+            .chain(self.pages.iter().map(|p| p.api_key.expose()))
+            .chain([self.itoc360.token.expose(), self.audit.password.expose()])
+    }
+
     pub fn audit_credentials(&self) -> Option<(&str, &Secret)> {
         (!self.audit.username.is_empty())
             .then_some((self.audit.username.as_str(), &self.audit.password))

@@ -33,5 +33,6 @@ pub mod cli;
 pub mod config;
 pub mod metrics;
 pub mod ops;
+pub mod redact;
 pub mod startup;
 pub mod telemetry;

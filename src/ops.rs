@@ -58,3 +58,16 @@ pub async fn log_requests(
     }
     Ok(res)
 }
+
+/// `HEAD` is answered like `GET` on every route: the request is routed as a
+/// `GET`, and the HTTP layer (which saw the `HEAD`) sends the head with the
+/// body's length and no body.
+pub async fn head_as_get(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}

@@ -10,10 +10,9 @@
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::http::header::{CONTENT_LENGTH, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth;
@@ -69,9 +68,16 @@ impl ResponseError for ReceiveError {
     }
 }
 
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
+/// The token a request offers. The query parameter wins over the header
+/// whenever the query names `token` at all: a repeated or empty one offers
+/// no token (so a 401), never a fall-back to the header.
+fn given_token(query: &str, header: Option<&HeaderValue>) -> Option<String> {
+    let mut in_query = form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == "token");
+    match (in_query.next(), in_query.next()) {
+        (Some((_, v)), None) => Some(v.into_owned()).filter(|v| !v.is_empty()),
+        (Some(_), Some(_)) => None,
+        (None, _) => header.and_then(|v| v.to_str().ok()).map(str::to_owned),
+    }
 }
 
 /// `POST /webhooks/statuspage`
@@ -81,16 +87,7 @@ pub async fn webhook(
     state: web::Data<ReceiveState>,
 ) -> Result<HttpResponse, ReceiveError> {
     let remote = req.peer_addr().map(|a| a.ip().to_string());
-    // The query parameter wins over the header when both are present.
-    let token = web::Query::<TokenQuery>::from_query(req.query_string())
-        .ok()
-        .and_then(|q| q.into_inner().token)
-        .or_else(|| {
-            req.headers()
-                .get(TOKEN_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        });
+    let token = given_token(req.query_string(), req.headers().get(TOKEN_HEADER));
     let Some(source) = token
         .as_deref()
         .and_then(|t| auth::match_source(&state.sources, t))
@@ -169,4 +166,31 @@ pub async fn webhook(
         return Ok(HttpResponse::BadRequest().json(body));
     }
     Ok(HttpResponse::Ok().json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_query_token_wins_even_when_it_is_bad() {
+        let h = HeaderValue::from_static("header-token");
+        let rows: &[(&str, Option<&HeaderValue>, Option<&str>)] = &[
+            ("token=q", Some(&h), Some("q")),
+            ("token=q", None, Some("q")),
+            ("", Some(&h), Some("header-token")),
+            ("other=1", Some(&h), Some("header-token")),
+            ("", None, None),
+            ("token=a&token=b", Some(&h), None),
+            ("token=a&token=a", Some(&h), None),
+            ("token=", Some(&h), None),
+            ("token", Some(&h), None),
+            ("token=%ZZ", Some(&h), Some("%ZZ")),
+            ("tok%65n=q", Some(&h), Some("q")),
+            ("token=a%20b", None, Some("a b")),
+        ];
+        for &(query, header, want) in rows {
+            assert_eq!(given_token(query, header).as_deref(), want, "{query}");
+        }
+    }
 }

@@ -195,7 +195,12 @@ impl PageTask {
         let duration_ms = clock.elapsed().as_millis() as i64;
         let (label, error, counts) = match &result {
             Ok(c) => ("ok", None, c),
-            Err(e) => ("failed", Some(format!("{e:#}")), &Counts::default()),
+            // Masked: a status API (or a proxy) may echo the API key.
+            Err(e) => (
+                "failed",
+                Some(crate::redact::mask(&format!("{e:#}"))),
+                &Counts::default(),
+            ),
         };
         match &error {
             None => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use tokio::sync::{Notify, watch};
@@ -41,6 +41,7 @@ impl Application {
     /// Opens (and migrates) the database, binds the listener and starts the
     /// writer and, unless this is a dry run, the delivery worker.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        crate::redact::remember(settings.secrets());
         let db = storage::open(
             &settings.database.path,
             Duration::from_millis(settings.database.busy_timeout_ms),
@@ -95,6 +96,9 @@ impl Application {
         let audit_state = Arc::new(audit::AuditState::new(&settings));
         let server = HttpServer::new(move || {
             App::new()
+                // Every answer, HTML or JSON, is what it says it is.
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(from_fn(ops::head_as_get))
                 .wrap(from_fn(ops::log_requests))
                 .app_data(receive_state.clone())
                 .app_data(read.clone())

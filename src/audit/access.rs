@@ -1,18 +1,25 @@
-//! Who may read the audit routes. With `[audit]` credentials set, HTTP Basic
-//! auth (through a proxy too); with none, only a browser or tool on the
-//! machine itself — so a default install never exposes incident data.
+//! Who may read the audit routes (docs/INTERFACE.md, "Audit access").
 //!
-//! "On the machine itself" needs three facts, not one: the peer is loopback,
-//! no proxy header says the request came from further away (a reverse proxy
-//! on the same host connects from 127.0.0.1 on behalf of anyone), and the
-//! `Host` header names this machine (a page using DNS rebinding reaches
-//! 127.0.0.1 under the attacker's host name).
+//! With `[audit]` credentials set, HTTP Basic auth decides, through a proxy
+//! too. Without them the bridge serves the audit log only while it is
+//! **private**: `server.public_url` names a loopback host. A bridge whose
+//! `public_url` names a public host is reached through something — and a
+//! reverse proxy with a bare `proxy_pass` adds no header at all, so its
+//! requests look exactly like `curl` on the box. Such a bridge refuses every
+//! audit route until credentials are set.
+//!
+//! On a private bridge, "on the machine itself" needs every one of these: the
+//! peer is loopback; no proxy header says the request came from further
+//! away; the `Host` header (and an absolute-form request target) names this
+//! machine exactly (DNS rebinding reaches 127.0.0.1 under another name); and
+//! the browser does not say the request comes from another site (a page
+//! elsewhere can make a browser on this machine ask).
 
 use std::net::IpAddr;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{AUTHORIZATION, HOST, HeaderMap, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderMap, WWW_AUTHENTICATE};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -22,11 +29,15 @@ use crate::config::Secret;
 
 /// Headers a reverse proxy adds; any one of them means the peer address is
 /// the proxy's, not the client's.
-pub const PROXY_HEADERS: [&str; 4] = [
+pub const PROXY_HEADERS: [&str; 8] = [
     "forwarded",
     "x-forwarded-for",
     "x-real-ip",
     "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-server",
+    "via",
 ];
 
 /// Host names that always mean "this machine".
@@ -36,27 +47,34 @@ const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 #[derive(Clone)]
 pub struct Guard {
     pub credentials: Option<(String, Secret)>,
-    /// The host of `server.public_url`, lower-cased, also accepted in `Host`
-    /// when no credentials are set.
-    pub public_host: Option<String>,
+    /// `server.public_url` names a host other than this machine: without
+    /// credentials, nothing is served.
+    pub public: bool,
 }
 
 impl Guard {
     pub fn new(credentials: Option<(String, Secret)>, public_url: &str) -> Guard {
         Guard {
             credentials,
-            public_host: host_of_url(public_url),
+            public: !is_loopback_url(public_url),
         }
     }
 }
 
 /// What the rule needs to know of one request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Facts<'a> {
     pub peer: Option<IpAddr>,
     /// Whether any of `PROXY_HEADERS` is present.
     pub proxied: bool,
     pub host: Option<&'a str>,
+    /// The authority of an absolute-form request target
+    /// (`GET http://host/events`), if the request used one.
+    pub target: Option<&'a str>,
+    /// `Sec-Fetch-Site`, sent by browsers.
+    pub fetch_site: Option<&'a str>,
+    /// `Origin`, sent by browsers on cross-origin and most non-GET requests.
+    pub origin: Option<&'a str>,
     pub authorization: Option<&'a str>,
 }
 
@@ -65,24 +83,31 @@ pub enum Access {
     Allow,
     /// Credentials are set and the request lacks the right ones: 401.
     Challenge,
-    /// No credentials are set and the request is not from this machine: 403.
+    /// No credentials are set and the request may not be served: 403.
     Forbidden(Refusal),
 }
 
 /// Why a request without credentials was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// `server.public_url` is public and no credentials are set.
+    Public,
     /// The peer is not a loopback address.
     NotLoopback,
     /// The peer is loopback but proxy headers say the client is elsewhere.
     Proxied,
-    /// The `Host` header names neither this machine nor `server.public_url`.
+    /// The `Host` header or the request target names another host.
     UnknownHost,
+    /// The browser says another site asked.
+    CrossSite,
 }
 
 impl Refusal {
     pub fn message(self) -> &'static str {
         match self {
+            Refusal::Public => {
+                "the audit log needs credentials: server.public_url names a public host, so set [audit] username and password"
+            }
             Refusal::NotLoopback => {
                 "the audit log is served only to clients on this machine unless [audit] username and password are set"
             }
@@ -90,8 +115,9 @@ impl Refusal {
                 "the audit log is not served through a proxy without credentials: set [audit] username and password when the bridge is behind a reverse proxy"
             }
             Refusal::UnknownHost => {
-                "the audit log is served without credentials only under the host names localhost, 127.0.0.1, [::1] or that of server.public_url"
+                "the audit log is served without credentials only under the host names localhost, 127.0.0.1 or [::1]"
             }
+            Refusal::CrossSite => "the audit log is not served to requests made by another site",
         }
     }
 }
@@ -105,38 +131,50 @@ pub fn decide(guard: &Guard, facts: Facts<'_>) -> Access {
             Access::Challenge
         };
     }
-    if !facts.peer.is_some_and(|ip| ip.is_loopback()) {
+    if guard.public {
+        return Access::Forbidden(Refusal::Public);
+    }
+    if !facts.peer.is_some_and(|ip| ip.to_canonical().is_loopback()) {
         return Access::Forbidden(Refusal::NotLoopback);
     }
     if facts.proxied {
         return Access::Forbidden(Refusal::Proxied);
     }
-    match facts.host.map(strip_port) {
-        Some(h)
-            if LOOPBACK_HOSTS.iter().any(|l| l.eq_ignore_ascii_case(h))
-                || guard
-                    .public_host
-                    .as_deref()
-                    .is_some_and(|p| p.eq_ignore_ascii_case(h)) =>
-        {
-            Access::Allow
-        }
-        _ => Access::Forbidden(Refusal::UnknownHost),
+    if !facts.host.is_some_and(is_loopback_host) || !facts.target.is_none_or(is_loopback_host) {
+        return Access::Forbidden(Refusal::UnknownHost);
     }
+    let cross_fetch = facts.fetch_site.is_some_and(|s| {
+        s.eq_ignore_ascii_case("cross-site") || s.eq_ignore_ascii_case("same-site")
+    });
+    if cross_fetch || facts.origin.is_some_and(|o| !is_loopback_origin(o)) {
+        return Access::Forbidden(Refusal::CrossSite);
+    }
+    Access::Allow
 }
 
-/// `host[:port]` or `[v6][:port]` → the host part, brackets kept for v6.
-fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        };
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => host,
-    }
+/// `localhost`, `127.0.0.1` or `[::1]`, with an optional `:digits`, and
+/// nothing else.
+fn is_loopback_host(host: &str) -> bool {
+    LOOPBACK_HOSTS.iter().any(|name| {
+        host.get(..name.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(name))
+            && match &host[name.len()..] {
+                "" => true,
+                rest => rest.strip_prefix(':').is_some_and(|port| {
+                    !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                }),
+            }
+    })
+}
+
+/// An `Origin` (`scheme://host[:port]`) of this machine.
+fn is_loopback_origin(origin: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        origin
+            .get(..scheme.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+            && is_loopback_host(&origin[scheme.len()..])
+    })
 }
 
 /// The host of a URL as it appears in a `Host` header (v6 in brackets).
@@ -146,11 +184,14 @@ fn host_of_url(url: &str) -> Option<String> {
     Some(parsed.host_str()?.to_ascii_lowercase())
 }
 
-/// True when `public_url` names a loopback host (then the audit pages are
-/// reachable there without credentials).
+/// True when `public_url` names a loopback host: the bridge is private and
+/// may serve the audit pages without credentials.
 pub fn is_loopback_url(public_url: &str) -> bool {
     host_of_url(public_url).is_some_and(|h| {
-        LOOPBACK_HOSTS.contains(&h.as_str()) || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        LOOPBACK_HOSTS.contains(&h.as_str())
+            || h.trim_matches(|c| c == '[' || c == ']')
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| ip.to_canonical().is_loopback())
     })
 }
 
@@ -169,11 +210,15 @@ pub async fn require(
         .clone();
     let peer = req.peer_addr().map(|a| a.ip());
     let headers = req.headers();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let facts = Facts {
         peer,
         proxied: has_proxy_header(headers),
-        host: headers.get(HOST).and_then(|v| v.to_str().ok()),
-        authorization: headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()),
+        host: header("host"),
+        target: req.uri().authority().map(|a| a.as_str()),
+        fetch_site: header("sec-fetch-site"),
+        origin: header("origin"),
+        authorization: header("authorization"),
     };
     match decide(&guard, facts) {
         Access::Allow => Ok(next.call(req).await?.map_into_boxed_body()),
@@ -206,224 +251,307 @@ mod tests {
         )
     }
 
+    const LO4: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+
+    /// A plain request from this machine to `host`.
+    fn local(host: &'static str) -> Facts<'static> {
+        Facts {
+            peer: LO4,
+            host: Some(host),
+            ..Facts::default()
+        }
+    }
+
     #[test]
-    fn the_rule() {
-        let open = Guard::new(None, "https://status-bridge.example.com/");
-        let locked = Guard::new(
-            Some(("oncall".into(), Secret::new("pw"))),
-            "https://status-bridge.example.com/",
-        );
-        let lo4: IpAddr = "127.0.0.1".parse().unwrap();
+    fn the_rule_on_a_private_bridge() {
+        let private = Guard::new(None, "http://127.0.0.1:8080");
         let lo6: IpAddr = "::1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:127.0.0.9".parse().unwrap();
         let lan: IpAddr = "10.1.2.3".parse().unwrap();
+        let mapped_lan: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
         let good = basic("oncall:pw");
-        let bad = basic("oncall:no");
         use Access::*;
         use Refusal::*;
-        // (guard, peer, proxied, host, authorization) → access
-        #[rustfmt::skip]
-        type Row<'a> = (&'a Guard, Option<IpAddr>, bool, Option<&'a str>, Option<&'a str>, Access);
-        let rows: &[Row] = &[
-            // No credentials: loopback peer, no proxy headers, a local host name.
-            (&open, Some(lo4), false, Some("127.0.0.1:8080"), None, Allow),
-            (&open, Some(lo4), false, Some("localhost:8080"), None, Allow),
-            (&open, Some(lo4), false, Some("LOCALHOST"), None, Allow),
-            (&open, Some(lo4), false, Some("localhost"), None, Allow),
-            (&open, Some(lo6), false, Some("[::1]:8080"), None, Allow),
-            (&open, Some(lo6), false, Some("[::1]"), None, Allow),
+        let rows: Vec<(Facts, Access)> = vec![
+            // Loopback peer, no proxy headers, one of the three names.
+            (local("127.0.0.1:8080"), Allow),
+            (local("localhost:8080"), Allow),
+            (local("LOCALHOST"), Allow),
+            (local("localhost"), Allow),
+            (local("[::1]:8080"), Allow),
             (
-                &open,
-                Some(lo4),
-                false,
-                Some("status-bridge.example.com"),
-                None,
+                Facts {
+                    peer: Some(lo6),
+                    ..local("[::1]")
+                },
                 Allow,
             ),
             (
-                &open,
-                Some(lo4),
-                false,
-                Some("Status-Bridge.Example.com:443"),
-                None,
+                Facts {
+                    peer: Some(mapped),
+                    ..local("localhost")
+                },
                 Allow,
             ),
-            // DNS rebinding and other names.
+            // Every other Host form.
             (
-                &open,
-                Some(lo4),
-                false,
-                Some("rebind.attacker.example:8080"),
-                None,
+                local("rebind.attacker.example:8080"),
+                Forbidden(UnknownHost),
+            ),
+            (local("localhost.attacker.example"), Forbidden(UnknownHost)),
+            (local("127.0.0.1.nip.io"), Forbidden(UnknownHost)),
+            (local("[::2]:8080"), Forbidden(UnknownHost)),
+            (local("[::1]evil.com"), Forbidden(UnknownHost)),
+            (local("[::1]:x"), Forbidden(UnknownHost)),
+            (local("[::1]]"), Forbidden(UnknownHost)),
+            (local("[::1]@evil.com"), Forbidden(UnknownHost)),
+            (local("[::1]:"), Forbidden(UnknownHost)),
+            (local("localhost:abc"), Forbidden(UnknownHost)),
+            (local("localhost:80:80"), Forbidden(UnknownHost)),
+            (local("127.0.0.1:8080 "), Forbidden(UnknownHost)),
+            (local("user@localhost"), Forbidden(UnknownHost)),
+            (local("127.0.0.2"), Forbidden(UnknownHost)),
+            (local(""), Forbidden(UnknownHost)),
+            (
+                Facts {
+                    host: None,
+                    ..local("")
+                },
+                Forbidden(UnknownHost),
+            ),
+            // An absolute-form target names the host too.
+            (
+                Facts {
+                    target: Some("localhost:8080"),
+                    ..local("localhost")
+                },
+                Allow,
+            ),
+            (
+                Facts {
+                    target: Some("evil.example"),
+                    ..local("localhost")
+                },
                 Forbidden(UnknownHost),
             ),
             (
-                &open,
-                Some(lo4),
-                false,
-                Some("localhost.attacker.example"),
-                None,
+                Facts {
+                    target: Some("x@localhost"),
+                    ..local("localhost")
+                },
                 Forbidden(UnknownHost),
+            ),
+            // Another site asking through this machine's browser.
+            (
+                Facts {
+                    fetch_site: Some("cross-site"),
+                    ..local("localhost")
+                },
+                Forbidden(CrossSite),
             ),
             (
-                &open,
-                Some(lo4),
-                false,
-                Some("127.0.0.1.nip.io"),
-                None,
-                Forbidden(UnknownHost),
+                Facts {
+                    fetch_site: Some("Same-Site"),
+                    ..local("localhost")
+                },
+                Forbidden(CrossSite),
             ),
             (
-                &open,
-                Some(lo4),
-                false,
-                Some("[::2]:8080"),
-                None,
-                Forbidden(UnknownHost),
+                Facts {
+                    fetch_site: Some("same-origin"),
+                    ..local("localhost")
+                },
+                Allow,
             ),
             (
-                &open,
-                Some(lo4),
-                false,
-                Some(""),
-                None,
-                Forbidden(UnknownHost),
+                Facts {
+                    fetch_site: Some("none"),
+                    ..local("localhost")
+                },
+                Allow,
             ),
-            (&open, Some(lo4), false, None, None, Forbidden(UnknownHost)),
+            (
+                Facts {
+                    origin: Some("https://evil.example"),
+                    ..local("localhost")
+                },
+                Forbidden(CrossSite),
+            ),
+            (
+                Facts {
+                    origin: Some("null"),
+                    ..local("localhost")
+                },
+                Forbidden(CrossSite),
+            ),
+            (
+                Facts {
+                    origin: Some("http://localhost.evil.example"),
+                    ..local("localhost")
+                },
+                Forbidden(CrossSite),
+            ),
+            (
+                Facts {
+                    origin: Some("http://127.0.0.1:8080"),
+                    ..local("localhost")
+                },
+                Allow,
+            ),
+            (
+                Facts {
+                    origin: Some("HTTPS://[::1]"),
+                    ..local("localhost")
+                },
+                Allow,
+            ),
             // Through a proxy on this machine: refused whatever the host.
             (
-                &open,
-                Some(lo4),
-                true,
-                Some("127.0.0.1:8080"),
-                None,
+                Facts {
+                    proxied: true,
+                    ..local("127.0.0.1:8080")
+                },
                 Forbidden(Proxied),
             ),
             (
-                &open,
-                Some(lo6),
-                true,
-                Some("status-bridge.example.com"),
-                None,
-                Forbidden(Proxied),
-            ),
-            (
-                &open,
-                Some(lo4),
-                true,
-                Some("rebind.attacker.example"),
-                None,
-                Forbidden(Proxied),
-            ),
-            (
-                &open,
-                Some(lo4),
-                true,
-                Some("localhost"),
-                Some(good.as_str()),
+                Facts {
+                    proxied: true,
+                    authorization: Some(good.as_str()),
+                    ..local("localhost")
+                },
                 Forbidden(Proxied),
             ),
             // Not loopback: refused whatever else.
             (
-                &open,
-                Some(lan),
-                false,
-                Some("127.0.0.1:8080"),
-                None,
+                Facts {
+                    peer: Some(lan),
+                    ..local("127.0.0.1:8080")
+                },
                 Forbidden(NotLoopback),
             ),
             (
-                &open,
-                Some(lan),
-                true,
-                Some("localhost"),
-                None,
+                Facts {
+                    peer: Some(mapped_lan),
+                    ..local("localhost")
+                },
                 Forbidden(NotLoopback),
             ),
             (
-                &open,
-                Some(lan),
-                false,
-                Some("localhost"),
-                Some(good.as_str()),
+                Facts {
+                    peer: Some(lan),
+                    proxied: true,
+                    ..local("localhost")
+                },
                 Forbidden(NotLoopback),
             ),
             (
-                &open,
-                None,
-                false,
-                Some("localhost"),
-                None,
+                Facts {
+                    peer: None,
+                    ..local("localhost")
+                },
                 Forbidden(NotLoopback),
             ),
-            // Credentials set: Basic auth alone decides, through a proxy too.
+        ];
+        for (facts, want) in rows {
+            assert_eq!(decide(&private, facts), want, "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn a_public_bridge_without_credentials_serves_nobody() {
+        let public = Guard::new(None, "https://status-bridge.example.com/");
+        assert!(public.public);
+        for facts in [
+            local("127.0.0.1:8080"),
+            local("localhost"),
+            local("status-bridge.example.com"),
+        ] {
+            assert_eq!(
+                decide(&public, facts),
+                Access::Forbidden(Refusal::Public),
+                "{facts:?}"
+            );
+        }
+        assert!(
+            Refusal::Public
+                .message()
+                .contains("[audit] username and password")
+        );
+    }
+
+    #[test]
+    fn credentials_alone_decide_when_set() {
+        let locked = Guard::new(
+            Some(("oncall".into(), Secret::new("pw"))),
+            "https://status-bridge.example.com/",
+        );
+        let good = basic("oncall:pw");
+        let lower = good.replacen("Basic", "basic", 1);
+        let bad = basic("oncall:no");
+        let lan: IpAddr = "10.1.2.3".parse().unwrap();
+        use Access::*;
+        let rows: Vec<(Facts, Access)> = vec![
             (
-                &locked,
-                Some(lan),
-                false,
-                Some("status-bridge.example.com"),
-                Some(good.as_str()),
+                Facts {
+                    peer: Some(lan),
+                    authorization: Some(&good),
+                    ..local("status-bridge.example.com")
+                },
                 Allow,
             ),
             (
-                &locked,
-                Some(lo4),
-                true,
-                Some("status-bridge.example.com"),
-                Some(good.as_str()),
+                Facts {
+                    proxied: true,
+                    authorization: Some(&good),
+                    ..local("anything.example")
+                },
                 Allow,
             ),
             (
-                &locked,
-                Some(lo4),
-                false,
-                Some("anything.example"),
-                Some(good.as_str()),
+                Facts {
+                    peer: None,
+                    host: None,
+                    proxied: true,
+                    authorization: Some(&lower),
+                    ..Facts::default()
+                },
                 Allow,
             ),
-            (&locked, None, true, None, Some(good.as_str()), Allow),
+            (local("localhost"), Challenge),
             (
-                &locked,
-                Some(lo4),
-                false,
-                Some("localhost"),
-                None,
+                Facts {
+                    proxied: true,
+                    ..local("localhost")
+                },
                 Challenge,
             ),
-            (&locked, Some(lo4), true, Some("localhost"), None, Challenge),
             (
-                &locked,
-                Some(lan),
-                false,
-                Some("localhost"),
-                Some(bad.as_str()),
+                Facts {
+                    peer: Some(lan),
+                    authorization: Some(&bad),
+                    ..local("localhost")
+                },
                 Challenge,
             ),
             (
-                &locked,
-                Some(lan),
-                true,
-                Some("status-bridge.example.com"),
-                Some("Bearer x"),
+                Facts {
+                    authorization: Some("Bearer x"),
+                    ..local("localhost")
+                },
                 Challenge,
             ),
         ];
-        for &(guard, peer, proxied, host, authorization, want) in rows {
-            let facts = Facts {
-                peer,
-                proxied,
-                host,
-                authorization,
-            };
-            assert_eq!(decide(guard, facts), want, "{facts:?}");
+        for (facts, want) in rows {
+            assert_eq!(decide(&locked, facts), want, "{facts:?}");
         }
     }
 
     #[test]
     fn every_combination_without_credentials() {
-        // Allowed exactly when all three facts say "this machine".
-        let open = Guard::new(None, "http://bridge.internal:8080");
+        // Allowed exactly when every fact says "this machine".
+        let private = Guard::new(None, "http://localhost:8080");
         let peers: [Option<IpAddr>; 4] = [
-            Some("127.0.0.1".parse().unwrap()),
+            LO4,
             Some("::1".parse().unwrap()),
             Some("192.168.1.9".parse().unwrap()),
             None,
@@ -432,28 +560,32 @@ mod tests {
             (Some("localhost:1"), true),
             (Some("127.0.0.1"), true),
             (Some("[::1]:9"), true),
-            (Some("bridge.internal:8080"), true),
-            (Some("evil.example"), false),
+            (Some("bridge.internal:8080"), false),
             (None, false),
+        ];
+        let sites = [
+            (None, true),
+            (Some("same-origin"), true),
+            (Some("cross-site"), false),
         ];
         for peer in peers {
             for proxied in [false, true] {
                 for (host, local_host) in hosts {
-                    let got = decide(
-                        &open,
-                        Facts {
+                    for (fetch_site, same_site) in sites {
+                        let facts = Facts {
                             peer,
                             proxied,
                             host,
-                            authorization: None,
-                        },
-                    );
-                    let local_peer = peer.is_some_and(|p| p.is_loopback());
-                    assert_eq!(
-                        got == Access::Allow,
-                        local_peer && !proxied && local_host,
-                        "{peer:?} {proxied} {host:?}"
-                    );
+                            fetch_site,
+                            ..Facts::default()
+                        };
+                        let local_peer = peer.is_some_and(|p| p.is_loopback());
+                        assert_eq!(
+                            decide(&private, facts) == Access::Allow,
+                            local_peer && !proxied && local_host && same_site,
+                            "{facts:?}"
+                        );
+                    }
                 }
             }
         }
@@ -474,11 +606,6 @@ mod tests {
 
     #[test]
     fn hosts_and_urls() {
-        assert_eq!(strip_port("a.example:80"), "a.example");
-        assert_eq!(strip_port("[::1]:80"), "[::1]");
-        assert_eq!(strip_port("[::1]"), "[::1]");
-        assert_eq!(strip_port("localhost"), "localhost");
-        assert_eq!(strip_port("localhost:x"), "localhost:x", "not a port");
         assert_eq!(
             host_of_url("https://Bridge.Example.com/x").as_deref(),
             Some("bridge.example.com")
@@ -489,6 +616,7 @@ mod tests {
         assert!(is_loopback_url("http://localhost:8080"));
         assert!(is_loopback_url("http://[::1]:8080"));
         assert!(!is_loopback_url("https://bridge.example.com"));
+        assert!(!is_loopback_url("http://[::2]:8080"));
         assert!(!is_loopback_url("not a url"));
     }
 }

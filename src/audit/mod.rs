@@ -4,8 +4,8 @@
 
 mod access;
 pub mod chart;
+mod escape;
 pub mod query;
-pub mod redact;
 mod views;
 
 pub use access::{Access, Facts, Guard, Refusal, decide as access_decision};
@@ -20,6 +20,7 @@ use serde_json::json;
 use sqlx::SqlitePool;
 
 use crate::config::Settings;
+use crate::redact;
 use crate::rules::domain::EntityKind;
 use query::{Filters, ListError};
 use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
@@ -46,7 +47,7 @@ impl AuditState {
         if credentials.is_none() && !access::is_loopback_url(&settings.server.public_url) {
             tracing::warn!(
                 public_url = %settings.server.public_url,
-                "no [audit] credentials are set: the audit pages are reachable only on this machine (http://127.0.0.1:<port>/events), not through server.public_url or a proxy"
+                "server.public_url names a public host and no [audit] credentials are set: every audit route answers 403 until [audit] username and password are set"
             );
         }
         AuditState {
@@ -124,6 +125,15 @@ fn html(status: StatusCode, t: &impl Template) -> HttpResponse {
             HttpResponse::InternalServerError().body("rendering failed")
         }
     }
+}
+
+/// A JSON answer of audit data: every string in it masked like the pages'.
+fn masked_json(data: &impl serde::Serialize) -> HttpResponse {
+    let mut v = serde_json::to_value(data).unwrap_or_default();
+    redact::mask_json(&mut v);
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(v)
 }
 
 fn error_page(status: StatusCode, title: &str, message: String) -> HttpResponse {
@@ -236,9 +246,7 @@ async fn event_page(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpR
 /// `GET /api/events`
 async fn api_events(pool: web::Data<SqlitePool>, q: web::Query<Filters>) -> HttpResponse {
     match query::list(&pool, &q).await {
-        Ok(page) => HttpResponse::Ok()
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .json(page),
+        Ok(page) => masked_json(&page),
         Err(ListError::BadFilter(e)) => {
             HttpResponse::BadRequest().json(json!({"error": e.to_string()}))
         }
@@ -255,9 +263,7 @@ async fn api_event(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpRe
         Ok(Some(d)) => {
             let mut v = serde_json::to_value(&d).unwrap_or_default();
             v["body"] = redact::body_for_api(&d.body);
-            HttpResponse::Ok()
-                .insert_header((CACHE_CONTROL, "no-store"))
-                .json(v)
+            masked_json(&v)
         }
         Ok(None) => HttpResponse::NotFound().json(json!({"error": "no webhook has this id"})),
         Err(e) => {

@@ -10,7 +10,7 @@ use super::query::{
     AttemptRow, Detail, EventRow, Filters, LinkRow, OpenAlertRow, OutboxRow, RoundRow, Timeline,
     TransitionRow,
 };
-use super::redact;
+use crate::redact;
 use crate::rules::domain::Outcome;
 use crate::rules::time::parse_time;
 

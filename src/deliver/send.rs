@@ -8,6 +8,7 @@ use chrono::Utc;
 
 use super::retry::{self, Verdict};
 use super::{Finished, Sender, format};
+use crate::redact;
 use crate::rules::time::parse_time;
 use crate::storage::outbox::{After, Attempt, Event};
 
@@ -119,7 +120,8 @@ impl Sender {
 }
 
 /// ITOC360's `{"error": "..."}` message, or the start of whatever a proxy
-/// answered.
+/// answered, masked: an answer that echoes the request's `Authorization`
+/// must not carry the token into the log or the database.
 fn error_text(status: u16, body: String) -> String {
     let msg = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
@@ -128,11 +130,11 @@ fn error_text(status: u16, body: String) -> String {
     if msg.is_empty() {
         format!("HTTP {status}")
     } else {
-        format!("HTTP {status}: {msg}")
+        format!("HTTP {status}: {}", redact::mask(&msg))
     }
 }
 
-/// A transport failure in words, without the URL.
+/// A transport failure in words, without the URL, masked.
 fn transport_error(err: &reqwest::Error) -> String {
     let kind = if err.is_timeout() {
         "timed out"
@@ -150,5 +152,5 @@ fn transport_error(err: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    text
+    redact::mask(&text)
 }

@@ -127,7 +127,10 @@ pub fn incident_step(
 }
 
 /// The component's lifecycle. `incident_priority` is the highest priority
-/// of the open incidents associated with the component, if any.
+/// of the open incidents associated with the component, if any; it raises
+/// the component above Medium and never lowers it below (docs/BEHAVIOUR.md,
+/// "Component: priority"), so the result does not depend on whether the
+/// incident's webhook or the component's came first.
 pub fn component_step(
     prior: &Prior,
     ev: &ComponentEvent,
@@ -145,7 +148,7 @@ pub fn component_step(
             "component update has no new status: stored, state unchanged".into(),
         );
     };
-    let priority = incident_priority.unwrap_or(Priority::Medium);
+    let priority = incident_priority.map_or(Priority::Medium, |p| p.max(Priority::Medium));
     let target = match status {
         ComponentStatus::Operational => Target::closed(),
         ComponentStatus::DegradedPerformance
@@ -162,7 +165,12 @@ pub fn component_step(
         }
     };
     let source = Some(match incident_priority {
-        Some(p) => format!("priority {p} from the associated open incidents"),
+        Some(p) if p > Priority::Medium => {
+            format!("priority {p} from the associated open incidents")
+        }
+        Some(p) => format!(
+            "priority medium: the associated open incidents are at {p}, which never lowers a component"
+        ),
         None => "priority medium: no associated open incident".to_owned(),
     });
     applied(prior, status.as_str(), target, false, source)

@@ -195,7 +195,13 @@ fn rows() -> Vec<Row> {
         row("component stale", prior(C0, "operational", 500), c("major_outage"), OFF, Stale, C0, None),
         // Component priority from associated open incidents.
         row("component takes incident priority", closed(), Ev::C(comp("major_outage"), Some(Critical)), OFF, Triggered, O(Critical), trig(Critical)),
-        row("component low incident", closed(), Ev::C(comp("partial_outage"), Some(Low)), OFF, Triggered, O(Low), trig(Low)),
+        // An incident of impact none (Low) never pulls a component below Medium.
+        // Incident first: the component opens at Medium (the other order is a
+        // row of `incidents_lift_their_open_components`).
+        row("component low incident opens at medium", closed(), Ev::C(comp("partial_outage"), Some(Low)), OFF, Triggered, O(Medium), trig(Medium)),
+        row("component maintenance incident opens at medium", closed(), Ev::C(comp("under_maintenance"), Some(Low)), ON, Triggered, O(Medium), trig(Medium)),
+        row("component medium incident opens at medium", closed(), Ev::C(comp("degraded_performance"), Some(Medium)), OFF, Triggered, O(Medium), trig(Medium)),
+        row("component under a low incident stays medium", open(Medium), Ev::C(comp("major_outage"), Some(Low)), OFF, Deduplicated, O(Medium), None),
         row("component priority rises with incident", open(Medium), Ev::C(comp("major_outage"), Some(High)), OFF, Retriggered, O(High), trig(High)),
         row("component priority falls back to medium", open(High), c("degraded_performance"), OFF, Retriggered, O(Medium), trig(Medium)),
         row("component resolve keeps sent priority", open(Critical), Ev::C(comp("operational"), Some(Low)), OFF, Resolved, C0, res(Critical)),
@@ -390,6 +396,8 @@ fn incidents_lift_their_open_components() {
         ),
         // Never lowers, never repeats the same priority.
         (Alert::Open(Critical), trig(High), None),
+        // Component first, then an incident of impact none: stays at Medium.
+        (Alert::Open(Medium), trig(Low), None),
         (Alert::Open(High), trig(High), None),
         // A resolve, or an incident event that sends nothing, leaves it.
         (Alert::Open(Medium), res(Critical), None),
@@ -413,6 +421,45 @@ fn incidents_lift_their_open_components() {
         "{}",
         lifted.reason
     );
+}
+
+/// For every impact and every opening component status, "incident, then
+/// component" and "component, then incident" end at the same alert: the
+/// higher of Medium and the incident's priority.
+#[test]
+fn both_orders_agree_for_every_impact_and_status() {
+    let rules = ON;
+    for impact in [
+        "none",
+        "minor",
+        "major",
+        "critical",
+        "maintenance",
+        "cosmic",
+    ] {
+        let incident = incident_step(
+            &closed(),
+            &inc("investigating", Some(impact), None),
+            None,
+            rules,
+        );
+        let Some(emit) = incident.emit else {
+            panic!("{impact} opens");
+        };
+        for status in [
+            "degraded_performance",
+            "partial_outage",
+            "major_outage",
+            "under_maintenance",
+        ] {
+            let first = component_step(&closed(), &comp(status), None, Some(emit.priority), rules);
+            let early = component_step(&closed(), &comp(status), None, None, rules);
+            let late = component_lift(&prior(early.after, status, 100), incident.emit, "i")
+                .map_or(early.after, |l| l.after);
+            let want = Alert::Open(emit.priority.max(Medium));
+            assert_eq!((first.after, late), (want, want), "{impact} {status}");
+        }
+    }
 }
 
 /// "Incident critical, then component major_outage" and the other order

@@ -229,7 +229,7 @@ async fn a_public_url_without_audit_credentials_is_warned_about() {
     assert_eq!(code, Some(0), "{log}");
     assert!(
         log.lines()
-            .any(|l| l.contains("WARN") && l.contains("reachable only on this machine")),
+            .any(|l| l.contains("WARN") && l.contains("every audit route answers 403")),
         "{log}"
     );
 
@@ -237,7 +237,7 @@ async fn a_public_url_without_audit_credentials_is_warned_about() {
     let p = start(&write_config(dir.path(), None));
     p.signal("TERM");
     let (_, log) = p.wait();
-    assert!(!log.contains("reachable only on this machine"), "{log}");
+    assert!(!log.contains("every audit route answers 403"), "{log}");
 }
 
 #[test]
@@ -374,6 +374,93 @@ async fn dead_rows_are_listed_and_delivered_after_retry_with_a_fixed_token() {
             }
         }
     }
+    fake.stop().await;
+}
+
+/// True when any file of the database (main, WAL) holds `needle`.
+fn database_holds(dir: &Path, needle: &str) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|entry| {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        name.starts_with("bridge.db")
+            && std::fs::read(&path)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+    })
+}
+
+#[tokio::test]
+async fn an_itoc360_answer_echoing_the_token_and_a_token_in_a_name_are_masked_everywhere() {
+    let itoc_token = "itoc-token-echoed-back-0123";
+    let name_token = "n4m3t0k3n";
+    let fake = FakeItoc360::start(itoc_token).await;
+    fake.script([Reply::Echo(401)]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Some((&fake.base_url, itoc_token)));
+    let p = start(&config);
+    let named = fixture_with(
+        "01_incident_created_investigating_critical.json",
+        &[(
+            "incident.name",
+            json!(format!("API down ?token={name_token}")),
+        )],
+    );
+    let (status, v) = p.post(named).await;
+    assert_eq!(status, 200);
+    let id = v["id"].as_str().unwrap().to_owned();
+    fake.wait_for_requests(1).await;
+    assert!(
+        fake.received()[0].status == 401,
+        "the fake echoed the Authorization header"
+    );
+    // A graceful stop lets the worker record the dead row; the pages are
+    // read from a second run on the same database.
+    p.signal("TERM");
+    let (code, mut log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let p = start(&config);
+    let client = reqwest::Client::new();
+    let read = |path: String| {
+        let client = client.clone();
+        async move { client.get(path).send().await.unwrap().text().await.unwrap() }
+    };
+    let api_events = read(format!("{}/api/events", p.address)).await;
+    let event_page = read(format!("{}/events/{id}", p.address)).await;
+    p.signal("TERM");
+    let (code, second_log) = p.wait();
+    assert_eq!(code, Some(0), "{second_log}");
+    log.push_str(&second_log);
+    let list = bridge(&config).args(["outbox", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    assert!(listed.contains("\tdead\t"), "{listed}");
+
+    assert!(
+        log.contains("refused request with Authorization: Bearer ********"),
+        "the error is logged, masked:\n{log}"
+    );
+    assert!(api_events.contains("refused request"), "{api_events}");
+    assert!(event_page.contains("refused request"), "{event_page}");
+    assert!(listed.contains("refused request"), "{listed}");
+    for (what, text) in [
+        ("the log", &log),
+        ("/api/events", &api_events),
+        ("/events/<id>", &event_page),
+        ("outbox list", &listed),
+    ] {
+        assert!(
+            !text.contains(itoc_token),
+            "{what} holds the ITOC360 token:\n{text}"
+        );
+        assert!(
+            !text.contains(name_token),
+            "{what} holds the name's token:\n{text}"
+        );
+    }
+    assert!(
+        !database_holds(dir.path(), itoc_token),
+        "the database holds the ITOC360 token"
+    );
     fake.stop().await;
 }
 

@@ -20,6 +20,9 @@ pub enum Reply {
     TooMany(u64),
     /// Wait this long, then answer normally.
     Slow(Duration),
+    /// Answer with this status and an error text that echoes the request's
+    /// `Authorization` header, as a careless proxy does.
+    Echo(u16),
 }
 
 /// A request the fake received.
@@ -162,6 +165,10 @@ async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse 
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
     let expected = format!("Bearer {}", state.lock().unwrap().token);
     let (status, answer) = match (&reply, &authorization, &parsed) {
+        (Some(Reply::Echo(s)), a, _) => (
+            *s,
+            json!({"error": format!("refused request with Authorization: {}", a.as_deref().unwrap_or(""))}),
+        ),
         (_, None, _) => (401, json!({"error": "missing authorization"})),
         (_, Some(a), _) if *a != expected => (404, json!({"error": "source not found"})),
         (_, _, Err(e)) => (400, json!({"error": format!("invalid JSON: {e}")})),
