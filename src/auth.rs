@@ -35,27 +35,30 @@ pub fn masked_webhook_url(public_url: &str) -> String {
     )
 }
 
+/// The (user, password) of an `Authorization: Basic …` header value; the
+/// scheme is case-insensitive (RFC 7617).
+pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
+    use base64::Engine;
+    let (scheme, encoded) = header?.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
+    Some((user.to_owned(), pass.to_owned()))
+}
+
 /// Checks an `Authorization: Basic …` header value against the audit
 /// credentials, in constant time.
 pub fn basic_auth_matches(header: Option<&str>, username: &str, password: &Secret) -> bool {
-    use base64::Engine;
-    // The scheme is case-insensitive (RFC 7617).
-    let Some(encoded) = header
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .map(|(_, rest)| rest)
-    else {
+    let Some((user, pass)) = basic_credentials(header) else {
         return false;
     };
-    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
-        return false;
-    };
-    let Ok(text) = String::from_utf8(decoded) else {
-        return false;
-    };
-    let (user, pass) = text.split_once(':').unwrap_or((&text, ""));
-    let user_ok = secret_matches(user, &Secret::new(username));
-    let pass_ok = secret_matches(pass, password);
+    let user_ok = secret_matches(&user, &Secret::new(username));
+    let pass_ok = secret_matches(&pass, password);
     user_ok & pass_ok
 }
 

@@ -24,6 +24,7 @@ pub mod deliver;
 pub mod pipeline;
 pub mod receive;
 pub mod reconcile;
+pub mod redeliver;
 pub mod replay;
 pub mod rules;
 pub mod storage;

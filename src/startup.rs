@@ -17,6 +17,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::receive::{self, ReceiveState};
 use crate::reconcile::Reconciler;
+use crate::redeliver::{self, RedeliverState};
 use crate::storage::upkeep::Retention;
 use crate::storage::{self, Database};
 use crate::{audit, auth, ops};
@@ -57,6 +58,10 @@ impl Application {
             wake.clone(),
             metrics.clone(),
         );
+        let redeliver_state = RedeliverState {
+            writer: db.writer.clone(),
+            wake: wake.clone(),
+        };
         let reconciler = Reconciler::spawn(
             &settings,
             pipeline.clone(),
@@ -107,6 +112,7 @@ impl Application {
                 .route("/healthz", web::get().to(ops::healthz))
                 .route("/metrics", web::get().to(ops::metrics))
                 .configure(|cfg| audit::routes(cfg, &audit_state))
+                .configure(|cfg| redeliver::routes(cfg, redeliver_state.clone()))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .workers(WORKERS)

@@ -50,6 +50,9 @@ pub struct Guard {
     /// `server.public_url` names a host other than this machine: without
     /// credentials, nothing is served.
     pub public: bool,
+    /// `server.public_url`'s origin (`https://host[:port]`), which pages
+    /// reached through a proxy send as `Origin`.
+    pub public_origin: Option<String>,
 }
 
 impl Guard {
@@ -57,6 +60,9 @@ impl Guard {
         Guard {
             credentials,
             public: !is_loopback_url(public_url),
+            public_origin: reqwest::Url::parse(public_url)
+                .ok()
+                .map(|u| u.origin().ascii_serialization()),
         }
     }
 }
@@ -100,6 +106,8 @@ pub enum Refusal {
     UnknownHost,
     /// The browser says another site asked.
     CrossSite,
+    /// A change was asked for, and no credentials are set.
+    NoCredentials,
 }
 
 impl Refusal {
@@ -118,6 +126,9 @@ impl Refusal {
                 "the audit log is served without credentials only under the host names localhost, 127.0.0.1 or [::1]"
             }
             Refusal::CrossSite => "the audit log is not served to requests made by another site",
+            Refusal::NoCredentials => {
+                "changes from the audit pages need credentials: set [audit] username and password"
+            }
         }
     }
 }
@@ -150,6 +161,47 @@ pub fn decide(guard: &Guard, facts: Facts<'_>) -> Access {
         return Access::Forbidden(Refusal::CrossSite);
     }
     Access::Allow
+}
+
+/// The rule for changes made from the audit pages (redelivering an event):
+/// credentials always, whoever asks, and never on another site's behalf —
+/// the browser's `Origin` must be the bridge's own (the `Host` the request
+/// was sent to, or `server.public_url`), so a page elsewhere cannot make an
+/// on-call engineer's browser, which holds the credentials, press the
+/// button.
+pub fn decide_change(guard: &Guard, facts: Facts<'_>) -> Access {
+    let Some((user, pass)) = &guard.credentials else {
+        return Access::Forbidden(Refusal::NoCredentials);
+    };
+    let cross_fetch = facts
+        .fetch_site
+        .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"));
+    let foreign_origin = facts.origin.is_some_and(|o| {
+        let own_host = facts
+            .host
+            .is_some_and(|h| origin_host(o).is_some_and(|a| a.eq_ignore_ascii_case(h)));
+        let own_public = guard
+            .public_origin
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(o));
+        !own_host && !own_public
+    });
+    if cross_fetch || foreign_origin {
+        return Access::Forbidden(Refusal::CrossSite);
+    }
+    if auth::basic_auth_matches(facts.authorization, user, pass) {
+        Access::Allow
+    } else {
+        Access::Challenge
+    }
+}
+
+/// The `host[:port]` of an `Origin` (`scheme://host[:port]`), as a `Host`
+/// header would carry it.
+fn origin_host(origin: &str) -> Option<&str> {
+    let (scheme, rest) = origin.split_once("://")?;
+    let plain = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    (plain && !rest.is_empty() && !rest.contains(['/', '@'])).then_some(rest)
 }
 
 /// `localhost`, `127.0.0.1` or `[::1]`, with an optional `:digits`, and
@@ -199,8 +251,24 @@ fn has_proxy_header(headers: &HeaderMap) -> bool {
     PROXY_HEADERS.iter().any(|h| headers.contains_key(*h))
 }
 
-/// Middleware for every audit route.
+/// Middleware for every audit route that reads.
 pub async fn require(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    enforce(decide, req, next).await
+}
+
+/// Middleware for every route that changes something from the audit pages.
+pub async fn require_change(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    enforce(decide_change, req, next).await
+}
+
+async fn enforce(
+    rule: fn(&Guard, Facts<'_>) -> Access,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -220,7 +288,7 @@ pub async fn require(
         origin: header("origin"),
         authorization: header("authorization"),
     };
-    match decide(&guard, facts) {
+    match rule(&guard, facts) {
         Access::Allow => Ok(next.call(req).await?.map_into_boxed_body()),
         Access::Challenge => {
             let res = HttpResponse::Unauthorized()
@@ -588,6 +656,84 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn changes_need_credentials_and_the_bridges_own_origin() {
+        let open = Guard::new(None, "http://127.0.0.1:8080");
+        let locked = Guard::new(
+            Some(("oncall".into(), Secret::new("pw"))),
+            "https://bridge.example.com",
+        );
+        let good = basic("oncall:pw");
+        let bad = basic("oncall:no");
+        let with = |origin, fetch_site, authorization| Facts {
+            origin,
+            fetch_site,
+            authorization,
+            ..local("127.0.0.1:8080")
+        };
+        use Access::*;
+        use Refusal::*;
+        // No credentials configured: refused even from this machine.
+        assert_eq!(
+            decide_change(&open, local("localhost")),
+            Forbidden(NoCredentials)
+        );
+        assert_eq!(
+            decide_change(&open, with(None, None, Some(&good))),
+            Forbidden(NoCredentials)
+        );
+        let rows: Vec<(Facts, Access)> = vec![
+            (with(None, None, Some(&good)), Allow),
+            (
+                with(
+                    Some("http://127.0.0.1:8080"),
+                    Some("same-origin"),
+                    Some(&good),
+                ),
+                Allow,
+            ),
+            (
+                with(Some("https://bridge.example.com"), None, Some(&good)),
+                Allow,
+            ),
+            (
+                with(Some("HTTPS://Bridge.Example.com"), None, Some(&good)),
+                Allow,
+            ),
+            (with(None, None, None), Challenge),
+            (with(None, None, Some(&bad)), Challenge),
+            (
+                with(Some("http://127.0.0.1:8080"), None, Some(&bad)),
+                Challenge,
+            ),
+            (
+                with(Some("https://evil.example"), None, Some(&good)),
+                Forbidden(CrossSite),
+            ),
+            (
+                with(Some("http://127.0.0.1:9999"), None, Some(&good)),
+                Forbidden(CrossSite),
+            ),
+            (with(Some("null"), None, Some(&good)), Forbidden(CrossSite)),
+            (
+                with(Some("http://127.0.0.1:8080@evil"), None, Some(&good)),
+                Forbidden(CrossSite),
+            ),
+            (
+                with(Some("https://bridge.example.com.evil"), None, Some(&good)),
+                Forbidden(CrossSite),
+            ),
+            (
+                with(None, Some("cross-site"), Some(&good)),
+                Forbidden(CrossSite),
+            ),
+            (with(None, Some("Cross-Site"), None), Forbidden(CrossSite)),
+        ];
+        for (facts, want) in rows {
+            assert_eq!(decide_change(&locked, facts), want, "{facts:?}");
         }
     }
 

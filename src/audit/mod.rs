@@ -8,7 +8,7 @@ mod escape;
 pub mod query;
 mod views;
 
-pub use access::{Access, Facts, Guard, Refusal, decide as access_decision};
+pub use access::{Access, Facts, Guard, Refusal, decide as access_decision, require_change};
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, ContentType};
@@ -161,6 +161,14 @@ struct Refresh {
     refresh: Option<String>,
 }
 
+impl Refresh {
+    fn refreshing(&self) -> bool {
+        self.refresh
+            .as_deref()
+            .is_some_and(|r| !r.is_empty() && r != "0")
+    }
+}
+
 /// The likely-quarantine banners (RECONCILE.md), one per page.
 async fn banners(pool: &SqlitePool, pages: &Pages) -> Vec<String> {
     match query::unannounced(pool, &pages.with_webhooks).await {
@@ -194,11 +202,15 @@ async fn reconcile_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) ->
 }
 
 /// `GET /alerts`: what the bridge believes is open in ITOC360 now.
-async fn alerts_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) -> HttpResponse {
+async fn alerts_page(
+    pool: web::Data<SqlitePool>,
+    pages: web::Data<Pages>,
+    r: web::Query<Refresh>,
+) -> HttpResponse {
     match query::open_alerts(&pool).await {
         Ok(rows) => html(
             StatusCode::OK,
-            &views::AlertsPage::new(&rows, banners(&pool, &pages).await),
+            &views::AlertsPage::new(&rows, banners(&pool, &pages).await, r.refreshing()),
         ),
         Err(e) => db_error(e),
     }
@@ -212,10 +224,7 @@ async fn events_page(
     r: web::Query<Refresh>,
 ) -> HttpResponse {
     let filters = q.into_inner();
-    let refresh = r
-        .refresh
-        .as_deref()
-        .is_some_and(|r| !r.is_empty() && r != "0");
+    let refresh = r.refreshing();
     match query::list(&pool, &filters).await {
         Ok(page) => {
             let mut view = EventsPage::new(&page.events, filters, page.next_cursor, refresh, None);

@@ -98,13 +98,15 @@ pub struct EventRow {
     pub delivery: Option<String>,
     pub delivery_attempts: Option<i64>,
     pub delivery_error: Option<String>,
+    /// The outbox row of the event decided, if any.
+    pub outbox_id: Option<i64>,
 }
 
 const ROW_SELECT: &str =
     "SELECT w.id, w.received_at, w.source, w.origin, w.kind, w.page_id, w.entity_id,
         w.entity_name, w.old_status, w.new_status, w.impact, w.event_at, w.outcome, w.reason,
         w.action, w.priority, o.state AS delivery, o.attempts AS delivery_attempts,
-        o.last_error AS delivery_error
+        o.last_error AS delivery_error, o.id AS outbox_id
     FROM webhooks w LEFT JOIN outbox o ON o.webhook_id = w.id";
 
 /// A page of the log, newest first.
@@ -258,6 +260,8 @@ pub struct AttemptRow {
     pub http_status: Option<i64>,
     pub result: String,
     pub error: Option<String>,
+    /// Who queued the event again (result `requeued`).
+    pub requested_by: Option<String>,
 }
 
 const OUTBOX_SELECT: &str =
@@ -285,7 +289,8 @@ pub async fn detail(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<Detail>>
     .fetch_all(pool)
     .await?;
     let attempts: Vec<AttemptRow> = sqlx::query_as(
-        "SELECT a.outbox_id, a.started_at, a.latency_ms, a.http_status, a.result, a.error
+        "SELECT a.outbox_id, a.started_at, a.latency_ms, a.http_status, a.result, a.error,
+                a.requested_by
          FROM delivery_attempts a JOIN outbox o ON o.id = a.outbox_id
          WHERE o.webhook_id = ? ORDER BY a.id",
     )
@@ -551,13 +556,14 @@ pub struct OpenAlertRow {
     pub attempts: Option<i64>,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
+    pub outbox_id: Option<i64>,
 }
 
 /// Every open alert, most urgent first, then oldest first.
 pub async fn open_alerts(pool: &SqlitePool) -> sqlx::Result<Vec<OpenAlertRow>> {
     sqlx::query_as(
         "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
-                o.action, o.state, o.attempts, o.last_status, o.last_error
+                o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id
          FROM open_alerts a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
              WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id)

@@ -64,10 +64,12 @@ pub struct DeliveryView {
     pub state: String,
     pub label: String,
     pub error: Option<String>,
+    /// Where the Redeliver button posts, beside a dead event.
+    pub retry: Option<String>,
 }
 
 impl DeliveryView {
-    fn new(state: &str, attempts: i64, error: Option<String>) -> Self {
+    fn new(state: &str, attempts: i64, error: Option<String>, outbox_id: Option<i64>) -> Self {
         DeliveryView {
             state: state.to_owned(),
             label: if attempts > 1 {
@@ -76,6 +78,9 @@ impl DeliveryView {
                 state.to_owned()
             },
             error,
+            retry: outbox_id
+                .filter(|_| state == "dead")
+                .map(|id| format!("/api/outbox/{id}/retry")),
         }
     }
 }
@@ -121,6 +126,7 @@ impl From<&EventRow> for EventView {
                     d,
                     r.delivery_attempts.unwrap_or(0),
                     r.delivery_error.clone(),
+                    r.outbox_id,
                 )
             }),
         }
@@ -239,7 +245,7 @@ impl From<&OutboxRow> for OutboxView {
             action: o.action.clone(),
             priority: o.priority.clone(),
             title: o.title.clone(),
-            delivery: DeliveryView::new(&o.state, o.attempts, o.last_error.clone()),
+            delivery: DeliveryView::new(&o.state, o.attempts, o.last_error.clone(), Some(o.id)),
             attempts: o.attempts,
             webhook_href: format!("/events/{}", seg(&o.webhook_id)),
         }
@@ -249,7 +255,7 @@ impl From<&OutboxRow> for OutboxView {
 pub struct AttemptView {
     pub outbox_id: i64,
     pub started: String,
-    pub latency_ms: i64,
+    pub latency: String,
     pub status: String,
     pub result: String,
     pub error: String,
@@ -257,15 +263,26 @@ pub struct AttemptView {
 
 impl From<&AttemptRow> for AttemptView {
     fn from(a: &AttemptRow) -> Self {
+        // A redelivery asked for by hand is no attempt: nothing was sent.
+        let by_hand = a.result == "requeued";
         AttemptView {
             outbox_id: a.outbox_id,
             started: when(&a.started_at),
-            latency_ms: a.latency_ms,
-            status: a
-                .http_status
-                .map_or_else(|| "no answer".into(), |s| s.to_string()),
+            latency: if by_hand {
+                "—".into()
+            } else {
+                format!("{} ms", a.latency_ms)
+            },
+            status: match a.http_status {
+                _ if by_hand => "—".into(),
+                Some(s) => s.to_string(),
+                None => "no answer".into(),
+            },
             result: a.result.clone(),
-            error: a.error.clone().unwrap_or_default(),
+            error: match &a.requested_by {
+                Some(by) if by_hand => format!("redelivered by {by}"),
+                _ => a.error.clone().unwrap_or_default(),
+            },
         }
     }
 }
@@ -478,6 +495,9 @@ impl ReconcilePage {
 pub struct AlertsPage {
     pub alerts: Vec<AlertView>,
     pub banners: Vec<String>,
+    /// Reloads itself every 15 s, like `/events`.
+    pub refresh: bool,
+    pub refresh_toggle: String,
 }
 
 pub struct AlertView {
@@ -493,8 +513,14 @@ pub struct AlertView {
 }
 
 impl AlertsPage {
-    pub fn new(rows: &[OpenAlertRow], banners: Vec<String>) -> Self {
+    pub fn new(rows: &[OpenAlertRow], banners: Vec<String>, refresh: bool) -> Self {
         AlertsPage {
+            refresh,
+            refresh_toggle: if refresh {
+                "/alerts".into()
+            } else {
+                "/alerts?refresh=1".into()
+            },
             alerts: rows
                 .iter()
                 .map(|r| AlertView {
@@ -513,7 +539,7 @@ impl AlertsPage {
                             }
                             _ => None,
                         };
-                        DeliveryView::new(state, r.attempts.unwrap_or(0), error)
+                        DeliveryView::new(state, r.attempts.unwrap_or(0), error, r.outbox_id)
                     }),
                     last_action: r.action.clone().unwrap_or_default(),
                 })

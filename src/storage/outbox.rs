@@ -82,8 +82,9 @@ pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// An outbox row as the delivery worker and the CLI read it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An outbox row as the delivery worker, the CLI and the redeliver route
+/// read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Event {
     pub id: i64,
     pub webhook_id: String,
@@ -324,4 +325,46 @@ pub fn requeue(
         queued: queued as u64,
         superseded: superseded as u64,
     })
+}
+
+/// What [`redeliver`] did with one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redelivery {
+    /// No outbox row has this id.
+    Unknown,
+    /// Back to pending, due now; the row as it stands.
+    Queued(Event),
+    /// Left alone: delivered, skipped (dry run), or dead with a later event
+    /// of the same alert already delivered (sending it would undo that).
+    Refused(Event),
+}
+
+/// Puts one dead or failing row back to pending, due now, and records in
+/// its attempt history who asked. Old attempts stay.
+pub fn redeliver(
+    conn: &Connection,
+    id: i64,
+    requested_by: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Redelivery> {
+    let read = |conn: &Connection| -> rusqlite::Result<Option<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id = ?");
+        match conn.prepare(&sql)?.query_row([id], Event::from_row) {
+            Ok(e) => Ok(Some(e)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    let Some(before) = read(conn)? else {
+        return Ok(Redelivery::Unknown);
+    };
+    if requeue(conn, Some(id), now)?.queued == 0 {
+        return Ok(Redelivery::Refused(before));
+    }
+    conn.prepare_cached(
+        "INSERT INTO delivery_attempts (outbox_id, started_at, latency_ms, result, requested_by)
+         VALUES (?, ?, 0, 'requeued', ?)",
+    )?
+    .execute(params![id, format_time(now), requested_by])?;
+    Ok(read(conn)?.map_or(Redelivery::Unknown, Redelivery::Queued))
 }

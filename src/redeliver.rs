@@ -1,0 +1,106 @@
+//! `POST /api/outbox/{id}/retry`: an on-call engineer puts a dead or failing
+//! event back in the queue from the audit pages — what `outbox retry --id`
+//! does on the server's shell. Behind `audit::require_change` (credentials
+//! always, same origin only); the attempt history records who asked.
+//!
+//! A browser's form post is answered with a redirect to the webhook's page,
+//! where the new attempts appear; anything else gets 202 and the event as
+//! JSON.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::json;
+use tokio::sync::Notify;
+
+use crate::audit::require_change;
+use crate::storage::Writer;
+use crate::storage::outbox::{self, Redelivery};
+use crate::{auth, redact};
+
+/// What the route needs: the writer, and the delivery worker's wake-up.
+#[derive(Clone)]
+pub struct RedeliverState {
+    pub writer: Writer,
+    pub wake: Arc<Notify>,
+}
+
+/// Registers the route behind the change rule.
+pub fn routes(cfg: &mut web::ServiceConfig, state: RedeliverState) {
+    cfg.service(
+        web::resource("/api/outbox/{id}/retry")
+            .app_data(web::Data::new(state))
+            .wrap(from_fn(require_change))
+            .route(web::post().to(retry)),
+    );
+}
+
+async fn retry(
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<RedeliverState>,
+) -> HttpResponse {
+    let not_found =
+        || HttpResponse::NotFound().json(json!({"error": "no event for ITOC360 has this id"}));
+    let Ok(id) = id.parse::<i64>() else {
+        return not_found();
+    };
+    let by = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| auth::basic_credentials(Some(h)))
+        .map(|(user, _)| user)
+        .unwrap_or_default();
+    let now = chrono::Utc::now();
+    let who = by.clone();
+    let done = state
+        .writer
+        .run(move |conn| outbox::redeliver(conn, id, &who, now))
+        .await;
+    match done {
+        Ok(Redelivery::Queued(event)) => {
+            state.wake.notify_one();
+            tracing::info!(outbox_id = id, fingerprint = %event.fingerprint, by = %by, "event queued again from the audit pages");
+            let form = req
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+            if form {
+                return HttpResponse::SeeOther()
+                    .insert_header((LOCATION, format!("/events/{}", event.webhook_id)))
+                    .finish();
+            }
+            HttpResponse::Accepted()
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .json(masked(&event))
+        }
+        Ok(Redelivery::Refused(event)) => {
+            let why = match event.state.as_str() {
+                "dead" => {
+                    "a later event of this alert was already delivered; sending this one would undo it"
+                }
+                "delivered" => "this event was delivered",
+                "skipped" => "this event was recorded in a dry run and is never sent",
+                _ => "this event cannot be queued again",
+            };
+            HttpResponse::Conflict().json(json!({"error": why, "event": masked(&event)}))
+        }
+        Ok(Redelivery::Unknown) => not_found(),
+        Err(e) => {
+            tracing::error!(outbox_id = id, error = %e, "queueing an event again failed");
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "5"))
+                .json(json!({"error": "the database could not take the change; retry later"}))
+        }
+    }
+}
+
+fn masked(event: &outbox::Event) -> serde_json::Value {
+    let mut v = serde_json::to_value(event).unwrap_or_default();
+    redact::mask_json(&mut v);
+    v
+}
