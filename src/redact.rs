@@ -145,6 +145,14 @@ mod tests {
         assert_eq!(redact_text("Token=AbC#frag"), "Token=[redacted]#frag");
         assert_eq!(redact_text("no secrets here"), "no secrets here");
         assert_eq!(redact_text("token="), "token=");
+        // A value ends at the first character that cannot be in it.
+        for end in ["&", "#", "\"", "'", "<", " ", "\n"] {
+            assert_eq!(
+                redact_text(&format!("?token=s3cret{end}rest")),
+                format!("?token=[redacted]{end}rest"),
+                "{end:?}"
+            );
+        }
         assert_eq!(
             redact_text("ünïcode token=é€ ok"),
             "ünïcode token=[redacted] ok"

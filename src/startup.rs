@@ -18,6 +18,7 @@ use crate::pipeline::Pipeline;
 use crate::receive::{self, ReceiveState};
 use crate::reconcile::Reconciler;
 use crate::redeliver::{self, RedeliverState};
+use crate::rules::plan::Delivery;
 use crate::storage::upkeep::Retention;
 use crate::storage::{self, Database};
 use crate::{audit, auth, ops};
@@ -54,7 +55,11 @@ impl Application {
         let pipeline = Pipeline::new(
             db.writer.clone(),
             rules,
-            settings.dry_run(),
+            if settings.dry_run() {
+                Delivery::DryRun
+            } else {
+                Delivery::Queue
+            },
             wake.clone(),
             metrics.clone(),
         );

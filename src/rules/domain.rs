@@ -278,6 +278,36 @@ impl fmt::Display for Action {
     }
 }
 
+/// Who wrote a webhook: Statuspage, or the bridge itself healing from a
+/// page's status API (docs/RECONCILE.md). A heal takes exactly the
+/// webhook's path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Webhook,
+    /// `why` says what the round found; it leads the stored reason and is
+    /// kept in its own column.
+    Reconcile {
+        why: String,
+    },
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Webhook => "webhook",
+            Origin::Reconcile { .. } => "reconcile",
+        }
+    }
+
+    /// What the reconcile round found, for a heal.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Origin::Webhook => None,
+            Origin::Reconcile { why } => Some(why),
+        }
+    }
+}
+
 /// The ITOC360 de-duplication key of an entity; stable for its whole life.
 pub fn fingerprint(kind: EntityKind, page_id: &str, entity_id: &str) -> String {
     format!("statuspage:{page_id}:{}:{entity_id}", kind.as_str())

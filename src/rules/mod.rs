@@ -1,11 +1,13 @@
 //! The pure rules: no I/O, no clock, no randomness — time comes in as a
-//! parameter. Data flows `parse` → `machine` → `decide`; `domain` is the
-//! shared vocabulary and `time` the one text form of a time. `heal` compares a
-//! page's status API with the bridge's view (reconcile).
+//! parameter. Data flows `parse` → `plan` (which runs the `machine`, which
+//! asks `decide`); `domain` is the shared vocabulary and `time` the one text
+//! form of a time. `heal` compares a page's status API with the bridge's
+//! view (reconcile). See docs/ARCHITECTURE.md.
 
 pub mod decide;
 pub mod domain;
 pub mod heal;
 pub mod machine;
 pub mod parse;
+pub mod plan;
 pub mod time;

@@ -7,8 +7,9 @@
 //! Reads (audit, health) use a separate read-only sqlx pool that WAL lets
 //! run beside the writer.
 
+pub mod history;
+pub mod ingest;
 pub mod outbox;
-pub mod store;
 pub mod upkeep;
 pub mod writer;
 
@@ -110,6 +111,52 @@ pub async fn read_pool(path: &Path, busy_timeout: Duration) -> anyhow::Result<Sq
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_heals_note_moves_out_of_its_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        embedded::migrations::runner()
+            .set_target(refinery::Target::Version(6))
+            .run(&mut conn)
+            .unwrap();
+        for (id, origin, reason) in [
+            (
+                "h1",
+                "reconcile",
+                "reconcile: missed webhook; investigating: alert opens",
+            ),
+            ("w1", "webhook", "reconcile: looks like one; but is not"),
+            ("h2", "reconcile", "reconcile: ; odd"),
+        ] {
+            conn.execute(
+                "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind,
+                    outcome, reason, origin)
+                 VALUES (?, '2025-01-01T00:00:00.000Z', 's', '{}', 2, 'incident', 'triggered', ?, ?)",
+                [id, reason, origin],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        migrate(&path).unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let notes: Vec<(String, Option<String>)> = conn
+            .prepare("SELECT id, reconcile_note FROM webhooks ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            notes,
+            [
+                ("h1".to_owned(), Some("missed webhook".to_owned())),
+                ("h2".to_owned(), None),
+                ("w1".to_owned(), None),
+            ]
+        );
+    }
 
     #[test]
     fn an_existing_database_upgrades_in_place() {

@@ -1,99 +1,193 @@
-//! Plain data access for webhooks, entity state, transitions, applied-event
-//! keys and incident↔component links. Every function takes the writer
-//! thread's connection (inside the batch's transaction) and uses cached
-//! prepared statements; none decides anything.
+//! Ingest: read → plan → write for one webhook or heal, on the writer
+//! thread inside the batch's transaction (docs/ARCHITECTURE.md).
+//!
+//! [`read_context`] loads what the rules need about the event's entity,
+//! [`write_plan`] writes what they decided; [`Writer::ingest`] runs both
+//! around the caller's pure planning function in one job. Statements are
+//! cached; none decides anything.
 
+use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::rules::domain::{Action, Alert, EntityKind, Outcome, Priority};
+use crate::rules::domain::{Alert, EntityKind, Origin, Priority};
 use crate::rules::machine::Prior;
-use crate::rules::time::parse_time;
+use crate::rules::plan::{
+    Context, Delivery, Draft, Lookup, NewState, OpenComponent, Plan, Reading, Stored, Transition,
+};
+use crate::rules::time::{format_time, parse_time};
+use crate::storage::{WriteError, Writer};
 
-/// A webhook row to insert.
-#[derive(Debug)]
-pub struct NewWebhook<'a> {
-    pub id: &'a str,
-    pub received_at: &'a str,
-    pub source: &'a str,
-    pub remote_addr: Option<&'a str>,
-    pub body: &'a [u8],
-    /// incident | component | unknown | invalid
-    pub kind: &'a str,
-    pub page_id: Option<&'a str>,
-    pub entity_id: Option<&'a str>,
-    pub entity_name: Option<&'a str>,
-    pub event_id: Option<&'a str>,
-    pub old_status: Option<&'a str>,
-    pub new_status: Option<&'a str>,
-    pub impact: Option<&'a str>,
-    pub event_at: Option<&'a str>,
-    /// webhook | reconcile
-    pub origin: &'a str,
-    pub outcome: Outcome,
-    pub reason: &'a str,
-    pub action: Option<Action>,
-    pub priority: Option<Priority>,
+/// A webhook (or heal) as received, ready to be stored.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: String,
+    pub source: String,
+    pub remote_addr: Option<String>,
+    pub body: Vec<u8>,
+    pub received_at: DateTime<Utc>,
+    pub origin: Origin,
 }
 
-pub fn insert_webhook(conn: &Connection, w: &NewWebhook<'_>) -> rusqlite::Result<()> {
-    // Text when it is text, so analysts can json_extract() it directly;
-    // the exact bytes otherwise.
-    let text = std::str::from_utf8(w.body).ok();
-    let body: &dyn ToSql = match &text {
-        Some(t) => t,
-        None => &w.body,
+impl Writer {
+    /// Stores one webhook: reads its entity's context, lets `decide` (a pure
+    /// function of the rules) plan it, writes the plan, and answers once the
+    /// batch is committed. Refuses at once with `Busy` when the queue is full.
+    pub async fn ingest<F>(&self, job: Job, reading: Reading, decide: F) -> Result<Plan, WriteError>
+    where
+        F: FnOnce(&Reading, &Context) -> Plan + Send + 'static,
+    {
+        self.try_run(move |conn| ingest(conn, &job, &reading, decide))
+            .await
+    }
+}
+
+/// Read, plan, write on `conn` (the writer's, or a replay's scratch).
+pub fn ingest(
+    conn: &Connection,
+    job: &Job,
+    reading: &Reading,
+    decide: impl FnOnce(&Reading, &Context) -> Plan,
+) -> rusqlite::Result<Plan> {
+    let ctx = match reading.lookup() {
+        Some(lookup) => read_context(conn, &job.source, &lookup)?,
+        None => Context::default(),
     };
-    conn.prepare_cached(
-        "INSERT INTO webhooks (id, received_at, source, remote_addr, body, body_bytes, kind,
-            page_id, entity_id, entity_name, event_id, old_status, new_status, impact, event_at,
-            outcome, reason, action, priority, origin)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        w.id,
-        w.received_at,
-        w.source,
-        w.remote_addr,
-        body,
-        w.body.len() as i64,
-        w.kind,
-        w.page_id,
-        w.entity_id,
-        w.entity_name,
-        w.event_id,
-        w.old_status,
-        w.new_status,
-        w.impact,
-        w.event_at,
-        w.outcome.as_str(),
-        w.reason,
-        w.action.map(Action::as_str),
-        w.priority.map(Priority::as_str),
-        w.origin,
-    ])?;
-    Ok(())
+    let plan = decide(reading, &ctx);
+    write_plan(conn, job, &plan)?;
+    Ok(plan)
 }
 
 /// Identifies one incident or component.
 #[derive(Debug, Clone, Copy)]
-pub struct EntityKey<'a> {
-    pub source: &'a str,
-    pub kind: EntityKind,
-    pub page_id: &'a str,
-    pub entity_id: &'a str,
+struct EntityKey<'a> {
+    source: &'a str,
+    kind: EntityKind,
+    page_id: &'a str,
+    entity_id: &'a str,
 }
 
-/// An entity's stored state, as the machine needs it, plus when its
-/// trouble started (for `startsAt`): an incident's `started_at`, a
-/// component's `alert_opened_at` (when it left operational).
-#[derive(Debug, Clone, Default)]
-pub struct Stored {
-    pub prior: Prior,
-    pub started_at: Option<String>,
+/// What the rules need to know about the event's entity.
+pub fn read_context(conn: &Connection, source: &str, l: &Lookup<'_>) -> rusqlite::Result<Context> {
+    let key = EntityKey {
+        source,
+        kind: l.kind,
+        page_id: l.page_id,
+        entity_id: l.entity_id,
+    };
+    let stored = load_entity(conn, key)?;
+    let duplicate_of = find_applied(conn, key, l.keys)?;
+    Ok(match l.kind {
+        EntityKind::Component => Context {
+            stored,
+            duplicate_of,
+            incident_priority: open_incident_priority(conn, key)?,
+            open_components: Vec::new(),
+        },
+        EntityKind::Incident => Context {
+            stored,
+            duplicate_of,
+            incident_priority: None,
+            open_components: open_components(conn, key, &l.components)?,
+        },
+    })
 }
 
-pub fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Stored> {
+/// Writes everything `plan` decided for `job`.
+pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result<()> {
+    let now = format_time(job.received_at);
+    insert_webhook(conn, job, &now, plan)?;
+    let (Some(page_id), Some(entity_id)) = (&plan.summary.page_id, &plan.summary.entity_id) else {
+        return Ok(());
+    };
+    let key = |kind, entity_id| EntityKey {
+        source: &job.source,
+        kind,
+        page_id,
+        entity_id,
+    };
+    match &plan.state {
+        Some(NewState::Incident(s)) => {
+            save_incident(conn, key(EntityKind::Incident, entity_id), s, &job.id, &now)?
+        }
+        Some(NewState::Component(s)) => save_component(
+            conn,
+            key(EntityKind::Component, entity_id),
+            s,
+            &job.id,
+            &now,
+        )?,
+        None => {}
+    }
+    if let Some(kind) = plan.state.as_ref().map(|s| match s {
+        NewState::Incident(_) => EntityKind::Incident,
+        NewState::Component(_) => EntityKind::Component,
+    }) {
+        record_applied(conn, key(kind, entity_id), &plan.applied_keys, &job.id)?;
+    }
+    if let Some(links) = &plan.links {
+        link_components(conn, key(EntityKind::Incident, entity_id), links, &now)?;
+    }
+    for (component_id, priority) in &plan.raises {
+        raise_component(
+            conn,
+            key(EntityKind::Component, component_id),
+            *priority,
+            &now,
+        )?;
+    }
+    for t in &plan.transitions {
+        insert_transition(conn, key(t.kind, &t.entity_id), &job.id, t)?;
+    }
+    for d in &plan.drafts {
+        insert_draft(conn, page_id, &job.id, &now, d)?;
+    }
+    Ok(())
+}
+
+fn insert_webhook(conn: &Connection, job: &Job, now: &str, plan: &Plan) -> rusqlite::Result<()> {
+    // Text when it is text, so analysts can json_extract() it directly;
+    // the exact bytes otherwise.
+    let text = std::str::from_utf8(&job.body).ok();
+    let body: &dyn ToSql = match &text {
+        Some(t) => t,
+        None => &job.body,
+    };
+    let s = &plan.summary;
+    let step = &plan.step;
+    conn.prepare_cached(
+        "INSERT INTO webhooks (id, received_at, source, remote_addr, body, body_bytes, kind,
+            page_id, entity_id, entity_name, event_id, old_status, new_status, impact, event_at,
+            outcome, reason, action, priority, origin, reconcile_note)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        job.id,
+        now,
+        job.source,
+        job.remote_addr,
+        body,
+        job.body.len() as i64,
+        s.kind.as_str(),
+        s.page_id,
+        s.entity_id,
+        s.entity_name,
+        s.event_id,
+        s.old_status,
+        s.new_status,
+        s.impact,
+        s.event_at.map(format_time),
+        step.outcome.as_str(),
+        step.reason,
+        step.emit.map(|e| e.action.as_str()),
+        step.emit.map(|e| e.priority.as_str()),
+        job.origin.as_str(),
+        job.origin.note(),
+    ])?;
+    Ok(())
+}
+
+fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Stored> {
     let sql = match key.kind {
         EntityKind::Incident => {
             "SELECT alert_open, alert_priority, status, last_event_at, started_at
@@ -121,7 +215,7 @@ pub fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<St
     };
     Ok(Stored {
         prior: prior(open, priority.as_deref(), status, last.as_deref()),
-        started_at,
+        started_at: started_at.as_deref().and_then(parse_time),
     })
 }
 
@@ -145,7 +239,7 @@ fn prior(open: bool, priority: Option<&str>, status: Option<String>, last: Optio
 }
 
 /// The webhook that applied any of `keys` to this entity before, if any.
-pub fn find_applied(
+fn find_applied(
     conn: &Connection,
     key: EntityKey<'_>,
     keys: &[String],
@@ -168,7 +262,7 @@ pub fn find_applied(
     Ok(None)
 }
 
-pub fn record_applied(
+fn record_applied(
     conn: &Connection,
     key: EntityKey<'_>,
     keys: &[String],
@@ -191,22 +285,6 @@ pub fn record_applied(
     Ok(())
 }
 
-/// The incident columns written on every applied incident event.
-#[derive(Debug)]
-pub struct IncidentState<'a> {
-    pub name: Option<&'a str>,
-    pub status: &'a str,
-    pub impact: Option<&'a str>,
-    pub shortlink: Option<&'a str>,
-    pub started_at: Option<&'a str>,
-    pub resolved_at: Option<&'a str>,
-    pub backfilled: bool,
-    pub alert: Alert,
-    pub last_event_at: Option<&'a str>,
-    pub webhook_id: &'a str,
-    pub now: &'a str,
-}
-
 fn alert_columns(alert: Alert) -> (bool, Option<&'static str>) {
     match alert {
         Alert::Open(p) => (true, Some(p.as_str())),
@@ -214,10 +292,12 @@ fn alert_columns(alert: Alert) -> (bool, Option<&'static str>) {
     }
 }
 
-pub fn save_incident(
+fn save_incident(
     conn: &Connection,
     key: EntityKey<'_>,
-    s: &IncidentState<'_>,
+    s: &crate::rules::plan::IncidentState,
+    webhook_id: &str,
+    now: &str,
 ) -> rusqlite::Result<()> {
     let (open, priority) = alert_columns(s.alert);
     conn.prepare_cached(
@@ -247,35 +327,25 @@ pub fn save_incident(
         s.status,
         s.impact,
         s.shortlink,
-        s.started_at,
-        s.resolved_at,
+        s.started_at.map(format_time),
+        s.resolved_at.map(format_time),
         s.backfilled,
         open,
         priority,
-        s.last_event_at,
-        s.webhook_id,
-        s.now,
-        s.now,
+        s.last_event_at.map(format_time),
+        webhook_id,
+        now,
+        now,
     ])?;
     Ok(())
 }
 
-/// The component columns written on every applied component event.
-#[derive(Debug)]
-pub struct ComponentState<'a> {
-    pub name: Option<&'a str>,
-    pub status: &'a str,
-    pub alert: Alert,
-    pub alert_opened_at: Option<&'a str>,
-    pub last_event_at: Option<&'a str>,
-    pub webhook_id: &'a str,
-    pub now: &'a str,
-}
-
-pub fn save_component(
+fn save_component(
     conn: &Connection,
     key: EntityKey<'_>,
-    s: &ComponentState<'_>,
+    s: &crate::rules::plan::ComponentState,
+    webhook_id: &str,
+    now: &str,
 ) -> rusqlite::Result<()> {
     let (open, priority) = alert_columns(s.alert);
     conn.prepare_cached(
@@ -300,40 +370,28 @@ pub fn save_component(
         s.status,
         open,
         priority,
-        s.alert_opened_at,
-        s.last_event_at,
-        s.webhook_id,
-        s.now,
-        s.now,
+        s.alert_opened_at.map(format_time),
+        s.last_event_at.map(format_time),
+        webhook_id,
+        now,
+        now,
     ])?;
     Ok(())
 }
 
 /// How an alert state is written in `transitions`.
-pub fn alert_text(a: Alert) -> String {
+fn alert_text(a: Alert) -> String {
     match a {
         Alert::Closed => "closed".into(),
         Alert::Open(p) => format!("open:{p}"),
     }
 }
 
-#[derive(Debug)]
-pub struct NewTransition<'a> {
-    pub webhook_id: &'a str,
-    pub at: &'a str,
-    pub from_status: Option<&'a str>,
-    pub to_status: &'a str,
-    pub before: Alert,
-    pub after: Alert,
-    pub outcome: Outcome,
-    /// Set when the transition was caused by another entity's event.
-    pub reason: Option<&'a str>,
-}
-
-pub fn insert_transition(
+fn insert_transition(
     conn: &Connection,
     key: EntityKey<'_>,
-    t: &NewTransition<'_>,
+    webhook_id: &str,
+    t: &Transition,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO transitions (webhook_id, source, kind, page_id, entity_id, at, from_status,
@@ -341,12 +399,12 @@ pub fn insert_transition(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
-        t.webhook_id,
+        webhook_id,
         key.source,
         key.kind.as_str(),
         key.page_id,
         key.entity_id,
-        t.at,
+        format_time(t.at),
         t.from_status,
         t.to_status,
         alert_text(t.before),
@@ -359,7 +417,7 @@ pub fn insert_transition(
 
 /// Makes `components` the incident's current set of components; earlier
 /// ones stay recorded with `current = 0`.
-pub fn link_components(
+fn link_components(
     conn: &Connection,
     key: EntityKey<'_>,
     components: &[(String, Option<String>)],
@@ -401,7 +459,7 @@ const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority FROM incident_comp
 
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
-pub fn open_incident_priority(
+fn open_incident_priority(
     conn: &Connection,
     key: EntityKey<'_>,
 ) -> rusqlite::Result<Option<Priority>> {
@@ -416,52 +474,42 @@ pub fn open_incident_priority(
     Ok(highest)
 }
 
-/// A component whose alert is open, linked to an incident now.
-#[derive(Debug, Clone)]
-pub struct LinkedOpen {
-    pub component_id: String,
-    pub name: Option<String>,
-    pub stored: Stored,
-}
+const OPEN_COMPONENT: &str =
+    "SELECT name, alert_priority, status, last_event_at, alert_opened_at FROM components
+     WHERE source = ? AND page_id = ? AND component_id = ? AND alert_open = 1";
 
-const OPEN_COMPONENTS_OF: &str =
-    "SELECT c.component_id, c.name, c.alert_priority, c.status, c.last_event_at, c.alert_opened_at
-     FROM incident_components ic
-     JOIN components c ON c.source = ic.source AND c.page_id = ic.page_id
-                      AND c.component_id = ic.component_id
-     WHERE ic.source = ? AND ic.page_id = ? AND ic.incident_id = ? AND ic.current = 1
-       AND c.alert_open = 1
-     ORDER BY ic.component_id";
-
-/// The components currently associated with an incident whose alerts are
-/// open, by id. Ordered through `incident_components`' key: ordering by the
-/// component's own key made SQLite walk every component of the page to
-/// avoid a sort (20 ms per incident webhook at 10 000 components).
-pub fn open_components_of(
+/// Of the components an incident lists (distinct, sorted), those whose
+/// alerts are open: one lookup by key each.
+fn open_components(
     conn: &Connection,
     incident: EntityKey<'_>,
-) -> rusqlite::Result<Vec<LinkedOpen>> {
-    let mut st = conn.prepare_cached(OPEN_COMPONENTS_OF)?;
-    let rows = st.query_map(
-        params![incident.source, incident.page_id, incident.entity_id],
-        |r| {
-            let priority: Option<String> = r.get(2)?;
-            let last: Option<String> = r.get(4)?;
-            Ok(LinkedOpen {
-                component_id: r.get(0)?,
-                name: r.get(1)?,
-                stored: Stored {
-                    prior: prior(true, priority.as_deref(), r.get(3)?, last.as_deref()),
-                    started_at: r.get(5)?,
-                },
+    ids: &[&str],
+) -> rusqlite::Result<Vec<OpenComponent>> {
+    let mut st = conn.prepare_cached(OPEN_COMPONENT)?;
+    let mut open = Vec::new();
+    for id in ids {
+        let row = st
+            .query_row(params![incident.source, incident.page_id, id], |r| {
+                let priority: Option<String> = r.get(1)?;
+                let last: Option<String> = r.get(3)?;
+                let started: Option<String> = r.get(4)?;
+                Ok(OpenComponent {
+                    component_id: (*id).to_owned(),
+                    name: r.get(0)?,
+                    stored: Stored {
+                        prior: prior(true, priority.as_deref(), r.get(2)?, last.as_deref()),
+                        started_at: started.as_deref().and_then(parse_time),
+                    },
+                })
             })
-        },
-    )?;
-    rows.collect()
+            .optional()?;
+        open.extend(row);
+    }
+    Ok(open)
 }
 
 /// Sets an open component's alert priority (its status and times stay).
-pub fn raise_component(
+fn raise_component(
     conn: &Connection,
     key: EntityKey<'_>,
     priority: Priority,
@@ -478,6 +526,43 @@ pub fn raise_component(
         key.page_id,
         key.entity_id
     ])?;
+    Ok(())
+}
+
+fn insert_draft(
+    conn: &Connection,
+    page_id: &str,
+    webhook_id: &str,
+    now: &str,
+    d: &Draft,
+) -> rusqlite::Result<()> {
+    let state = match d.delivery {
+        Delivery::Queue => super::outbox::State::Pending,
+        Delivery::DryRun => super::outbox::State::Skipped,
+    };
+    let starts_at = format_time(d.starts_at);
+    let ends_at = d.ends_at.map(format_time);
+    super::outbox::insert(
+        conn,
+        &super::outbox::NewEvent {
+            webhook_id,
+            created_at: now,
+            fingerprint: &d.fingerprint,
+            kind: d.kind,
+            page_id,
+            entity_id: &d.entity_id,
+            action: d.action,
+            priority: d.priority,
+            title: &d.title,
+            message: &d.message,
+            status: &d.status,
+            impact: d.impact.as_deref(),
+            link: d.link.as_deref(),
+            starts_at: &starts_at,
+            ends_at: ends_at.as_deref(),
+            state,
+        },
+    )?;
     Ok(())
 }
 
@@ -506,10 +591,9 @@ mod tests {
     #[test]
     fn write_path_joins_start_from_the_entity_key() {
         assert_eq!(
-            plan(OPEN_COMPONENTS_OF),
+            plan(OPEN_COMPONENT),
             [
-                "SEARCH ic USING INDEX sqlite_autoindex_incident_components_1 (source=? AND page_id=? AND incident_id=?)",
-                "SEARCH c USING INDEX sqlite_autoindex_components_1 (source=? AND page_id=? AND component_id=?)",
+                "SEARCH components USING INDEX sqlite_autoindex_components_1 (source=? AND page_id=? AND component_id=?)"
             ]
         );
         assert_eq!(

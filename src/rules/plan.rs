@@ -1,0 +1,578 @@
+//! The plan of one event: read → **plan** → write (docs/ARCHITECTURE.md).
+//!
+//! Storage reads a [`Context`] for the event's entity (its state, whether
+//! the event was applied before, the open incidents of a component, the open
+//! components an incident lists); [`plan`] turns the event and the context
+//! into a [`Plan`] — the webhook row, the entity's new state, every
+//! transition, the components an incident raises, the links to record, and
+//! the events for ITOC360 with their final wording — and storage writes the
+//! plan in one transaction. Pure: no I/O, no clock; the time comes in.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::rules::decide::Emit;
+use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
+use crate::rules::machine::{self, Prior, Rules, Step};
+use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
+
+/// What a body turned out to be, with the keys that identify its event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    NotJson(String),
+    Unrecognized(String),
+    Incident {
+        event: IncidentEvent,
+        keys: Vec<String>,
+    },
+    Component {
+        event: ComponentEvent,
+        keys: Vec<String>,
+    },
+}
+
+/// The webhook row's `kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    Incident,
+    Component,
+    /// JSON of a shape nobody has seen.
+    Unknown,
+    /// Not JSON.
+    Invalid,
+}
+
+impl BodyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyKind::Incident => "incident",
+            BodyKind::Component => "component",
+            BodyKind::Unknown => "unknown",
+            BodyKind::Invalid => "invalid",
+        }
+    }
+}
+
+/// What storage must read for an event: the entity, the keys that would
+/// make it a duplicate, and (for an incident) the components it lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup<'a> {
+    pub kind: EntityKind,
+    pub page_id: &'a str,
+    pub entity_id: &'a str,
+    pub keys: &'a [String],
+    /// Distinct, sorted.
+    pub components: Vec<&'a str>,
+}
+
+impl Reading {
+    /// Parses a body: JSON, then the Statuspage shape, then the keys.
+    pub fn of(body: &[u8]) -> Reading {
+        match serde_json::from_slice::<Value>(body) {
+            Err(e) => Reading::NotJson(e.to_string()),
+            Ok(json) => match parse::parse(&json) {
+                Parsed::Unrecognized { reason } => Reading::Unrecognized(reason),
+                Parsed::Incident(event) => Reading::Incident {
+                    keys: machine::incident_keys(&event, body),
+                    event,
+                },
+                Parsed::Component(event) => Reading::Component {
+                    keys: machine::component_keys(&event, body),
+                    event,
+                },
+            },
+        }
+    }
+
+    /// What storage reads before planning; nothing for a body that is not
+    /// about an entity.
+    pub fn lookup(&self) -> Option<Lookup<'_>> {
+        match self {
+            Reading::NotJson(_) | Reading::Unrecognized(_) => None,
+            Reading::Incident { event, keys } => {
+                let mut components: Vec<&str> =
+                    event.components.iter().map(|c| c.id.as_str()).collect();
+                components.sort_unstable();
+                components.dedup();
+                Some(Lookup {
+                    kind: EntityKind::Incident,
+                    page_id: &event.page_id,
+                    entity_id: &event.incident_id,
+                    keys,
+                    components,
+                })
+            }
+            Reading::Component { event, keys } => Some(Lookup {
+                kind: EntityKind::Component,
+                page_id: &event.page_id,
+                entity_id: &event.component_id,
+                keys,
+                components: Vec::new(),
+            }),
+        }
+    }
+
+    /// What it is about, in words, for the log: `incident "API down"
+    /// (page/id)`.
+    pub fn subject(&self) -> String {
+        let named = |kind: &str, name: Option<&str>, page: &str, id: &str| match name {
+            Some(name) => format!("{kind} {name:?} ({page}/{id})"),
+            None => format!("{kind} {page}/{id}"),
+        };
+        match self {
+            Reading::NotJson(_) => "a body that is not JSON".to_owned(),
+            Reading::Unrecognized(_) => "a payload of unknown shape".to_owned(),
+            Reading::Incident { event: e, .. } => {
+                named("incident", e.name.as_deref(), &e.page_id, &e.incident_id)
+            }
+            Reading::Component { event: e, .. } => {
+                named("component", e.name.as_deref(), &e.page_id, &e.component_id)
+            }
+        }
+    }
+}
+
+/// An entity as stored: what the machine needs, and when its trouble
+/// started (an incident's `started_at`, a component's `alert_opened_at`),
+/// for `startsAt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub prior: Prior,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// A component whose alert is open, listed by the incident being planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenComponent {
+    pub component_id: String,
+    pub name: Option<String>,
+    pub stored: Stored,
+}
+
+/// What storage read for one event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    pub stored: Stored,
+    /// The webhook that already applied one of the event's keys.
+    pub duplicate_of: Option<String>,
+    /// A component's: the highest priority of its associated open incidents.
+    pub incident_priority: Option<Priority>,
+    /// An incident's: the components it lists whose alerts are open, by id.
+    pub open_components: Vec<OpenComponent>,
+}
+
+/// What the plan does not read from the event or the database.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting<'a> {
+    /// When the webhook was received: the time of an event without one.
+    pub now: DateTime<Utc>,
+    pub origin: &'a Origin,
+    pub rules: Rules,
+    pub delivery: Delivery,
+}
+
+/// What becomes of the events decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued for ITOC360.
+    Queue,
+    /// Recorded as skipped: no token, or a replay.
+    DryRun,
+}
+
+/// The parsed fields of the webhook row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub kind: BodyKind,
+    pub page_id: Option<String>,
+    pub entity_id: Option<String>,
+    pub entity_name: Option<String>,
+    pub event_id: Option<String>,
+    pub old_status: Option<String>,
+    pub new_status: Option<String>,
+    pub impact: Option<String>,
+    pub event_at: Option<DateTime<Utc>>,
+}
+
+impl Summary {
+    fn of_kind(kind: BodyKind) -> Summary {
+        Summary {
+            kind,
+            page_id: None,
+            entity_id: None,
+            entity_name: None,
+            event_id: None,
+            old_status: None,
+            new_status: None,
+            impact: None,
+            event_at: None,
+        }
+    }
+}
+
+/// An incident's columns after an applied event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentState {
+    pub name: Option<String>,
+    pub status: String,
+    pub impact: Option<String>,
+    pub shortlink: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub backfilled: bool,
+    pub alert: Alert,
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+/// A component's columns after an applied event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentState {
+    pub name: Option<String>,
+    pub status: String,
+    pub alert: Alert,
+    /// When it left operational, while its alert is open.
+    pub alert_opened_at: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
+}
+
+/// The entity's new state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewState {
+    Incident(IncidentState),
+    Component(ComponentState),
+}
+
+/// One row of `transitions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub kind: EntityKind,
+    pub entity_id: String,
+    pub at: DateTime<Utc>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub before: Alert,
+    pub after: Alert,
+    pub outcome: Outcome,
+    /// Set when another entity's event caused it (a raise).
+    pub reason: Option<String>,
+}
+
+/// An event for ITOC360, worded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub kind: EntityKind,
+    pub entity_id: String,
+    pub fingerprint: String,
+    pub action: Action,
+    pub priority: Priority,
+    pub title: String,
+    pub message: String,
+    pub status: String,
+    pub impact: Option<String>,
+    pub link: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub delivery: Delivery,
+}
+
+/// Everything one event writes, in the order it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The machine's verdict on the event itself: the webhook's outcome,
+    /// reason and emitted event.
+    pub step: Step,
+    pub summary: Summary,
+    /// The entity's new state; `None` when the event is not applied.
+    pub state: Option<NewState>,
+    /// The keys to record as applied (empty when not applied).
+    pub applied_keys: Vec<String>,
+    /// An applied incident's components, now its current set.
+    pub links: Option<Vec<(String, Option<String>)>>,
+    /// Open components an incident raises to a higher priority.
+    pub raises: Vec<(String, Priority)>,
+    pub transitions: Vec<Transition>,
+    pub drafts: Vec<Draft>,
+}
+
+impl Plan {
+    fn recorded_only(step: Step, summary: Summary) -> Plan {
+        Plan {
+            step,
+            summary,
+            state: None,
+            applied_keys: Vec::new(),
+            links: None,
+            raises: Vec::new(),
+            transitions: Vec::new(),
+            drafts: Vec::new(),
+        }
+    }
+}
+
+/// The whole decision for one event.
+pub fn plan(reading: &Reading, ctx: &Context, s: &Setting<'_>) -> Plan {
+    match reading {
+        Reading::NotJson(e) => Plan::recorded_only(
+            unapplied(Outcome::Rejected, format!("body is not JSON: {e}")),
+            Summary::of_kind(BodyKind::Invalid),
+        ),
+        Reading::Unrecognized(reason) => Plan::recorded_only(
+            unapplied(
+                Outcome::Unrecognized,
+                format!("unrecognized payload: {reason}"),
+            ),
+            Summary::of_kind(BodyKind::Unknown),
+        ),
+        Reading::Incident { event, keys } => plan_incident(event, keys, ctx, s),
+        Reading::Component { event, keys } => plan_component(event, keys, ctx, s),
+    }
+}
+
+fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting<'_>) -> Plan {
+    let prior = &ctx.stored.prior;
+    let step = marked(
+        s.origin,
+        machine::incident_step(prior, ev, ctx.duplicate_of.as_deref(), s.rules),
+    );
+    let status = ev.status.as_ref().map(|st| st.as_str().to_owned());
+    let impact = ev.effective_impact().map(|i| i.as_str().to_owned());
+    let event_at = ev.event_time();
+    let summary = Summary {
+        kind: BodyKind::Incident,
+        page_id: Some(ev.page_id.clone()),
+        entity_id: Some(ev.incident_id.clone()),
+        entity_name: ev.name.clone(),
+        event_id: ev.latest_update.as_ref().and_then(|u| u.id.clone()),
+        old_status: prior.status.clone(),
+        new_status: status.clone(),
+        impact: impact.clone(),
+        event_at,
+    };
+    let Some(status) = status.filter(|_| step.applied) else {
+        return Plan::recorded_only(step, summary);
+    };
+    let at = event_at.unwrap_or(s.now);
+    let started_at = ev.start_time();
+    let mut plan = Plan::recorded_only(step.clone(), summary);
+    plan.state = Some(NewState::Incident(IncidentState {
+        name: ev.name.clone(),
+        status: status.clone(),
+        impact: impact.clone(),
+        shortlink: ev.shortlink.clone(),
+        started_at,
+        resolved_at: ev.resolved_at,
+        backfilled: ev.backfilled,
+        alert: step.after,
+        last_event_at: event_at,
+    }));
+    plan.transitions.push(Transition {
+        kind: EntityKind::Incident,
+        entity_id: ev.incident_id.clone(),
+        at,
+        from_status: prior.status.clone(),
+        to_status: status.clone(),
+        before: prior.alert,
+        after: step.after,
+        outcome: step.outcome,
+        reason: None,
+    });
+    plan.applied_keys = keys.to_vec();
+    plan.links = Some(
+        ev.components
+            .iter()
+            .map(|c| (c.id.clone(), c.name.clone()))
+            .collect(),
+    );
+    let label = match &ev.name {
+        Some(name) => format!("{name:?} ({})", ev.incident_id),
+        None => ev.incident_id.clone(),
+    };
+    raise_components(&mut plan, &ev.page_id, &ctx.open_components, &label, at, s);
+    if let Some(emit) = step.emit {
+        let name = ev.name.as_deref().unwrap_or(&ev.incident_id);
+        let impact_text = impact.as_deref().unwrap_or("unknown impact");
+        let mut message = ev
+            .latest_update
+            .as_ref()
+            .and_then(|u| u.body.clone())
+            .unwrap_or_else(|| format!("Incident is {status}."));
+        if let Some(link) = &ev.shortlink {
+            message = format!("{message}\n\n{link}");
+        }
+        plan.drafts.push(Draft {
+            kind: EntityKind::Incident,
+            entity_id: ev.incident_id.clone(),
+            fingerprint: fingerprint(EntityKind::Incident, &ev.page_id, &ev.incident_id),
+            action: emit.action,
+            priority: emit.priority,
+            title: format!("Statuspage incident \"{name}\": {status} ({impact_text})"),
+            message,
+            impact,
+            link: ev.shortlink.clone(),
+            starts_at: started_at.or(ctx.stored.started_at).unwrap_or(at),
+            ends_at: (emit.action == Action::Resolve).then(|| ev.resolved_at.unwrap_or(at)),
+            status,
+            delivery: s.delivery,
+        });
+    }
+    plan
+}
+
+/// Re-triggers the incident's open components at its priority when its
+/// alert opened or rose (`machine::component_lift`), so the order in which
+/// Statuspage delivers an action's incident and component webhooks does not
+/// change the outcome.
+fn raise_components(
+    plan: &mut Plan,
+    page_id: &str,
+    open: &[OpenComponent],
+    label: &str,
+    at: DateTime<Utc>,
+    s: &Setting<'_>,
+) {
+    let incident_emit: Option<Emit> = plan.step.emit;
+    for c in open {
+        let Some(lift) = machine::component_lift(&c.stored.prior, incident_emit, label) else {
+            continue;
+        };
+        let (Some(emit), Alert::Open(priority)) = (lift.emit, lift.after) else {
+            continue;
+        };
+        let status = c.stored.prior.status.as_deref().unwrap_or("unknown");
+        plan.raises.push((c.component_id.clone(), priority));
+        plan.transitions.push(Transition {
+            kind: EntityKind::Component,
+            entity_id: c.component_id.clone(),
+            at,
+            from_status: Some(status.to_owned()),
+            to_status: status.to_owned(),
+            before: c.stored.prior.alert,
+            after: lift.after,
+            outcome: lift.outcome,
+            reason: Some(lift.reason),
+        });
+        let name = c.name.as_deref().unwrap_or(&c.component_id);
+        plan.drafts.push(Draft {
+            kind: EntityKind::Component,
+            entity_id: c.component_id.clone(),
+            fingerprint: fingerprint(EntityKind::Component, page_id, &c.component_id),
+            action: emit.action,
+            priority: emit.priority,
+            title: format!("Statuspage component \"{name}\": {status}"),
+            message: format!(
+                "Component \"{name}\" is {status}; priority raised to {priority} by incident {label}."
+            ),
+            status: status.to_owned(),
+            impact: None,
+            link: None,
+            starts_at: c.stored.started_at.unwrap_or(at),
+            ends_at: None,
+            delivery: s.delivery,
+        });
+    }
+}
+
+fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setting<'_>) -> Plan {
+    let prior = &ctx.stored.prior;
+    let step = marked(
+        s.origin,
+        machine::component_step(
+            prior,
+            ev,
+            ctx.duplicate_of.as_deref(),
+            ctx.incident_priority,
+            s.rules,
+        ),
+    );
+    let status = ev.new_status.as_ref().map(|st| st.as_str().to_owned());
+    let event_at = ev.created_at;
+    let old_status = ev
+        .old_status
+        .as_ref()
+        .map(|st| st.as_str().to_owned())
+        .or_else(|| prior.status.clone());
+    let summary = Summary {
+        kind: BodyKind::Component,
+        page_id: Some(ev.page_id.clone()),
+        entity_id: Some(ev.component_id.clone()),
+        entity_name: ev.name.clone(),
+        event_id: ev.update_id.clone(),
+        old_status: old_status.clone(),
+        new_status: status.clone(),
+        impact: None,
+        event_at,
+    };
+    let Some(status) = status.filter(|_| step.applied) else {
+        return Plan::recorded_only(step, summary);
+    };
+    let at = event_at.unwrap_or(s.now);
+    // The alert's start is when the component left operational; it stays
+    // while the alert is open.
+    let opened_at = match (prior.alert, step.after) {
+        (Alert::Open(_), Alert::Open(_)) => ctx.stored.started_at,
+        (_, Alert::Open(_)) => Some(at),
+        _ => None,
+    };
+    let mut plan = Plan::recorded_only(step.clone(), summary);
+    plan.state = Some(NewState::Component(ComponentState {
+        name: ev.name.clone(),
+        status: status.clone(),
+        alert: step.after,
+        alert_opened_at: opened_at,
+        last_event_at: event_at,
+    }));
+    plan.transitions.push(Transition {
+        kind: EntityKind::Component,
+        entity_id: ev.component_id.clone(),
+        at,
+        from_status: prior.status.clone(),
+        to_status: status.clone(),
+        before: prior.alert,
+        after: step.after,
+        outcome: step.outcome,
+        reason: None,
+    });
+    plan.applied_keys = keys.to_vec();
+    if let Some(emit) = step.emit {
+        let name = ev.name.as_deref().unwrap_or(&ev.component_id);
+        let from = old_status.as_deref().unwrap_or("unknown");
+        plan.drafts.push(Draft {
+            kind: EntityKind::Component,
+            entity_id: ev.component_id.clone(),
+            fingerprint: fingerprint(EntityKind::Component, &ev.page_id, &ev.component_id),
+            action: emit.action,
+            priority: emit.priority,
+            title: format!("Statuspage component \"{name}\": {status}"),
+            message: format!("Component \"{name}\" changed from {from} to {status}."),
+            status,
+            impact: None,
+            link: None,
+            starts_at: opened_at.or(ctx.stored.started_at).unwrap_or(at),
+            ends_at: (emit.action == Action::Resolve).then_some(at),
+            delivery: s.delivery,
+        });
+    }
+    plan
+}
+
+/// The machine's step, its reason led by what reconcile found for a heal.
+fn marked(origin: &Origin, mut step: Step) -> Step {
+    if let Origin::Reconcile { why } = origin {
+        step.reason = format!("reconcile: {why}; {}", step.reason);
+    }
+    step
+}
+
+fn unapplied(outcome: Outcome, reason: String) -> Step {
+    Step {
+        outcome,
+        reason,
+        applied: false,
+        after: Alert::Closed,
+        emit: None,
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_table.rs"]
+mod plan_table;

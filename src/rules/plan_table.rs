@@ -1,0 +1,327 @@
+//! The plan as a value: for each kind of event, everything written —
+//! wording included — without a database.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::rules::domain::{Action, ComponentStatus, Impact, IncidentStatus};
+use crate::rules::parse::{ComponentRef, IncidentUpdate};
+use Priority::*;
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+const NOW: i64 = 1000;
+
+fn setting(origin: &Origin) -> Setting<'_> {
+    Setting {
+        now: t(NOW),
+        origin,
+        rules: Rules::default(),
+        delivery: Delivery::Queue,
+    }
+}
+
+fn incident(status: &str, impact: &str, components: &[&str]) -> IncidentEvent {
+    IncidentEvent {
+        page_id: "p1".into(),
+        incident_id: "i1".into(),
+        name: Some("API down".into()),
+        status: Some(IncidentStatus::parse(status)),
+        impact: Some(Impact::parse(impact)),
+        impact_override: None,
+        backfilled: false,
+        shortlink: Some("https://stspg.io/x".into()),
+        created_at: Some(t(0)),
+        updated_at: Some(t(100)),
+        started_at: Some(t(10)),
+        resolved_at: (status == "resolved").then(|| t(100)),
+        latest_update: Some(IncidentUpdate {
+            id: Some("u1".into()),
+            status: Some(status.into()),
+            body: Some("We are looking into it.".into()),
+            created_at: Some(t(90)),
+        }),
+        components: components
+            .iter()
+            .map(|id| ComponentRef {
+                id: (*id).into(),
+                name: Some(format!("Component {id}")),
+            })
+            .collect(),
+    }
+}
+
+fn component(old: &str, new: &str) -> ComponentEvent {
+    ComponentEvent {
+        page_id: "p1".into(),
+        component_id: "c1".into(),
+        name: Some("API".into()),
+        update_id: Some("cu1".into()),
+        old_status: Some(ComponentStatus::parse(old)),
+        new_status: Some(ComponentStatus::parse(new)),
+        created_at: Some(t(200)),
+    }
+}
+
+fn reading_incident(ev: IncidentEvent) -> Reading {
+    Reading::Incident {
+        event: ev,
+        keys: vec!["k1".into(), "k2".into()],
+    }
+}
+
+fn open_stored(p: Priority, status: &str, started: i64) -> Stored {
+    Stored {
+        prior: Prior {
+            alert: Alert::Open(p),
+            status: Some(status.into()),
+            last_event_at: Some(t(50)),
+        },
+        started_at: Some(t(started)),
+    }
+}
+
+#[test]
+fn a_new_incident_is_planned_whole() {
+    let origin = Origin::Webhook;
+    let reading = reading_incident(incident("investigating", "critical", &["c2", "c1"]));
+    let ctx = Context {
+        open_components: vec![OpenComponent {
+            component_id: "c1".into(),
+            name: Some("Checkout".into()),
+            stored: open_stored(Medium, "major_outage", 40),
+        }],
+        ..Context::default()
+    };
+    let p = plan(&reading, &ctx, &setting(&origin));
+    assert_eq!(p.step.outcome, Outcome::Triggered);
+    assert_eq!(p.step.reason, "investigating: alert opens at critical");
+    assert_eq!(p.summary.kind, BodyKind::Incident);
+    assert_eq!(p.summary.event_at, Some(t(100)));
+    assert_eq!(p.summary.event_id.as_deref(), Some("u1"));
+    assert_eq!(
+        p.state,
+        Some(NewState::Incident(IncidentState {
+            name: Some("API down".into()),
+            status: "investigating".into(),
+            impact: Some("critical".into()),
+            shortlink: Some("https://stspg.io/x".into()),
+            started_at: Some(t(10)),
+            resolved_at: None,
+            backfilled: false,
+            alert: Alert::Open(Critical),
+            last_event_at: Some(t(100)),
+        }))
+    );
+    assert_eq!(p.applied_keys, ["k1", "k2"]);
+    assert_eq!(
+        p.links,
+        Some(vec![
+            ("c2".into(), Some("Component c2".into())),
+            ("c1".into(), Some("Component c1".into())),
+        ])
+    );
+    // The open component it lists is raised, with its own transition and
+    // event, before the incident's event.
+    assert_eq!(p.raises, [("c1".to_owned(), Critical)]);
+    assert_eq!(p.transitions.len(), 2);
+    assert_eq!(p.transitions[0].kind, EntityKind::Incident);
+    assert_eq!(p.transitions[0].at, t(100));
+    assert_eq!(p.transitions[0].after, Alert::Open(Critical));
+    assert_eq!(p.transitions[1].kind, EntityKind::Component);
+    assert_eq!(p.transitions[1].outcome, Outcome::Retriggered);
+    assert_eq!(
+        p.transitions[1].reason.as_deref(),
+        Some("major_outage: priority medium → critical, raised by incident \"API down\" (i1)")
+    );
+    let [raise, own] = &p.drafts[..] else {
+        panic!("two events: {:?}", p.drafts);
+    };
+    assert_eq!(
+        (raise.fingerprint.as_str(), raise.action, raise.priority),
+        ("statuspage:p1:component:c1", Action::Trigger, Critical)
+    );
+    assert_eq!(
+        raise.title,
+        "Statuspage component \"Checkout\": major_outage"
+    );
+    assert_eq!(
+        raise.message,
+        "Component \"Checkout\" is major_outage; priority raised to critical by incident \"API down\" (i1)."
+    );
+    assert_eq!(raise.starts_at, t(40));
+    assert_eq!(own.fingerprint, "statuspage:p1:incident:i1");
+    assert_eq!(
+        own.title,
+        "Statuspage incident \"API down\": investigating (critical)"
+    );
+    assert_eq!(own.message, "We are looking into it.\n\nhttps://stspg.io/x");
+    assert_eq!(own.link.as_deref(), Some("https://stspg.io/x"));
+    assert_eq!((own.starts_at, own.ends_at), (t(10), None));
+    assert_eq!(own.delivery, Delivery::Queue);
+}
+
+#[test]
+fn a_resolve_ends_at_resolved_at_and_keeps_the_last_priority() {
+    let origin = Origin::Webhook;
+    let reading = reading_incident(incident("resolved", "critical", &[]));
+    let ctx = Context {
+        stored: open_stored(High, "identified", 5),
+        ..Context::default()
+    };
+    let p = plan(&reading, &ctx, &setting(&origin));
+    assert_eq!(p.step.outcome, Outcome::Resolved);
+    let [own] = &p.drafts[..] else {
+        panic!("{:?}", p.drafts);
+    };
+    assert_eq!((own.action, own.priority), (Action::Resolve, High));
+    assert_eq!(own.ends_at, Some(t(100)));
+    assert_eq!(own.starts_at, t(10), "the payload's start wins");
+    assert_eq!(
+        own.title,
+        "Statuspage incident \"API down\": resolved (critical)"
+    );
+    assert!(p.raises.is_empty(), "a resolve raises nothing");
+}
+
+#[test]
+fn a_component_outage_and_its_return() {
+    let origin = Origin::Webhook;
+    let reading = Reading::Component {
+        event: component("operational", "major_outage"),
+        keys: vec!["k".into()],
+    };
+    let p = plan(&reading, &Context::default(), &setting(&origin));
+    assert_eq!(p.step.outcome, Outcome::Triggered);
+    let Some(NewState::Component(state)) = &p.state else {
+        panic!("{:?}", p.state);
+    };
+    assert_eq!(state.alert_opened_at, Some(t(200)));
+    let [d] = &p.drafts[..] else { panic!() };
+    assert_eq!(d.title, "Statuspage component \"API\": major_outage");
+    assert_eq!(
+        d.message,
+        "Component \"API\" changed from operational to major_outage."
+    );
+    assert_eq!((d.priority, d.starts_at, d.ends_at), (Medium, t(200), None));
+    assert!(p.links.is_none());
+
+    let back = Reading::Component {
+        event: component("major_outage", "operational"),
+        keys: vec!["k2".into()],
+    };
+    let ctx = Context {
+        stored: open_stored(High, "major_outage", 150),
+        ..Context::default()
+    };
+    let p = plan(&back, &ctx, &setting(&origin));
+    assert_eq!(p.step.outcome, Outcome::Resolved);
+    let [d] = &p.drafts[..] else { panic!() };
+    assert_eq!((d.action, d.priority), (Action::Resolve, High));
+    assert_eq!((d.starts_at, d.ends_at), (t(150), Some(t(200))));
+    let Some(NewState::Component(state)) = &p.state else {
+        panic!()
+    };
+    assert_eq!(state.alert_opened_at, None);
+}
+
+#[test]
+fn nothing_is_written_but_the_webhook_when_an_event_is_not_applied() {
+    let origin = Origin::Webhook;
+    let reading = reading_incident(incident("investigating", "major", &["c1"]));
+    let dup = Context {
+        duplicate_of: Some("w0".into()),
+        ..Context::default()
+    };
+    let p = plan(&reading, &dup, &setting(&origin));
+    assert_eq!(p.step.outcome, Outcome::Duplicate);
+    assert_eq!(
+        (
+            p.state.is_none(),
+            p.applied_keys.is_empty(),
+            p.links.is_none(),
+            p.transitions.is_empty(),
+            p.drafts.is_empty()
+        ),
+        (true, true, true, true, true)
+    );
+    assert_eq!(p.summary.page_id.as_deref(), Some("p1"));
+
+    for (reading, kind, outcome, reason) in [
+        (
+            Reading::NotJson("expected value".into()),
+            BodyKind::Invalid,
+            Outcome::Rejected,
+            "body is not JSON: expected value",
+        ),
+        (
+            Reading::Unrecognized("no incident or component".into()),
+            BodyKind::Unknown,
+            Outcome::Unrecognized,
+            "unrecognized payload: no incident or component",
+        ),
+    ] {
+        let p = plan(&reading, &Context::default(), &setting(&origin));
+        assert_eq!((p.summary.kind, p.step.outcome), (kind, outcome));
+        assert_eq!(p.step.reason, reason);
+        assert!(p.summary.page_id.is_none() && p.drafts.is_empty());
+    }
+}
+
+#[test]
+fn a_heal_says_so_and_a_dry_run_is_skipped() {
+    let origin = Origin::Reconcile {
+        why: "missed webhook".into(),
+    };
+    let reading = reading_incident(incident("investigating", "minor", &[]));
+    let s = Setting {
+        delivery: Delivery::DryRun,
+        ..setting(&origin)
+    };
+    let p = plan(&reading, &Context::default(), &s);
+    assert_eq!(
+        p.step.reason,
+        "reconcile: missed webhook; investigating: alert opens at medium"
+    );
+    assert_eq!(p.drafts[0].delivery, Delivery::DryRun);
+}
+
+#[test]
+fn an_event_without_time_happens_when_received() {
+    let origin = Origin::Webhook;
+    let mut ev = component("operational", "partial_outage");
+    ev.created_at = None;
+    ev.name = None;
+    let reading = Reading::Component {
+        event: ev,
+        keys: vec![],
+    };
+    let p = plan(&reading, &Context::default(), &setting(&origin));
+    assert_eq!(p.transitions[0].at, t(NOW));
+    assert_eq!(p.drafts[0].starts_at, t(NOW));
+    assert_eq!(
+        p.drafts[0].title,
+        "Statuspage component \"c1\": partial_outage"
+    );
+}
+
+#[test]
+fn readings_say_what_storage_must_look_up() {
+    let body =
+        br#"{"incident": {"id": "i1", "page_id": "p1", "name": "Down", "status": "investigating",
+        "components": [{"id": "b"}, {"id": "a"}, {"id": "b"}]}}"#;
+    let r = Reading::of(body);
+    let l = r.lookup().unwrap();
+    assert_eq!(
+        (l.kind, l.page_id, l.entity_id),
+        (EntityKind::Incident, "p1", "i1")
+    );
+    assert_eq!(l.components, ["a", "b"], "distinct and sorted");
+    assert_eq!(l.keys.len(), 1, "a body key; no update id");
+    assert_eq!(r.subject(), "incident \"Down\" (p1/i1)");
+    assert!(matches!(Reading::of(b"nope"), Reading::NotJson(_)));
+    assert!(Reading::of(b"nope").lookup().is_none());
+    assert_eq!(Reading::of(b"{}").subject(), "a payload of unknown shape");
+}

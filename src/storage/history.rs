@@ -1,0 +1,130 @@
+//! The stored history read back in the order the writer stored it, into a
+//! scratch database, for `replay`: one consistent copy of the live database
+//! (SQLite's backup API), then every webhook and heal in rowid order handed
+//! to the caller together with a fresh, migrated scratch database to ingest
+//! it into. The live database is only read; the scratch folder is removed
+//! afterwards.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, Transaction};
+
+use crate::rules::domain::Origin;
+use crate::rules::plan::{Context, Plan, Reading};
+use crate::rules::time::parse_time;
+use crate::storage::ingest::{self, Job};
+use crate::storage::{migrate_quietly, upkeep};
+
+/// One stored webhook with what was recorded for it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub job: Job,
+    pub kind: String,
+    pub page_id: Option<String>,
+    pub entity_id: Option<String>,
+    pub outcome: String,
+    pub action: Option<String>,
+    pub priority: Option<String>,
+}
+
+/// The scratch database a replay writes into.
+pub struct Scratch<'a> {
+    tx: Transaction<'a>,
+}
+
+impl Scratch<'_> {
+    /// Read → plan → write, as the live writer does, without durability.
+    pub fn ingest(
+        &mut self,
+        job: &Job,
+        reading: &Reading,
+        decide: impl FnOnce(&Reading, &Context) -> Plan,
+    ) -> anyhow::Result<Plan> {
+        Ok(ingest::ingest(&self.tx, job, reading, decide)?)
+    }
+}
+
+/// Webhooks applied per scratch transaction.
+const CHUNK: u64 = 1000;
+
+/// Hands every webhook of the database at `live`, oldest stored first, to
+/// `each` with the scratch database (made in `scratch_dir`); returns how
+/// many there were.
+pub fn replay(
+    live: &Path,
+    scratch_dir: &Path,
+    mut each: impl FnMut(Recorded, &mut Scratch<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let scratch = tempfile::Builder::new()
+        .prefix("statuspage-bridge-replay-")
+        .tempdir_in(scratch_dir)
+        .with_context(|| format!("making a scratch folder in {}", scratch_dir.display()))?;
+    let copy = scratch.path().join("recorded.db");
+    upkeep::backup(live, &copy)?;
+    let fresh = scratch.path().join("replayed.db");
+    migrate_quietly(&fresh)?;
+
+    let copy_db = Connection::open(&copy)?;
+    let scratch_db = Connection::open(&fresh)?;
+    scratch_db.execute_batch(
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
+    )?;
+
+    // rowid order is the order the writer stored them (received_at is taken
+    // before the writer's queue, so it can differ for simultaneous webhooks).
+    let mut st = copy_db.prepare(
+        "SELECT id, received_at, source, remote_addr, body, origin, reconcile_note,
+                kind, page_id, entity_id, outcome, action, priority
+         FROM webhooks ORDER BY rowid",
+    )?;
+    let mut rows = st.query([])?;
+    let mut count = 0u64;
+    let mut out = Scratch {
+        tx: scratch_db.unchecked_transaction()?,
+    };
+    while let Some(r) = rows.next()? {
+        let id: String = r.get(0)?;
+        let received_at: String = r.get(1)?;
+        let body = match r.get_ref(4)? {
+            ValueRef::Text(b) | ValueRef::Blob(b) => b.to_vec(),
+            _ => Vec::new(),
+        };
+        let origin = match r.get::<_, String>(5)?.as_str() {
+            "reconcile" => Origin::Reconcile {
+                why: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+            },
+            _ => Origin::Webhook,
+        };
+        let recorded = Recorded {
+            job: Job {
+                received_at: parse_time(&received_at).with_context(|| {
+                    format!("webhook {id}: unreadable received_at {received_at:?}")
+                })?,
+                id,
+                source: r.get(2)?,
+                remote_addr: r.get(3)?,
+                body,
+                origin,
+            },
+            kind: r.get(7)?,
+            page_id: r.get(8)?,
+            entity_id: r.get(9)?,
+            outcome: r.get(10)?,
+            action: r.get(11)?,
+            priority: r.get(12)?,
+        };
+        each(recorded, &mut out)?;
+        count += 1;
+        if count.is_multiple_of(CHUNK) {
+            out.tx.commit()?;
+            out = Scratch {
+                tx: scratch_db.unchecked_transaction()?,
+            };
+        }
+    }
+    out.tx.commit()?;
+    Ok(count)
+}
