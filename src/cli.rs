@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Settings;
 use crate::startup::Application;
-use crate::storage::outbox;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -286,7 +285,7 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
     .await?;
     match cmd {
         OutboxCommand::List => {
-            let rows = db.writer.run(outbox::list_unfinished).await?;
+            let rows = db.writer.unfinished().await?;
             if rows.is_empty() {
                 println!("no pending or dead events");
             }
@@ -309,10 +308,7 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
         OutboxCommand::Retry(args) => {
             let id = if args.dead { None } else { args.id };
             let now = chrono::Utc::now();
-            let done = db
-                .writer
-                .run(move |conn| outbox::requeue(conn, id, now))
-                .await?;
+            let done = db.writer.requeue(id, now).await?;
             println!("{} event(s) queued again", done.queued);
             if done.superseded > 0 {
                 println!(

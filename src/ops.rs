@@ -4,21 +4,17 @@
 
 use std::time::Instant;
 
+use crate::metrics::Metrics;
+use crate::storage::Reader;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
-use sqlx::SqlitePool;
-
-use crate::metrics::Metrics;
 
 /// `GET /healthz`: 200 when the database answers a query, else 503.
-pub async fn healthz(pool: web::Data<SqlitePool>) -> HttpResponse {
-    match sqlx::query_scalar::<_, i64>("SELECT count(*) FROM refinery_schema_history")
-        .fetch_one(pool.get_ref())
-        .await
-    {
+pub async fn healthz(reader: web::Data<Reader>) -> HttpResponse {
+    match reader.ping().await {
         Ok(_) => HttpResponse::Ok().json(json!({ "status": "ok" })),
         Err(e) => {
             tracing::error!(error = %e, "health check: database does not answer");

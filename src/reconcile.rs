@@ -5,14 +5,12 @@
 //! writer, machine, decision table and outbox. A round that fails changes
 //! nothing; every round is recorded in `reconcile_rounds`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::SqlitePool;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -21,9 +19,10 @@ use crate::deliver::USER_AGENT;
 use crate::metrics::Metrics;
 use crate::pipeline::{Incoming, Origin, Pipeline};
 use crate::rules::domain::Outcome;
-use crate::rules::heal::{self, Local, LocalComponent, LocalIncident, Misses};
-use crate::rules::time::{format_time, parse_time};
-use crate::storage::Writer;
+use crate::rules::heal::{self, Local, Misses};
+use crate::rules::time::format_time;
+use crate::storage::rounds::Round;
+use crate::storage::{Reader, Writer};
 
 /// A change older than this when healed means its webhook never came.
 const QUARANTINE_AGE: chrono::Duration = chrono::Duration::minutes(2);
@@ -44,7 +43,7 @@ struct PageTask {
     misses_to_resolve: u32,
     client: reqwest::Client,
     pipeline: Pipeline,
-    read: SqlitePool,
+    read: Reader,
     writer: Writer,
     metrics: Metrics,
     misses: Misses,
@@ -63,7 +62,7 @@ impl Reconciler {
     pub fn spawn(
         settings: &Settings,
         pipeline: Pipeline,
-        read: SqlitePool,
+        read: Reader,
         writer: Writer,
         metrics: Metrics,
     ) -> anyhow::Result<Option<Reconciler>> {
@@ -211,32 +210,17 @@ impl PageTask {
             }
         }
         self.metrics.reconcile_round(&self.page.id, label);
-        let (page_id, source) = (self.page.id.clone(), self.source.clone());
-        let (incidents, components, heals) = (
-            counts.incidents as i64,
-            counts.components as i64,
-            counts.heals as i64,
-        );
         let recorded = self
             .writer
-            .run(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO reconcile_rounds (page_id, source, started_at, duration_ms,
-                        result, error, incidents, components, heals)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )?
-                .execute(rusqlite::params![
-                    page_id,
-                    source,
-                    format_time(started),
-                    duration_ms,
-                    label,
-                    error,
-                    incidents,
-                    components,
-                    heals
-                ])
-                .map(|_| ())
+            .record_round(Round {
+                page_id: self.page.id.clone(),
+                source: self.source.clone(),
+                started_at: started,
+                duration_ms,
+                error,
+                incidents: counts.incidents as i64,
+                components: counts.components as i64,
+                heals: counts.heals as i64,
             })
             .await;
         if let Err(e) = recorded {
@@ -331,14 +315,12 @@ impl PageTask {
     /// came; with no webhook from the page since, the subscription has
     /// probably been quarantined.
     async fn warn_if_quarantined(&self, changes: &[DateTime<Utc>]) {
-        let last: Option<String> = sqlx::query_scalar(
-            "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
-        )
-        .bind(&self.page.id)
-        .fetch_one(&self.read)
-        .await
-        .unwrap_or(None);
-        let last_at = last.as_deref().and_then(parse_time);
+        let last_at = self
+            .read
+            .last_webhook_at(&self.page.id)
+            .await
+            .unwrap_or(None);
+        let last = last_at.map(format_time);
         let oldest = changes.iter().min().copied();
         if last_at.is_none() || last_at < oldest {
             tracing::warn!(
@@ -355,62 +337,9 @@ impl PageTask {
 
     /// The bridge's view of this page.
     async fn local(&self) -> anyhow::Result<Local> {
-        // (id, name, status, impact, last event time)
-        type IncidentRow = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-        );
-        let incidents: Vec<IncidentRow> = sqlx::query_as(
-            "SELECT incident_id, name, status, impact, last_event_at FROM incidents
-                 WHERE source = ? AND page_id = ?",
-        )
-        .bind(&self.source)
-        .bind(&self.page.id)
-        .fetch_all(&self.read)
-        .await
-        .context("reading the bridge's incidents")?;
-        let components: Vec<(String, Option<String>, bool, Option<String>)> = sqlx::query_as(
-            "SELECT component_id, status, alert_open, last_event_at FROM components
-             WHERE source = ? AND page_id = ?",
-        )
-        .bind(&self.source)
-        .bind(&self.page.id)
-        .fetch_all(&self.read)
-        .await
-        .context("reading the bridge's components")?;
-        Ok(Local {
-            incidents: incidents
-                .into_iter()
-                .map(|(id, name, status, impact, last)| {
-                    let last_event_at = last.as_deref().and_then(parse_time);
-                    (
-                        id,
-                        LocalIncident {
-                            name,
-                            status,
-                            impact,
-                            last_event_at,
-                        },
-                    )
-                })
-                .collect::<HashMap<_, _>>(),
-            components: components
-                .into_iter()
-                .map(|(id, status, alert_open, last)| {
-                    let last_event_at = last.as_deref().and_then(parse_time);
-                    (
-                        id,
-                        LocalComponent {
-                            status,
-                            alert_open,
-                            last_event_at,
-                        },
-                    )
-                })
-                .collect(),
-        })
+        self.read
+            .page_view(&self.source, &self.page.id)
+            .await
+            .context("reading the bridge's view of the page")
     }
 }

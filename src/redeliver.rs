@@ -55,11 +55,7 @@ async fn retry(
         .map(|(user, _)| user)
         .unwrap_or_default();
     let now = chrono::Utc::now();
-    let who = by.clone();
-    let done = state
-        .writer
-        .run(move |conn| outbox::redeliver(conn, id, &who, now))
-        .await;
+    let done = state.writer.redeliver(id, by.clone(), now).await;
     match done {
         Ok(Redelivery::Queued(event)) => {
             state.wake.notify_one();

@@ -5,7 +5,6 @@
 mod access;
 pub mod chart;
 mod escape;
-pub mod query;
 mod views;
 
 pub use access::{Access, Facts, Guard, Refusal, decide as access_decision, require_change};
@@ -17,12 +16,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
-use sqlx::SqlitePool;
 
 use crate::config::Settings;
 use crate::redact;
 use crate::rules::domain::EntityKind;
-use query::{Filters, ListError};
+use crate::storage::Reader;
+use crate::storage::audit::{self as query, Filters, ListError};
 use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
 
 /// The audit routes' shared state.
@@ -170,7 +169,7 @@ impl Refresh {
 }
 
 /// The likely-quarantine banners (RECONCILE.md), one per page.
-async fn banners(pool: &SqlitePool, pages: &Pages) -> Vec<String> {
+async fn banners(pool: &Reader, pages: &Pages) -> Vec<String> {
     match query::unannounced(pool, &pages.with_webhooks).await {
         Ok(rows) => rows
             .iter()
@@ -191,7 +190,7 @@ async fn banners(pool: &SqlitePool, pages: &Pages) -> Vec<String> {
 }
 
 /// `GET /reconcile`
-async fn reconcile_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) -> HttpResponse {
+async fn reconcile_page(pool: web::Data<Reader>, pages: web::Data<Pages>) -> HttpResponse {
     match query::rounds(&pool, 100).await {
         Ok(rounds) => html(
             StatusCode::OK,
@@ -203,7 +202,7 @@ async fn reconcile_page(pool: web::Data<SqlitePool>, pages: web::Data<Pages>) ->
 
 /// `GET /alerts`: what the bridge believes is open in ITOC360 now.
 async fn alerts_page(
-    pool: web::Data<SqlitePool>,
+    pool: web::Data<Reader>,
     pages: web::Data<Pages>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
@@ -218,7 +217,7 @@ async fn alerts_page(
 
 /// `GET /events`
 async fn events_page(
-    pool: web::Data<SqlitePool>,
+    pool: web::Data<Reader>,
     pages: web::Data<Pages>,
     q: web::Query<Filters>,
     r: web::Query<Refresh>,
@@ -240,7 +239,7 @@ async fn events_page(
 }
 
 /// `GET /events/{id}`
-async fn event_page(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpResponse {
+async fn event_page(pool: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
     match query::detail(&pool, &id).await {
         Ok(Some(d)) => html(StatusCode::OK, &EventPage::new(&d)),
         Ok(None) => error_page(
@@ -253,7 +252,7 @@ async fn event_page(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpR
 }
 
 /// `GET /api/events`
-async fn api_events(pool: web::Data<SqlitePool>, q: web::Query<Filters>) -> HttpResponse {
+async fn api_events(pool: web::Data<Reader>, q: web::Query<Filters>) -> HttpResponse {
     match query::list(&pool, &q).await {
         Ok(page) => masked_json(&page),
         Err(ListError::BadFilter(e)) => {
@@ -267,7 +266,7 @@ async fn api_events(pool: web::Data<SqlitePool>, q: web::Query<Filters>) -> Http
 }
 
 /// `GET /api/events/{id}`
-async fn api_event(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpResponse {
+async fn api_event(pool: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
     match query::detail(&pool, &id).await {
         Ok(Some(d)) => {
             let mut v = serde_json::to_value(&d).unwrap_or_default();
@@ -282,7 +281,7 @@ async fn api_event(pool: web::Data<SqlitePool>, id: web::Path<String>) -> HttpRe
     }
 }
 
-async fn timeline(pool: &SqlitePool, kind: EntityKind, page: &str, id: &str) -> HttpResponse {
+async fn timeline(pool: &Reader, kind: EntityKind, page: &str, id: &str) -> HttpResponse {
     match query::timeline(pool, kind, page, id).await {
         Ok(Some(t)) => html(StatusCode::OK, &TimelinePage::new(&t, chrono::Utc::now())),
         Ok(None) => error_page(
@@ -295,16 +294,13 @@ async fn timeline(pool: &SqlitePool, kind: EntityKind, page: &str, id: &str) -> 
 }
 
 /// `GET /incidents/{page}/{id}`
-async fn incident_page(
-    pool: web::Data<SqlitePool>,
-    path: web::Path<(String, String)>,
-) -> HttpResponse {
+async fn incident_page(pool: web::Data<Reader>, path: web::Path<(String, String)>) -> HttpResponse {
     timeline(&pool, EntityKind::Incident, &path.0, &path.1).await
 }
 
 /// `GET /components/{page}/{id}`
 async fn component_page(
-    pool: web::Data<SqlitePool>,
+    pool: web::Data<Reader>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
     timeline(&pool, EntityKind::Component, &path.0, &path.1).await

@@ -6,13 +6,13 @@ use askama::Template;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::chart::{self, Chart};
-use super::query::{
-    AttemptRow, Detail, EventRow, Filters, LinkRow, OpenAlertRow, OutboxRow, RoundRow, Timeline,
-    TransitionRow,
-};
 use crate::redact;
 use crate::rules::domain::Outcome;
 use crate::rules::time::parse_time;
+use crate::storage::audit::{
+    AttemptRow, Detail, EventRow, Filters, LinkRow, OpenAlertRow, OutboxRow, RoundRow, Timeline,
+    TransitionRow,
+};
 
 /// Everything but RFC 3986's unreserved characters is encoded.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC

@@ -22,9 +22,8 @@ use tracing::Instrument;
 
 use crate::config::{Format, Secret, Settings};
 use crate::metrics::Metrics;
-use crate::rules::time::parse_time;
 use crate::storage::Writer;
-use crate::storage::outbox::{self, After, Attempt, Event};
+use crate::storage::outbox::{Event, Finished};
 use retry::Schedule;
 
 /// Longest sleep between two looks at the outbox, so rows queued again by
@@ -127,14 +126,6 @@ struct Run {
     concurrency: usize,
     lease: Duration,
     grace: Duration,
-}
-
-/// A finished attempt, waiting to be recorded.
-struct Finished {
-    id: i64,
-    attempt: Attempt,
-    after: After,
-    at: chrono::DateTime<Utc>,
 }
 
 /// The rows being sent now: task → (outbox id, fingerprint).
@@ -270,16 +261,10 @@ impl Run {
             .into_iter()
             .chain(h.ready.iter().map(|e| e.id))
             .collect();
-        let finished = h.finished;
         let saved = self
             .sender
             .writer
-            .run(move |conn| {
-                for f in &finished {
-                    outbox::finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
-                }
-                outbox::release(conn, &release)
-            })
+            .record_and_release(h.finished, release)
             .await;
         if saved.is_err() {
             tracing::warn!(
@@ -301,26 +286,14 @@ impl Sender {
         busy: Vec<String>,
         lease: Duration,
     ) -> Pass {
-        let (rows, next) = self
+        let lease = chrono::Duration::from_std(lease).unwrap_or_default();
+        let claimed = self
             .writer
-            .run(move |conn| {
-                let now = Utc::now();
-                let lease_until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-                for f in &finished {
-                    outbox::finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
-                }
-                let rows = if limit > 0 {
-                    outbox::claim(conn, now, lease_until, limit, &busy)?
-                } else {
-                    Vec::new()
-                };
-                let next = outbox::next_due_after(conn, now)?;
-                Ok((rows, next))
-            })
+            .record_and_claim(finished, limit, busy, lease)
             .await?;
-        let next = next
-            .as_deref()
-            .and_then(parse_time)
+        let rows = claimed.rows;
+        let next = claimed
+            .next_due
             .map(|t| (t - Utc::now()).to_std().unwrap_or(Duration::ZERO));
         Ok((rows, next))
     }

@@ -7,10 +7,10 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::retry::{self, Verdict};
-use super::{Finished, Sender, format};
+use super::{Sender, format};
 use crate::redact;
 use crate::rules::time::parse_time;
-use crate::storage::outbox::{After, Attempt, Event};
+use crate::storage::outbox::{After, Attempt, Event, Finished};
 
 impl Sender {
     /// Sends one row and says what became of it; the worker records it.

@@ -1,25 +1,29 @@
-//! SQLite: migrations, the writer thread that owns the one write
-//! connection, the statements it runs (`store`, `outbox`), and the
-//! read-only pool.
+//! Every SQL string and driver type of the bridge: the seam between the
+//! rules and the database (docs/ARCHITECTURE.md).
 //!
-//! SQLite has one writer at a time anyway, so one thread owns the write
-//! connection and everything that writes hands it a job (see `writer`).
-//! Reads (audit, health) use a separate read-only sqlx pool that WAL lets
-//! run beside the writer.
+//! - `writer` — the thread that owns SQLite's one write connection and
+//!   commits jobs in groups;
+//! - `ingest` — read → plan → write for one webhook or heal;
+//! - `outbox` — the events for ITOC360: claims, attempts, requeues;
+//! - `upkeep` — backup, prune and daily retention;
+//! - `history` — the stored history read back for `replay`;
+//! - `reader` and `audit` — the read-only pool and the audit queries.
 
+pub mod audit;
 pub mod history;
 pub mod ingest;
 pub mod outbox;
+mod reader;
+pub mod rounds;
 pub mod upkeep;
 pub mod writer;
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+pub use reader::{ReadError, ReadResult, Reader};
 pub use writer::{Closed, WriteError, Writer};
 
 mod embedded {
@@ -32,7 +36,7 @@ pub struct Database {
     /// Resolves once the writer thread has finished its queue and closed
     /// the connection (after every `Writer` clone is dropped).
     pub writer_closed: Closed,
-    pub read: SqlitePool,
+    pub read: Reader,
 }
 
 impl Database {
@@ -55,7 +59,7 @@ impl Database {
 pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Database> {
     migrate(path)?;
     let (writer, writer_closed) = writer::start(path, busy_timeout)?;
-    let read = read_pool(path, busy_timeout).await?;
+    let read = Reader::open(path, busy_timeout).await?;
     Ok(Database {
         writer,
         writer_closed,
@@ -88,24 +92,6 @@ fn migrate_logged(path: &Path, log: bool) -> anyhow::Result<()> {
         tracing::info!(migration = %m, "applied migration");
     }
     Ok(())
-}
-
-fn base_options(path: &Path, busy_timeout: Duration) -> SqliteConnectOptions {
-    SqliteConnectOptions::from_str("sqlite:")
-        .expect("static options")
-        .filename(path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(busy_timeout)
-        .foreign_keys(true)
-}
-
-/// A read-only pool for pages, APIs and health checks.
-pub async fn read_pool(path: &Path, busy_timeout: Duration) -> anyhow::Result<SqlitePool> {
-    SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(base_options(path, busy_timeout).read_only(true))
-        .await
-        .with_context(|| format!("opening {} for reading", path.display()))
 }
 
 #[cfg(test)]

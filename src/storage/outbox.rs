@@ -6,6 +6,8 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Row, params};
 
+use crate::storage::{WriteError, Writer};
+
 use crate::rules::domain::{Action, EntityKind, Priority};
 use crate::rules::time::format_time;
 
@@ -367,4 +369,92 @@ pub fn redeliver(
     )?
     .execute(params![id, format_time(now), requested_by])?;
     Ok(read(conn)?.map_or(Redelivery::Unknown, Redelivery::Queued))
+}
+
+/// An attempt the delivery worker finished, to be recorded.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub id: i64,
+    pub attempt: Attempt,
+    pub after: After,
+    pub at: DateTime<Utc>,
+}
+
+/// What a delivery pass claimed, and when the next row becomes due.
+#[derive(Debug, Clone, Default)]
+pub struct Claimed {
+    pub rows: Vec<Event>,
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+/// The outbox operations, each one job of the writer (one transaction).
+impl Writer {
+    /// Records finished attempts, claims up to `limit` due rows (leased for
+    /// `lease`, none of the fingerprints in `busy`), and says when the next
+    /// row becomes due.
+    pub async fn record_and_claim(
+        &self,
+        finished: Vec<Finished>,
+        limit: usize,
+        busy: Vec<String>,
+        lease: chrono::Duration,
+    ) -> Result<Claimed, WriteError> {
+        self.run(move |conn| {
+            let now = Utc::now();
+            for f in &finished {
+                finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
+            }
+            let rows = if limit > 0 {
+                claim(conn, now, now + lease, limit, &busy)?
+            } else {
+                Vec::new()
+            };
+            let next_due = next_due_after(conn, now)?
+                .as_deref()
+                .and_then(crate::rules::time::parse_time);
+            Ok(Claimed { rows, next_due })
+        })
+        .await
+    }
+
+    /// Records the last finished attempts and gives back rows claimed but
+    /// never sent (shutdown).
+    pub async fn record_and_release(
+        &self,
+        finished: Vec<Finished>,
+        unsent: Vec<i64>,
+    ) -> Result<(), WriteError> {
+        self.run(move |conn| {
+            for f in &finished {
+                finish_attempt(conn, f.id, &f.attempt, f.after, f.at)?;
+            }
+            release(conn, &unsent)
+        })
+        .await
+    }
+
+    /// Rows that are pending or dead, oldest first (`outbox list`).
+    pub async fn unfinished(&self) -> Result<Vec<Event>, WriteError> {
+        self.run(list_unfinished).await
+    }
+
+    /// Queues dead rows again, or the one with `id` (`outbox retry`).
+    pub async fn requeue(
+        &self,
+        id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Requeued, WriteError> {
+        self.run(move |conn| requeue(conn, id, now)).await
+    }
+
+    /// One row back to pending at a person's request, recorded as theirs.
+    pub async fn redeliver(
+        &self,
+        id: i64,
+        requested_by: String,
+        now: DateTime<Utc>,
+    ) -> Result<Redelivery, WriteError> {
+        self.run(move |conn| redeliver(conn, id, &requested_by, now))
+            .await
+    }
 }

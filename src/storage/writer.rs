@@ -152,7 +152,7 @@ impl Writer {
 
     /// Queues `f` if there is room, else refuses at once with `Busy`; the
     /// webhook path uses it so a full queue answers 503 instead of waiting.
-    pub async fn try_run<T, F>(&self, f: F) -> Result<T, WriteError>
+    pub(in crate::storage) async fn try_run<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -171,7 +171,7 @@ impl Writer {
     }
 
     /// Queues `f` (waiting for room) and returns its result once committed.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, WriteError>
+    pub(in crate::storage) async fn run<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,

@@ -2,7 +2,9 @@
 //! the read pool; nothing here writes.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{FromRow, QueryBuilder, Sqlite};
+
+use super::reader::{ReadError, ReadResult, Reader};
 
 use crate::rules::time::{format_time, parse_moment};
 
@@ -134,7 +136,7 @@ const MATCHING_NAMES: &str = "SELECT n.name FROM entity_names n
 /// Whether the name index should answer a name search: the trigram index
 /// serves substrings of 3+ characters without LIKE wildcards, and the
 /// detour pays off when the matching webhooks are rare.
-async fn use_name_index(pool: &SqlitePool, text: &str) -> sqlx::Result<bool> {
+async fn use_name_index(r: &Reader, text: &str) -> ReadResult<bool> {
     if text.contains(['%', '_', '\\']) {
         return Ok(false);
     }
@@ -144,12 +146,12 @@ async fn use_name_index(pool: &SqlitePool, text: &str) -> sqlx::Result<bool> {
     let matches: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(format!("%{text}%"))
         .bind(SELECTIVE_MATCHES)
-        .fetch_one(pool)
+        .fetch_one(&r.pool)
         .await?;
     Ok(matches < SELECTIVE_MATCHES)
 }
 
-pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
+pub async fn list(r: &Reader, f: &Filters) -> Result<Page, ListError> {
     let limit = f.limit();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ROW_SELECT);
     q.push(" WHERE 1 = 1");
@@ -163,7 +165,7 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
         if text.chars().count() < MIN_SEARCH {
             return Err(BadFilter::TooShort(text.to_owned()).into());
         }
-        if use_name_index(pool, text).await? {
+        if use_name_index(r, text).await? {
             q.push(" AND w.entity_name IN (")
                 .push(MATCHING_NAMES)
                 .push_bind(format!("%{text}%"))
@@ -201,7 +203,7 @@ pub async fn list(pool: &SqlitePool, f: &Filters) -> Result<Page, ListError> {
     }
     q.push(" ORDER BY w.received_at DESC, w.id DESC LIMIT ")
         .push_bind(i64::from(limit) + 1);
-    let mut events: Vec<EventRow> = q.build_query_as().fetch_all(pool).await?;
+    let mut events: Vec<EventRow> = q.build_query_as().fetch_all(&r.pool).await?;
     let next_cursor = if events.len() > limit as usize {
         events.truncate(limit as usize);
         events.last().map(cursor_of)
@@ -219,7 +221,13 @@ pub enum ListError {
     #[error(transparent)]
     BadFilter(#[from] BadFilter),
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[from] super::reader::ReadError),
+}
+
+impl From<sqlx::Error> for ListError {
+    fn from(e: sqlx::Error) -> Self {
+        ListError::Database(e.into())
+    }
 }
 
 /// One webhook with everything known about it.
@@ -268,11 +276,11 @@ const OUTBOX_SELECT: &str =
     "SELECT id, webhook_id, created_at, fingerprint, action, priority, title, state,
     attempts, last_status, last_error, finished_at FROM outbox";
 
-pub async fn detail(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<Detail>> {
+pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
     let sql = format!("{ROW_SELECT} WHERE w.id = ?");
     let Some(event) = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(&r.pool)
         .await?
     else {
         return Ok(None);
@@ -280,13 +288,13 @@ pub async fn detail(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<Detail>>
     let (event_id, remote_addr, body_bytes, body): (Option<String>, Option<String>, i64, Vec<u8>) =
         sqlx::query_as("SELECT event_id, remote_addr, body_bytes, CAST(body AS BLOB) FROM webhooks WHERE id = ?")
             .bind(id)
-            .fetch_one(pool)
+            .fetch_one(&r.pool)
             .await?;
     let outbox: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{OUTBOX_SELECT} WHERE webhook_id = ? ORDER BY id"
     )))
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&r.pool)
     .await?;
     let attempts: Vec<AttemptRow> = sqlx::query_as(
         "SELECT a.outbox_id, a.started_at, a.latency_ms, a.http_status, a.result, a.error,
@@ -295,7 +303,7 @@ pub async fn detail(pool: &SqlitePool, id: &str) -> sqlx::Result<Option<Detail>>
          WHERE o.webhook_id = ? ORDER BY a.id",
     )
     .bind(id)
-    .fetch_all(pool)
+    .fetch_all(&r.pool)
     .await?;
     Ok(Some(Detail {
         event,
@@ -357,11 +365,11 @@ pub struct Timeline {
 }
 
 pub async fn timeline(
-    pool: &SqlitePool,
+    r: &Reader,
     kind: crate::rules::domain::EntityKind,
     page_id: &str,
     entity_id: &str,
-) -> sqlx::Result<Option<Timeline>> {
+) -> ReadResult<Option<Timeline>> {
     use crate::rules::domain::EntityKind;
     let (entity_sql, links_sql) = match kind {
         EntityKind::Incident => (
@@ -389,7 +397,7 @@ pub async fn timeline(
     let Some(entity) = sqlx::query_as::<_, EntityRow>(entity_sql)
         .bind(page_id)
         .bind(entity_id)
-        .fetch_optional(pool)
+        .fetch_optional(&r.pool)
         .await?
     else {
         return Ok(None);
@@ -401,18 +409,18 @@ pub async fn timeline(
     .bind(kind.as_str())
     .bind(page_id)
     .bind(entity_id)
-    .fetch_all(pool)
+    .fetch_all(&r.pool)
     .await?;
     let events: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{OUTBOX_SELECT} WHERE fingerprint = ? ORDER BY id"
     )))
     .bind(crate::rules::domain::fingerprint(kind, page_id, entity_id))
-    .fetch_all(pool)
+    .fetch_all(&r.pool)
     .await?;
     let links: Vec<LinkRow> = sqlx::query_as(links_sql)
         .bind(page_id)
         .bind(entity_id)
-        .fetch_all(pool)
+        .fetch_all(&r.pool)
         .await?;
     Ok(Some(Timeline {
         kind: kind.as_str(),
@@ -488,15 +496,16 @@ pub struct RoundRow {
 }
 
 /// The latest rounds, newest first.
-pub async fn rounds(pool: &SqlitePool, limit: i64) -> sqlx::Result<Vec<RoundRow>> {
+pub async fn rounds(r: &Reader, limit: i64) -> ReadResult<Vec<RoundRow>> {
     sqlx::query_as(
         "SELECT page_id, source, started_at, duration_ms, result, error, incidents, components,
                 heals
          FROM reconcile_rounds ORDER BY id DESC LIMIT ?",
     )
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&r.pool)
     .await
+    .map_err(ReadError::from)
 }
 
 /// A page whose changes reach the bridge only by polling: heals of changes
@@ -510,14 +519,14 @@ pub struct Unannounced {
 
 /// For each page (that gets webhooks), the heals stored since its last
 /// webhook. Both lookups walk the `(page_id, origin, received_at)` index.
-pub async fn unannounced(pool: &SqlitePool, pages: &[String]) -> sqlx::Result<Vec<Unannounced>> {
+pub async fn unannounced(r: &Reader, pages: &[String]) -> ReadResult<Vec<Unannounced>> {
     let mut out = Vec::new();
     for page in pages {
         let last: Option<String> = sqlx::query_scalar(
             "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
         )
         .bind(page)
-        .fetch_one(pool)
+        .fetch_one(&r.pool)
         .await?;
         let changes: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM webhooks
@@ -527,7 +536,7 @@ pub async fn unannounced(pool: &SqlitePool, pages: &[String]) -> sqlx::Result<Ve
         )
         .bind(page)
         .bind(last.as_deref().unwrap_or(""))
-        .fetch_one(pool)
+        .fetch_one(&r.pool)
         .await?;
         if changes > 0 {
             out.push(Unannounced {
@@ -560,7 +569,7 @@ pub struct OpenAlertRow {
 }
 
 /// Every open alert, most urgent first, then oldest first.
-pub async fn open_alerts(pool: &SqlitePool) -> sqlx::Result<Vec<OpenAlertRow>> {
+pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
     sqlx::query_as(
         "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
                 o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id
@@ -571,6 +580,7 @@ pub async fn open_alerts(pool: &SqlitePool) -> sqlx::Result<Vec<OpenAlertRow>> {
                                   ELSE 3 END,
                   a.open_since, a.kind, a.entity_id",
     )
-    .fetch_all(pool)
+    .fetch_all(&r.pool)
     .await
+    .map_err(ReadError::from)
 }
