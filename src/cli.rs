@@ -293,12 +293,12 @@ async fn outbox_command(settings: Settings, cmd: OutboxCommand) -> anyhow::Resul
                 let line = format!(
                     "{id}\t{state}\t{action}\t{priority}\t{fp}\tattempts={attempts}\tnext={next}\t{err}\t{title}",
                     id = r.id,
-                    state = r.state,
+                    state = r.state.as_str(),
                     action = r.action,
                     priority = r.priority,
                     fp = r.fingerprint,
                     attempts = r.attempts,
-                    next = r.next_attempt_at,
+                    next = crate::rules::time::format_time(r.next_attempt_at),
                     err = r.last_error.as_deref().unwrap_or("-"),
                     title = r.title,
                 );

@@ -16,8 +16,9 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::audit::require_change;
+use crate::rules::time::format_time;
 use crate::storage::Writer;
-use crate::storage::outbox::{self, Redelivery};
+use crate::storage::outbox::{Event, Redelivery, State};
 use crate::{auth, redact};
 
 /// What the route needs: the writer, and the delivery worker's wake-up.
@@ -75,13 +76,13 @@ async fn retry(
                 .json(masked(&event))
         }
         Ok(Redelivery::Refused(event)) => {
-            let why = match event.state.as_str() {
-                "dead" => {
+            let why = match event.state {
+                State::Dead => {
                     "a later event of this alert was already delivered; sending this one would undo it"
                 }
-                "delivered" => "this event was delivered",
-                "skipped" => "this event was recorded in a dry run and is never sent",
-                _ => "this event cannot be queued again",
+                State::Delivered => "this event was delivered",
+                State::Skipped => "this event was recorded in a dry run and is never sent",
+                State::Pending => "this event cannot be queued again",
             };
             HttpResponse::Conflict().json(json!({"error": why, "event": masked(&event)}))
         }
@@ -95,8 +96,33 @@ async fn retry(
     }
 }
 
-fn masked(event: &outbox::Event) -> serde_json::Value {
-    let mut v = serde_json::to_value(event).unwrap_or_default();
+/// The event as JSON, its text masked like every audit answer.
+fn masked(e: &Event) -> serde_json::Value {
+    let time = |t: chrono::DateTime<chrono::Utc>| format_time(t);
+    let mut v = json!({
+        "id": e.id,
+        "webhook_id": e.webhook_id,
+        "created_at": time(e.created_at),
+        "fingerprint": e.fingerprint,
+        "kind": e.kind.as_str(),
+        "page_id": e.page_id,
+        "entity_id": e.entity_id,
+        "action": e.action.as_str(),
+        "priority": e.priority.as_str(),
+        "title": e.title,
+        "message": e.message,
+        "status": e.status,
+        "impact": e.impact,
+        "link": e.link,
+        "starts_at": time(e.starts_at),
+        "ends_at": e.ends_at.map(time),
+        "state": e.state.as_str(),
+        "attempts": e.attempts,
+        "next_attempt_at": time(e.next_attempt_at),
+        "queued_at": time(e.queued_at),
+        "last_status": e.last_status,
+        "last_error": e.last_error,
+    });
     redact::mask_json(&mut v);
     v
 }

@@ -5,7 +5,8 @@
 use serde_json::{Value, json};
 
 use crate::config::Format;
-use crate::rules::domain::Priority;
+use crate::rules::domain::{Action, EntityKind, Priority};
+use crate::rules::time::format_time;
 use crate::storage::outbox::Event;
 
 /// The name ITOC360 sees as the sender (`receiver` in Alertmanager bodies,
@@ -19,15 +20,9 @@ pub fn body(format: Format, e: &Event) -> Value {
     }
 }
 
-fn priority(e: &Event) -> Priority {
-    // Rows are written from `Priority::as_str`; a hand-edited value falls
-    // back to medium rather than failing the send.
-    Priority::parse(&e.priority).unwrap_or(Priority::Medium)
-}
-
 /// The vendor-neutral trigger/resolve event.
 pub fn generic(e: &Event) -> Value {
-    let severity = match priority(e) {
+    let severity = match e.priority {
         Priority::Critical => "critical",
         Priority::High => "high",
         Priority::Medium => "medium",
@@ -36,7 +31,7 @@ pub fn generic(e: &Event) -> Value {
     json!({
         "id": e.fingerprint,
         "title": e.title,
-        "status": if e.action == "resolve" { "resolve" } else { "trigger" },
+        "status": e.action.as_str(),
         "severity": severity,
         "message": e.message,
     })
@@ -44,19 +39,22 @@ pub fn generic(e: &Event) -> Value {
 
 /// An Alertmanager v4 webhook body with one alert.
 pub fn alertmanager(e: &Event) -> Value {
-    let severity = match priority(e) {
+    let severity = match e.priority {
         Priority::Critical => "critical",
         Priority::High => "error",
         Priority::Medium => "warning",
         Priority::Low => "info",
     };
-    let resolved = e.action == "resolve";
+    let resolved = e.action == Action::Resolve;
     let status = if resolved { "resolved" } else { "firing" };
     let mut labels = json!({
-        "alertname": if e.kind == "incident" { "StatuspageIncident" } else { "StatuspageComponent" },
+        "alertname": match e.kind {
+            EntityKind::Incident => "StatuspageIncident",
+            EntityKind::Component => "StatuspageComponent",
+        },
         "severity": severity,
         "source": "statuspage",
-        "kind": e.kind,
+        "kind": e.kind.as_str(),
         "page_id": e.page_id,
         "statuspage_status": e.status,
     });
@@ -66,8 +64,8 @@ pub fn alertmanager(e: &Event) -> Value {
     }
     let annotations = json!({ "summary": e.title, "description": e.message });
     // Alertmanager sends the zero time for a firing alert's end.
-    let ends_at = match (&e.ends_at, resolved) {
-        (Some(t), true) => t.clone(),
+    let ends_at = match (e.ends_at, resolved) {
+        (Some(t), true) => format_time(t),
         _ => "0001-01-01T00:00:00Z".to_owned(),
     };
     json!({
@@ -77,7 +75,7 @@ pub fn alertmanager(e: &Event) -> Value {
             "status": status,
             "labels": labels,
             "annotations": annotations,
-            "startsAt": e.starts_at,
+            "startsAt": format_time(e.starts_at),
             "endsAt": ends_at,
             "generatorURL": e.link.clone().unwrap_or_default(),
             "fingerprint": e.fingerprint,
@@ -97,27 +95,29 @@ mod tests {
     use super::*;
 
     fn event(action: &str, priority: &str) -> Event {
+        let t = |s: &str| crate::rules::time::parse_time(s).unwrap();
+        let action = Action::parse(action).unwrap();
         Event {
             id: 1,
             webhook_id: "w".into(),
-            created_at: "2025-03-04T10:15:02.118Z".into(),
+            created_at: t("2025-03-04T10:15:02.118Z"),
             fingerprint: "statuspage:p:incident:i".into(),
-            kind: "incident".into(),
+            kind: EntityKind::Incident,
             page_id: "p".into(),
             entity_id: "i".into(),
-            action: action.into(),
-            priority: priority.into(),
+            action,
+            priority: Priority::parse(priority).unwrap(),
             title: "Statuspage incident \"API\": investigating (critical)".into(),
             message: "Looking".into(),
             status: "investigating".into(),
             impact: Some("critical".into()),
             link: Some("https://stspg.io/x".into()),
-            starts_at: "2025-03-04T10:15:01.900Z".into(),
-            ends_at: (action == "resolve").then(|| "2025-03-04T11:00:00.000Z".into()),
-            state: "pending".into(),
+            starts_at: t("2025-03-04T10:15:01.900Z"),
+            ends_at: (action == Action::Resolve).then(|| t("2025-03-04T11:00:00.000Z")),
+            state: crate::storage::outbox::State::Pending,
             attempts: 0,
-            next_attempt_at: String::new(),
-            queued_at: String::new(),
+            next_attempt_at: t("2025-03-04T10:15:02.118Z"),
+            queued_at: t("2025-03-04T10:15:02.118Z"),
             last_status: None,
             last_error: None,
         }
@@ -155,6 +155,11 @@ mod tests {
         assert_eq!(b["status"], "resolved");
         assert_eq!(b["alerts"][0]["status"], "resolved");
         assert_eq!(b["alerts"][0]["endsAt"], "2025-03-04T11:00:00.000Z");
+        assert_eq!(b["alerts"][0]["startsAt"], "2025-03-04T10:15:01.900Z");
+        assert_eq!(
+            alertmanager(&event("trigger", "high"))["alerts"][0]["endsAt"],
+            "0001-01-01T00:00:00Z"
+        );
         assert_eq!(b["alerts"][0]["labels"]["incident_id"], "i");
         assert_eq!(b["alerts"][0]["generatorURL"], "https://stspg.io/x");
         assert_eq!(b["groupKey"], "statuspage:p:incident:i");

@@ -9,7 +9,6 @@ use chrono::Utc;
 use super::retry::{self, Verdict};
 use super::{Sender, format};
 use crate::redact;
-use crate::rules::time::parse_time;
 use crate::storage::outbox::{After, Attempt, Event, Finished};
 
 impl Sender {
@@ -46,7 +45,7 @@ impl Sender {
         let latency = t0.elapsed();
         let now = Utc::now();
         let attempt_no = e.attempts as u32 + 1;
-        let queued_at = parse_time(&e.queued_at).unwrap_or(now);
+        let queued_at = e.queued_at;
         let (after, error) = match retry::classify(status, retry_after) {
             Verdict::Delivered => (After::Delivered, error),
             Verdict::Dead => (After::Dead, error),
@@ -74,11 +73,12 @@ impl Sender {
         match after {
             After::Delivered => {
                 self.metrics.attempt("delivered", latency.as_secs_f64());
-                if let Some(decided) = parse_time(&e.created_at) {
-                    self.metrics.delivered_after(
-                        (now - decided).to_std().unwrap_or_default().as_secs_f64(),
-                    );
-                }
+                self.metrics.delivered_after(
+                    (now - e.created_at)
+                        .to_std()
+                        .unwrap_or_default()
+                        .as_secs_f64(),
+                );
                 tracing::info!(
                     status,
                     latency_ms = ms,

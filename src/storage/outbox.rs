@@ -9,7 +9,7 @@ use rusqlite::{Connection, Row, params};
 use crate::storage::{WriteError, Writer};
 
 use crate::rules::domain::{Action, EntityKind, Priority};
-use crate::rules::time::format_time;
+use crate::rules::time::{format_time, parse_time};
 
 /// A decided event, as the pipeline writes it.
 #[derive(Debug, Clone)]
@@ -43,6 +43,17 @@ pub enum State {
 }
 
 impl State {
+    pub fn parse(s: &str) -> Option<State> {
+        [
+            State::Pending,
+            State::Delivered,
+            State::Dead,
+            State::Skipped,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             State::Pending => "pending",
@@ -86,30 +97,31 @@ pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
 
 /// An outbox row as the delivery worker, the CLI and the redeliver route
 /// read it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     pub id: i64,
     pub webhook_id: String,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
     pub fingerprint: String,
-    pub kind: String,
+    pub kind: EntityKind,
     pub page_id: String,
     pub entity_id: String,
-    pub action: String,
-    pub priority: String,
+    pub action: Action,
+    pub priority: Priority,
     pub title: String,
     pub message: String,
+    /// The Statuspage status that caused it.
     pub status: String,
     pub impact: Option<String>,
     pub link: Option<String>,
-    pub starts_at: String,
-    pub ends_at: Option<String>,
-    pub state: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub state: State,
     pub attempts: i64,
-    pub next_attempt_at: String,
+    pub next_attempt_at: DateTime<Utc>,
     /// When the row was last queued: decided, or requeued by hand. The
     /// give-up age counts from here.
-    pub queued_at: String,
+    pub queued_at: DateTime<Utc>,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
 }
@@ -119,30 +131,48 @@ const EVENT_COLUMNS: &str =
     title, message, status, impact, link, starts_at, ends_at, state, attempts, next_attempt_at,
     queued_at, last_status, last_error";
 
+/// Column `i` read through `parse`; a value it does not know is an error,
+/// not a guess.
+fn typed<T>(r: &Row<'_>, i: usize, parse: impl Fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = r.get(i)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("unexpected value {text:?}").into(),
+        )
+    })
+}
+
+fn time(r: &Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+    typed(r, i, parse_time)
+}
+
 impl Event {
     /// Reads a row selected with `EVENT_COLUMNS`, in that order.
     fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+        let ends_at: Option<String> = r.get(15)?;
         Ok(Event {
             id: r.get(0)?,
             webhook_id: r.get(1)?,
-            created_at: r.get(2)?,
+            created_at: time(r, 2)?,
             fingerprint: r.get(3)?,
-            kind: r.get(4)?,
+            kind: typed(r, 4, EntityKind::parse)?,
             page_id: r.get(5)?,
             entity_id: r.get(6)?,
-            action: r.get(7)?,
-            priority: r.get(8)?,
+            action: typed(r, 7, Action::parse)?,
+            priority: typed(r, 8, Priority::parse)?,
             title: r.get(9)?,
             message: r.get(10)?,
             status: r.get(11)?,
             impact: r.get(12)?,
             link: r.get(13)?,
-            starts_at: r.get(14)?,
-            ends_at: r.get(15)?,
-            state: r.get(16)?,
+            starts_at: time(r, 14)?,
+            ends_at: ends_at.as_deref().and_then(parse_time),
+            state: typed(r, 16, State::parse)?,
             attempts: r.get(17)?,
-            next_attempt_at: r.get(18)?,
-            queued_at: r.get(19)?,
+            next_attempt_at: time(r, 18)?,
+            queued_at: time(r, 19)?,
             last_status: r.get(20)?,
             last_error: r.get(21)?,
         })
