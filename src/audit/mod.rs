@@ -1,5 +1,5 @@
 //! The audit log: `/events` and entity timelines for people, `/api/events`
-//! for tools. Only reads (the read pool); every value shown comes through an
+//! for tools. Only reads (the read reader); every value shown comes through an
 //! auto-escaping template, with secrets redacted first.
 
 mod access;
@@ -27,13 +27,13 @@ use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
 /// The audit routes' shared state.
 pub struct AuditState {
     guard: Guard,
-    /// Pages polled by reconcile: all of them, and those that also get
+    /// PolledPages polled by reconcile: all of them, and those that also get
     /// webhooks (only those can look quarantined).
-    pages: Pages,
+    pages: PolledPages,
 }
 
 #[derive(Clone, Default)]
-struct Pages {
+struct PolledPages {
     all: Vec<String>,
     with_webhooks: Vec<String>,
 }
@@ -51,7 +51,7 @@ impl AuditState {
         }
         AuditState {
             guard: Guard::new(credentials, &settings.server.public_url),
-            pages: Pages {
+            pages: PolledPages {
                 all: settings.pages.iter().map(|p| p.id.clone()).collect(),
                 with_webhooks: settings
                     .pages
@@ -169,8 +169,8 @@ impl Refresh {
 }
 
 /// The likely-quarantine banners (RECONCILE.md), one per page.
-async fn banners(pool: &Reader, pages: &Pages) -> Vec<String> {
-    match query::unannounced(pool, &pages.with_webhooks).await {
+async fn banners(reader: &Reader, pages: &PolledPages) -> Vec<String> {
+    match query::unannounced(reader, &pages.with_webhooks).await {
         Ok(rows) => rows
             .iter()
             .map(|u| {
@@ -190,11 +190,11 @@ async fn banners(pool: &Reader, pages: &Pages) -> Vec<String> {
 }
 
 /// `GET /reconcile`
-async fn reconcile_page(pool: web::Data<Reader>, pages: web::Data<Pages>) -> HttpResponse {
-    match query::rounds(&pool, 100).await {
+async fn reconcile_page(reader: web::Data<Reader>, pages: web::Data<PolledPages>) -> HttpResponse {
+    match query::rounds(&reader, 100).await {
         Ok(rounds) => html(
             StatusCode::OK,
-            &views::ReconcilePage::new(&rounds, &pages.all, banners(&pool, &pages).await),
+            &views::ReconcilePage::new(&rounds, &pages.all, banners(&reader, &pages).await),
         ),
         Err(e) => db_error(e),
     }
@@ -202,14 +202,14 @@ async fn reconcile_page(pool: web::Data<Reader>, pages: web::Data<Pages>) -> Htt
 
 /// `GET /alerts`: what the bridge believes is open in ITOC360 now.
 async fn alerts_page(
-    pool: web::Data<Reader>,
-    pages: web::Data<Pages>,
+    reader: web::Data<Reader>,
+    pages: web::Data<PolledPages>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
-    match query::open_alerts(&pool).await {
+    match query::open_alerts(&reader).await {
         Ok(rows) => html(
             StatusCode::OK,
-            &views::AlertsPage::new(&rows, banners(&pool, &pages).await, r.refreshing()),
+            &views::AlertsPage::new(&rows, banners(&reader, &pages).await, r.refreshing()),
         ),
         Err(e) => db_error(e),
     }
@@ -217,17 +217,17 @@ async fn alerts_page(
 
 /// `GET /events`
 async fn events_page(
-    pool: web::Data<Reader>,
-    pages: web::Data<Pages>,
+    reader: web::Data<Reader>,
+    pages: web::Data<PolledPages>,
     q: web::Query<Filters>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
     let filters = q.into_inner();
     let refresh = r.refreshing();
-    match query::list(&pool, &filters).await {
+    match query::list(&reader, &filters).await {
         Ok(page) => {
             let mut view = EventsPage::new(&page.events, filters, page.next_cursor, refresh, None);
-            view.banners = banners(&pool, &pages).await;
+            view.banners = banners(&reader, &pages).await;
             html(StatusCode::OK, &view)
         }
         Err(ListError::BadFilter(e)) => html(
@@ -239,8 +239,8 @@ async fn events_page(
 }
 
 /// `GET /events/{id}`
-async fn event_page(pool: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
-    match query::detail(&pool, &id).await {
+async fn event_page(reader: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
+    match query::detail(&reader, &id).await {
         Ok(Some(d)) => html(StatusCode::OK, &EventPage::new(&d)),
         Ok(None) => error_page(
             StatusCode::NOT_FOUND,
@@ -252,8 +252,8 @@ async fn event_page(pool: web::Data<Reader>, id: web::Path<String>) -> HttpRespo
 }
 
 /// `GET /api/events`
-async fn api_events(pool: web::Data<Reader>, q: web::Query<Filters>) -> HttpResponse {
-    match query::list(&pool, &q).await {
+async fn api_events(reader: web::Data<Reader>, q: web::Query<Filters>) -> HttpResponse {
+    match query::list(&reader, &q).await {
         Ok(page) => masked_json(&page),
         Err(ListError::BadFilter(e)) => {
             HttpResponse::BadRequest().json(json!({"error": e.to_string()}))
@@ -266,8 +266,8 @@ async fn api_events(pool: web::Data<Reader>, q: web::Query<Filters>) -> HttpResp
 }
 
 /// `GET /api/events/{id}`
-async fn api_event(pool: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
-    match query::detail(&pool, &id).await {
+async fn api_event(reader: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
+    match query::detail(&reader, &id).await {
         Ok(Some(d)) => {
             let mut v = serde_json::to_value(&d).unwrap_or_default();
             v["body"] = redact::body_for_api(&d.body);
@@ -281,8 +281,8 @@ async fn api_event(pool: web::Data<Reader>, id: web::Path<String>) -> HttpRespon
     }
 }
 
-async fn timeline(pool: &Reader, kind: EntityKind, page: &str, id: &str) -> HttpResponse {
-    match query::timeline(pool, kind, page, id).await {
+async fn timeline(reader: &Reader, kind: EntityKind, page: &str, id: &str) -> HttpResponse {
+    match query::timeline(reader, kind, page, id).await {
         Ok(Some(t)) => html(StatusCode::OK, &TimelinePage::new(&t, chrono::Utc::now())),
         Ok(None) => error_page(
             StatusCode::NOT_FOUND,
@@ -294,14 +294,17 @@ async fn timeline(pool: &Reader, kind: EntityKind, page: &str, id: &str) -> Http
 }
 
 /// `GET /incidents/{page}/{id}`
-async fn incident_page(pool: web::Data<Reader>, path: web::Path<(String, String)>) -> HttpResponse {
-    timeline(&pool, EntityKind::Incident, &path.0, &path.1).await
+async fn incident_page(
+    reader: web::Data<Reader>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    timeline(&reader, EntityKind::Incident, &path.0, &path.1).await
 }
 
 /// `GET /components/{page}/{id}`
 async fn component_page(
-    pool: web::Data<Reader>,
+    reader: web::Data<Reader>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    timeline(&pool, EntityKind::Component, &path.0, &path.1).await
+    timeline(&reader, EntityKind::Component, &path.0, &path.1).await
 }

@@ -84,7 +84,7 @@ impl Worker {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (progress_tx, progress) = watch::channel(0u64);
-        let run = Run {
+        let run = WorkerTask {
             sender,
             wake,
             shutdown: shutdown_rx,
@@ -118,7 +118,7 @@ impl Worker {
     }
 }
 
-struct Run {
+struct WorkerTask {
     sender: Arc<Sender>,
     wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,
@@ -133,11 +133,11 @@ type Busy = HashMap<task::Id, (i64, String)>;
 
 /// What a database pass returns: rows claimed, and how long until the next
 /// row becomes due.
-type Pass = anyhow::Result<(Vec<Event>, Option<Duration>)>;
+type ClaimResult = anyhow::Result<(Vec<Event>, Option<Duration>)>;
 
 /// Everything the worker holds between passes.
 #[derive(Default)]
-struct Held {
+struct RowsInHand {
     inflight: JoinSet<Finished>,
     busy: Busy,
     /// Claimed (leased) ahead of a free slot, so a slot that frees up is
@@ -147,7 +147,7 @@ struct Held {
     finished: Vec<Finished>,
 }
 
-impl Held {
+impl RowsInHand {
     /// Fingerprints this worker holds: none of them may be claimed again.
     fn fingerprints(&self) -> Vec<String> {
         let sending = self.busy.values().map(|(_, fp)| fp.clone());
@@ -157,12 +157,12 @@ impl Held {
     }
 }
 
-impl Run {
+impl WorkerTask {
     async fn run(mut self) {
-        let mut h = Held::default();
+        let mut h = RowsInHand::default();
         // At most one database pass runs at a time, beside the sends.
         // With the number of rows it may claim.
-        let mut pass: Option<(usize, JoinHandle<Pass>)> = None;
+        let mut pass: Option<(usize, JoinHandle<ClaimResult>)> = None;
         let mut look = true;
         let mut wait = IDLE_POLL;
         // Claimed ahead: a few rounds of slots, so sends do not wait for a
@@ -219,7 +219,7 @@ impl Run {
     }
 
     /// Starts sends from the rows claimed ahead while slots are free.
-    fn start_sends(&self, h: &mut Held) {
+    fn start_sends(&self, h: &mut RowsInHand) {
         while h.inflight.len() < self.concurrency {
             let Some(e) = h.ready.pop_front() else { break };
             let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
@@ -231,7 +231,7 @@ impl Run {
         }
     }
 
-    async fn finish(self, mut h: Held) {
+    async fn finish(self, mut h: RowsInHand) {
         if !h.inflight.is_empty() {
             tracing::info!(
                 in_flight = h.inflight.len(),
@@ -285,7 +285,7 @@ impl Sender {
         limit: usize,
         busy: Vec<String>,
         lease: Duration,
-    ) -> Pass {
+    ) -> ClaimResult {
         let lease = chrono::Duration::from_std(lease).unwrap_or_default();
         let claimed = self
             .writer

@@ -64,7 +64,7 @@ pub enum Unusable {
 
 /// A summary checked to be this page's.
 #[derive(Debug, Clone)]
-pub struct Summary<'a> {
+pub struct PageSummary<'a> {
     /// Unresolved incidents and scheduled maintenances.
     pub incidents: Vec<&'a Value>,
     /// Leaf components (groups never page: their children do).
@@ -98,7 +98,7 @@ fn checked(v: &Value, page_id: &str, lists: &[&str]) -> Result<(), Unusable> {
 }
 
 /// Reads `summary.json`.
-pub fn read_summary<'a>(v: &'a Value, page_id: &str) -> Result<Summary<'a>, Unusable> {
+pub fn read_summary<'a>(v: &'a Value, page_id: &str) -> Result<PageSummary<'a>, Unusable> {
     checked(v, page_id, &["components", "incidents"])?;
     let list = |k: &str| -> Vec<&'a Value> {
         v.get(k)
@@ -113,7 +113,7 @@ pub fn read_summary<'a>(v: &'a Value, page_id: &str) -> Result<Summary<'a>, Unus
         .filter(|c| c.get("group").and_then(Value::as_bool) != Some(true))
         .filter(|c| c.get("id").and_then(Value::as_str).is_some())
         .collect();
-    Ok(Summary {
+    Ok(PageSummary {
         incidents,
         components,
     })
@@ -245,7 +245,7 @@ pub struct Plan {
 /// the component misses (seen ones reset).
 pub fn plan_summary(
     page_id: &str,
-    summary: &Summary<'_>,
+    summary: &PageSummary<'_>,
     local: &Local,
     misses: &mut Misses,
     misses_to_resolve: u32,

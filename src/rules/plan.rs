@@ -182,7 +182,7 @@ pub enum Delivery {
 
 /// The parsed fields of the webhook row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
+pub struct WebhookFields {
     pub kind: BodyKind,
     pub page_id: Option<String>,
     pub entity_id: Option<String>,
@@ -194,9 +194,9 @@ pub struct Summary {
     pub event_at: Option<DateTime<Utc>>,
 }
 
-impl Summary {
-    fn of_kind(kind: BodyKind) -> Summary {
-        Summary {
+impl WebhookFields {
+    fn of_kind(kind: BodyKind) -> WebhookFields {
+        WebhookFields {
             kind,
             page_id: None,
             entity_id: None,
@@ -281,7 +281,7 @@ pub struct Plan {
     /// The machine's verdict on the event itself: the webhook's outcome,
     /// reason and emitted event.
     pub step: Step,
-    pub summary: Summary,
+    pub summary: WebhookFields,
     /// The entity's new state; `None` when the event is not applied.
     pub state: Option<NewState>,
     /// The keys to record as applied (empty when not applied).
@@ -295,7 +295,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn recorded_only(step: Step, summary: Summary) -> Plan {
+    fn recorded_only(step: Step, summary: WebhookFields) -> Plan {
         Plan {
             step,
             summary,
@@ -314,14 +314,14 @@ pub fn plan(reading: &Reading, ctx: &Context, s: &Setting<'_>) -> Plan {
     match reading {
         Reading::NotJson(e) => Plan::recorded_only(
             unapplied(Outcome::Rejected, format!("body is not JSON: {e}")),
-            Summary::of_kind(BodyKind::Invalid),
+            WebhookFields::of_kind(BodyKind::Invalid),
         ),
         Reading::Unrecognized(reason) => Plan::recorded_only(
             unapplied(
                 Outcome::Unrecognized,
                 format!("unrecognized payload: {reason}"),
             ),
-            Summary::of_kind(BodyKind::Unknown),
+            WebhookFields::of_kind(BodyKind::Unknown),
         ),
         Reading::Incident { event, keys } => plan_incident(event, keys, ctx, s),
         Reading::Component { event, keys } => plan_component(event, keys, ctx, s),
@@ -337,7 +337,7 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
     let status = ev.status.as_ref().map(|st| st.as_str().to_owned());
     let impact = ev.effective_impact().map(|i| i.as_str().to_owned());
     let event_at = ev.event_time();
-    let summary = Summary {
+    let summary = WebhookFields {
         kind: BodyKind::Incident,
         page_id: Some(ev.page_id.clone()),
         entity_id: Some(ev.incident_id.clone()),
@@ -491,7 +491,7 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
         .as_ref()
         .map(|st| st.as_str().to_owned())
         .or_else(|| prior.status.clone());
-    let summary = Summary {
+    let summary = WebhookFields {
         kind: BodyKind::Component,
         page_id: Some(ev.page_id.clone()),
         entity_id: Some(ev.component_id.clone()),

@@ -113,7 +113,7 @@ const ROW_SELECT: &str =
 
 /// A page of the log, newest first.
 #[derive(Debug, Clone, Serialize)]
-pub struct Page {
+pub struct LogPage {
     pub events: Vec<EventRow>,
     /// Pass as `before` for the next (older) page; absent on the last.
     pub next_cursor: Option<String>,
@@ -151,7 +151,7 @@ async fn use_name_index(r: &Reader, text: &str) -> ReadResult<bool> {
     Ok(matches < SELECTIVE_MATCHES)
 }
 
-pub async fn list(r: &Reader, f: &Filters) -> Result<Page, ListError> {
+pub async fn list(r: &Reader, f: &Filters) -> Result<LogPage, ListError> {
     let limit = f.limit();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ROW_SELECT);
     q.push(" WHERE 1 = 1");
@@ -210,7 +210,7 @@ pub async fn list(r: &Reader, f: &Filters) -> Result<Page, ListError> {
     } else {
         None
     };
-    Ok(Page {
+    Ok(LogPage {
         events,
         next_cursor,
     })

@@ -1,0 +1,102 @@
+//! `check-config`: what the bridge would run with, without serving.
+
+use crate::config::Settings;
+
+/// What `check-config` prints: `ok` and what the bridge would run with
+/// (never a secret). Fails when the database cannot live at its path.
+pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
+    use std::fmt::Write;
+    check_database_path(&settings.database.path)?;
+    let mut out = String::from("ok\n");
+    let s = settings;
+    let _ = writeln!(out, "listen: {}", s.server.listen);
+    let _ = writeln!(out, "public_url: {}", s.server.public_url);
+    let _ = writeln!(out, "database: {}", s.database.path.display());
+    let _ = writeln!(
+        out,
+        "itoc360: {}",
+        if s.dry_run() {
+            "dry run (no token): decisions are recorded, nothing is sent".to_owned()
+        } else {
+            format!(
+                "{} ({:?} format), token set",
+                s.itoc360.base_url, s.itoc360.format
+            )
+        }
+    );
+    let names: Vec<&str> = s.sources.iter().map(|x| x.name.as_str()).collect();
+    let _ = writeln!(out, "sources: {}", names.join(", "));
+    let _ = writeln!(
+        out,
+        "audit: {}",
+        if s.audit_credentials().is_some() {
+            "HTTP Basic auth"
+        } else {
+            "this machine only (no [audit] credentials)"
+        }
+    );
+    let _ = writeln!(
+        out,
+        "maintenance paging: {}",
+        if s.maintenance.page { "on" } else { "off" }
+    );
+    if s.pages.is_empty() {
+        let _ = writeln!(out, "reconcile: off (no [[pages]])");
+    } else {
+        let pages: Vec<String> = s
+            .pages
+            .iter()
+            .map(|p| format!("{} ({})", p.id, p.api_base()))
+            .collect();
+        let _ = writeln!(
+            out,
+            "reconcile: every {} s: {}",
+            s.reconcile.interval_secs,
+            pages.join(", ")
+        );
+    }
+    Ok(out)
+}
+
+/// The database file, or the folder that will hold it, must be usable:
+/// an existing file must be a file, and the nearest existing folder on the
+/// way to it must be a folder (it is created on start).
+fn check_database_path(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.exists() {
+        anyhow::ensure!(
+            path.is_file(),
+            "database.path: {} exists and is not a file",
+            path.display()
+        );
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "database.path: {} cannot be opened for writing: {e}",
+                    path.display()
+                )
+            })?;
+        return Ok(());
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || d.exists() {
+            let d = if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            };
+            anyhow::ensure!(
+                d.is_dir(),
+                "database.path: {} is not a folder, so {} cannot be created",
+                d.display(),
+                path.display()
+            );
+            return Ok(());
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! The history commands: `replay` under the current rules, `backup` while
+//! the server runs, and `prune` of what is old and closed.
+
+use super::PruneArgs;
+use crate::config::Settings;
+
+pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = &settings.database.path;
+    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    let mut out = std::io::stdout().lock();
+    let mut differences = 0u64;
+    let mut failed = None;
+    if !json {
+        let _ = writeln!(
+            out,
+            "{:<36}  {:<9}  {:<32}  {:<30}  replayed",
+            "webhook", "kind", "entity", "recorded"
+        );
+    }
+    let webhooks = crate::replay::run(path, settings.rules(), &std::env::temp_dir(), |d| {
+        differences += 1;
+        let written = if json {
+            writeln!(out, "{}", serde_json::to_string(d).expect("serializable"))
+        } else {
+            let entity = format!(
+                "{}/{}",
+                d.page_id.as_deref().unwrap_or("-"),
+                d.entity_id.as_deref().unwrap_or("-")
+            );
+            writeln!(
+                out,
+                "{:<36}  {:<9}  {:<32}  {:<30}  {}",
+                d.webhook_id,
+                d.kind,
+                entity,
+                decision(&d.recorded),
+                decision(&d.replayed)
+            )
+        };
+        if let Err(e) = written {
+            failed.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({"webhooks": webhooks, "differences": differences})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "replayed {webhooks} webhooks under the current rules: {differences} would be decided differently"
+        )?;
+    }
+    Ok(())
+}
+
+/// `triggered trigger/critical`, or the outcome alone.
+fn decision(d: &crate::replay::Decision) -> String {
+    match (&d.action, &d.priority) {
+        (Some(a), Some(p)) => format!("{} {a}/{p}", d.outcome),
+        (Some(a), None) => format!("{} {a}", d.outcome),
+        _ => d.outcome.clone(),
+    }
+}
+
+pub(super) fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = crate::storage::upkeep::backup(&settings.database.path, to)?;
+    println!("{}\t{bytes} bytes", to.display());
+    Ok(())
+}
+
+pub(super) async fn prune(settings: Settings, args: PruneArgs) -> anyhow::Result<()> {
+    let path = &settings.database.path;
+    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    let db = crate::storage::open(
+        path,
+        std::time::Duration::from_millis(settings.database.busy_timeout_ms),
+    )
+    .await?;
+    let pruned = crate::storage::upkeep::prune(&db.writer, args.before.clone(), args.dry_run).await;
+    db.close().await;
+    let pruned = pruned?;
+    if args.dry_run {
+        println!("would delete, from before {}: {pruned}", args.before);
+    } else {
+        println!("deleted, from before {}: {pruned}", args.before);
+    }
+    Ok(())
+}
