@@ -1,23 +1,29 @@
 //! statuspage-bridge: Atlassian Statuspage webhooks in, ITOC360 triggers and
-//! resolves out, every step kept in SQLite.
+//! resolves out, every step kept in SQLite. docs/ARCHITECTURE.md draws the
+//! whole; the modules follow the flow, top to bottom:
 //!
-//! The folders follow the layers, top to bottom:
+//! - `receive`   — the HTTP endpoint: token check, body limits; answers
+//!   once the webhook is committed
+//! - `pipeline`  — read → plan → write: parses the body in the handler, then
+//!   storage reads the entity's context, `rules::plan` decides, storage
+//!   writes the plan on the writer thread
+//! - `deliver`   — the worker that sends outbox rows to ITOC360, with
+//!   retries, per-fingerprint order and dead letters
+//! - `reconcile` — polls pages' status APIs and heals what the webhooks
+//!   missed through the pipeline
+//! - `audit`     — read-only pages and JSON over the stored history;
+//!   `redeliver` — the one change the pages offer (queue a dead event again)
+//! - `replay`    — the stored history through the current rules on a
+//!   scratch copy
+//! - `rules`     — the pure rules (no I/O, no clock): `parse`, `plan`,
+//!   `machine`, `decide`, `heal`, `domain`, `time`
+//! - `storage`   — every SQL string and driver type: migrations, the writer
+//!   thread (group commit), ingest, outbox, upkeep (backup, prune,
+//!   retention), history, the read pool and the audit queries
 //!
-//! - `receive`  — HTTP endpoint: token check, body limit; parses the body
-//!   and answers after its commit
-//! - `pipeline` — prepares a webhook (parse, keys, summary) in the handler,
-//!   then applies it on the writer thread: load state, run the rules, write
-//! - `deliver`  — worker sending outbox rows to ITOC360, with retries
-//! - `reconcile` — polls pages' status APIs and heals missed webhooks
-//!   through the pipeline
-//! - `audit`    — read-only pages and JSON over the stored history
-//! - `rules`    — the pure rules (no I/O): `parse`, `machine`, `decide`,
-//!   `domain`, `time`
-//! - `storage`  — SQLite: migrations, the writer thread (group commit),
-//!   statements (`store`, `outbox`) and the read pool
-//!
-//! Wiring and support: `config`, `startup`, `cli`, `ops` (health, metrics,
-//! request log), `auth`, `metrics`, `telemetry`.
+//! Wiring and support: `config`, `startup`, `cli` (a file per command group),
+//! `ops` (health, metrics, request log, HEAD), `auth`, `redact` (the one mask
+//! for secrets), `metrics`, `telemetry`.
 
 pub mod audit;
 pub mod deliver;

@@ -1,5 +1,5 @@
 //! Reconcile: polls each configured page's status API and heals what the
-//! webhooks missed (RECONCILE.md). A round fetches the page's truth,
+//! webhooks missed (docs/RECONCILE.md). A round fetches the page's truth,
 //! compares it with the bridge's view (`rules::heal`, pure) and hands each
 //! heal to the pipeline as a webhook the bridge wrote for itself — the same
 //! writer, machine, decision table and outbox. A round that fails changes

@@ -1,5 +1,6 @@
-//! Wiring: open the database, start the writer, the delivery worker and the
-//! HTTP server, and take them down in order on shutdown.
+//! Wiring: open the database, start the writer, the delivery worker,
+//! reconcile, daily retention and the HTTP server, and take them down in
+//! order on shutdown.
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Who may read the audit routes (docs/INTERFACE.md, "Audit access").
+//! Who may read the audit routes (docs/ACCESS.md).
 //!
 //! With `[audit]` credentials set, HTTP Basic auth decides, through a proxy
 //! too. Without them the bridge serves the audit log only while it is

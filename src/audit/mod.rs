@@ -168,7 +168,7 @@ impl Refresh {
     }
 }
 
-/// The likely-quarantine banners (RECONCILE.md), one per page.
+/// The likely-quarantine banners (docs/RECONCILE.md), one per page.
 async fn banners(reader: &Reader, pages: &PolledPages) -> Vec<String> {
     match query::unannounced(reader, &pages.with_webhooks).await {
         Ok(rows) => rows

@@ -1,6 +1,6 @@
 //! Reconcile's comparison, pure: a page's status API (its JSON) against
 //! what the bridge believes, giving the events that heal the difference
-//! (RECONCILE.md). Each heal is a webhook body the bridge writes for itself;
+//! (docs/RECONCILE.md). Each heal is a webhook body the bridge writes for itself;
 //! the pipeline then applies it through the same rules as any webhook.
 
 use std::collections::HashMap;

@@ -177,7 +177,7 @@ pub fn component_step(
 }
 
 /// What an incident's event does to one associated component whose alert
-/// is open (BEHAVIOUR.md, "Component: priority"): when the incident's alert
+/// is open (docs/BEHAVIOUR.md, "Component: priority"): when the incident's alert
 /// opened or rose (`incident_emit` is a trigger) to a priority above the
 /// component's, the component is re-triggered at the incident's priority;
 /// otherwise nothing — an incident never lowers a component.

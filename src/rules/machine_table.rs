@@ -1,4 +1,4 @@
-//! The lifecycle rules of BEHAVIOUR.md as a table: one row per rule,
+//! The lifecycle rules of docs/BEHAVIOUR.md as a table: one row per rule,
 //! (prior state, event, looked-up facts) → (outcome, alert after, emitted).
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -463,7 +463,7 @@ fn both_orders_agree_for_every_impact_and_status() {
 }
 
 /// "Incident critical, then component major_outage" and the other order
-/// leave the component open at Critical (BEHAVIOUR.md).
+/// leave the component open at Critical (docs/BEHAVIOUR.md).
 #[test]
 fn component_priority_does_not_depend_on_arrival_order() {
     let rules = Rules::default();

@@ -1,5 +1,5 @@
 //! A fake ITOC360 Events API: a real HTTP server on 127.0.0.1 that checks
-//! requests as EVENTS_API.md describes and answers as scripted per test.
+//! requests as docs/ITOC360.md describes and answers as scripted per test.
 
 use std::collections::VecDeque;
 use std::net::TcpListener;
