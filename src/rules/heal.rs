@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::rules::domain::EntityKind;
+use crate::rules::domain::{ComponentStatus, EntityKind, IncidentStatus};
 use crate::rules::parse::{self, Parsed};
 use crate::rules::time::{format_time, parse_time};
 
@@ -71,14 +71,17 @@ pub struct PageSummary<'a> {
     pub components: Vec<&'a Value>,
 }
 
-/// Statuses under which the bridge counts an incident as still going on.
-const GOING_ON: [&str; 5] = [
-    "investigating",
-    "identified",
-    "monitoring",
-    "in_progress",
-    "verifying",
-];
+/// Whether the bridge counts an incident in this status as still going on.
+fn going_on(status: &str) -> bool {
+    matches!(
+        IncidentStatus::parse(status),
+        IncidentStatus::Investigating
+            | IncidentStatus::Identified
+            | IncidentStatus::Monitoring
+            | IncidentStatus::InProgress
+            | IncidentStatus::Verifying
+    )
+}
 
 /// Checks that `v` is a status API answer for `page_id` holding `lists`.
 fn checked(v: &Value, page_id: &str, lists: &[&str]) -> Result<(), Unusable> {
@@ -192,7 +195,7 @@ fn component_heal(
     let old = local.and_then(|l| l.status.clone());
     match local {
         // Never seen and fine: nothing to say.
-        None if status == "operational" => return None,
+        None if ComponentStatus::parse(status) == ComponentStatus::Operational => return None,
         Some(l) if l.status.as_deref() == Some(status) => return None,
         Some(l) => {
             if let (Some(up_at), Some(last)) = (updated_at, l.last_event_at)
@@ -305,9 +308,7 @@ pub fn plan_summary(
     let mut missing_incidents: Vec<String> = local
         .incidents
         .iter()
-        .filter(|(id, l)| {
-            !listed.contains(*id) && l.status.as_deref().is_some_and(|s| GOING_ON.contains(&s))
-        })
+        .filter(|(id, l)| !listed.contains(*id) && l.status.as_deref().is_some_and(going_on))
         .map(|(id, _)| id.clone())
         .collect();
     missing_incidents.sort();

@@ -119,10 +119,16 @@ pub fn incident_step(
     if ev.backfilled && !prior.alert.is_open() {
         target = Target::quiet(Quiet::Backfilled);
     }
-    let reopened = matches!(
-        prior.status.as_deref(),
-        Some("resolved" | "postmortem" | "completed")
-    );
+    let reopened = prior
+        .status
+        .as_deref()
+        .map(IncidentStatus::parse)
+        .is_some_and(|s| {
+            matches!(
+                s,
+                IncidentStatus::Resolved | IncidentStatus::Postmortem | IncidentStatus::Completed
+            )
+        });
     applied(prior, status.as_str(), target, reopened, None)
 }
 

@@ -125,8 +125,15 @@ pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result
     }) {
         record_applied(conn, key(kind, entity_id), &plan.applied_keys, &job.id)?;
     }
-    if let Some(links) = &plan.links {
-        link_components(conn, key(EntityKind::Incident, entity_id), links, &now)?;
+    if let (Some(links), Some(NewState::Incident(s))) = (&plan.links, &plan.state) {
+        let open = s.alert.is_open();
+        link_components(
+            conn,
+            key(EntityKind::Incident, entity_id),
+            links,
+            open,
+            &now,
+        )?;
     }
     for (component_id, priority) in &plan.raises {
         raise_component(
@@ -415,12 +422,14 @@ fn insert_transition(
     Ok(())
 }
 
-/// Makes `components` the incident's current set of components; earlier
-/// ones stay recorded with `current = 0`.
+/// Makes `components` the incident's current set of components, marked
+/// with whether its alert is open; earlier ones stay recorded with
+/// `current = 0`.
 fn link_components(
     conn: &Connection,
     key: EntityKey<'_>,
     components: &[(String, Option<String>)],
+    incident_open: bool,
     now: &str,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(
@@ -430,11 +439,12 @@ fn link_components(
     .execute(params![key.source, key.page_id, key.entity_id])?;
     let mut st = conn.prepare_cached(
         "INSERT INTO incident_components (source, page_id, incident_id, component_id,
-            component_name, current, first_seen_at, last_seen_at)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?)
+            component_name, current, incident_open, first_seen_at, last_seen_at)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
          ON CONFLICT (source, page_id, incident_id, component_id) DO UPDATE SET
             component_name = coalesce(excluded.component_name, component_name),
             current = 1,
+            incident_open = excluded.incident_open,
             last_seen_at = excluded.last_seen_at",
     )?;
     for (id, name) in components {
@@ -444,6 +454,7 @@ fn link_components(
             key.entity_id,
             id,
             name,
+            incident_open,
             now,
             now
         ])?;
@@ -451,11 +462,14 @@ fn link_components(
     Ok(())
 }
 
-const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority FROM incident_components ic
+/// Walks only the links of open incidents (`incident_components_open`, a
+/// partial index), however many incidents the component has had.
+const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority
+     FROM incident_components ic INDEXED BY incident_components_open
      JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
                      AND i.incident_id = ic.incident_id
      WHERE ic.source = ? AND ic.page_id = ? AND ic.component_id = ?
-       AND ic.current = 1 AND i.alert_open = 1";
+       AND ic.current = 1 AND ic.incident_open = 1 AND i.alert_open = 1";
 
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
@@ -599,7 +613,7 @@ mod tests {
         assert_eq!(
             plan(OPEN_INCIDENT_PRIORITY),
             [
-                "SEARCH ic USING INDEX incident_components_component (source=? AND page_id=? AND component_id=? AND current=?)",
+                "SEARCH ic USING INDEX incident_components_open (source=? AND page_id=? AND component_id=?)",
                 "SEARCH i USING INDEX sqlite_autoindex_incidents_1 (source=? AND page_id=? AND incident_id=?)",
             ]
         );

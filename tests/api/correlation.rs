@@ -204,3 +204,59 @@ async fn reconcile_heals_an_incident_of_impact_none_and_its_outage_at_medium() {
     app.stop().await;
     fake.stop().await;
 }
+
+#[tokio::test]
+async fn only_open_incidents_raise_a_component_however_many_it_had() {
+    let app = spawn_app().await;
+    // Many incidents touched cA and were resolved: none of them counts.
+    for n in 0..30 {
+        let id = format!("old{n}");
+        assert_eq!(
+            app.outcome(incident(&id, "critical", "cA")).await,
+            "triggered"
+        );
+        let resolved = fixture_with(
+            "01_incident_created_investigating_critical.json",
+            &[
+                ("incident.id", json!(id)),
+                ("incident.status", json!("resolved")),
+                ("incident.updated_at", json!("2025-03-04T11:00:00.000Z")),
+                ("incident.resolved_at", json!("2025-03-04T11:00:00.000Z")),
+                ("incident.incident_updates.0.id", json!(format!("r-{id}"))),
+                ("incident.incident_updates.0.status", json!("resolved")),
+                ("incident.incident_updates.0.incident_id", json!(id)),
+                (
+                    "incident.incident_updates.0.created_at",
+                    json!("2025-03-04T11:00:00.000Z"),
+                ),
+                (
+                    "incident.incident_updates.0.affected_components.0.code",
+                    json!("cA"),
+                ),
+                ("incident.components.0.id", json!("cA")),
+            ],
+        );
+        assert_eq!(app.outcome(resolved).await, "resolved");
+    }
+    let current_links: i64 = app
+        .count("SELECT count(*) FROM incident_components WHERE component_id = 'cA' AND current = 1")
+        .await;
+    assert_eq!(current_links, 30, "the audit still knows what touched cA");
+    assert_eq!(app.outcome(outage("cA", "major_outage")).await, "triggered");
+    assert_eq!(
+        component_alert(&app, "cA").await,
+        (true, Some("medium".to_owned())),
+        "no open incident: medium"
+    );
+    // One open major incident among them: high.
+    assert_eq!(
+        app.outcome(incident("now1", "major", "cA")).await,
+        "triggered"
+    );
+    assert_eq!(
+        component_alert(&app, "cA").await,
+        (true, Some("high".to_owned())),
+        "raised by the open incident"
+    );
+    app.stop().await;
+}
