@@ -53,7 +53,7 @@ impl fmt::Debug for Secret {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RawSettings")]
 pub struct Settings {
     pub server: Server,
     pub database: Database,
@@ -66,7 +66,187 @@ pub struct Settings {
     /// Statuspage pages whose status API is polled; none: reconcile is off.
     pub pages: Vec<Page>,
     pub log: Log,
+    /// Page names and filters (from `[[pages]]`) and `[[routes]]`
+    /// (docs/ROUTING.md).
+    pub routing: Routing,
 }
+
+/// The file as written: `[[pages]]` entries carry both what reconcile needs
+/// (`Page`) and the page's routing rules (`PageRules`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSettings {
+    server: Server,
+    database: Database,
+    itoc360: Itoc360,
+    delivery: Delivery,
+    maintenance: Maintenance,
+    audit: Audit,
+    sources: Vec<Source>,
+    reconcile: Reconcile,
+    pages: Vec<PageEntry>,
+    routes: Vec<Route>,
+    log: Log,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        let s = Settings::default();
+        RawSettings {
+            server: s.server,
+            database: s.database,
+            itoc360: s.itoc360,
+            delivery: s.delivery,
+            maintenance: s.maintenance,
+            audit: s.audit,
+            sources: s.sources,
+            reconcile: s.reconcile,
+            pages: Vec::new(),
+            routes: Vec::new(),
+            log: s.log,
+        }
+    }
+}
+
+impl From<RawSettings> for Settings {
+    fn from(r: RawSettings) -> Settings {
+        let (pages, rules) = r
+            .pages
+            .into_iter()
+            .map(|e| {
+                let rules = PageRules {
+                    page_id: e.id.clone(),
+                    name: e.name,
+                    components: e.components,
+                    ignore_components: e.ignore_components,
+                    min_priority: e.min_priority,
+                    incidents: e.incidents,
+                };
+                let page = Page {
+                    id: e.id,
+                    source: e.source,
+                    base_url: e.base_url,
+                    api_key: e.api_key,
+                    webhooks: e.webhooks,
+                };
+                (page, rules)
+            })
+            .unzip();
+        Settings {
+            server: r.server,
+            database: r.database,
+            itoc360: r.itoc360,
+            delivery: r.delivery,
+            maintenance: r.maintenance,
+            audit: r.audit,
+            sources: r.sources,
+            reconcile: r.reconcile,
+            pages,
+            log: r.log,
+            routing: Routing {
+                pages: rules,
+                routes: r.routes,
+            },
+        }
+    }
+}
+
+/// One `[[pages]]` entry as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageEntry {
+    id: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    base_url: String,
+    #[serde(default)]
+    api_key: Secret,
+    #[serde(default = "yes")]
+    webhooks: bool,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    components: Vec<String>,
+    #[serde(default)]
+    ignore_components: Vec<String>,
+    #[serde(default)]
+    min_priority: Option<String>,
+    #[serde(default)]
+    incidents: Option<String>,
+}
+
+/// Page names, page filters and routes (docs/ROUTING.md). Empty: every
+/// decision goes to `[itoc360]`, as without routing.
+#[derive(Debug, Clone, Default)]
+pub struct Routing {
+    pub pages: Vec<PageRules>,
+    pub routes: Vec<Route>,
+}
+
+/// What a `[[pages]]` entry says about paging.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRules {
+    pub page_id: String,
+    /// Shown in titles and on the audit pages; empty: none configured.
+    pub name: String,
+    /// Only these (ids, names or groups) may page; empty: all.
+    pub components: Vec<String>,
+    /// These never page; wins over `components`.
+    pub ignore_components: Vec<String>,
+    /// `low` (default) | `medium` | `high` | `critical`: gates opening.
+    pub min_priority: Option<String>,
+    /// `all` (default) | `matching` | `none`.
+    pub incidents: Option<String>,
+}
+
+/// One `[[routes]]` entry: who is told.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Required, unique; the destination's name in the audit and SQL.
+    pub name: String,
+    /// Page ids or names; empty: every page.
+    #[serde(default)]
+    pub pages: Vec<String>,
+    /// Component ids, names or groups; empty: every component.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// `incident`, `component`; empty: both.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub min_priority: Option<String>,
+    /// This destination's ITOC360 source token; empty: dry run for it.
+    #[serde(default)]
+    pub token: Secret,
+    /// Empty: `[itoc360] format`.
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// The alert also goes on to the next matching routes.
+    #[serde(default, rename = "continue")]
+    pub continue_matching: bool,
+}
+
+impl Route {
+    /// `ITOC360_TOKEN_<NAME IN UPPER CASE, - as _>`.
+    pub fn token_variable(&self) -> String {
+        format!(
+            "ITOC360_TOKEN_{}",
+            self.name
+                .chars()
+                .map(|c| if c == '-' {
+                    '_'
+                } else {
+                    c.to_ascii_uppercase()
+                })
+                .collect::<String>()
+        )
+    }
+}
+
+/// Priority names a filter or route accepts.
+const PRIORITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +426,7 @@ impl Default for Settings {
             reconcile: Reconcile::default(),
             pages: Vec::new(),
             log: Log::default(),
+            routing: Routing::default(),
         }
     }
 }
@@ -391,6 +572,11 @@ impl Settings {
         if let Some(v) = env("BRIDGE_LOG_FORMAT") {
             self.log.format = v;
         }
+        for route in &mut self.routing.routes {
+            if let Some(v) = env(&route.token_variable()) {
+                route.token = Secret::new(v);
+            }
+        }
     }
 
     /// The listen address, parsed.
@@ -408,8 +594,59 @@ impl Settings {
         }
     }
 
+    /// No destination has a token: decisions are recorded, nothing is sent.
     pub fn dry_run(&self) -> bool {
-        self.itoc360.token.is_empty()
+        self.itoc360.token.is_empty() && self.routing.routes.iter().all(|r| r.token.is_empty())
+    }
+
+    /// The routing settings as the rules use them (validated: every
+    /// priority, kind and incidents value parses).
+    pub fn policy(&self) -> crate::rules::route::Policy {
+        use crate::rules::domain::{EntityKind, Priority};
+        use crate::rules::route::{Incidents, PagePolicy, Policy, RoutePolicy};
+        let priority = |p: &Option<String>| {
+            p.as_deref()
+                .and_then(Priority::parse)
+                .unwrap_or(Priority::Low)
+        };
+        Policy {
+            pages: self
+                .routing
+                .pages
+                .iter()
+                .map(|p| PagePolicy {
+                    page_id: p.page_id.clone(),
+                    name: (!p.name.trim().is_empty()).then(|| p.name.trim().to_owned()),
+                    components: p.components.clone(),
+                    ignore_components: p.ignore_components.clone(),
+                    min_priority: priority(&p.min_priority),
+                    incidents: match p.incidents.as_deref() {
+                        Some("matching") => Incidents::Matching,
+                        Some("none") => Incidents::None,
+                        _ => Incidents::All,
+                    },
+                })
+                .collect(),
+            routes: self
+                .routing
+                .routes
+                .iter()
+                .map(|r| RoutePolicy {
+                    name: r.name.clone(),
+                    pages: r.pages.clone(),
+                    components: r.components.clone(),
+                    kinds: r
+                        .kinds
+                        .iter()
+                        .filter_map(|k| EntityKind::parse(k))
+                        .collect(),
+                    min_priority: priority(&r.min_priority),
+                    continue_matching: r.continue_matching,
+                    has_token: !r.token.is_empty(),
+                })
+                .collect(),
+            default_has_token: !self.itoc360.token.is_empty(),
+        }
     }
 
     /// Every configured secret, for `redact::remember`: what must never
@@ -419,6 +656,7 @@ impl Settings {
             .iter()
             .map(|s| s.token.expose())
             .chain(self.pages.iter().map(|p| p.api_key.expose()))
+            .chain(self.routing.routes.iter().map(|r| r.token.expose()))
             .chain([self.itoc360.token.expose(), self.audit.password.expose()])
     }
 
@@ -557,6 +795,87 @@ impl Settings {
             }
             if !p.base_url.is_empty() {
                 check_url(&format!("{key}.base_url"), &p.base_url)?;
+            }
+        }
+        self.validate_routing()
+    }
+
+    fn validate_routing(&self) -> Result<(), ConfigError> {
+        let priority = |key: &str, p: &Option<String>| match p {
+            Some(p) if !PRIORITIES.contains(&p.as_str()) => Err(err(
+                key,
+                format!("\"{p}\" is not a priority (low, medium, high, critical)"),
+            )),
+            _ => Ok(()),
+        };
+        for (i, p) in self.routing.pages.iter().enumerate() {
+            let key = format!("pages[{i}]");
+            priority(&format!("{key}.min_priority"), &p.min_priority)?;
+            if let Some(v) = &p.incidents
+                && !matches!(v.as_str(), "all" | "matching" | "none")
+            {
+                return Err(err(
+                    &format!("{key}.incidents"),
+                    format!("\"{v}\" is not one of all, matching, none"),
+                ));
+            }
+            if !p.name.is_empty()
+                && self.routing.pages[..i]
+                    .iter()
+                    .any(|o| o.name.eq_ignore_ascii_case(&p.name))
+            {
+                return Err(err(
+                    &format!("{key}.name"),
+                    format!("\"{}\" names two pages", p.name),
+                ));
+            }
+        }
+        for (i, r) in self.routing.routes.iter().enumerate() {
+            let key = format!("routes[{i}]");
+            if r.name.trim().is_empty() {
+                return Err(err(&format!("{key}.name"), "every route needs a name"));
+            }
+            if r.name == "default" {
+                return Err(err(
+                    &format!("{key}.name"),
+                    "\"default\" is the name of [itoc360], the destination of unmatched alerts",
+                ));
+            }
+            if self.routing.routes[..i].iter().any(|o| o.name == r.name) {
+                return Err(err(
+                    &format!("{key}.name"),
+                    format!("\"{}\" names two routes", r.name),
+                ));
+            }
+            priority(&format!("{key}.min_priority"), &r.min_priority)?;
+            if let Some(k) = r
+                .kinds
+                .iter()
+                .find(|k| !matches!(k.as_str(), "incident" | "component"))
+            {
+                return Err(err(
+                    &format!("{key}.kinds"),
+                    format!("\"{k}\" is neither \"incident\" nor \"component\""),
+                ));
+            }
+            for page in &r.pages {
+                let named = self
+                    .routing
+                    .pages
+                    .iter()
+                    .any(|p| p.name.eq_ignore_ascii_case(page.trim()) || p.page_id == *page);
+                let an_id = !page.is_empty()
+                    && page
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+                if !named && !an_id {
+                    return Err(err(
+                        &format!("{key}.pages"),
+                        format!(
+                            "\"{page}\" is neither a page id nor the name of a [[pages]] entry"
+                        ),
+                    ));
+                }
             }
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! sent to ITOC360.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -11,6 +12,7 @@ use serde::Serialize;
 use crate::pipeline;
 use crate::rules::machine::Rules;
 use crate::rules::plan::{Delivery, Reading};
+use crate::rules::route::Policy;
 use crate::storage::history;
 
 /// What was decided for one webhook.
@@ -38,13 +40,20 @@ pub struct Difference {
 pub fn run(
     live: &Path,
     rules: Rules,
+    policy: Arc<Policy>,
     scratch_dir: &Path,
     mut on_difference: impl FnMut(&Difference),
 ) -> anyhow::Result<u64> {
     history::replay(live, scratch_dir, |recorded, scratch| {
         let job = &recorded.job;
         let reading = Reading::of(&job.body);
-        let decide = pipeline::decide(rules, Delivery::DryRun, job.received_at, job.origin.clone());
+        let decide = pipeline::decide(
+            rules,
+            Delivery::DryRun,
+            policy.clone(),
+            job.received_at,
+            job.origin.clone(),
+        );
         let step = scratch
             .ingest(job, &reading, decide)
             .with_context(|| format!("replaying webhook {}", job.id))?

@@ -56,11 +56,12 @@ impl Application {
         let pipeline = Pipeline::new(
             db.writer.clone(),
             rules,
-            if settings.dry_run() {
+            if settings.itoc360.token.is_empty() {
                 Delivery::DryRun
             } else {
                 Delivery::Queue
             },
+            Arc::new(settings.policy()),
             wake.clone(),
             metrics.clone(),
         );

@@ -231,6 +231,7 @@ mod tests {
             last_status: Some(202),
             last_error: None,
             finished_at: None,
+            destination: "default".into(),
         }
     }
 

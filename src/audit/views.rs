@@ -235,6 +235,8 @@ pub struct OutboxView {
     pub delivery: DeliveryView,
     pub attempts: i64,
     pub webhook_href: String,
+    /// `default` or a route's name.
+    pub destination: String,
 }
 
 impl From<&OutboxRow> for OutboxView {
@@ -248,6 +250,7 @@ impl From<&OutboxRow> for OutboxView {
             delivery: DeliveryView::new(&o.state, o.attempts, o.last_error.clone(), Some(o.id)),
             attempts: o.attempts,
             webhook_href: format!("/events/{}", seg(&o.webhook_id)),
+            destination: o.destination.clone(),
         }
     }
 }

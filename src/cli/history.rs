@@ -18,30 +18,36 @@ pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
             "webhook", "kind", "entity", "recorded"
         );
     }
-    let webhooks = crate::replay::run(path, settings.rules(), &std::env::temp_dir(), |d| {
-        differences += 1;
-        let written = if json {
-            writeln!(out, "{}", serde_json::to_string(d).expect("serializable"))
-        } else {
-            let entity = format!(
-                "{}/{}",
-                d.page_id.as_deref().unwrap_or("-"),
-                d.entity_id.as_deref().unwrap_or("-")
-            );
-            writeln!(
-                out,
-                "{:<36}  {:<9}  {:<32}  {:<30}  {}",
-                d.webhook_id,
-                d.kind,
-                entity,
-                decision(&d.recorded),
-                decision(&d.replayed)
-            )
-        };
-        if let Err(e) = written {
-            failed.get_or_insert(e);
-        }
-    })?;
+    let webhooks = crate::replay::run(
+        path,
+        settings.rules(),
+        std::sync::Arc::new(settings.policy()),
+        &std::env::temp_dir(),
+        |d| {
+            differences += 1;
+            let written = if json {
+                writeln!(out, "{}", serde_json::to_string(d).expect("serializable"))
+            } else {
+                let entity = format!(
+                    "{}/{}",
+                    d.page_id.as_deref().unwrap_or("-"),
+                    d.entity_id.as_deref().unwrap_or("-")
+                );
+                writeln!(
+                    out,
+                    "{:<36}  {:<9}  {:<32}  {:<30}  {}",
+                    d.webhook_id,
+                    d.kind,
+                    entity,
+                    decision(&d.recorded),
+                    decision(&d.replayed)
+                )
+            };
+            if let Err(e) = written {
+                failed.get_or_insert(e);
+            }
+        },
+    )?;
     if let Some(e) = failed {
         return Err(e.into());
     }

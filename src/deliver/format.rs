@@ -120,6 +120,7 @@ mod tests {
             queued_at: t("2025-03-04T10:15:02.118Z"),
             last_status: None,
             last_error: None,
+            destination: "default".into(),
         }
     }
 

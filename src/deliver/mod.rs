@@ -1,9 +1,10 @@
 //! The delivery worker: sends decided outbox rows to ITOC360's Events API.
 //!
 //! It claims rows with a lease (a crashed worker's rows come back when the
-//! lease runs out), never sends a row while an earlier row of the same
-//! fingerprint is unfinished, sends different fingerprints in parallel up
-//! to `delivery.concurrency`, and records every attempt. It is woken when
+//! lease runs out), never sends a row while an earlier row of the same lane
+//! (fingerprint and destination) is unfinished, sends different lanes in
+//! parallel up to `delivery.concurrency`, each with its destination's token
+//! and format, and records every attempt. It is woken when
 //! the pipeline commits a row, and otherwise sleeps until the next retry is
 //! due. It never decides anything: the row says what to send.
 
@@ -39,10 +40,37 @@ struct Sender {
     writer: Writer,
     client: reqwest::Client,
     url: String,
-    token: Secret,
-    format: Format,
+    /// By name: `default` (`[itoc360]`) and every route.
+    destinations: HashMap<String, Destination>,
     schedule: Schedule,
     metrics: Metrics,
+}
+
+/// Where one destination's events go.
+struct Destination {
+    token: Secret,
+    format: Format,
+}
+
+/// Every destination by name, with its token and format.
+fn destinations(settings: &Settings) -> HashMap<String, Destination> {
+    let default = (
+        crate::rules::route::DEFAULT.to_owned(),
+        Destination {
+            token: settings.itoc360.token.clone(),
+            format: settings.itoc360.format,
+        },
+    );
+    let routes = settings.routing.routes.iter().map(|r| {
+        (
+            r.name.clone(),
+            Destination {
+                token: r.token.clone(),
+                format: r.format.unwrap_or(settings.itoc360.format),
+            },
+        )
+    });
+    std::iter::once(default).chain(routes).collect()
 }
 
 /// A running worker.
@@ -53,7 +81,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts the worker. Call only when a token is set (not a dry run).
+    /// Starts the worker. Call only when some destination has a token (not
+    /// a dry run).
     pub fn spawn(
         settings: &Settings,
         writer: Writer,
@@ -73,8 +102,7 @@ impl Worker {
                 "{}/functions/v1/events",
                 settings.itoc360.base_url.trim_end_matches('/')
             ),
-            token: settings.itoc360.token.clone(),
-            format: settings.itoc360.format,
+            destinations: destinations(settings),
             schedule: Schedule {
                 base: Duration::from_millis(d.retry_base_ms),
                 cap: Duration::from_secs(d.retry_max_secs),
@@ -128,7 +156,7 @@ struct WorkerTask {
     grace: Duration,
 }
 
-/// The rows being sent now: task → (outbox id, fingerprint).
+/// The rows being sent now: task → (outbox id, lane).
 type Busy = HashMap<task::Id, (i64, String)>;
 
 /// What a database pass returns: rows claimed, and how long until the next
@@ -148,12 +176,10 @@ struct RowsInHand {
 }
 
 impl RowsInHand {
-    /// Fingerprints this worker holds: none of them may be claimed again.
-    fn fingerprints(&self) -> Vec<String> {
+    /// Lanes this worker holds: none of them may be claimed again.
+    fn lanes(&self) -> Vec<String> {
         let sending = self.busy.values().map(|(_, fp)| fp.clone());
-        sending
-            .chain(self.ready.iter().map(|e| e.fingerprint.clone()))
-            .collect()
+        sending.chain(self.ready.iter().map(|e| e.lane())).collect()
     }
 }
 
@@ -177,7 +203,7 @@ impl WorkerTask {
                 // as the next claim: under load, one commit covers many
                 // sends, and it shares the writer's batch with webhooks.
                 let finished = std::mem::take(&mut h.finished);
-                let busy = h.fingerprints();
+                let busy = h.lanes();
                 let sender = self.sender.clone();
                 let task = sender.record_and_claim(finished, room, busy, self.lease);
                 pass = Some((room, tokio::spawn(task)));
@@ -222,8 +248,8 @@ impl WorkerTask {
     fn start_sends(&self, h: &mut RowsInHand) {
         while h.inflight.len() < self.concurrency {
             let Some(e) = h.ready.pop_front() else { break };
-            let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, action = %e.action);
-            let row = (e.id, e.fingerprint.clone());
+            let span = tracing::info_span!("deliver", outbox_id = e.id, fingerprint = %e.fingerprint, destination = %e.destination, action = %e.action);
+            let row = (e.id, e.lane());
             let handle = h
                 .inflight
                 .spawn(self.sender.clone().send(e).instrument(span));

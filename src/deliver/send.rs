@@ -16,11 +16,35 @@ impl Sender {
     pub(super) async fn send(self: Arc<Self>, e: Event) -> Finished {
         let started_at = Utc::now();
         let t0 = Instant::now();
-        let body = format::body(self.format, &e);
+        let Some(to) = self
+            .destinations
+            .get(&e.destination)
+            .filter(|d| !d.token.is_empty())
+        else {
+            // Its route was removed (or lost its token) since the event was
+            // decided: dead, with the reason, until the route is back.
+            let error = format!(
+                "no destination named \"{}\" with a token is configured; restore its [[routes]] entry and run `outbox retry`",
+                e.destination
+            );
+            tracing::error!(outbox_id = e.id, destination = %e.destination, "{error}");
+            return Finished {
+                id: e.id,
+                attempt: Attempt {
+                    started_at,
+                    latency_ms: 0,
+                    http_status: None,
+                    error: Some(error),
+                },
+                after: After::Dead,
+                at: Utc::now(),
+            };
+        };
+        let body = format::body(to.format, &e);
         let sent = self
             .client
             .post(&self.url)
-            .bearer_auth(self.token.expose())
+            .bearer_auth(to.token.expose())
             .header("Accept", "application/json")
             .json(&body)
             .send()

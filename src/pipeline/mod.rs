@@ -20,6 +20,7 @@ pub use crate::rules::domain::Origin;
 use crate::rules::domain::Outcome;
 use crate::rules::machine::Rules;
 use crate::rules::plan::{self, Context, Delivery, Plan, Reading, Setting};
+use crate::rules::route::Policy;
 use crate::storage::ingest::Job;
 use crate::storage::{WriteError, Writer};
 
@@ -57,6 +58,7 @@ pub struct Pipeline {
     writer: Writer,
     rules: Rules,
     delivery: Delivery,
+    policy: Arc<Policy>,
     outbox_ready: Arc<Notify>,
     metrics: Metrics,
 }
@@ -66,6 +68,7 @@ pub struct Pipeline {
 pub fn decide(
     rules: Rules,
     delivery: Delivery,
+    policy: Arc<Policy>,
     now: DateTime<Utc>,
     origin: Origin,
 ) -> impl FnOnce(&Reading, &Context) -> Plan + Send + 'static {
@@ -78,6 +81,7 @@ pub fn decide(
                 origin: &origin,
                 rules,
                 delivery,
+                policy: &policy,
             },
         )
     }
@@ -88,6 +92,7 @@ impl Pipeline {
         writer: Writer,
         rules: Rules,
         delivery: Delivery,
+        policy: Arc<Policy>,
         outbox_ready: Arc<Notify>,
         metrics: Metrics,
     ) -> Self {
@@ -95,6 +100,7 @@ impl Pipeline {
             writer,
             rules,
             delivery,
+            policy,
             outbox_ready,
             metrics,
         }
@@ -112,6 +118,7 @@ impl Pipeline {
         let decide = decide(
             self.rules,
             self.delivery,
+            self.policy.clone(),
             incoming.received_at,
             incoming.origin.clone(),
         );
@@ -140,7 +147,7 @@ impl Pipeline {
         if let Some(at) = from_statuspage {
             self.metrics.webhook_arrived(&source, at);
         }
-        if !plan.drafts.is_empty() && self.delivery == Delivery::Queue {
+        if plan.drafts.iter().any(|d| d.delivery == Delivery::Queue) {
             self.outbox_ready.notify_one();
         }
         span.in_scope(|| match ingested.emitted {

@@ -206,10 +206,14 @@ pub enum Outcome {
     Ignored,
     Unrecognized,
     Rejected,
+    /// A page filter kept the decision from ITOC360 (docs/ROUTING.md).
+    Filtered,
+    /// Routes exist, none matched, and `[itoc360]` has no token.
+    Unrouted,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Triggered,
         Outcome::Retriggered,
         Outcome::Resolved,
@@ -220,6 +224,8 @@ impl Outcome {
         Outcome::Ignored,
         Outcome::Unrecognized,
         Outcome::Rejected,
+        Outcome::Filtered,
+        Outcome::Unrouted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -234,6 +240,8 @@ impl Outcome {
             Outcome::Ignored => "ignored",
             Outcome::Unrecognized => "unrecognized",
             Outcome::Rejected => "rejected",
+            Outcome::Filtered => "filtered",
+            Outcome::Unrouted => "unrouted",
         }
     }
 

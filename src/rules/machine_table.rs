@@ -41,6 +41,7 @@ fn comp(status: &str) -> ComponentEvent {
         page_id: "p".into(),
         component_id: "c".into(),
         name: Some("API".into()),
+        group_id: None,
         update_id: Some("cu1".into()),
         old_status: None,
         new_status: Some(ComponentStatus::parse(status)),

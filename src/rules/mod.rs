@@ -10,4 +10,5 @@ pub mod heal;
 pub mod machine;
 pub mod parse;
 pub mod plan;
+pub mod route;
 pub mod time;

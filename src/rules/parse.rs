@@ -84,6 +84,8 @@ pub struct ComponentEvent {
     pub page_id: String,
     pub component_id: String,
     pub name: Option<String>,
+    /// `component.group_id`: the group it belongs to, if any.
+    pub group_id: Option<String>,
     /// `component_update.id`: the change's own id.
     pub update_id: Option<String>,
     pub old_status: Option<ComponentStatus>,
@@ -210,6 +212,7 @@ fn parse_component(update: &Value, component: &Value, page_id: Option<String>) -
         page_id,
         component_id,
         name: str_at(component, &["name"]),
+        group_id: str_at(component, &["group_id"]),
         update_id: str_at(update, &["id"]),
         old_status: str_at(update, &["old_status"]).map(|s| ComponentStatus::parse(&s)),
         new_status: str_at(update, &["new_status"])

@@ -15,6 +15,7 @@ use crate::rules::decide::Emit;
 use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
 use crate::rules::machine::{self, Prior, Rules, Step};
 use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
+use crate::rules::route::{self, AlertFacts, ComponentFacts, Policy};
 
 /// What a body turned out to be, with the keys that identify its event.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,6 +148,8 @@ pub struct OpenComponent {
     pub component_id: String,
     pub name: Option<String>,
     pub stored: Stored,
+    /// The destinations that have its alert open, at what priority.
+    pub views: Vec<(String, Priority)>,
 }
 
 /// What storage read for one event.
@@ -159,6 +162,9 @@ pub struct Context {
     pub incident_priority: Option<Priority>,
     /// An incident's: the components it lists whose alerts are open, by id.
     pub open_components: Vec<OpenComponent>,
+    /// The destinations that have the entity's alert open, at what priority
+    /// (docs/ROUTING.md: each destination keeps its own view).
+    pub views: Vec<(String, Priority)>,
 }
 
 /// What the plan does not read from the event or the database.
@@ -168,7 +174,26 @@ pub struct Setting<'a> {
     pub now: DateTime<Utc>,
     pub origin: &'a Origin,
     pub rules: Rules,
+    /// The default destination's: `DryRun` without an `[itoc360]` token.
     pub delivery: Delivery,
+    /// Page names, filters and routes.
+    pub policy: &'a Policy,
+}
+
+impl Setting<'_> {
+    /// Whether events for `destination` are queued or recorded as skipped.
+    fn delivery_to(&self, destination: &str) -> Delivery {
+        if destination == route::DEFAULT {
+            return self.delivery;
+        }
+        match self.policy.routes.iter().find(|r| r.name == destination) {
+            Some(r) if !r.has_token => Delivery::DryRun,
+            // A destination no longer configured is queued all the same:
+            // the worker marks it dead with the reason, and it can be sent
+            // again once the route is back.
+            _ => Delivery::Queue,
+        }
+    }
 }
 
 /// What becomes of the events decided.
@@ -257,9 +282,11 @@ pub struct Transition {
     pub reason: Option<String>,
 }
 
-/// An event for ITOC360, worded.
+/// An event for ITOC360, worded, for one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Draft {
+    /// `default` (`[itoc360]`) or a route's name.
+    pub destination: String,
     pub kind: EntityKind,
     pub entity_id: String,
     pub fingerprint: String,
@@ -292,6 +319,18 @@ pub struct Plan {
     pub raises: Vec<(String, Priority)>,
     pub transitions: Vec<Transition>,
     pub drafts: Vec<Draft>,
+    /// Destinations' views that change: open at a priority, or closed.
+    pub views: Vec<ViewChange>,
+}
+
+/// One destination's view of one alert after the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewChange {
+    pub kind: EntityKind,
+    pub entity_id: String,
+    pub destination: String,
+    /// `None`: closed.
+    pub open: Option<Priority>,
 }
 
 impl Plan {
@@ -305,6 +344,46 @@ impl Plan {
             raises: Vec::new(),
             transitions: Vec::new(),
             drafts: Vec::new(),
+            views: Vec::new(),
+        }
+    }
+
+    /// Routes one decision of the machine (`draft`, worded, for no
+    /// destination yet) to the destinations that are told, recording each
+    /// one's new view. `own`: the decision is the webhook's own, so when
+    /// nobody is told, the webhook's outcome says why.
+    fn route(
+        &mut self,
+        draft: Draft,
+        alert: &AlertFacts,
+        open: &[(String, Priority)],
+        own: bool,
+        s: &Setting<'_>,
+    ) {
+        let routed = s.policy.route(alert, draft.action, draft.priority, open);
+        let title = match s.policy.page_name(&alert.page_id) {
+            Some(name) => format!("[{name}] {}", draft.title),
+            None => draft.title.clone(),
+        };
+        for send in routed.sends {
+            self.views.push(ViewChange {
+                kind: draft.kind,
+                entity_id: draft.entity_id.clone(),
+                destination: send.destination.clone(),
+                open: (send.action == Action::Trigger).then_some(send.priority),
+            });
+            self.drafts.push(Draft {
+                delivery: s.delivery_to(&send.destination),
+                destination: send.destination,
+                priority: send.priority,
+                title: title.clone(),
+                ..draft.clone()
+            });
+        }
+        if let (true, Some((outcome, why))) = (own, routed.unsent) {
+            self.step.outcome = outcome;
+            self.step.reason = format!("{why}; {}", self.step.reason);
+            self.step.emit = None;
         }
     }
 }
@@ -399,7 +478,8 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
         if let Some(link) = &ev.shortlink {
             message = format!("{message}\n\n{link}");
         }
-        plan.drafts.push(Draft {
+        let draft = Draft {
+            destination: String::new(),
             kind: EntityKind::Incident,
             entity_id: ev.incident_id.clone(),
             fingerprint: fingerprint(EntityKind::Incident, &ev.page_id, &ev.incident_id),
@@ -413,7 +493,21 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
             ends_at: (emit.action == Action::Resolve).then(|| ev.resolved_at.unwrap_or(at)),
             status,
             delivery: s.delivery,
-        });
+        };
+        let alert = AlertFacts {
+            kind: EntityKind::Incident,
+            page_id: ev.page_id.clone(),
+            components: ev
+                .components
+                .iter()
+                .map(|c| ComponentFacts {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    group_id: None,
+                })
+                .collect(),
+        };
+        plan.route(draft, &alert, &ctx.views, true, s);
     }
     plan
 }
@@ -452,7 +546,8 @@ fn raise_components(
             reason: Some(lift.reason),
         });
         let name = c.name.as_deref().unwrap_or(&c.component_id);
-        plan.drafts.push(Draft {
+        let draft = Draft {
+            destination: String::new(),
             kind: EntityKind::Component,
             entity_id: c.component_id.clone(),
             fingerprint: fingerprint(EntityKind::Component, page_id, &c.component_id),
@@ -468,7 +563,17 @@ fn raise_components(
             starts_at: c.stored.started_at.unwrap_or(at),
             ends_at: None,
             delivery: s.delivery,
-        });
+        };
+        let alert = AlertFacts {
+            kind: EntityKind::Component,
+            page_id: page_id.to_owned(),
+            components: vec![ComponentFacts {
+                id: c.component_id.clone(),
+                name: c.name.clone(),
+                group_id: None,
+            }],
+        };
+        plan.route(draft, &alert, &c.views, false, s);
     }
 }
 
@@ -536,7 +641,8 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.component_id);
         let from = old_status.as_deref().unwrap_or("unknown");
-        plan.drafts.push(Draft {
+        let draft = Draft {
+            destination: String::new(),
             kind: EntityKind::Component,
             entity_id: ev.component_id.clone(),
             fingerprint: fingerprint(EntityKind::Component, &ev.page_id, &ev.component_id),
@@ -550,7 +656,17 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
             starts_at: opened_at.or(ctx.stored.started_at).unwrap_or(at),
             ends_at: (emit.action == Action::Resolve).then_some(at),
             delivery: s.delivery,
-        });
+        };
+        let alert = AlertFacts {
+            kind: EntityKind::Component,
+            page_id: ev.page_id.clone(),
+            components: vec![ComponentFacts {
+                id: ev.component_id.clone(),
+                name: ev.name.clone(),
+                group_id: ev.group_id.clone(),
+            }],
+        };
+        plan.route(draft, &alert, &ctx.views, true, s);
     }
     plan
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::*;
 use crate::rules::domain::{Action, ComponentStatus, Impact, IncidentStatus};
 use crate::rules::parse::{ComponentRef, IncidentUpdate};
+use crate::rules::route::{PagePolicy, RoutePolicy};
 use Priority::*;
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -14,13 +15,26 @@ fn t(secs: i64) -> DateTime<Utc> {
 
 const NOW: i64 = 1000;
 
+/// No filters, no routes: everything to the default destination.
+static PLAIN: Policy = Policy {
+    pages: Vec::new(),
+    routes: Vec::new(),
+    default_has_token: true,
+};
+
 fn setting(origin: &Origin) -> Setting<'_> {
     Setting {
         now: t(NOW),
         origin,
         rules: Rules::default(),
         delivery: Delivery::Queue,
+        policy: &PLAIN,
     }
+}
+
+/// Open at the default destination at `p`.
+fn at_default(p: Priority) -> Vec<(String, Priority)> {
+    vec![(route::DEFAULT.to_owned(), p)]
 }
 
 fn incident(status: &str, impact: &str, components: &[&str]) -> IncidentEvent {
@@ -58,6 +72,7 @@ fn component(old: &str, new: &str) -> ComponentEvent {
         page_id: "p1".into(),
         component_id: "c1".into(),
         name: Some("API".into()),
+        group_id: None,
         update_id: Some("cu1".into()),
         old_status: Some(ComponentStatus::parse(old)),
         new_status: Some(ComponentStatus::parse(new)),
@@ -92,6 +107,7 @@ fn a_new_incident_is_planned_whole() {
             component_id: "c1".into(),
             name: Some("Checkout".into()),
             stored: open_stored(Medium, "major_outage", 40),
+            views: at_default(Medium),
         }],
         ..Context::default()
     };
@@ -161,6 +177,25 @@ fn a_new_incident_is_planned_whole() {
     assert_eq!(own.link.as_deref(), Some("https://stspg.io/x"));
     assert_eq!((own.starts_at, own.ends_at), (t(10), None));
     assert_eq!(own.delivery, Delivery::Queue);
+    assert_eq!(own.destination, "default");
+    // Both alerts are now open at the default destination.
+    assert_eq!(
+        p.views,
+        [
+            ViewChange {
+                kind: EntityKind::Component,
+                entity_id: "c1".into(),
+                destination: "default".into(),
+                open: Some(Critical)
+            },
+            ViewChange {
+                kind: EntityKind::Incident,
+                entity_id: "i1".into(),
+                destination: "default".into(),
+                open: Some(Critical)
+            },
+        ]
+    );
 }
 
 #[test]
@@ -169,6 +204,7 @@ fn a_resolve_ends_at_resolved_at_and_keeps_the_last_priority() {
     let reading = reading_incident(incident("resolved", "critical", &[]));
     let ctx = Context {
         stored: open_stored(High, "identified", 5),
+        views: at_default(High),
         ..Context::default()
     };
     let p = plan(&reading, &ctx, &setting(&origin));
@@ -184,6 +220,7 @@ fn a_resolve_ends_at_resolved_at_and_keeps_the_last_priority() {
         "Statuspage incident \"API down\": resolved (critical)"
     );
     assert!(p.raises.is_empty(), "a resolve raises nothing");
+    assert_eq!(p.views[0].open, None, "closed at the default destination");
 }
 
 #[test]
@@ -214,6 +251,7 @@ fn a_component_outage_and_its_return() {
     };
     let ctx = Context {
         stored: open_stored(High, "major_outage", 150),
+        views: at_default(High),
         ..Context::default()
     };
     let p = plan(&back, &ctx, &setting(&origin));
@@ -324,4 +362,89 @@ fn readings_say_what_storage_must_look_up() {
     assert!(matches!(Reading::of(b"nope"), Reading::NotJson(_)));
     assert!(Reading::of(b"nope").lookup().is_none());
     assert_eq!(Reading::of(b"{}").subject(), "a payload of unknown shape");
+}
+
+#[test]
+fn routing_names_the_page_fans_out_and_says_why_nothing_was_sent() {
+    let origin = Origin::Webhook;
+    let policy = Policy {
+        pages: vec![PagePolicy {
+            page_id: "p1".into(),
+            name: Some("GitHub".into()),
+            ignore_components: vec!["Codespaces".into()],
+            ..PagePolicy::default()
+        }],
+        routes: vec![
+            RoutePolicy {
+                name: "team-a".into(),
+                pages: vec![],
+                components: vec!["API".into()],
+                kinds: vec![],
+                min_priority: Low,
+                continue_matching: true,
+                has_token: true,
+            },
+            RoutePolicy {
+                name: "quiet".into(),
+                pages: vec!["github".into()],
+                components: vec![],
+                kinds: vec![],
+                min_priority: Low,
+                continue_matching: false,
+                has_token: false,
+            },
+        ],
+        default_has_token: true,
+    };
+    let s = Setting {
+        policy: &policy,
+        ..setting(&origin)
+    };
+    let outage = Reading::Component {
+        event: component("operational", "major_outage"),
+        keys: vec![],
+    };
+    let p = plan(&outage, &Context::default(), &s);
+    assert_eq!(p.step.outcome, Outcome::Triggered);
+    let sent: Vec<(&str, &str, Delivery)> = p
+        .drafts
+        .iter()
+        .map(|d| (d.destination.as_str(), d.title.as_str(), d.delivery))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                "team-a",
+                "[GitHub] Statuspage component \"API\": major_outage",
+                Delivery::Queue
+            ),
+            (
+                "quiet",
+                "[GitHub] Statuspage component \"API\": major_outage",
+                Delivery::DryRun
+            ),
+        ]
+    );
+    assert_eq!(p.views.len(), 2);
+
+    let mut ignored = component("operational", "major_outage");
+    ignored.name = Some("Codespaces".into());
+    let p = plan(
+        &Reading::Component {
+            event: ignored,
+            keys: vec![],
+        },
+        &Context::default(),
+        &s,
+    );
+    assert_eq!(p.step.outcome, Outcome::Filtered);
+    assert_eq!(
+        p.step.reason,
+        "filtered: component \"Codespaces\" is ignored on page GitHub; major_outage: alert opens at medium (priority medium: no associated open incident)"
+    );
+    assert_eq!(p.step.emit, None, "nothing was emitted");
+    assert!(p.drafts.is_empty() && p.views.is_empty());
+    // The entity is still followed: its state and transition are written.
+    assert_eq!(p.transitions[0].after, Alert::Open(Medium));
 }

@@ -258,6 +258,8 @@ pub struct OutboxRow {
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
     pub finished_at: Option<String>,
+    /// `default` or a route's name.
+    pub destination: String,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
@@ -274,7 +276,7 @@ pub struct AttemptRow {
 
 const OUTBOX_SELECT: &str =
     "SELECT id, webhook_id, created_at, fingerprint, action, priority, title, state,
-    attempts, last_status, last_error, finished_at FROM outbox";
+    attempts, last_status, last_error, finished_at, destination FROM outbox";
 
 pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
     let sql = format!("{ROW_SELECT} WHERE w.id = ?");

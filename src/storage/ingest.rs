@@ -77,18 +77,21 @@ pub fn read_context(conn: &Connection, source: &str, l: &Lookup<'_>) -> rusqlite
     };
     let stored = load_entity(conn, key)?;
     let duplicate_of = find_applied(conn, key, l.keys)?;
+    let views = load_views(conn, key)?;
     Ok(match l.kind {
         EntityKind::Component => Context {
             stored,
             duplicate_of,
             incident_priority: open_incident_priority(conn, key)?,
             open_components: Vec::new(),
+            views,
         },
         EntityKind::Incident => Context {
             stored,
             duplicate_of,
             incident_priority: None,
             open_components: open_components(conn, key, &l.components)?,
+            views,
         },
     })
 }
@@ -149,6 +152,73 @@ pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result
     for d in &plan.drafts {
         insert_draft(conn, page_id, &job.id, &now, d)?;
     }
+    for v in &plan.views {
+        save_view(
+            conn,
+            key(v.kind, &v.entity_id),
+            &v.destination,
+            v.open,
+            &now,
+        )?;
+    }
+    Ok(())
+}
+
+/// The destinations that have an entity's alert open, and at what priority.
+fn load_views(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Vec<(String, Priority)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT destination, priority FROM destination_alerts
+         WHERE source = ? AND page_id = ? AND kind = ? AND entity_id = ?",
+    )?;
+    let rows = st.query_map(
+        params![key.source, key.page_id, key.kind.as_str(), key.entity_id],
+        |r| {
+            let priority: Option<String> = r.get(1)?;
+            Ok((r.get(0)?, priority_column(priority.as_deref())))
+        },
+    )?;
+    rows.collect()
+}
+
+/// One destination's view: a row while it has the alert open.
+fn save_view(
+    conn: &Connection,
+    key: EntityKey<'_>,
+    destination: &str,
+    open: Option<Priority>,
+    now: &str,
+) -> rusqlite::Result<()> {
+    match open {
+        Some(p) => conn
+            .prepare_cached(
+                "INSERT INTO destination_alerts (source, page_id, kind, entity_id, destination,
+                    priority, opened_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (source, page_id, kind, entity_id, destination)
+                 DO UPDATE SET priority = excluded.priority",
+            )?
+            .execute(params![
+                key.source,
+                key.page_id,
+                key.kind.as_str(),
+                key.entity_id,
+                destination,
+                p.as_str(),
+                now
+            ])?,
+        None => conn
+            .prepare_cached(
+                "DELETE FROM destination_alerts
+                 WHERE source = ? AND page_id = ? AND kind = ? AND entity_id = ? AND destination = ?",
+            )?
+            .execute(params![
+                key.source,
+                key.page_id,
+                key.kind.as_str(),
+                key.entity_id,
+                destination
+            ])?,
+    };
     Ok(())
 }
 
@@ -514,10 +584,19 @@ fn open_components(
                         prior: prior(true, priority.as_deref(), r.get(2)?, last.as_deref()),
                         started_at: started.as_deref().and_then(parse_time),
                     },
+                    views: Vec::new(),
                 })
             })
             .optional()?;
         open.extend(row);
+    }
+    for c in &mut open {
+        let key = EntityKey {
+            kind: EntityKind::Component,
+            entity_id: &c.component_id,
+            ..incident
+        };
+        c.views = load_views(conn, key)?;
     }
     Ok(open)
 }
@@ -559,6 +638,7 @@ fn insert_draft(
     super::outbox::insert(
         conn,
         &super::outbox::NewEvent {
+            destination: &d.destination,
             webhook_id,
             created_at: now,
             fingerprint: &d.fingerprint,

@@ -14,6 +14,8 @@ use crate::rules::time::{format_time, parse_time};
 /// A decided event, as the pipeline writes it.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
+    /// `default` or a route's name.
+    pub destination: &'a str,
     pub webhook_id: &'a str,
     pub created_at: &'a str,
     pub fingerprint: &'a str,
@@ -68,8 +70,8 @@ pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO outbox (webhook_id, created_at, fingerprint, kind, page_id, entity_id, action,
             priority, title, message, status, impact, link, starts_at, ends_at, state,
-            next_attempt_at, queued_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            next_attempt_at, queued_at, finished_at, destination)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         e.webhook_id,
@@ -91,6 +93,7 @@ pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
         e.created_at,
         e.created_at,
         (e.state == State::Skipped).then_some(e.created_at),
+        e.destination,
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -124,12 +127,22 @@ pub struct Event {
     pub queued_at: DateTime<Utc>,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
+    /// `default` or a route's name.
+    pub destination: String,
+}
+
+impl Event {
+    /// Events of one lane go out one at a time, in the order decided: the
+    /// same alert at the same destination.
+    pub fn lane(&self) -> String {
+        format!("{}\u{1f}{}", self.fingerprint, self.destination)
+    }
 }
 
 const EVENT_COLUMNS: &str =
     "id, webhook_id, created_at, fingerprint, kind, page_id, entity_id, action, priority,
     title, message, status, impact, link, starts_at, ends_at, state, attempts, next_attempt_at,
-    queued_at, last_status, last_error";
+    queued_at, last_status, last_error, destination";
 
 /// Column `i` read through `parse`; a value it does not know is an error,
 /// not a guess.
@@ -175,14 +188,16 @@ impl Event {
             queued_at: time(r, 19)?,
             last_status: r.get(20)?,
             last_error: r.get(21)?,
+            destination: r.get(22)?,
         })
     }
 }
 
 /// Claims up to `limit` rows that are due, each the oldest unfinished row of
-/// its fingerprint, not held by a live lease, and not in `busy` (the
-/// fingerprints this worker is sending now). Claimed rows are leased until
-/// `lease_until`; a crashed worker's rows come back when the lease ends.
+/// its lane (fingerprint and destination), not held by a live lease, and not
+/// in `busy` (the lanes this worker is sending now). Claimed rows are leased
+/// until `lease_until`; a crashed worker's rows come back when the lease
+/// ends.
 pub fn claim(
     conn: &Connection,
     now: DateTime<Utc>,
@@ -199,7 +214,8 @@ pub fn claim(
            AND o.next_attempt_at <= ?1
            AND (o.lease_until IS NULL OR o.lease_until <= ?1)
            AND NOT EXISTS (SELECT 1 FROM outbox e
-                           WHERE e.fingerprint = o.fingerprint AND e.id < o.id AND e.state = 'pending')
+                           WHERE e.fingerprint = o.fingerprint AND e.destination = o.destination
+                             AND e.id < o.id AND e.state = 'pending')
          ORDER BY o.next_attempt_at, o.id
          LIMIT ?2"
     );
@@ -214,7 +230,7 @@ pub fn claim(
         if claimed.len() == limit {
             break;
         }
-        if busy.contains(&e.fingerprint) {
+        if busy.contains(&e.lane()) {
             continue;
         }
         take.execute(params![lease, e.id])?;
@@ -336,6 +352,7 @@ pub fn requeue(
 ) -> rusqlite::Result<Requeued> {
     let now = format_time(now);
     let superseded = "EXISTS (SELECT 1 FROM outbox l WHERE l.fingerprint = outbox.fingerprint
+                               AND l.destination = outbox.destination
                                AND l.id > outbox.id AND l.state = 'delivered')";
     // ?2 is the row id, or NULL for "every dead row". A pending row keeps
     // its lease: if a worker is sending it right now, nobody else may take it.

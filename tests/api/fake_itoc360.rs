@@ -38,7 +38,8 @@ pub struct Received {
 
 #[derive(Default)]
 struct State {
-    token: String,
+    /// Source tokens it accepts: one per ITOC360 source (destination).
+    tokens: Vec<String>,
     script: VecDeque<Reply>,
     received: Vec<Received>,
     started: usize,
@@ -54,8 +55,13 @@ pub struct FakeItoc360 {
 impl FakeItoc360 {
     /// Starts a fake that accepts `token` as its only source token.
     pub async fn start(token: &str) -> FakeItoc360 {
+        Self::start_many(&[token]).await
+    }
+
+    /// Starts a fake with several sources, told apart by their tokens.
+    pub async fn start_many(tokens: &[&str]) -> FakeItoc360 {
         let state = Arc::new(Mutex::new(State {
-            token: token.to_owned(),
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
             ..State::default()
         }));
         let arrived = Arc::new(Notify::new());
@@ -94,6 +100,16 @@ impl FakeItoc360 {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// The accepted (2xx) events sent with `token`, in arrival order.
+    pub fn accepted_by(&self, token: &str) -> Vec<Value> {
+        let auth = format!("Bearer {token}");
+        self.received()
+            .into_iter()
+            .filter(|r| r.status < 300 && r.authorization.as_deref() == Some(auth.as_str()))
+            .map(|r| r.body)
+            .collect()
     }
 
     /// The accepted (2xx) events' bodies, in arrival order.
@@ -163,14 +179,19 @@ async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse 
         tokio::time::sleep(*d).await;
     }
     let parsed: Result<Value, _> = serde_json::from_slice(&body);
-    let expected = format!("Bearer {}", state.lock().unwrap().token);
+    let known = state
+        .lock()
+        .unwrap()
+        .tokens
+        .iter()
+        .any(|t| authorization.as_deref() == Some(format!("Bearer {t}").as_str()));
     let (status, answer) = match (&reply, &authorization, &parsed) {
         (Some(Reply::Echo(s)), a, _) => (
             *s,
             json!({"error": format!("refused request with Authorization: {}", a.as_deref().unwrap_or(""))}),
         ),
         (_, None, _) => (401, json!({"error": "missing authorization"})),
-        (_, Some(a), _) if *a != expected => (404, json!({"error": "source not found"})),
+        (_, Some(_), _) if !known => (404, json!({"error": "source not found"})),
         (_, _, Err(e)) => (400, json!({"error": format!("invalid JSON: {e}")})),
         (Some(Reply::Status(s)), _, _) if *s >= 300 => {
             (*s, json!({"error": format!("scripted {s}")}))

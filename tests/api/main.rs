@@ -15,5 +15,6 @@ mod delivery;
 mod postmortem;
 mod reconcile;
 mod redeliver;
+mod routing;
 mod security;
 mod webhooks;
