@@ -15,7 +15,7 @@ pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
     let _ = writeln!(
         out,
         "itoc360: {}",
-        if s.dry_run() {
+        if s.itoc360.token.is_empty() {
             "dry run (no token): decisions are recorded, nothing is sent".to_owned()
         } else {
             format!(
@@ -24,6 +24,24 @@ pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
             )
         }
     );
+    for r in &s.routing.routes {
+        let _ = writeln!(
+            out,
+            "route {}: {} ({:?} format){}",
+            r.name,
+            if r.token.is_empty() {
+                "dry run (no token)"
+            } else {
+                "token set"
+            },
+            r.format.unwrap_or(s.itoc360.format),
+            if r.continue_matching {
+                ", continues"
+            } else {
+                ""
+            }
+        );
+    }
     let names: Vec<&str> = s.sources.iter().map(|x| x.name.as_str()).collect();
     let _ = writeln!(out, "sources: {}", names.join(", "));
     let _ = writeln!(

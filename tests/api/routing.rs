@@ -476,3 +476,30 @@ continue = true
         assert!(e.contains(key), "{bad}: {e}");
     }
 }
+
+#[test]
+fn the_readmes_routing_example_is_a_working_configuration() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("## Routing: who is paged for what")
+        .nth(1)
+        .expect("the README has a routing section");
+    let example = section
+        .split("```toml")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the routing section has a toml example");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, example).unwrap();
+    let env = |k: &str| (k == "ITOC360_TOKEN_PLATFORM").then(|| "platform-token".to_owned());
+    let s = Settings::load(Some(&path), env).unwrap();
+    let names: Vec<&str> = s.routing.routes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["payments", "platform"]);
+    assert_eq!(s.routing.routes[1].token.expose(), "platform-token");
+    let policy = s.policy();
+    assert_eq!(policy.page_name("kctbh9vrtdwd"), Some("GitHub"));
+    assert!(!policy.default_has_token);
+    assert!(!s.dry_run(), "platform has a token");
+}
