@@ -348,6 +348,30 @@ impl Plan {
         }
     }
 
+    /// The entity's own transition, and its keys recorded as applied.
+    fn applied(
+        &mut self,
+        kind: EntityKind,
+        entity_id: &str,
+        at: DateTime<Utc>,
+        prior: &Prior,
+        status: &str,
+        keys: &[String],
+    ) {
+        self.transitions.push(Transition {
+            kind,
+            entity_id: entity_id.to_owned(),
+            at,
+            from_status: prior.status.clone(),
+            to_status: status.to_owned(),
+            before: prior.alert,
+            after: self.step.after,
+            outcome: self.step.outcome,
+            reason: None,
+        });
+        self.applied_keys = keys.to_vec();
+    }
+
     /// Routes one decision of the machine (`draft`, worded, for no
     /// destination yet) to the destinations that are told, recording each
     /// one's new view. `own`: the decision is the webhook's own, so when
@@ -444,18 +468,14 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
         alert: step.after,
         last_event_at: event_at,
     }));
-    plan.transitions.push(Transition {
-        kind: EntityKind::Incident,
-        entity_id: ev.incident_id.clone(),
+    plan.applied(
+        EntityKind::Incident,
+        &ev.incident_id,
         at,
-        from_status: prior.status.clone(),
-        to_status: status.clone(),
-        before: prior.alert,
-        after: step.after,
-        outcome: step.outcome,
-        reason: None,
-    });
-    plan.applied_keys = keys.to_vec();
+        prior,
+        &status,
+        keys,
+    );
     plan.links = Some(
         ev.components
             .iter()
@@ -626,18 +646,14 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
         alert_opened_at: opened_at,
         last_event_at: event_at,
     }));
-    plan.transitions.push(Transition {
-        kind: EntityKind::Component,
-        entity_id: ev.component_id.clone(),
+    plan.applied(
+        EntityKind::Component,
+        &ev.component_id,
         at,
-        from_status: prior.status.clone(),
-        to_status: status.clone(),
-        before: prior.alert,
-        after: step.after,
-        outcome: step.outcome,
-        reason: None,
-    });
-    plan.applied_keys = keys.to_vec();
+        prior,
+        &status,
+        keys,
+    );
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.component_id);
         let from = old_status.as_deref().unwrap_or("unknown");

@@ -24,17 +24,7 @@ fn chromium() -> Option<PathBuf> {
 
 fn run_chromium(bin: &Path, profile: &Path, args: &[&str], url: &str) -> String {
     let out = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-quic",
-            "--no-first-run",
-            "--hide-scrollbars",
-        ])
+        .args(crate::cdp::HEADLESS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
