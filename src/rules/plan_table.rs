@@ -448,3 +448,58 @@ fn routing_names_the_page_fans_out_and_says_why_nothing_was_sent() {
     // The entity is still followed: its state and transition are written.
     assert_eq!(p.transitions[0].after, Alert::Open(Medium));
 }
+
+#[test]
+fn a_destination_is_resolved_at_the_priority_it_has() {
+    let origin = Origin::Webhook;
+    let back = Reading::Component {
+        event: component("major_outage", "operational"),
+        keys: vec![],
+    };
+    // The machine last decided high; this destination was told medium.
+    let ctx = Context {
+        stored: open_stored(High, "major_outage", 150),
+        views: at_default(Medium),
+        ..Context::default()
+    };
+    let p = plan(&back, &ctx, &setting(&origin));
+    assert_eq!(p.step.emit.map(|e| e.priority), Some(High));
+    assert_eq!(p.drafts[0].priority, Medium);
+}
+
+#[test]
+fn an_outage_that_stays_open_keeps_when_it_started() {
+    let origin = Origin::Webhook;
+    // Open at medium since 150; an incident now makes it high.
+    let worse = Reading::Component {
+        event: component("partial_outage", "major_outage"),
+        keys: vec![],
+    };
+    let ctx = Context {
+        stored: open_stored(Medium, "partial_outage", 150),
+        views: at_default(Medium),
+        incident_priority: Some(High),
+        ..Context::default()
+    };
+    let p = plan(&worse, &ctx, &setting(&origin));
+    assert_eq!(p.step.outcome, Outcome::Retriggered);
+    let Some(NewState::Component(state)) = &p.state else {
+        panic!("{:?}", p.state)
+    };
+    assert_eq!(state.alert_opened_at, Some(t(150)));
+    assert_eq!(p.drafts[0].starts_at, t(150));
+}
+
+#[test]
+fn body_kinds_are_written_as_the_schema_names_them() {
+    let names: Vec<&str> = [
+        BodyKind::Incident,
+        BodyKind::Component,
+        BodyKind::Unknown,
+        BodyKind::Invalid,
+    ]
+    .iter()
+    .map(|k| k.as_str())
+    .collect();
+    assert_eq!(names, ["incident", "component", "unknown", "invalid"]);
+}

@@ -147,6 +147,11 @@ fn page_filters_gate_opening_and_say_why() {
         ))
     );
     assert_eq!(
+        trigger(&minimum, &component("c1", "API", None), High).sends,
+        to(&[DEFAULT], Action::Trigger, High),
+        "at the minimum it opens"
+    );
+    assert_eq!(
         trigger(&minimum, &component("c1", "API", None), Critical).sends,
         to(&[DEFAULT], Action::Trigger, Critical),
         "rising to the minimum opens it then"
@@ -155,6 +160,7 @@ fn page_filters_gate_opening_and_say_why() {
     let open = [(DEFAULT.to_owned(), High)];
     let r = minimum.route(&component("c1", "API", None), Action::Trigger, Low, &open);
     assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, Low));
+    assert_eq!(r.unsent, None, "it was told: no filter to report");
     let r = minimum.route(&component("c1", "API", None), Action::Resolve, Low, &open);
     assert_eq!(r.sends, to(&[DEFAULT], Action::Resolve, High));
     // A resolve of an alert nobody was told of sends nothing.
@@ -233,6 +239,23 @@ fn routes_take_the_first_match_and_continue_when_told() {
     assert_eq!(
         r.sends,
         to(&["payments", "platform"], Action::Trigger, High)
+    );
+
+    // A route names pages by id too; another page's alerts pass it by.
+    let by_id = Policy {
+        routes: vec![route("gh-team", |r| r.pages = vec!["gh".into()])],
+        default_has_token: true,
+        ..Policy::default()
+    };
+    assert_eq!(
+        trigger(&by_id, &component("c1", "API", None), Low).sends,
+        to(&["gh-team"], Action::Trigger, Low)
+    );
+    let mut elsewhere = component("c1", "API", None);
+    elsewhere.page_id = "other".into();
+    assert_eq!(
+        trigger(&by_id, &elsewhere, Low).sends,
+        to(&[DEFAULT], Action::Trigger, Low)
     );
 
     let kinds = Policy {
