@@ -161,6 +161,11 @@ fn page_filters_gate_opening_and_say_why() {
     let r = minimum.route(&component("c1", "API", None), Action::Trigger, Low, &open);
     assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, Low));
     assert_eq!(r.unsent, None, "it was told: no filter to report");
+    // Told already at this priority: nothing to send, and still no filter
+    // to report.
+    let same = [(DEFAULT.to_owned(), Low)];
+    let r = minimum.route(&component("c1", "API", None), Action::Trigger, Low, &same);
+    assert_eq!((r.sends, r.unsent), (vec![], None));
     let r = minimum.route(&component("c1", "API", None), Action::Resolve, Low, &open);
     assert_eq!(r.sends, to(&[DEFAULT], Action::Resolve, High));
     // A resolve of an alert nobody was told of sends nothing.
