@@ -11,6 +11,9 @@
 //! exactly the webhooks answered 2xx (exit 1 if not).
 //!
 //!     cargo bench --bench ingest [-- REQUESTS_AT_64]
+//!
+//! `INGEST_BENCH_ROUTING=1` runs the bridge with a realistic routing
+//! configuration (a page with filters, three routes) instead of none.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -184,14 +187,14 @@ fn start_noop() -> SocketAddr {
 fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
     let db = dir.join("bench.db");
     let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\npath = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
-            db.display()
-        ),
-    )
-    .unwrap();
+    let mut text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\npath = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
+        db.display()
+    );
+    if std::env::var_os("INGEST_BENCH_ROUTING").is_some() {
+        text.push_str(ROUTING);
+    }
+    std::fs::write(&config, text).unwrap();
     let log_path = dir.join("bridge.log");
     let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_statuspage-bridge"))
@@ -220,6 +223,32 @@ fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A realistic routing configuration (`INGEST_BENCH_ROUTING=1`): a named
+/// page with filters and three routes. Every body of the bench still makes
+/// exactly one event: the first route takes the API and stops.
+const ROUTING: &str = r#"
+[[pages]]
+id = "x1y2z3a4b5c6"
+name = "Example"
+webhooks = false
+base_url = "http://127.0.0.1:9"   # polled, and refused at once: no traffic leaves the machine
+ignore_components = ["Codespaces", "Actions"]
+min_priority = "low"
+incidents = "all"
+
+[[routes]]
+name = "api-team"
+components = ["API", "API Requests"]
+
+[[routes]]
+name = "incidents"
+kinds = ["incident"]
+
+[[routes]]
+name = "everything-else"
+pages = ["Example"]
+"#;
 
 /// Peak resident set of a process so far, in MB.
 fn peak_rss_mb(pid: u32) -> f64 {

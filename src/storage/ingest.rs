@@ -111,32 +111,19 @@ pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result
     };
     match &plan.state {
         Some(NewState::Incident(s)) => {
-            save_incident(conn, key(EntityKind::Incident, entity_id), s, &job.id, &now)?
+            let incident = key(EntityKind::Incident, entity_id);
+            save_incident(conn, incident, s, &job.id, &now)?;
+            record_applied(conn, incident, &plan.applied_keys, &job.id)?;
+            if let Some(links) = &plan.links {
+                link_components(conn, incident, links, s.alert.is_open(), &now)?;
+            }
         }
-        Some(NewState::Component(s)) => save_component(
-            conn,
-            key(EntityKind::Component, entity_id),
-            s,
-            &job.id,
-            &now,
-        )?,
+        Some(NewState::Component(s)) => {
+            let component = key(EntityKind::Component, entity_id);
+            save_component(conn, component, s, &job.id, &now)?;
+            record_applied(conn, component, &plan.applied_keys, &job.id)?;
+        }
         None => {}
-    }
-    if let Some(kind) = plan.state.as_ref().map(|s| match s {
-        NewState::Incident(_) => EntityKind::Incident,
-        NewState::Component(_) => EntityKind::Component,
-    }) {
-        record_applied(conn, key(kind, entity_id), &plan.applied_keys, &job.id)?;
-    }
-    if let (Some(links), Some(NewState::Incident(s))) = (&plan.links, &plan.state) {
-        let open = s.alert.is_open();
-        link_components(
-            conn,
-            key(EntityKind::Incident, entity_id),
-            links,
-            open,
-            &now,
-        )?;
     }
     for (component_id, priority) in &plan.raises {
         raise_component(
