@@ -29,6 +29,12 @@ struct AttemptLabels {
     result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    destination: String,
+    action: String,
+}
+
 /// All metrics of one process. Cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
@@ -36,6 +42,7 @@ pub struct Metrics {
     webhooks: Family<WebhookLabels, Counter>,
     refused: Family<RefusedLabels, Counter>,
     attempts: Family<AttemptLabels, Counter>,
+    events: Family<EventLabels, Counter>,
     attempt_seconds: Histogram,
     commit_to_send_seconds: Histogram,
     rounds: Family<RoundLabels, Counter>,
@@ -87,6 +94,12 @@ impl Metrics {
             "Requests to ITOC360, by result (delivered, retry, dead)",
             attempts.clone(),
         );
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "events",
+            "Events decided for ITOC360, by destination (default or a route) and action",
+            events.clone(),
+        );
         let attempt_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 12));
         registry.register(
             "delivery_attempt_seconds",
@@ -125,9 +138,19 @@ impl Metrics {
             webhooks,
             refused,
             attempts,
+            events,
             attempt_seconds,
             commit_to_send_seconds,
         }
+    }
+
+    pub fn event(&self, destination: &str, action: &str) {
+        self.events
+            .get_or_create(&EventLabels {
+                destination: destination.to_owned(),
+                action: action.to_owned(),
+            })
+            .inc();
     }
 
     pub fn webhook(&self, source: &str, outcome: Outcome) {

@@ -28,6 +28,26 @@ use crate::{audit, auth, ops};
 /// the writer thread does the rest.
 const WORKERS: usize = 2;
 
+/// Alerts open at a destination the configuration no longer has: their
+/// next events (the resolve) cannot be sent until the route is back.
+async fn warn_of_orphans(settings: &Settings, db: &Database) {
+    let configured: Vec<&str> = std::iter::once(crate::rules::route::DEFAULT)
+        .chain(settings.routing.routes.iter().map(|r| r.name.as_str()))
+        .collect();
+    match db.read.open_at_destinations().await {
+        Ok(rows) => {
+            for (destination, kind, page_id, entity_id) in
+                rows.iter().filter(|r| !configured.contains(&r.0.as_str()))
+            {
+                tracing::warn!(%destination, %kind, %page_id, %entity_id, "an alert is open at a destination that is no longer configured (no [[routes]] entry): its resolve will be dead until the route is back");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for alerts open at removed destinations")
+        }
+    }
+}
+
 /// A built, listening bridge.
 pub struct Application {
     port: u16,
@@ -50,6 +70,7 @@ impl Application {
             Duration::from_millis(settings.database.busy_timeout_ms),
         )
         .await?;
+        warn_of_orphans(&settings, &db).await;
         let metrics = Metrics::new();
         let wake = Arc::new(Notify::new());
         let rules = settings.rules();

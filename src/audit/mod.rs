@@ -27,15 +27,17 @@ use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
 /// The audit routes' shared state.
 pub struct AuditState {
     guard: Guard,
-    /// PolledPages polled by reconcile: all of them, and those that also get
+    /// Configured polled by reconcile: all of them, and those that also get
     /// webhooks (only those can look quarantined).
-    pages: PolledPages,
+    pages: Configured,
 }
 
 #[derive(Clone, Default)]
-struct PolledPages {
+struct Configured {
     all: Vec<String>,
     with_webhooks: Vec<String>,
+    /// Configured destinations: `default` and every route.
+    destinations: Vec<String>,
 }
 
 impl AuditState {
@@ -51,13 +53,16 @@ impl AuditState {
         }
         AuditState {
             guard: Guard::new(credentials, &settings.server.public_url),
-            pages: PolledPages {
+            pages: Configured {
                 all: settings.pages.iter().map(|p| p.id.clone()).collect(),
                 with_webhooks: settings
                     .pages
                     .iter()
                     .filter(|p| p.webhooks)
                     .map(|p| p.id.clone())
+                    .collect(),
+                destinations: std::iter::once(crate::rules::route::DEFAULT.to_owned())
+                    .chain(settings.routing.routes.iter().map(|r| r.name.clone()))
                     .collect(),
             },
         }
@@ -169,7 +174,7 @@ impl Refresh {
 }
 
 /// The likely-quarantine banners (docs/RECONCILE.md), one per page.
-async fn banners(reader: &Reader, pages: &PolledPages) -> Vec<String> {
+async fn banners(reader: &Reader, pages: &Configured) -> Vec<String> {
     match query::unannounced(reader, &pages.with_webhooks).await {
         Ok(rows) => rows
             .iter()
@@ -190,7 +195,7 @@ async fn banners(reader: &Reader, pages: &PolledPages) -> Vec<String> {
 }
 
 /// `GET /reconcile`
-async fn reconcile_page(reader: web::Data<Reader>, pages: web::Data<PolledPages>) -> HttpResponse {
+async fn reconcile_page(reader: web::Data<Reader>, pages: web::Data<Configured>) -> HttpResponse {
     match query::rounds(&reader, 100).await {
         Ok(rounds) => html(
             StatusCode::OK,
@@ -203,13 +208,18 @@ async fn reconcile_page(reader: web::Data<Reader>, pages: web::Data<PolledPages>
 /// `GET /alerts`: what the bridge believes is open in ITOC360 now.
 async fn alerts_page(
     reader: web::Data<Reader>,
-    pages: web::Data<PolledPages>,
+    pages: web::Data<Configured>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
     match query::open_alerts(&reader).await {
         Ok(rows) => html(
             StatusCode::OK,
-            &views::AlertsPage::new(&rows, banners(&reader, &pages).await, r.refreshing()),
+            &views::AlertsPage::new(
+                &rows,
+                banners(&reader, &pages).await,
+                r.refreshing(),
+                &pages.destinations,
+            ),
         ),
         Err(e) => db_error(e),
     }
@@ -218,7 +228,7 @@ async fn alerts_page(
 /// `GET /events`
 async fn events_page(
     reader: web::Data<Reader>,
-    pages: web::Data<PolledPages>,
+    pages: web::Data<Configured>,
     q: web::Query<Filters>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {

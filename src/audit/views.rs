@@ -513,10 +513,32 @@ pub struct AlertView {
     /// The latest event sent (or to be sent) for it.
     pub delivery: Option<DeliveryView>,
     pub last_action: String,
+    /// Where ITOC360 has it open; a destination no longer configured is
+    /// marked orphaned (its next events cannot be sent).
+    pub at: String,
 }
 
 impl AlertsPage {
-    pub fn new(rows: &[OpenAlertRow], banners: Vec<String>, refresh: bool) -> Self {
+    pub fn new(
+        rows: &[OpenAlertRow],
+        banners: Vec<String>,
+        refresh: bool,
+        configured: &[String],
+    ) -> Self {
+        let at = |list: &Option<String>| match list.as_deref() {
+            None | Some("") => "— (filtered: not open in ITOC360)".to_owned(),
+            Some(list) => list
+                .split(", ")
+                .map(|d| {
+                    if configured.iter().any(|c| c == d) {
+                        d.to_owned()
+                    } else {
+                        format!("{d} (orphaned)")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         AlertsPage {
             refresh,
             refresh_toggle: if refresh {
@@ -545,6 +567,7 @@ impl AlertsPage {
                         DeliveryView::new(state, r.attempts.unwrap_or(0), error, r.outbox_id)
                     }),
                     last_action: r.action.clone().unwrap_or_default(),
+                    at: at(&r.destinations),
                 })
                 .collect(),
             banners,

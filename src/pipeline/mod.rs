@@ -147,6 +147,9 @@ impl Pipeline {
         if let Some(at) = from_statuspage {
             self.metrics.webhook_arrived(&source, at);
         }
+        for d in &plan.drafts {
+            self.metrics.event(&d.destination, d.action.as_str());
+        }
         if plan.drafts.iter().any(|d| d.delivery == Delivery::Queue) {
             self.outbox_ready.notify_one();
         }

@@ -568,13 +568,19 @@ pub struct OpenAlertRow {
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
     pub outbox_id: Option<i64>,
+    /// The destinations that have it open, comma-separated, by name.
+    pub destinations: Option<String>,
 }
 
 /// Every open alert, most urgent first, then oldest first.
 pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
     sqlx::query_as(
         "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
-                o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id
+                o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id,
+                (SELECT group_concat(destination, ', ') FROM
+                    (SELECT d.destination FROM destination_alerts d
+                      WHERE d.page_id = a.page_id AND d.kind = a.kind AND d.entity_id = a.entity_id
+                      ORDER BY d.destination)) AS destinations
          FROM open_alerts a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
              WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id)

@@ -113,6 +113,17 @@ impl Reader {
         })
     }
 
+    /// Every alert open at a destination: (destination, kind, page id,
+    /// entity id), by destination.
+    pub async fn open_at_destinations(&self) -> ReadResult<Vec<(String, String, String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT destination, kind, page_id, entity_id FROM destination_alerts
+             ORDER BY destination, kind, page_id, entity_id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// When the last webhook from Statuspage (not a heal) for a page came.
     pub async fn last_webhook_at(&self, page_id: &str) -> ReadResult<Option<DateTime<Utc>>> {
         let last: Option<String> = sqlx::query_scalar(

@@ -130,6 +130,20 @@ async fn alerts_go_to_the_teams_that_own_them_in_their_formats() {
         d[0]["title"],
         "[Example] Statuspage component \"Billing\": partial_outage"
     );
+    let (_, alerts) = app.get("/alerts").await;
+    assert!(
+        alerts.contains("data-label=\"At\">team-a, team-b<"),
+        "{alerts}"
+    );
+    let (_, metrics) = app.get("/metrics").await;
+    for line in [
+        "statuspage_bridge_events_total{destination=\"team-a\",action=\"trigger\"} 3",
+        "statuspage_bridge_events_total{destination=\"team-b\",action=\"trigger\"} 1",
+        "statuspage_bridge_events_total{destination=\"default\",action=\"trigger\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line}\n{metrics}");
+    }
+    assert!(alerts.contains("data-label=\"At\">default<"), "{alerts}");
 
     // The API comes back: its resolve goes where it was open, and only there.
     let back = component_change("major_outage", "operational", "10:40");
@@ -181,6 +195,11 @@ async fn a_filtered_component_is_followed_but_never_paged() {
     assert!(
         reason.starts_with("filtered: component \"Ignored\" is ignored on page Example"),
         "{reason}"
+    );
+    let (_, alerts) = app.get("/alerts").await;
+    assert!(
+        alerts.contains("— (filtered: not open in ITOC360)"),
+        "{alerts}"
     );
     // Still tracked: its state is open, its transition recorded.
     let open: bool =
@@ -381,6 +400,11 @@ async fn a_removed_routes_events_are_dead_with_the_reason() {
     let (dir, mut settings) = app.stop().await;
     settings.routing.routes.clear();
     let mut app = spawn_in(dir, settings).await;
+    let (_, alerts) = app.get("/alerts").await;
+    assert!(
+        alerts.contains("data-label=\"At\">team-a (orphaned)<"),
+        "{alerts}"
+    );
     assert_eq!(
         app.outcome(component_change("major_outage", "operational", "10:30"))
             .await,
