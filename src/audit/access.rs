@@ -196,12 +196,12 @@ pub fn decide_change(guard: &Guard, facts: Facts<'_>) -> Access {
     }
 }
 
-/// The `host[:port]` of an `Origin` (`scheme://host[:port]`), as a `Host`
-/// header would carry it.
+/// The `host[:port]` of an http(s) `Origin` (`scheme://host[:port]`), as a
+/// `Host` header would carry it; it must then equal the `Host` asked.
 fn origin_host(origin: &str) -> Option<&str> {
     let (scheme, rest) = origin.split_once("://")?;
     let plain = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
-    (plain && !rest.is_empty() && !rest.contains(['/', '@'])).then_some(rest)
+    plain.then_some(rest)
 }
 
 /// `localhost`, `127.0.0.1` or `[::1]`, with an optional `:digits`, and
@@ -719,6 +719,10 @@ mod tests {
             ),
             (with(Some("null"), None, Some(&good)), Forbidden(CrossSite)),
             (
+                with(Some("ftp://127.0.0.1:8080"), None, Some(&good)),
+                Forbidden(CrossSite),
+            ),
+            (
                 with(Some("http://127.0.0.1:8080@evil"), None, Some(&good)),
                 Forbidden(CrossSite),
             ),
@@ -761,6 +765,7 @@ mod tests {
         assert!(is_loopback_url("http://127.0.0.2:8080"));
         assert!(is_loopback_url("http://localhost:8080"));
         assert!(is_loopback_url("http://[::1]:8080"));
+        assert!(is_loopback_url("http://[::ffff:127.0.0.1]:8080"));
         assert!(!is_loopback_url("https://bridge.example.com"));
         assert!(!is_loopback_url("http://[::2]:8080"));
         assert!(!is_loopback_url("not a url"));
