@@ -56,6 +56,21 @@ fn two_teams(s: &mut Settings, base_url: &str) {
     ];
 }
 
+/// A bridge that delivers to `fake`, with `[itoc360]`'s token `DEFAULT`
+/// and the routing `f` sets.
+async fn spawn_routed(
+    fake: &FakeItoc360,
+    f: impl FnOnce(&mut Settings) + Send + 'static,
+) -> TestApp {
+    let base = fake.base_url.clone();
+    spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new(DEFAULT);
+        f(s);
+    })
+    .await
+}
+
 async fn outcome_and_reason(app: &TestApp, body: String) -> (String, String) {
     let (status, v) = app.post_json(body).await;
     assert_eq!(status, 200, "{v}");
@@ -222,10 +237,7 @@ async fn a_filtered_component_is_followed_but_never_paged() {
 #[tokio::test]
 async fn a_minimum_priority_gates_opening_and_the_alert_is_followed_once_open() {
     let fake = FakeItoc360::start(DEFAULT).await;
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new(DEFAULT);
+    let mut app = spawn_routed(&fake, |s| {
         s.routing.pages = vec![example_page(|p| p.min_priority = Some("high".into()))];
     })
     .await;
@@ -316,10 +328,7 @@ async fn with_routes_and_no_default_token_an_unmatched_alert_is_unrouted() {
 #[tokio::test]
 async fn an_alert_open_at_a_destination_gets_its_resolve_there_after_the_routes_change() {
     let fake = FakeItoc360::start_many(&[TEAM_A, DEFAULT]).await;
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new(DEFAULT);
+    let mut app = spawn_routed(&fake, |s| {
         s.routing.routes = vec![route("team-a", TEAM_A, |r| {
             r.components = vec!["API".into()]
         })];
@@ -384,10 +393,7 @@ async fn an_alert_open_at_a_destination_gets_its_resolve_there_after_the_routes_
 #[tokio::test]
 async fn a_removed_routes_events_are_dead_with_the_reason() {
     let fake = FakeItoc360::start_many(&[TEAM_A, DEFAULT]).await;
-    let base = fake.base_url.clone();
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = base;
-        s.itoc360.token = Secret::new(DEFAULT);
+    let mut app = spawn_routed(&fake, |s| {
         s.routing.routes = vec![route("team-a", TEAM_A, |_| {})];
     })
     .await;
