@@ -34,10 +34,21 @@ pub struct Difference {
     pub replayed: Decision,
 }
 
-/// Replays the database at `live` under `rules`, in a scratch folder made
-/// inside `scratch_dir` (removed afterwards). Calls `on_difference` for
-/// each difference as it is found; returns how many webhooks were replayed.
+/// Replays the database at `live` under `rules` with no routing settings,
+/// in a scratch folder made inside `scratch_dir` (removed afterwards).
+/// Calls `on_difference` for each difference as it is found; returns how
+/// many webhooks were replayed.
 pub fn run(
+    live: &Path,
+    rules: Rules,
+    scratch_dir: &Path,
+    on_difference: impl FnMut(&Difference),
+) -> anyhow::Result<u64> {
+    run_routed(live, rules, Arc::default(), scratch_dir, on_difference)
+}
+
+/// `run`, under routing settings (`policy`) as well.
+pub fn run_routed(
     live: &Path,
     rules: Rules,
     policy: Arc<Policy>,

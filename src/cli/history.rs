@@ -18,7 +18,7 @@ pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
             "webhook", "kind", "entity", "recorded"
         );
     }
-    let webhooks = crate::replay::run(
+    let webhooks = crate::replay::run_routed(
         path,
         settings.rules(),
         std::sync::Arc::new(settings.policy()),

@@ -149,7 +149,6 @@ async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook
         let replayed = statuspage_bridge::replay::run(
             &app.settings.database.path,
             statuspage_bridge::rules::machine::Rules { page_maintenance },
-            std::sync::Arc::new(app.settings.policy()),
             scratch.path(),
             |d| differ.push(d.clone()),
         )
