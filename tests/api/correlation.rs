@@ -3,7 +3,6 @@
 //! incident raises a component above Medium and never lowers it below.
 
 use serde_json::{Value, json};
-use statuspage_bridge::config::{Page, Secret};
 
 use crate::fake_status::FakeStatus;
 use crate::helpers::*;
@@ -174,20 +173,8 @@ async fn reconcile_heals_an_incident_of_impact_none_and_its_outage_at_medium() {
                     "group_id": null, "page_id": PAGE, "group": false})],
         vec![],
     );
-    let base_url = fake.base_url.clone();
-    let app = spawn_app_with(move |s| {
-        s.pages = vec![Page {
-            id: PAGE.into(),
-            source: String::new(),
-            base_url,
-            api_key: Secret::default(),
-            webhooks: true,
-        }];
-        s.reconcile.interval_secs = 3600;
-    })
-    .await;
-    // One round heals both, the incident before the component.
-    app.reconcile.clone().unwrap().wait_for(1).await;
+    // One round (run at start) heals both, the incident before the component.
+    let app = crate::reconcile::spawn_reconciling(&fake).await;
     let heals: i64 = sqlx::query_scalar("SELECT heals FROM reconcile_rounds")
         .fetch_one(app.db())
         .await

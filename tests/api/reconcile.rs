@@ -31,7 +31,8 @@ fn up_component(id: &str, status: &str, group: bool) -> Value {
            "components": if group { json!(["leaf1"]) } else { Value::Null }})
 }
 
-async fn spawn_reconciling(fake: &FakeStatus) -> TestApp {
+/// A bridge that reconciles the page at `fake` (its first round done).
+pub(crate) async fn spawn_reconciling(fake: &FakeStatus) -> TestApp {
     let base_url = fake.base_url.clone();
     let app = spawn_app_with(move |s| {
         s.pages = vec![Page {
