@@ -121,6 +121,8 @@ impl From<RawSettings> for Settings {
                     ignore_components: e.ignore_components,
                     min_priority: e.min_priority,
                     incidents: e.incidents,
+                    page_after_secs: e.page_after_secs,
+                    resolve_after_secs: e.resolve_after_secs,
                 };
                 let page = Page {
                     id: e.id,
@@ -174,6 +176,10 @@ struct PageEntry {
     min_priority: Option<String>,
     #[serde(default)]
     incidents: Option<String>,
+    #[serde(default)]
+    page_after_secs: Option<u64>,
+    #[serde(default)]
+    resolve_after_secs: Option<u64>,
 }
 
 /// Page names, page filters and routes (docs/ROUTING.md). Empty: every
@@ -198,6 +204,9 @@ pub struct PageRules {
     pub min_priority: Option<String>,
     /// `all` (default) | `matching` | `none`.
     pub incidents: Option<String>,
+    /// Grace periods for every destination of the page (docs/ROUTING.md).
+    pub page_after_secs: Option<u64>,
+    pub resolve_after_secs: Option<u64>,
 }
 
 /// One `[[routes]]` entry: who is told.
@@ -226,6 +235,12 @@ pub struct Route {
     /// The alert also goes on to the next matching routes.
     #[serde(default, rename = "continue")]
     pub continue_matching: bool,
+    /// A component's opening trigger waits this long (seconds).
+    #[serde(default)]
+    pub page_after_secs: Option<u64>,
+    /// A resolve waits this long; a reopen meanwhile cancels it.
+    #[serde(default)]
+    pub resolve_after_secs: Option<u64>,
 }
 
 impl Route {
@@ -603,7 +618,7 @@ impl Settings {
     /// priority, kind and incidents value parses).
     pub fn policy(&self) -> crate::rules::route::Policy {
         use crate::rules::domain::{EntityKind, Priority};
-        use crate::rules::route::{Incidents, PagePolicy, Policy, RoutePolicy};
+        use crate::rules::route::{Delays, Incidents, PagePolicy, Policy, RoutePolicy};
         let priority = |p: &Option<String>| {
             p.as_deref()
                 .and_then(Priority::parse)
@@ -625,6 +640,10 @@ impl Settings {
                         Some("none") => Incidents::None,
                         _ => Incidents::All,
                     },
+                    delays: Delays {
+                        page_after_secs: p.page_after_secs,
+                        resolve_after_secs: p.resolve_after_secs,
+                    },
                 })
                 .collect(),
             routes: self
@@ -643,6 +662,10 @@ impl Settings {
                     min_priority: priority(&r.min_priority),
                     continue_matching: r.continue_matching,
                     has_token: !r.token.is_empty(),
+                    delays: Delays {
+                        page_after_secs: r.page_after_secs,
+                        resolve_after_secs: r.resolve_after_secs,
+                    },
                 })
                 .collect(),
             default_has_token: !self.itoc360.token.is_empty(),

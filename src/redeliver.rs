@@ -83,6 +83,9 @@ async fn retry(
                 State::Delivered => "this event was delivered",
                 State::Skipped => "this event was recorded in a dry run and is never sent",
                 State::Pending => "this event cannot be queued again",
+                State::Cancelled => {
+                    "this event was held and then cancelled: the alert recovered or reopened before it was due"
+                }
             };
             HttpResponse::Conflict().json(json!({"error": why, "event": masked(&event)}))
         }

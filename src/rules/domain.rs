@@ -210,10 +210,14 @@ pub enum Outcome {
     Filtered,
     /// Routes exist, none matched, and `[itoc360]` has no token.
     Unrouted,
+    /// A silence kept a trigger from ITOC360 (sent when it ends).
+    Silenced,
+    /// A component recovered within its grace period: nothing was paged.
+    Recovered,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 12] = [
+    pub const ALL: [Outcome; 14] = [
         Outcome::Triggered,
         Outcome::Retriggered,
         Outcome::Resolved,
@@ -226,6 +230,8 @@ impl Outcome {
         Outcome::Rejected,
         Outcome::Filtered,
         Outcome::Unrouted,
+        Outcome::Silenced,
+        Outcome::Recovered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -242,6 +248,8 @@ impl Outcome {
             Outcome::Rejected => "rejected",
             Outcome::Filtered => "filtered",
             Outcome::Unrouted => "unrouted",
+            Outcome::Silenced => "silenced",
+            Outcome::Recovered => "recovered",
         }
     }
 

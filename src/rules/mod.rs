@@ -11,4 +11,5 @@ pub mod machine;
 pub mod parse;
 pub mod plan;
 pub mod route;
+pub mod silence;
 pub mod time;

@@ -15,7 +15,8 @@ use crate::rules::decide::Emit;
 use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
 use crate::rules::machine::{self, Prior, Rules, Step};
 use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
-use crate::rules::route::{self, AlertFacts, ComponentFacts, Policy};
+use crate::rules::route::{self, AlertFacts, ComponentFacts, Hold, Policy, Quiet, View};
+use crate::rules::silence::Silence;
 
 /// What a body turned out to be, with the keys that identify its event.
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +150,7 @@ pub struct OpenComponent {
     pub name: Option<String>,
     pub stored: Stored,
     /// The destinations that have its alert open, at what priority.
-    pub views: Vec<(String, Priority)>,
+    pub views: Vec<View>,
 }
 
 /// What storage read for one event.
@@ -164,7 +165,9 @@ pub struct Context {
     pub open_components: Vec<OpenComponent>,
     /// The destinations that have the entity's alert open, at what priority
     /// (docs/ROUTING.md: each destination keeps its own view).
-    pub views: Vec<(String, Priority)>,
+    pub views: Vec<View>,
+    /// The silences in force when the event was received.
+    pub silences: Vec<Silence>,
 }
 
 /// What the plan does not read from the event or the database.
@@ -300,6 +303,16 @@ pub struct Draft {
     pub starts_at: DateTime<Utc>,
     pub ends_at: Option<DateTime<Utc>>,
     pub delivery: Delivery,
+    /// Held until a time (a grace period or a silence), else sent when due.
+    pub hold: Option<Hold>,
+}
+
+/// A held outbox row that is no longer wanted, and what to queue instead
+/// if it went out meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancel {
+    pub outbox_id: i64,
+    pub fallback: Option<Draft>,
 }
 
 /// Everything one event writes, in the order it is written.
@@ -319,6 +332,9 @@ pub struct Plan {
     pub raises: Vec<(String, Priority)>,
     pub transitions: Vec<Transition>,
     pub drafts: Vec<Draft>,
+    /// Held events cancelled (a recovery within the grace period, a reopen
+    /// while a resolve is held).
+    pub cancels: Vec<Cancel>,
     /// Destinations' views that change: open at a priority, or closed.
     pub views: Vec<ViewChange>,
 }
@@ -331,6 +347,9 @@ pub struct ViewChange {
     pub destination: String,
     /// `None`: closed.
     pub open: Option<Priority>,
+    /// The event held for it: its outbox row is this plan's draft for the
+    /// same alert and destination.
+    pub held: Option<(Action, Hold)>,
 }
 
 impl Plan {
@@ -344,6 +363,7 @@ impl Plan {
             raises: Vec::new(),
             transitions: Vec::new(),
             drafts: Vec::new(),
+            cancels: Vec::new(),
             views: Vec::new(),
         }
     }
@@ -380,34 +400,65 @@ impl Plan {
         &mut self,
         draft: Draft,
         alert: &AlertFacts,
-        open: &[(String, Priority)],
+        views: &[View],
         own: bool,
         s: &Setting<'_>,
+        silences: &[Silence],
     ) {
-        let routed = s.policy.route(alert, draft.action, draft.priority, open);
+        let quiet = Quiet {
+            now: s.now,
+            silences,
+        };
+        let routed = s
+            .policy
+            .route(alert, draft.action, draft.priority, views, &quiet);
         let title = match s.policy.page_name(&alert.page_id) {
             Some(name) => format!("[{name}] {}", draft.title),
             None => draft.title.clone(),
         };
+        let worded = |destination: &str, action: Action, priority: Priority, hold| Draft {
+            delivery: s.delivery_to(destination),
+            destination: destination.to_owned(),
+            action,
+            priority,
+            title: title.clone(),
+            hold,
+            ..draft.clone()
+        };
+        for c in &routed.cancels {
+            self.cancels.push(Cancel {
+                outbox_id: c.outbox_id,
+                fallback: c
+                    .fallback
+                    .map(|(action, priority)| worded(&c.destination, action, priority, None)),
+            });
+        }
         for send in routed.sends {
+            self.drafts.push(worded(
+                &send.destination,
+                send.action,
+                send.priority,
+                send.hold,
+            ));
+        }
+        for v in routed.views {
             self.views.push(ViewChange {
                 kind: draft.kind,
                 entity_id: draft.entity_id.clone(),
-                destination: send.destination.clone(),
-                open: (send.action == Action::Trigger).then_some(send.priority),
-            });
-            self.drafts.push(Draft {
-                delivery: s.delivery_to(&send.destination),
-                destination: send.destination,
-                priority: send.priority,
-                title: title.clone(),
-                ..draft.clone()
+                destination: v.destination,
+                open: v.open,
+                held: v.held,
             });
         }
-        if let (true, Some((outcome, why))) = (own, routed.unsent) {
+        if !own {
+            return;
+        }
+        if let Some((outcome, why)) = routed.unsent {
             self.step.outcome = outcome;
             self.step.reason = format!("{why}; {}", self.step.reason);
             self.step.emit = None;
+        } else if !routed.notes.is_empty() {
+            self.step.reason = format!("{}; {}", self.step.reason, routed.notes.join("; "));
         }
     }
 }
@@ -486,7 +537,15 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
         Some(name) => format!("{name:?} ({})", ev.incident_id),
         None => ev.incident_id.clone(),
     };
-    raise_components(&mut plan, &ev.page_id, &ctx.open_components, &label, at, s);
+    raise_components(
+        &mut plan,
+        &ev.page_id,
+        &ctx.open_components,
+        &label,
+        at,
+        s,
+        &ctx.silences,
+    );
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.incident_id);
         let impact_text = impact.as_deref().unwrap_or("unknown impact");
@@ -513,10 +572,12 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
             ends_at: (emit.action == Action::Resolve).then(|| ev.resolved_at.unwrap_or(at)),
             status,
             delivery: s.delivery,
+            hold: None,
         };
         let alert = AlertFacts {
             kind: EntityKind::Incident,
             page_id: ev.page_id.clone(),
+            entity_id: ev.incident_id.clone(),
             components: ev
                 .components
                 .iter()
@@ -527,7 +588,7 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
                 })
                 .collect(),
         };
-        plan.route(draft, &alert, &ctx.views, true, s);
+        plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
     }
     plan
 }
@@ -543,6 +604,7 @@ fn raise_components(
     label: &str,
     at: DateTime<Utc>,
     s: &Setting<'_>,
+    silences: &[Silence],
 ) {
     let incident_emit: Option<Emit> = plan.step.emit;
     for c in open {
@@ -583,17 +645,19 @@ fn raise_components(
             starts_at: c.stored.started_at.unwrap_or(at),
             ends_at: None,
             delivery: s.delivery,
+            hold: None,
         };
         let alert = AlertFacts {
             kind: EntityKind::Component,
             page_id: page_id.to_owned(),
+            entity_id: c.component_id.clone(),
             components: vec![ComponentFacts {
                 id: c.component_id.clone(),
                 name: c.name.clone(),
                 group_id: None,
             }],
         };
-        plan.route(draft, &alert, &c.views, false, s);
+        plan.route(draft, &alert, &c.views, false, s, silences);
     }
 }
 
@@ -672,17 +736,19 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
             starts_at: opened_at.or(ctx.stored.started_at).unwrap_or(at),
             ends_at: (emit.action == Action::Resolve).then_some(at),
             delivery: s.delivery,
+            hold: None,
         };
         let alert = AlertFacts {
             kind: EntityKind::Component,
             page_id: ev.page_id.clone(),
+            entity_id: ev.component_id.clone(),
             components: vec![ComponentFacts {
                 id: ev.component_id.clone(),
                 name: ev.name.clone(),
                 group_id: ev.group_id.clone(),
             }],
         };
-        plan.route(draft, &alert, &ctx.views, true, s);
+        plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
     }
     plan
 }

@@ -33,8 +33,8 @@ fn setting(origin: &Origin) -> Setting<'_> {
 }
 
 /// Open at the default destination at `p`.
-fn at_default(p: Priority) -> Vec<(String, Priority)> {
-    vec![(route::DEFAULT.to_owned(), p)]
+fn at_default(p: Priority) -> Vec<route::View> {
+    vec![route::View::open(route::DEFAULT, p)]
 }
 
 fn incident(status: &str, impact: &str, components: &[&str]) -> IncidentEvent {
@@ -186,13 +186,15 @@ fn a_new_incident_is_planned_whole() {
                 kind: EntityKind::Component,
                 entity_id: "c1".into(),
                 destination: "default".into(),
-                open: Some(Critical)
+                open: Some(Critical),
+                held: None,
             },
             ViewChange {
                 kind: EntityKind::Incident,
                 entity_id: "i1".into(),
                 destination: "default".into(),
-                open: Some(Critical)
+                open: Some(Critical),
+                held: None,
             },
         ]
     );
@@ -383,6 +385,7 @@ fn routing_names_the_page_fans_out_and_says_why_nothing_was_sent() {
                 min_priority: Low,
                 continue_matching: true,
                 has_token: true,
+                delays: Default::default(),
             },
             RoutePolicy {
                 name: "quiet".into(),
@@ -392,6 +395,7 @@ fn routing_names_the_page_fans_out_and_says_why_nothing_was_sent() {
                 min_priority: Low,
                 continue_matching: false,
                 has_token: false,
+                delays: Default::default(),
             },
         ],
         default_has_token: true,

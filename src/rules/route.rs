@@ -7,7 +7,10 @@
 //! **opening**; a destination that has the alert open follows it to its
 //! resolve whatever the filters say now, so nothing is left open in ITOC360.
 
+use chrono::{DateTime, Duration, Utc};
+
 use crate::rules::domain::{Action, EntityKind, Outcome, Priority};
+use crate::rules::silence::{self, Silence};
 
 /// The destination of alerts no route takes: `[itoc360]`.
 pub const DEFAULT: &str = "default";
@@ -34,6 +37,17 @@ pub struct PagePolicy {
     pub ignore_components: Vec<String>,
     pub min_priority: Priority,
     pub incidents: Incidents,
+    /// Grace periods for every destination of the page (a route's own win).
+    pub delays: Delays,
+}
+
+/// Grace periods (docs/ROUTING.md, "Grace periods"); `None`: not set here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delays {
+    /// A component's opening trigger waits this long.
+    pub page_after_secs: Option<u64>,
+    /// A resolve waits this long; a reopen meanwhile cancels it.
+    pub resolve_after_secs: Option<u64>,
 }
 
 impl Default for PagePolicy {
@@ -46,6 +60,7 @@ impl Default for PagePolicy {
             ignore_components: Vec::new(),
             min_priority: Priority::Low,
             incidents: Incidents::All,
+            delays: Delays::default(),
         }
     }
 }
@@ -74,6 +89,7 @@ pub struct RoutePolicy {
     pub continue_matching: bool,
     /// False: a dry run for this destination (events recorded as skipped).
     pub has_token: bool,
+    pub delays: Delays,
 }
 
 /// A component as selectors see it.
@@ -103,32 +119,135 @@ impl ComponentFacts {
 pub struct AlertFacts {
     pub kind: EntityKind,
     pub page_id: String,
+    pub entity_id: String,
     /// A component alert's component, or the components an incident lists.
     pub components: Vec<ComponentFacts>,
 }
 
 impl AlertFacts {
-    fn lists(&self, selectors: &[String]) -> bool {
+    /// Lists a component one of `selectors` names.
+    pub fn lists(&self, selectors: &[String]) -> bool {
         self.components
             .iter()
             .any(|c| selectors.iter().any(|s| c.is(s)))
     }
 }
 
-/// One event for one destination.
+/// One destination's view of one alert, as stored: it has the alert open
+/// at `priority` (or will, once a held trigger goes out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    pub destination: String,
+    pub priority: Priority,
+    /// An event decided for it and held, not sent yet.
+    pub held: Option<Held>,
+}
+
+impl View {
+    /// Open there, nothing held.
+    pub fn open(destination: &str, priority: Priority) -> View {
+        View {
+            destination: destination.to_owned(),
+            priority,
+            held: None,
+        }
+    }
+}
+
+/// An event held in the outbox until a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub outbox_id: i64,
+    pub action: Action,
+    /// When the hold began (for a trigger, when the view opened).
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// `page_after_secs`, `resolve_after_secs` or `silence <id>`.
+    pub by: String,
+}
+
+/// Why and until when an event waits before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    pub until: DateTime<Utc>,
+    pub by: String,
+}
+
+/// The bridge's clock and the silences in force, for one decision.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet<'a> {
+    pub now: DateTime<Utc>,
+    pub silences: &'a [Silence],
+}
+
+/// One event for one destination; sent when due, or held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Send {
     pub destination: String,
     pub action: Action,
     pub priority: Priority,
+    pub hold: Option<Hold>,
+}
+
+/// A held event that is no longer wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancel {
+    pub destination: String,
+    pub outbox_id: i64,
+    /// What to queue instead if the held event went out in the meantime
+    /// (its time came while this decision was being made), so ITOC360
+    /// still ends where the bridge believes it is.
+    pub fallback: Option<(Action, Priority)>,
+}
+
+/// A destination's view after the decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewAfter {
+    pub destination: String,
+    /// `None`: closed there.
+    pub open: Option<Priority>,
+    /// The event held for it, if any (its outbox row is the send's).
+    pub held: Option<(Action, Hold)>,
 }
 
 /// What routing made of one decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routed {
     pub sends: Vec<Send>,
-    /// Set when nothing is sent: the outcome and reason to record instead.
+    pub cancels: Vec<Cancel>,
+    /// Every destination whose view changes.
+    pub views: Vec<ViewAfter>,
+    /// Set when no destination is told now or later: the outcome and
+    /// reason to record instead.
     pub unsent: Option<(Outcome, String)>,
+    /// Said in the reason when some destinations are told and others not.
+    pub notes: Vec<String>,
+}
+
+impl Routed {
+    fn send(&mut self, destination: &str, action: Action, priority: Priority, hold: Option<Hold>) {
+        let view = ViewAfter {
+            destination: destination.to_owned(),
+            open: match (action, &hold) {
+                (Action::Trigger, _) => Some(priority),
+                (Action::Resolve, Some(_)) => Some(priority),
+                (Action::Resolve, None) => None,
+            },
+            held: hold.clone().map(|h| (action, h)),
+        };
+        self.set_view(view);
+        self.sends.push(Send {
+            destination: destination.to_owned(),
+            action,
+            priority,
+            hold,
+        });
+    }
+
+    fn set_view(&mut self, view: ViewAfter) {
+        self.views.retain(|v| v.destination != view.destination);
+        self.views.push(view);
+    }
 }
 
 impl Policy {
@@ -140,7 +259,27 @@ impl Policy {
                     && p.ignore_components.is_empty()
                     && p.min_priority == Priority::Low
                     && p.incidents == Incidents::All
+                    && p.delays == Delays::default()
             })
+    }
+
+    /// The grace periods for an alert of `page_id` at `destination`: the
+    /// route's, else the page's, else none.
+    pub fn delays(&self, page_id: &str, destination: &str) -> (u64, u64) {
+        let page = self.page(page_id).map(|p| p.delays).unwrap_or_default();
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.name == destination)
+            .map(|r| r.delays)
+            .unwrap_or_default();
+        (
+            route.page_after_secs.or(page.page_after_secs).unwrap_or(0),
+            route
+                .resolve_after_secs
+                .or(page.resolve_after_secs)
+                .unwrap_or(0),
+        )
     }
 
     /// The page's configured name.
@@ -152,60 +291,190 @@ impl Policy {
         self.pages.iter().find(|p| p.page_id == page_id)
     }
 
-    /// Routes one decision (`action` at `priority`) for an alert whose open
-    /// views (destination, priority) are `open`.
+    /// Routes one decision (`action` at `priority`) for an alert whose
+    /// destinations' views are `views`.
     pub fn route(
         &self,
         alert: &AlertFacts,
         action: Action,
         priority: Priority,
-        open: &[(String, Priority)],
+        views: &[View],
+        quiet: &Quiet<'_>,
     ) -> Routed {
         match action {
-            Action::Resolve => {
-                let sends: Vec<Send> = open
-                    .iter()
-                    .map(|(d, p)| Send {
-                        destination: d.clone(),
-                        action: Action::Resolve,
-                        priority: *p,
-                    })
-                    .collect();
-                let unsent = sends.is_empty().then(|| {
-                    (
-                        Outcome::Filtered,
-                        "filtered: no destination has this alert open, so there is nothing to resolve"
-                            .to_owned(),
-                    )
-                });
-                Routed { sends, unsent }
-            }
-            Action::Trigger => {
-                let opening = self.destinations(alert, priority);
-                let mut targets: Vec<&str> = open.iter().map(|(d, _)| d.as_str()).collect();
-                if let Ok(names) = &opening {
-                    for n in names {
-                        if !targets.contains(&n.as_str()) {
-                            targets.push(n);
-                        }
+            Action::Resolve => self.route_resolve(alert, views, quiet),
+            Action::Trigger => self.route_trigger(alert, priority, views, quiet),
+        }
+    }
+
+    /// A resolve goes to every destination that has the alert open (held
+    /// for `resolve_after_secs` where set); a trigger still held is
+    /// cancelled instead: nothing was paged, so nothing is resolved.
+    fn route_resolve(&self, alert: &AlertFacts, views: &[View], quiet: &Quiet<'_>) -> Routed {
+        let mut r = Routed::default();
+        let mut recovered = Vec::new();
+        let mut silenced = Vec::new();
+        for v in views {
+            match &v.held {
+                Some(h) if h.action == Action::Trigger => {
+                    r.cancels.push(Cancel {
+                        destination: v.destination.clone(),
+                        outbox_id: h.outbox_id,
+                        fallback: Some((Action::Resolve, v.priority)),
+                    });
+                    r.set_view(ViewAfter {
+                        destination: v.destination.clone(),
+                        open: None,
+                        held: None,
+                    });
+                    if h.by.starts_with("silence") {
+                        silenced.push(format!(
+                            "the trigger held at {} by {} was never sent, so there is nothing to resolve",
+                            v.destination, h.by
+                        ));
+                    } else {
+                        recovered.push(format!(
+                            "recovered within {} s: not paged",
+                            (h.until - h.since).num_seconds()
+                        ));
                     }
                 }
-                let sends: Vec<Send> = targets
-                    .into_iter()
-                    .filter(|d| !open.iter().any(|(o, p)| o == d && *p == priority))
-                    .map(|d| Send {
-                        destination: d.to_owned(),
-                        action: Action::Trigger,
-                        priority,
-                    })
-                    .collect();
-                let unsent = match (&opening, sends.is_empty() && open.is_empty()) {
-                    (Err(why), true) => Some(why.clone()),
-                    _ => None,
-                };
-                Routed { sends, unsent }
+                // Its resolve is held already.
+                Some(_) => {}
+                None => {
+                    let (_, resolve_after) = self.delays(&alert.page_id, &v.destination);
+                    let hold = (resolve_after > 0).then(|| Hold {
+                        until: quiet.now + secs(resolve_after),
+                        by: "resolve_after_secs".to_owned(),
+                    });
+                    r.send(&v.destination, Action::Resolve, v.priority, hold);
+                }
             }
         }
+        if r.sends.is_empty() {
+            r.unsent = Some(if let Some(why) = recovered.first() {
+                (Outcome::Recovered, why.clone())
+            } else if !silenced.is_empty() {
+                (
+                    Outcome::Silenced,
+                    format!("silenced: {}", silenced.join("; ")),
+                )
+            } else {
+                (
+                    Outcome::Filtered,
+                    "filtered: no destination has this alert open, so there is nothing to resolve"
+                        .to_owned(),
+                )
+            });
+        } else {
+            r.notes.extend(recovered);
+            r.notes.extend(silenced);
+        }
+        r
+    }
+
+    /// A destination that has the alert follows its priority; one whose
+    /// resolve is held keeps it open. A destination the filters and routes
+    /// choose for the opening is told now, or after `page_after_secs`
+    /// (components), or when the silences matching it end.
+    fn route_trigger(
+        &self,
+        alert: &AlertFacts,
+        priority: Priority,
+        views: &[View],
+        quiet: &Quiet<'_>,
+    ) -> Routed {
+        let mut r = Routed::default();
+        for v in views {
+            match &v.held {
+                None => {
+                    if v.priority != priority {
+                        r.send(&v.destination, Action::Trigger, priority, None);
+                    }
+                }
+                Some(h) if h.action == Action::Resolve => {
+                    r.cancels.push(Cancel {
+                        destination: v.destination.clone(),
+                        outbox_id: h.outbox_id,
+                        fallback: (v.priority == priority).then_some((Action::Trigger, priority)),
+                    });
+                    r.set_view(ViewAfter {
+                        destination: v.destination.clone(),
+                        open: Some(v.priority),
+                        held: None,
+                    });
+                    r.notes.push(format!(
+                        "the resolve held at {} is cancelled: the alert stays open there",
+                        v.destination
+                    ));
+                    if v.priority != priority {
+                        r.send(&v.destination, Action::Trigger, priority, None);
+                    }
+                }
+                Some(h) => {
+                    if v.priority != priority {
+                        r.cancels.push(Cancel {
+                            destination: v.destination.clone(),
+                            outbox_id: h.outbox_id,
+                            fallback: None,
+                        });
+                        let hold = Hold {
+                            until: h.until,
+                            by: h.by.clone(),
+                        };
+                        r.send(&v.destination, Action::Trigger, priority, Some(hold));
+                    }
+                }
+            }
+        }
+        let opening = self.destinations(alert, priority);
+        let names = match opening {
+            Ok(names) => names,
+            Err(why) => {
+                if views.is_empty() {
+                    r.unsent = Some(why);
+                }
+                return r;
+            }
+        };
+        let mut told = !views.is_empty();
+        let mut silenced = Vec::new();
+        for n in names {
+            if views.iter().any(|v| v.destination == n) {
+                continue;
+            }
+            let (page_after, _) = self.delays(&alert.page_id, &n);
+            let mut hold = (alert.kind == EntityKind::Component && page_after > 0).then(|| Hold {
+                until: quiet.now + secs(page_after),
+                by: "page_after_secs".to_owned(),
+            });
+            let matching = silence::matching(quiet.silences, self, alert, &n, quiet.now);
+            match matching.iter().max_by_key(|s| s.end()) {
+                Some(s) => {
+                    let until = hold.as_ref().map_or(s.end(), |h| h.until.max(s.end()));
+                    hold = Some(Hold {
+                        until,
+                        by: format!("silence {}", s.id),
+                    });
+                    silenced.push(format!("{} matches at {n}", s.label()));
+                }
+                None => told = true,
+            }
+            r.send(&n, Action::Trigger, priority, hold);
+        }
+        if silenced.is_empty() {
+            return r;
+        }
+        if told {
+            r.notes
+                .extend(silenced.into_iter().map(|s| format!("silenced: {s}")));
+        } else {
+            r.unsent = Some((
+                Outcome::Silenced,
+                format!("silenced: {}", silenced.join("; ")),
+            ));
+        }
+        r
     }
 
     /// Who may be told of this alert opening at `priority`: the page's
@@ -301,6 +570,14 @@ impl Policy {
         let component_ok = r.components.is_empty() || alert.lists(&r.components);
         page_ok && kind_ok && component_ok && priority >= r.min_priority
     }
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::seconds(
+        i64::try_from(n)
+            .unwrap_or(i64::MAX / 1000)
+            .min(10 * 365 * 86_400),
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ fn component(id: &str, name: &str, group: Option<&str>) -> AlertFacts {
     AlertFacts {
         kind: EntityKind::Component,
         page_id: "gh".into(),
+        entity_id: id.into(),
         components: vec![ComponentFacts {
             id: id.into(),
             name: Some(name.into()),
@@ -20,6 +21,7 @@ fn incident(listing: &[(&str, &str)]) -> AlertFacts {
     AlertFacts {
         kind: EntityKind::Incident,
         page_id: "gh".into(),
+        entity_id: "i1".into(),
         components: listing
             .iter()
             .map(|(id, name)| ComponentFacts {
@@ -50,6 +52,7 @@ fn route(name: &str, f: impl FnOnce(&mut RoutePolicy)) -> RoutePolicy {
         min_priority: Low,
         continue_matching: false,
         has_token: true,
+        delays: Delays::default(),
     };
     f(&mut r);
     r
@@ -62,12 +65,20 @@ fn to(destinations: &[&str], action: Action, priority: Priority) -> Vec<Send> {
             destination: (*d).into(),
             action,
             priority,
+            hold: None,
         })
         .collect()
 }
 
+fn quiet() -> Quiet<'static> {
+    Quiet {
+        now: chrono::DateTime::UNIX_EPOCH,
+        silences: &[],
+    }
+}
+
 fn trigger(policy: &Policy, alert: &AlertFacts, p: Priority) -> Routed {
-    policy.route(alert, Action::Trigger, p, &[])
+    policy.route(alert, Action::Trigger, p, &[], &quiet())
 }
 
 #[test]
@@ -77,12 +88,13 @@ fn with_nothing_configured_everything_goes_to_the_default() {
     let r = trigger(&plain, &component("c1", "API", None), Medium);
     assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, Medium));
     assert_eq!(r.unsent, None);
-    let open = [(DEFAULT.to_owned(), High)];
+    let open = [View::open(DEFAULT, High)];
     let r = plain.route(
         &component("c1", "API", None),
         Action::Resolve,
         Medium,
         &open,
+        &quiet(),
     );
     assert_eq!(
         r.sends,
@@ -157,19 +169,43 @@ fn page_filters_gate_opening_and_say_why() {
         "rising to the minimum opens it then"
     );
     // Once open somewhere, it follows every change, even below the minimum.
-    let open = [(DEFAULT.to_owned(), High)];
-    let r = minimum.route(&component("c1", "API", None), Action::Trigger, Low, &open);
+    let open = [View::open(DEFAULT, High)];
+    let r = minimum.route(
+        &component("c1", "API", None),
+        Action::Trigger,
+        Low,
+        &open,
+        &quiet(),
+    );
     assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, Low));
     assert_eq!(r.unsent, None, "it was told: no filter to report");
     // Told already at this priority: nothing to send, and still no filter
     // to report.
-    let same = [(DEFAULT.to_owned(), Low)];
-    let r = minimum.route(&component("c1", "API", None), Action::Trigger, Low, &same);
+    let same = [View::open(DEFAULT, Low)];
+    let r = minimum.route(
+        &component("c1", "API", None),
+        Action::Trigger,
+        Low,
+        &same,
+        &quiet(),
+    );
     assert_eq!((r.sends, r.unsent), (vec![], None));
-    let r = minimum.route(&component("c1", "API", None), Action::Resolve, Low, &open);
+    let r = minimum.route(
+        &component("c1", "API", None),
+        Action::Resolve,
+        Low,
+        &open,
+        &quiet(),
+    );
     assert_eq!(r.sends, to(&[DEFAULT], Action::Resolve, High));
     // A resolve of an alert nobody was told of sends nothing.
-    let r = minimum.route(&component("c1", "API", None), Action::Resolve, Low, &[]);
+    let r = minimum.route(
+        &component("c1", "API", None),
+        Action::Resolve,
+        Low,
+        &[],
+        &quiet(),
+    );
     assert_eq!(r.sends, []);
     assert_eq!(r.unsent.map(|u| u.0), Some(Outcome::Filtered));
 
@@ -315,13 +351,15 @@ fn each_destination_keeps_its_own_view() {
     };
     let api = component("c1", "API", None);
     // Open at team-a at high; a rise to critical goes there.
-    let open = [("team-a".to_owned(), High)];
+    let open = [View::open("team-a", High)];
     assert_eq!(
-        policy.route(&api, Action::Trigger, Critical, &open).sends,
+        policy
+            .route(&api, Action::Trigger, Critical, &open, &quiet())
+            .sends,
         to(&["team-a"], Action::Trigger, Critical)
     );
     // The same priority again: nobody is told twice, and that is no filter.
-    let r = policy.route(&api, Action::Trigger, High, &open);
+    let r = policy.route(&api, Action::Trigger, High, &open, &quiet());
     assert_eq!((r.sends, r.unsent), (vec![], None));
     // The route no longer matches (routes changed): the open destination
     // still follows the alert, and the new match opens it too.
@@ -331,36 +369,285 @@ fn each_destination_keeps_its_own_view() {
         ..Policy::default()
     };
     assert_eq!(
-        moved.route(&api, Action::Trigger, Critical, &open).sends,
+        moved
+            .route(&api, Action::Trigger, Critical, &open, &quiet())
+            .sends,
         [
             Send {
                 destination: "team-a".into(),
                 action: Action::Trigger,
-                priority: Critical
+                priority: Critical,
+                hold: None,
             },
             Send {
                 destination: "team-b".into(),
                 action: Action::Trigger,
-                priority: Critical
+                priority: Critical,
+                hold: None,
             }
         ]
     );
     // A resolve goes to every destination that has it open, at its own
     // priority, whatever the routes say now.
-    let both = [("team-a".to_owned(), High), ("old".to_owned(), Medium)];
+    let both = [View::open("team-a", High), View::open("old", Medium)];
     assert_eq!(
-        moved.route(&api, Action::Resolve, Low, &both).sends,
+        moved
+            .route(&api, Action::Resolve, Low, &both, &quiet())
+            .sends,
         [
             Send {
                 destination: "team-a".into(),
                 action: Action::Resolve,
-                priority: High
+                priority: High,
+                hold: None,
             },
             Send {
                 destination: "old".into(),
                 action: Action::Resolve,
-                priority: Medium
+                priority: Medium,
+                hold: None,
             }
         ]
     );
+}
+
+mod quiet {
+    //! Grace periods and silences: what is held, until when, and what a
+    //! later decision cancels.
+    use super::*;
+    use crate::rules::silence::Silence;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap() + Duration::seconds(secs)
+    }
+
+    fn at(secs: i64, silences: &[Silence]) -> Quiet<'_> {
+        Quiet {
+            now: t(secs),
+            silences,
+        }
+    }
+
+    fn graceful(page_after: u64, resolve_after: u64) -> Policy {
+        Policy {
+            pages: vec![page(|p| {
+                p.delays = Delays {
+                    page_after_secs: Some(page_after),
+                    resolve_after_secs: Some(resolve_after),
+                }
+            })],
+            ..Policy::default()
+        }
+    }
+
+    fn held(action: Action, since: i64, until: i64, by: &str) -> Option<Held> {
+        Some(Held {
+            outbox_id: 7,
+            action,
+            since: t(since),
+            until: t(until),
+            by: by.into(),
+        })
+    }
+
+    fn hold(until: i64, by: &str) -> Option<Hold> {
+        Some(Hold {
+            until: t(until),
+            by: by.into(),
+        })
+    }
+
+    fn silence(id: &str, f: impl FnOnce(&mut Silence)) -> Silence {
+        let mut s = Silence {
+            id: id.into(),
+            page: Some("GitHub".into()),
+            component: None,
+            incident: None,
+            route: None,
+            starts_at: t(-60),
+            ends_at: t(600),
+            expired_at: None,
+            reason: "vendor ticket 4411".into(),
+        };
+        f(&mut s);
+        s
+    }
+
+    #[test]
+    fn a_component_trigger_waits_its_grace_period_and_an_incident_does_not() {
+        let policy = graceful(120, 0);
+        let api = component("c1", "API", None);
+        let r = policy.route(&api, Action::Trigger, High, &[], &at(0, &[]));
+        assert_eq!(r.sends.len(), 1);
+        assert_eq!(r.sends[0].hold, hold(120, "page_after_secs"));
+        assert_eq!(r.unsent, None, "the opening webhook keeps its outcome");
+        assert_eq!(
+            r.views,
+            [ViewAfter {
+                destination: DEFAULT.into(),
+                open: Some(High),
+                held: Some((Action::Trigger, hold(120, "page_after_secs").unwrap())),
+            }]
+        );
+        let outage = incident(&[("c1", "API")]);
+        let r = policy.route(&outage, Action::Trigger, High, &[], &at(0, &[]));
+        assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, High));
+        // A route's own delay wins over the page's.
+        let routed = Policy {
+            routes: vec![route("team", |r| {
+                r.delays.page_after_secs = Some(30);
+            })],
+            ..graceful(120, 0)
+        };
+        assert_eq!(routed.delays("gh", "team"), (30, 0));
+        assert_eq!(routed.delays("gh", DEFAULT), (120, 0));
+        assert_eq!(routed.delays("other", DEFAULT), (0, 0));
+        assert!(!graceful(0, 5).is_plain());
+    }
+
+    #[test]
+    fn a_recovery_within_the_grace_period_cancels_the_trigger_and_pages_nobody() {
+        let policy = graceful(120, 0);
+        let api = component("c1", "API", None);
+        let waiting = [View {
+            held: held(Action::Trigger, 0, 120, "page_after_secs"),
+            ..View::open(DEFAULT, High)
+        }];
+        let r = policy.route(&api, Action::Resolve, High, &waiting, &at(30, &[]));
+        assert!(r.sends.is_empty());
+        assert_eq!(
+            r.cancels,
+            [Cancel {
+                destination: DEFAULT.into(),
+                outbox_id: 7,
+                fallback: Some((Action::Resolve, High)),
+            }]
+        );
+        assert_eq!(
+            r.unsent,
+            Some((
+                Outcome::Recovered,
+                "recovered within 120 s: not paged".into()
+            ))
+        );
+        assert_eq!(r.views[0].open, None);
+        // A priority change while held replaces the held trigger, same deadline.
+        let r = policy.route(&api, Action::Trigger, Critical, &waiting, &at(30, &[]));
+        assert_eq!(r.cancels[0].fallback, None);
+        assert_eq!(r.sends[0].priority, Critical);
+        assert_eq!(r.sends[0].hold, hold(120, "page_after_secs"));
+        // The same priority again changes nothing.
+        let r = policy.route(&api, Action::Trigger, High, &waiting, &at(30, &[]));
+        assert!(r.sends.is_empty() && r.cancels.is_empty() && r.views.is_empty());
+    }
+
+    #[test]
+    fn a_held_resolve_is_cancelled_by_a_reopen() {
+        let policy = graceful(0, 300);
+        let api = component("c1", "API", None);
+        let open = [View::open(DEFAULT, High)];
+        let r = policy.route(&api, Action::Resolve, High, &open, &at(0, &[]));
+        assert_eq!(r.sends[0].hold, hold(300, "resolve_after_secs"));
+        assert_eq!(
+            r.views[0].open,
+            Some(High),
+            "still open there until it is sent"
+        );
+        assert_eq!(r.unsent, None);
+        let closing = [View {
+            held: held(Action::Resolve, 0, 300, "resolve_after_secs"),
+            ..View::open(DEFAULT, High)
+        }];
+        // Reopened at the same priority: the resolve is cancelled, nothing sent.
+        let r = policy.route(&api, Action::Trigger, High, &closing, &at(60, &[]));
+        assert!(r.sends.is_empty());
+        assert_eq!(r.cancels[0].fallback, Some((Action::Trigger, High)));
+        assert_eq!(
+            r.views,
+            [ViewAfter {
+                destination: DEFAULT.into(),
+                open: Some(High),
+                held: None
+            }]
+        );
+        assert!(r.notes[0].contains("stays open"), "{:?}", r.notes);
+        // At another priority: the change is sent as usual.
+        let r = policy.route(&api, Action::Trigger, Critical, &closing, &at(60, &[]));
+        assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, Critical));
+        assert_eq!(r.cancels[0].fallback, None);
+        assert_eq!(r.views[0].open, Some(Critical));
+        // A second resolve while one is held adds nothing.
+        let r = policy.route(&api, Action::Resolve, High, &closing, &at(60, &[]));
+        assert!(r.sends.is_empty() && r.cancels.is_empty());
+    }
+
+    #[test]
+    fn a_silence_holds_new_triggers_until_it_ends_and_never_holds_a_resolve() {
+        let policy = Policy {
+            pages: vec![page(|_| {})],
+            ..Policy::default()
+        };
+        let api = component("c1", "API", None);
+        let known = [silence("s1", |_| {}), silence("s2", |s| s.ends_at = t(900))];
+        let r = policy.route(&api, Action::Trigger, High, &[], &at(0, &known));
+        assert_eq!(r.sends[0].hold, hold(900, "silence s2"), "the latest end");
+        let (outcome, why) = r.unsent.clone().unwrap();
+        assert_eq!(outcome, Outcome::Silenced);
+        assert!(
+            why.contains("silence s2") && why.contains("vendor ticket 4411"),
+            "{why}"
+        );
+        // A grace period longer than the silence keeps its own deadline.
+        let both = Policy {
+            pages: vec![page(|p| p.delays.page_after_secs = Some(1200))],
+            ..Policy::default()
+        };
+        let r = both.route(&api, Action::Trigger, High, &[], &at(0, &known));
+        assert_eq!(r.sends[0].hold, hold(1200, "silence s2"));
+        // Not in force yet, or ended: sent at once.
+        let r = policy.route(&api, Action::Trigger, High, &[], &at(-120, &known));
+        assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, High));
+        // An alert ITOC360 has open follows its changes.
+        let open = [View::open(DEFAULT, Medium)];
+        let r = policy.route(&api, Action::Trigger, High, &open, &at(0, &known));
+        assert_eq!(r.sends, to(&[DEFAULT], Action::Trigger, High));
+        let r = policy.route(&api, Action::Resolve, High, &open, &at(0, &known));
+        assert_eq!(r.sends, to(&[DEFAULT], Action::Resolve, Medium));
+        // A silenced trigger never sent: the resolve cancels it.
+        let silenced = [View {
+            held: held(Action::Trigger, 0, 900, "silence s2"),
+            ..View::open(DEFAULT, High)
+        }];
+        let r = policy.route(&api, Action::Resolve, High, &silenced, &at(10, &known));
+        assert!(r.sends.is_empty());
+        assert_eq!(r.cancels.len(), 1);
+        assert_eq!(r.unsent.as_ref().map(|u| u.0), Some(Outcome::Silenced));
+    }
+
+    #[test]
+    fn a_silence_on_one_route_leaves_the_others_paged() {
+        let policy = Policy {
+            routes: vec![
+                route("payments", |r| r.continue_matching = true),
+                route("platform", |_| {}),
+            ],
+            ..Policy::default()
+        };
+        let known = [silence("s1", |s| {
+            s.page = None;
+            s.route = Some("payments".into());
+        })];
+        let api = component("c1", "API", None);
+        let r = policy.route(&api, Action::Trigger, High, &[], &at(0, &known));
+        assert_eq!(r.sends.len(), 2);
+        assert_eq!(r.sends[0].hold, hold(600, "silence s1"));
+        assert_eq!(r.sends[1].hold, None);
+        assert_eq!(r.unsent, None, "platform is paged");
+        assert!(
+            r.notes[0].starts_with("silenced: silence s1"),
+            "{:?}",
+            r.notes
+        );
+    }
 }

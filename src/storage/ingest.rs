@@ -10,11 +10,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::rules::domain::Action;
 use crate::rules::domain::{Alert, EntityKind, Origin, Priority};
 use crate::rules::machine::Prior;
 use crate::rules::plan::{
     Context, Delivery, Draft, Lookup, NewState, OpenComponent, Plan, Reading, Stored, Transition,
 };
+use crate::rules::route::{Held, Hold, View};
 use crate::rules::time::{format_time, parse_time};
 use crate::storage::{WriteError, Writer};
 
@@ -50,7 +52,7 @@ pub fn ingest(
     decide: impl FnOnce(&Reading, &Context) -> Plan,
 ) -> rusqlite::Result<Plan> {
     let ctx = match reading.lookup() {
-        Some(lookup) => read_context(conn, &job.source, &lookup)?,
+        Some(lookup) => read_context(conn, &job.source, &lookup, job.received_at)?,
         None => Context::default(),
     };
     let plan = decide(reading, &ctx);
@@ -67,8 +69,14 @@ struct EntityKey<'a> {
     entity_id: &'a str,
 }
 
-/// What the rules need to know about the event's entity.
-pub fn read_context(conn: &Connection, source: &str, l: &Lookup<'_>) -> rusqlite::Result<Context> {
+/// What the rules need to know about the event's entity, as of `now` (when
+/// it was received: held events whose time has come count as sent).
+pub fn read_context(
+    conn: &Connection,
+    source: &str,
+    l: &Lookup<'_>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Context> {
     let key = EntityKey {
         source,
         kind: l.kind,
@@ -77,7 +85,8 @@ pub fn read_context(conn: &Connection, source: &str, l: &Lookup<'_>) -> rusqlite
     };
     let stored = load_entity(conn, key)?;
     let duplicate_of = find_applied(conn, key, l.keys)?;
-    let views = load_views(conn, key)?;
+    let views = load_views(conn, key, now)?;
+    let silences = super::silences::in_force(conn, now)?;
     Ok(match l.kind {
         EntityKind::Component => Context {
             stored,
@@ -85,13 +94,15 @@ pub fn read_context(conn: &Connection, source: &str, l: &Lookup<'_>) -> rusqlite
             incident_priority: open_incident_priority(conn, key)?,
             open_components: Vec::new(),
             views,
+            silences,
         },
         EntityKind::Incident => Context {
             stored,
             duplicate_of,
             incident_priority: None,
-            open_components: open_components(conn, key, &l.components)?,
+            open_components: open_components(conn, key, &l.components, now)?,
             views,
+            silences,
         },
     })
 }
@@ -136,53 +147,131 @@ pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result
     for t in &plan.transitions {
         insert_transition(conn, key(t.kind, &t.entity_id), &job.id, t)?;
     }
+    for c in &plan.cancels {
+        let cancelled = super::outbox::cancel(conn, c.outbox_id, &now)?;
+        if let (false, Some(instead)) = (cancelled, &c.fallback) {
+            insert_draft(conn, page_id, &job.id, &now, instead)?;
+        }
+    }
+    // The outbox row of each held draft, for its view.
+    let mut held_rows: Vec<(EntityKind, &str, &str, i64)> = Vec::new();
     for d in &plan.drafts {
-        insert_draft(conn, page_id, &job.id, &now, d)?;
+        let id = insert_draft(conn, page_id, &job.id, &now, d)?;
+        if d.hold.is_some() {
+            held_rows.push((d.kind, &d.entity_id, &d.destination, id));
+        }
     }
     for v in &plan.views {
+        let held = v.held.as_ref().map(|(action, hold)| {
+            let row = held_rows
+                .iter()
+                .rev()
+                .find(|(k, e, d, _)| *k == v.kind && *e == v.entity_id && *d == v.destination)
+                .map_or(0, |r| r.3);
+            (*action, hold, row)
+        });
         save_view(
             conn,
             key(v.kind, &v.entity_id),
             &v.destination,
             v.open,
+            held,
             &now,
         )?;
     }
     Ok(())
 }
 
-/// The destinations that have an entity's alert open, and at what priority.
-fn load_views(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Vec<(String, Priority)>> {
+/// The destinations that have an entity's alert open (or will, once a held
+/// trigger is due), at what priority, as of `now`: a held trigger whose
+/// time has come is sent, a held resolve whose time has come has closed
+/// the view.
+fn load_views(
+    conn: &Connection,
+    key: EntityKey<'_>,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Vec<View>> {
     let mut st = conn.prepare_cached(
-        "SELECT destination, priority FROM destination_alerts
-         WHERE source = ? AND page_id = ? AND kind = ? AND entity_id = ?",
+        "SELECT d.destination, d.priority, d.held_action, d.held_until, d.held_outbox,
+                d.opened_at, o.held_by, o.created_at
+         FROM destination_alerts d LEFT JOIN outbox o ON o.id = d.held_outbox
+         WHERE d.source = ? AND d.page_id = ? AND d.kind = ? AND d.entity_id = ?",
     )?;
     let rows = st.query_map(
         params![key.source, key.page_id, key.kind.as_str(), key.entity_id],
         |r| {
             let priority: Option<String> = r.get(1)?;
-            Ok((r.get(0)?, priority_column(priority.as_deref())))
+            let action: Option<String> = r.get(2)?;
+            let until: Option<String> = r.get(3)?;
+            let opened: String = r.get(5)?;
+            let decided: Option<String> = r.get(7)?;
+            let held = match (
+                action.as_deref().and_then(Action::parse),
+                until.as_deref().and_then(parse_time),
+            ) {
+                (Some(action), Some(until)) => Some(Held {
+                    outbox_id: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                    action,
+                    since: match action {
+                        Action::Trigger => parse_time(&opened),
+                        Action::Resolve => decided.as_deref().and_then(parse_time),
+                    }
+                    .unwrap_or(until),
+                    until,
+                    by: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                }),
+                _ => None,
+            };
+            Ok(View {
+                destination: r.get(0)?,
+                priority: priority_column(priority.as_deref()),
+                held,
+            })
         },
     )?;
-    rows.collect()
+    let mut views = Vec::new();
+    for v in rows {
+        let mut v = v?;
+        match &v.held {
+            Some(h) if h.until <= now && h.action == Action::Resolve => continue,
+            Some(h) if h.until <= now => v.held = None,
+            _ => {}
+        }
+        views.push(v);
+    }
+    Ok(views)
 }
 
-/// One destination's view: a row while it has the alert open.
+/// One destination's view: a row while it has the alert open, or waits
+/// on a held event (with that event's outbox row).
 fn save_view(
     conn: &Connection,
     key: EntityKey<'_>,
     destination: &str,
     open: Option<Priority>,
+    held: Option<(Action, &Hold, i64)>,
     now: &str,
 ) -> rusqlite::Result<()> {
+    let (held_action, held_until, held_outbox) = match held {
+        Some((action, hold, row)) => (
+            Some(action.as_str()),
+            Some(format_time(hold.until)),
+            Some(row),
+        ),
+        None => (None, None, None),
+    };
     match open {
         Some(p) => conn
             .prepare_cached(
                 "INSERT INTO destination_alerts (source, page_id, kind, entity_id, destination,
-                    priority, opened_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                    priority, opened_at, held_action, held_until, held_outbox)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (source, page_id, kind, entity_id, destination)
-                 DO UPDATE SET priority = excluded.priority",
+                 DO UPDATE SET priority = excluded.priority, held_action = excluded.held_action,
+                    held_until = excluded.held_until, held_outbox = excluded.held_outbox,
+                    opened_at = CASE WHEN destination_alerts.held_action = 'resolve'
+                                      AND destination_alerts.held_until <= excluded.opened_at
+                                     THEN excluded.opened_at ELSE destination_alerts.opened_at END",
             )?
             .execute(params![
                 key.source,
@@ -191,7 +280,10 @@ fn save_view(
                 key.entity_id,
                 destination,
                 p.as_str(),
-                now
+                now,
+                held_action,
+                held_until,
+                held_outbox
             ])?,
         None => conn
             .prepare_cached(
@@ -555,6 +647,7 @@ fn open_components(
     conn: &Connection,
     incident: EntityKey<'_>,
     ids: &[&str],
+    now: DateTime<Utc>,
 ) -> rusqlite::Result<Vec<OpenComponent>> {
     let mut st = conn.prepare_cached(OPEN_COMPONENT)?;
     let mut open = Vec::new();
@@ -583,7 +676,7 @@ fn open_components(
             entity_id: &c.component_id,
             ..incident
         };
-        c.views = load_views(conn, key)?;
+        c.views = load_views(conn, key, now)?;
     }
     Ok(open)
 }
@@ -615,13 +708,14 @@ fn insert_draft(
     webhook_id: &str,
     now: &str,
     d: &Draft,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<i64> {
     let state = match d.delivery {
         Delivery::Queue => super::outbox::State::Pending,
         Delivery::DryRun => super::outbox::State::Skipped,
     };
     let starts_at = format_time(d.starts_at);
     let ends_at = d.ends_at.map(format_time);
+    let held_until = d.hold.as_ref().map(|h| format_time(h.until));
     super::outbox::insert(
         conn,
         &super::outbox::NewEvent {
@@ -642,9 +736,10 @@ fn insert_draft(
             starts_at: &starts_at,
             ends_at: ends_at.as_deref(),
             state,
+            held_until: held_until.as_deref(),
+            held_by: d.hold.as_ref().map(|h| h.by.as_str()),
         },
-    )?;
-    Ok(())
+    )
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod outbox;
 mod reader;
 pub mod rounds;
+pub mod silences;
 pub mod upkeep;
 pub mod writer;
 

@@ -33,6 +33,9 @@ pub struct NewEvent<'a> {
     pub ends_at: Option<&'a str>,
     /// `skipped` in a dry run, else `pending`.
     pub state: State,
+    /// Held (a grace period, a silence): due then instead of at once.
+    pub held_until: Option<&'a str>,
+    pub held_by: Option<&'a str>,
 }
 
 /// Where an outbox row stands.
@@ -42,6 +45,8 @@ pub enum State {
     Delivered,
     Dead,
     Skipped,
+    /// A held event no longer wanted (docs/ROUTING.md).
+    Cancelled,
 }
 
 impl State {
@@ -51,6 +56,7 @@ impl State {
             State::Delivered,
             State::Dead,
             State::Skipped,
+            State::Cancelled,
         ]
         .into_iter()
         .find(|st| st.as_str() == s)
@@ -62,6 +68,7 @@ impl State {
             State::Delivered => "delivered",
             State::Dead => "dead",
             State::Skipped => "skipped",
+            State::Cancelled => "cancelled",
         }
     }
 }
@@ -70,8 +77,8 @@ pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO outbox (webhook_id, created_at, fingerprint, kind, page_id, entity_id, action,
             priority, title, message, status, impact, link, starts_at, ends_at, state,
-            next_attempt_at, queued_at, finished_at, destination)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            next_attempt_at, queued_at, finished_at, destination, held_until, held_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         e.webhook_id,
@@ -90,12 +97,28 @@ pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
         e.starts_at,
         e.ends_at,
         e.state.as_str(),
-        e.created_at,
-        e.created_at,
+        e.held_until.unwrap_or(e.created_at),
+        e.held_until.unwrap_or(e.created_at),
         (e.state == State::Skipped).then_some(e.created_at),
         e.destination,
+        e.held_until,
+        e.held_by,
     ])?;
     Ok(conn.last_insert_rowid())
+}
+
+/// Cancels a held row that has not gone out: pending (or skipped, in a dry
+/// run) and not in a worker's hands. False when it is too late: it was
+/// delivered, is being sent, or is finished otherwise.
+pub fn cancel(conn: &Connection, id: i64, now: &str) -> rusqlite::Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET state = 'cancelled', finished_at = ?1, lease_until = NULL
+             WHERE id = ?2 AND state IN ('pending', 'skipped')
+               AND (lease_until IS NULL OR lease_until <= ?1) AND attempts = 0",
+        )?
+        .execute(params![now, id])?;
+    Ok(n == 1)
 }
 
 /// An outbox row as the delivery worker, the CLI and the redeliver route
