@@ -12,7 +12,8 @@
 //! - `reconcile` — polls pages' status APIs and heals what the webhooks
 //!   missed through the pipeline
 //! - `audit`     — read-only pages and JSON over the stored history;
-//!   `redeliver` — the one change the pages offer (queue a dead event again)
+//!   `redeliver` and `silences` — the changes the pages offer (queue a dead
+//!   event again; add or expire a silence)
 //! - `replay`    — the stored history through the current rules on a
 //!   scratch copy
 //! - `rules`     — the pure rules (no I/O, no clock): `parse`, `plan`,
@@ -33,6 +34,7 @@ pub mod reconcile;
 pub mod redeliver;
 pub mod replay;
 pub mod rules;
+pub mod silences;
 pub mod storage;
 
 pub mod auth;

@@ -141,6 +141,7 @@ impl Application {
                 .route("/metrics", web::get().to(ops::metrics))
                 .configure(|cfg| audit::routes(cfg, &audit_state))
                 .configure(|cfg| redeliver::routes(cfg, redeliver_state.clone()))
+                .configure(|cfg| crate::silences::routes(cfg, redeliver_state.clone()))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_secs)
         .workers(WORKERS)

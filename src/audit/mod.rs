@@ -83,6 +83,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AuditState) {
         .service(guarded("/api/events", web::get().to(api_events)))
         .service(guarded("/reconcile", web::get().to(reconcile_page)))
         .service(guarded("/alerts", web::get().to(alerts_page)))
+        .service(guarded("/silences", web::get().to(silences_page)))
         .service(guarded("/api/events/{id}", web::get().to(api_event)))
         .service(guarded(
             "/incidents/{page}/{id}",
@@ -220,6 +221,20 @@ async fn alerts_page(
                 r.refreshing(),
                 &pages.destinations,
             ),
+        ),
+        Err(e) => db_error(e),
+    }
+}
+
+/// `GET /silences`
+async fn silences_page(
+    reader: web::Data<Reader>,
+    form: web::Query<views::SilenceForm>,
+) -> HttpResponse {
+    match reader.silences().await {
+        Ok(all) => html(
+            StatusCode::OK,
+            &views::SilencesPage::new(&all, form.into_inner(), chrono::Utc::now()),
         ),
         Err(e) => db_error(e),
     }

@@ -581,3 +581,79 @@ pub struct ErrorPage {
     pub title: String,
     pub message: String,
 }
+
+#[derive(Template)]
+#[template(path = "silences.html", config = "src/audit/askama.toml")]
+pub struct SilencesPage {
+    pub silences: Vec<SilenceView>,
+    /// The add form, prefilled from the query (the Silence links on
+    /// `/alerts`).
+    pub form: SilenceForm,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct SilenceForm {
+    #[serde(default)]
+    pub page: String,
+    #[serde(default)]
+    pub component: String,
+    #[serde(default)]
+    pub incident: String,
+    #[serde(default)]
+    pub route: String,
+}
+
+pub struct SilenceView {
+    pub id: String,
+    /// active | pending | ended | expired
+    pub state: &'static str,
+    pub matchers: String,
+    pub from: String,
+    pub until: String,
+    pub reason: String,
+    pub by: String,
+    pub can_expire: bool,
+}
+
+impl SilencesPage {
+    pub fn new(
+        all: &[crate::storage::silences::Listed],
+        form: SilenceForm,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let t = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%SZ").to_string();
+        SilencesPage {
+            silences: all
+                .iter()
+                .map(|l| {
+                    let s = &l.silence;
+                    let state = if s.expired_at.is_some_and(|e| e < s.ends_at) {
+                        "expired"
+                    } else if s.end() <= now {
+                        "ended"
+                    } else if s.starts_at > now {
+                        "pending"
+                    } else {
+                        "active"
+                    };
+                    SilenceView {
+                        id: s.id.clone(),
+                        state,
+                        matchers: s.matchers(),
+                        from: t(s.starts_at),
+                        until: t(s.end()),
+                        reason: s.reason.clone(),
+                        by: match &l.expired_by {
+                            Some(e) => {
+                                format!("{} at {}; expired by {e}", l.created_by, t(l.created_at))
+                            }
+                            None => format!("{} at {}", l.created_by, t(l.created_at)),
+                        },
+                        can_expire: s.end() > now,
+                    }
+                })
+                .collect(),
+            form,
+        }
+    }
+}

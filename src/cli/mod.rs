@@ -7,6 +7,7 @@ mod check;
 mod history;
 mod outbox;
 mod serve;
+pub mod silence;
 mod sources;
 
 use std::path::PathBuf;
@@ -54,7 +55,54 @@ pub enum Command {
     },
     /// Delete history older than a date, except that of alerts still open.
     Prune(PruneArgs),
+    /// Keep triggers matching a page, component, incident or route from
+    /// ITOC360 for a while; resolves are always sent.
+    #[command(subcommand)]
+    Silence(SilenceCommand),
 }
+
+#[derive(Subcommand, Debug)]
+pub enum SilenceCommand {
+    /// Add a silence; prints its id.
+    Add(SilenceAddArgs),
+    /// Every silence: id, state, matchers, from, until, reason, who and when.
+    List,
+    /// End a silence now; the triggers it held go out within a few seconds.
+    Expire {
+        /// The silence's id (from `silence add` or `silence list`).
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SilenceAddArgs {
+    /// A page id or name.
+    #[arg(long)]
+    pub page: Option<String>,
+    /// A component id, name or group.
+    #[arg(long)]
+    pub component: Option<String>,
+    /// An incident id.
+    #[arg(long)]
+    pub incident: Option<String>,
+    /// A destination: a route's name, or `default`.
+    #[arg(long)]
+    pub route: Option<String>,
+    /// When it starts (default: now); RFC 3339 or YYYY-MM-DD, UTC.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// When it ends; RFC 3339 (2026-12-01T18:00Z) or YYYY-MM-DD, UTC.
+    #[arg(long, value_name = "TIME")]
+    pub until: String,
+    /// Why, for whoever reads the audit later.
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// Bad input to a command: exit 2, like a configuration error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
 
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -154,10 +202,15 @@ pub fn main() -> ExitCode {
             Command::Replay(args) => history::replay(&settings, args.json),
             Command::Backup { path } => history::backup(&settings, &path),
             Command::Prune(args) => history::prune(settings, args).await,
+            Command::Silence(cmd) => silence::silence(settings, cmd).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<Usage>().is_some() => {
+            eprintln!("statuspage-bridge: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("statuspage-bridge: {e:#}");
             ExitCode::FAILURE

@@ -22,15 +22,21 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     None
 }
 
-/// A time a person typed (filters, `prune --before`): any `parse_time`
-/// form, `2025-03-04T10:15`, or a date (its midnight), all UTC.
+/// A time a person typed (filters, `prune --before`, `silence add
+/// --until`): any `parse_time` form, `2025-03-04T10:15` (with `Z` or an
+/// offset, or neither: UTC), or a date (its midnight, UTC).
 pub fn parse_moment(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     parse_time(s)
         .or_else(|| {
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M")
+            NaiveDateTime::parse_from_str(s.strip_suffix('Z').unwrap_or(s), "%Y-%m-%dT%H:%M")
                 .ok()
                 .map(|t| t.and_utc())
+        })
+        .or_else(|| {
+            DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z")
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
         })
         .or_else(|| {
             chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -67,6 +73,8 @@ mod tests {
             ("2025-03-04", "2025-03-04T00:00:00.000Z"),
             ("2025-03-04T10:15", "2025-03-04T10:15:00.000Z"),
             ("2025-03-04T10:15:00+02:00", "2025-03-04T08:15:00.000Z"),
+            ("2026-12-01T18:00Z", "2026-12-01T18:00:00.000Z"),
+            ("2026-12-01T18:00+01:00", "2026-12-01T17:00:00.000Z"),
         ] {
             assert_eq!(
                 parse_moment(typed).map(format_time).as_deref(),

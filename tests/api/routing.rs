@@ -23,6 +23,8 @@ fn route(name: &str, token: &str, f: impl FnOnce(&mut Route)) -> Route {
         token: Secret::new(token),
         format: None,
         continue_matching: false,
+        page_after_secs: None,
+        resolve_after_secs: None,
     };
     f(&mut r);
     r
