@@ -30,6 +30,11 @@ struct AttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabels {
     destination: String,
     action: String,
@@ -43,6 +48,7 @@ pub struct Metrics {
     refused: Family<RefusedLabels, Counter>,
     attempts: Family<AttemptLabels, Counter>,
     events: Family<EventLabels, Counter>,
+    routing: Family<DecisionLabels, Counter>,
     attempt_seconds: Histogram,
     commit_to_send_seconds: Histogram,
     rounds: Family<RoundLabels, Counter>,
@@ -100,6 +106,12 @@ impl Metrics {
             "Events decided for ITOC360, by destination (default or a route) and action",
             events.clone(),
         );
+        let routing = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "routing_decisions",
+            "Decisions routing kept from ITOC360 or held: filtered, unrouted, silenced, recovered, held",
+            routing.clone(),
+        );
         let attempt_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 12));
         registry.register(
             "delivery_attempt_seconds",
@@ -139,6 +151,7 @@ impl Metrics {
             refused,
             attempts,
             events,
+            routing,
             attempt_seconds,
             commit_to_send_seconds,
         }
@@ -149,6 +162,17 @@ impl Metrics {
             .get_or_create(&EventLabels {
                 destination: destination.to_owned(),
                 action: action.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A routing decision: `filtered`, `unrouted`, `silenced`,
+    /// `recovered`, or `held` (an event held for a grace period or a
+    /// silence).
+    pub fn routing(&self, decision: &str) {
+        self.routing
+            .get_or_create(&DecisionLabels {
+                decision: decision.to_owned(),
             })
             .inc();
     }

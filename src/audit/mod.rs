@@ -212,11 +212,16 @@ async fn alerts_page(
     pages: web::Data<Configured>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
+    let closing = match query::held_resolves(&reader).await {
+        Ok(c) => c,
+        Err(e) => return db_error(e),
+    };
     match query::open_alerts(&reader).await {
         Ok(rows) => html(
             StatusCode::OK,
             &views::AlertsPage::new(
                 &rows,
+                &closing,
                 banners(&reader, &pages).await,
                 r.refreshing(),
                 &pages.destinations,

@@ -10,8 +10,8 @@ use crate::redact;
 use crate::rules::domain::Outcome;
 use crate::rules::time::parse_time;
 use crate::storage::audit::{
-    AttemptRow, Detail, EventRow, Filters, LinkRow, OpenAlertRow, OutboxRow, RoundRow, Timeline,
-    TransitionRow,
+    AttemptRow, Detail, EventRow, Filters, HeldResolveRow, LinkRow, OpenAlertRow, OutboxRow,
+    RoundRow, Timeline, TransitionRow,
 };
 
 /// Everything but RFC 3986's unreserved characters is encoded.
@@ -247,7 +247,19 @@ impl From<&OutboxRow> for OutboxView {
             action: o.action.clone(),
             priority: o.priority.clone(),
             title: o.title.clone(),
-            delivery: DeliveryView::new(&o.state, o.attempts, o.last_error.clone(), Some(o.id)),
+            delivery: {
+                let mut d =
+                    DeliveryView::new(&o.state, o.attempts, o.last_error.clone(), Some(o.id));
+                let now = crate::rules::time::format_time(chrono::Utc::now());
+                if let (Some(until), Some(by)) = (&o.held_until, &o.held_by) {
+                    if o.state == "pending" && until.as_str() > now.as_str() {
+                        d.label = format!("held until {} ({by})", when(until));
+                    } else if o.state == "cancelled" {
+                        d.label = format!("cancelled while held ({by})");
+                    }
+                }
+                d
+            },
             attempts: o.attempts,
             webhook_href: format!("/events/{}", seg(&o.webhook_id)),
             destination: o.destination.clone(),
@@ -501,6 +513,16 @@ pub struct AlertsPage {
     /// Reloads itself every 15 s, like `/events`.
     pub refresh: bool,
     pub refresh_toggle: String,
+    /// Resolves held for `resolve_after_secs`.
+    pub closing: Vec<ClosingView>,
+}
+
+pub struct ClosingView {
+    pub kind: String,
+    pub name: String,
+    pub href: String,
+    pub destination: String,
+    pub until: String,
 }
 
 pub struct AlertView {
@@ -514,13 +536,17 @@ pub struct AlertView {
     pub delivery: Option<DeliveryView>,
     pub last_action: String,
     /// Where ITOC360 has it open; a destination no longer configured is
-    /// marked orphaned (its next events cannot be sent).
+    /// marked orphaned (its next events cannot be sent); what is held
+    /// there says until when.
     pub at: String,
+    /// The add form of `/silences`, prefilled for this alert.
+    pub silence_href: String,
 }
 
 impl AlertsPage {
     pub fn new(
         rows: &[OpenAlertRow],
+        closing: &[HeldResolveRow],
         banners: Vec<String>,
         refresh: bool,
         configured: &[String],
@@ -529,11 +555,15 @@ impl AlertsPage {
             None | Some("") => "— (filtered: not open in ITOC360)".to_owned(),
             Some(list) => list
                 .split(", ")
-                .map(|d| {
+                .map(|label| {
+                    let (d, held) = match label.split_once(" (") {
+                        Some((d, rest)) => (d, format!(" ({}", shown_times(rest))),
+                        None => (label, String::new()),
+                    };
                     if configured.iter().any(|c| c == d) {
-                        d.to_owned()
+                        format!("{d}{held}")
                     } else {
-                        format!("{d} (orphaned)")
+                        format!("{d} (orphaned){held}")
                     }
                 })
                 .collect::<Vec<_>>()
@@ -568,6 +598,18 @@ impl AlertsPage {
                     }),
                     last_action: r.action.clone().unwrap_or_default(),
                     at: at(&r.destinations),
+                    silence_href: silence_href(r),
+                })
+                .collect(),
+            closing: closing
+                .iter()
+                .map(|c| ClosingView {
+                    kind: c.kind.clone(),
+                    name: c.name.clone().unwrap_or_else(|| c.entity_id.clone()),
+                    href: entity_href(&c.kind, Some(&c.page_id), Some(&c.entity_id))
+                        .unwrap_or_default(),
+                    destination: c.destination.clone(),
+                    until: when(&c.held_until),
                 })
                 .collect(),
             banners,
@@ -656,4 +698,28 @@ impl SilencesPage {
             form,
         }
     }
+}
+
+/// Stored times inside a held label, shown like every other time.
+fn shown_times(rest: &str) -> String {
+    match rest.rsplit_once(' ') {
+        Some((words, t)) => {
+            let t = t.trim_end_matches(')');
+            format!("{words} {})", when(t))
+        }
+        None => rest.to_owned(),
+    }
+}
+
+/// `/silences?page=…&component=…` (or `incident=…`) for an open alert.
+fn silence_href(r: &OpenAlertRow) -> String {
+    let key = if r.kind == "incident" {
+        "incident"
+    } else {
+        "component"
+    };
+    let q =
+        serde_urlencoded::to_string([("page", r.page_id.as_str()), (key, r.entity_id.as_str())])
+            .unwrap_or_default();
+    format!("/silences?{q}")
 }

@@ -149,6 +149,15 @@ impl Pipeline {
         }
         for d in &plan.drafts {
             self.metrics.event(&d.destination, d.action.as_str());
+            if d.hold.is_some() {
+                self.metrics.routing("held");
+            }
+        }
+        if matches!(
+            ingested.outcome,
+            Outcome::Filtered | Outcome::Unrouted | Outcome::Silenced | Outcome::Recovered
+        ) {
+            self.metrics.routing(ingested.outcome.as_str());
         }
         if plan.drafts.iter().any(|d| d.delivery == Delivery::Queue) {
             self.outbox_ready.notify_one();

@@ -260,6 +260,10 @@ pub struct OutboxRow {
     pub finished_at: Option<String>,
     /// `default` or a route's name.
     pub destination: String,
+    /// Held (a grace period, a silence) until then.
+    pub held_until: Option<String>,
+    /// `page_after_secs`, `resolve_after_secs` or `silence <id>`.
+    pub held_by: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
@@ -276,7 +280,7 @@ pub struct AttemptRow {
 
 const OUTBOX_SELECT: &str =
     "SELECT id, webhook_id, created_at, fingerprint, action, priority, title, state,
-    attempts, last_status, last_error, finished_at, destination FROM outbox";
+    attempts, last_status, last_error, finished_at, destination, held_until, held_by FROM outbox";
 
 pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
     let sql = format!("{ROW_SELECT} WHERE w.id = ?");
@@ -572,22 +576,68 @@ pub struct OpenAlertRow {
     pub destinations: Option<String>,
 }
 
-/// Every open alert, most urgent first, then oldest first.
+/// Every open alert, most urgent first, then oldest first. Its
+/// destinations say what is held there, and until when (a held resolve
+/// whose time has come has closed the view).
 pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
+    let now = crate::rules::time::format_time(chrono::Utc::now());
     sqlx::query_as(
         "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
                 o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id,
-                (SELECT group_concat(destination, ', ') FROM
-                    (SELECT d.destination FROM destination_alerts d
+                (SELECT group_concat(label, ', ') FROM
+                    (SELECT d.destination ||
+                            CASE WHEN d.held_until > ?1 AND d.held_action = 'trigger'
+                                 THEN ' (held until ' || d.held_until || ')'
+                                 WHEN d.held_until > ?1
+                                 THEN ' (resolve held until ' || d.held_until || ')'
+                                 ELSE '' END AS label
+                       FROM destination_alerts d
                       WHERE d.page_id = a.page_id AND d.kind = a.kind AND d.entity_id = a.entity_id
+                        AND NOT (d.held_action = 'resolve' AND d.held_until <= ?1)
                       ORDER BY d.destination)) AS destinations
          FROM open_alerts a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
-             WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id)
+             WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id
+               AND x.state <> 'cancelled')
          ORDER BY CASE a.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
                                   ELSE 3 END,
                   a.open_since, a.kind, a.entity_id",
     )
+    .bind(now)
+    .fetch_all(&r.pool)
+    .await
+    .map_err(ReadError::from)
+}
+
+/// A resolve held for `resolve_after_secs`: the bridge has closed the
+/// alert, ITOC360 still has it open until the resolve is sent.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct HeldResolveRow {
+    pub kind: String,
+    pub page_id: String,
+    pub entity_id: String,
+    pub name: Option<String>,
+    pub destination: String,
+    pub held_until: String,
+}
+
+/// Every resolve still held, soonest first.
+pub async fn held_resolves(r: &Reader) -> ReadResult<Vec<HeldResolveRow>> {
+    let now = crate::rules::time::format_time(chrono::Utc::now());
+    sqlx::query_as(
+        "SELECT d.kind, d.page_id, d.entity_id,
+                coalesce((SELECT i.name FROM incidents i
+                           WHERE d.kind = 'incident' AND i.source = d.source
+                             AND i.page_id = d.page_id AND i.incident_id = d.entity_id),
+                         (SELECT c.name FROM components c
+                           WHERE d.kind = 'component' AND c.source = d.source
+                             AND c.page_id = d.page_id AND c.component_id = d.entity_id)) AS name,
+                d.destination, d.held_until
+         FROM destination_alerts d
+         WHERE d.held_action = 'resolve' AND d.held_until > ?
+         ORDER BY d.held_until, d.destination",
+    )
+    .bind(now)
     .fetch_all(&r.pool)
     .await
     .map_err(ReadError::from)
