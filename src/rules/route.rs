@@ -422,6 +422,10 @@ impl Policy {
                             until: h.until,
                             by: h.by.clone(),
                         };
+                        r.notes.push(format!(
+                            "still held at {} ({}): sent at the priority it has then",
+                            v.destination, h.by
+                        ));
                         r.send(&v.destination, Action::Trigger, priority, Some(hold));
                     }
                 }

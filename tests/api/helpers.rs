@@ -189,17 +189,19 @@ impl TestApp {
     }
 
     /// Waits, without sleeping, until the delivery worker has no pending
-    /// rows that are due within `horizon`: each check runs after the
-    /// worker reports progress.
+    /// rows left but those held for later (a grace period, a silence):
+    /// each check runs after the worker reports progress.
     pub async fn drain(&mut self) {
         let progress = self.progress.as_mut().expect("not a dry run");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let pending: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE state = 'pending'")
-                    .fetch_one(&self.pool)
-                    .await
-                    .unwrap();
+            let pending: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbox WHERE state = 'pending'
+                   AND (held_until IS NULL OR held_until <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .unwrap();
             if pending == 0 {
                 return;
             }

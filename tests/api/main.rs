@@ -13,6 +13,7 @@ mod commands;
 mod correlation;
 mod delivery;
 mod postmortem;
+mod quiet;
 mod reconcile;
 mod redeliver;
 mod routing;
