@@ -823,3 +823,110 @@ async fn json_logs_are_one_object_per_line_with_the_same_fields_and_redaction() 
         "unsubscribe secret in the log"
     );
 }
+
+#[tokio::test]
+async fn killed_during_a_grace_period_the_held_trigger_goes_out_once_after_restart() {
+    let fake = FakeItoc360::start("itoc-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("\n[[routes]]\nname = \"ops\"\ntoken = \"itoc-token\"\npage_after_secs = 3\n");
+    std::fs::write(&config, text).unwrap();
+    let p = start(&config);
+    let (status, v) = p.post(fixture("03_component_major_outage.json")).await;
+    assert_eq!(
+        (status, v["outcome"].as_str()),
+        (200, Some("triggered")),
+        "{v}"
+    );
+    p.signal("KILL");
+    let _ = p.wait();
+    assert!(fake.received().is_empty(), "held, not sent before the kill");
+
+    let p = start(&config);
+    fake.wait_for_requests(1).await;
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let got = fake.accepted();
+    assert_eq!(
+        statuses_for(&got, "statuspage:x1y2z3a4b5c6:component:r7p3k9d2m5w1"),
+        ["trigger"],
+        "sent once, after the restart"
+    );
+    fake.stop().await;
+}
+
+#[test]
+fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), None);
+    let run = |args: &[&str]| {
+        let out = bridge(&config).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = run(&["silence", "add", "--until", "2099-01-01T00:00Z"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("matcher"), "{err}");
+    let (code, _, err) = run(&[
+        "silence",
+        "add",
+        "--page",
+        "GitHub",
+        "--from",
+        "2099-02-01",
+        "--until",
+        "2099-01-01",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("ends_at"), "{err}");
+    let (code, _, err) = run(&["silence", "add", "--page", "GitHub", "--until", "soon"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--until"), "{err}");
+    let (code, out, _) = run(&["silence", "list"]);
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "no silences"),
+        "bad input stored nothing"
+    );
+
+    let (code, id, err) = run(&[
+        "silence",
+        "add",
+        "--page",
+        "GitHub",
+        "--component",
+        "Git Operations",
+        "--until",
+        "2099-01-01T18:00Z",
+        "--reason",
+        "known, vendor ticket 4411",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let id = id.trim().to_owned();
+    assert_eq!(id.len(), 12, "{id}");
+    let (code, out, _) = run(&["silence", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains(&id)
+            && out.contains("active")
+            && out.contains("component=\"Git Operations\"")
+            && out.contains("2099-01-01T18:00:00Z")
+            && out.contains("known, vendor ticket 4411"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["silence", "expire", &id]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("expired"), "{out}");
+    let (_, out, _) = run(&["silence", "list"]);
+    assert!(
+        out.contains("expired") && out.contains("expired by cli:"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["silence", "expire", "nope"]);
+    assert_eq!(code, Some(2), "{err}");
+}
