@@ -15,12 +15,15 @@ use crate::rules::plan::{Delivery, Reading};
 use crate::rules::route::Policy;
 use crate::storage::history;
 
-/// What was decided for one webhook.
+/// What was decided for one webhook (at one destination, under
+/// `--candidate`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub outcome: String,
     pub action: Option<String>,
     pub priority: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
 }
 
 /// A webhook the current rules decide differently.
@@ -30,8 +33,87 @@ pub struct Difference {
     pub kind: String,
     pub page_id: Option<String>,
     pub entity_id: Option<String>,
+    /// Under `--candidate`: the destination whose events differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
     pub recorded: Decision,
     pub replayed: Decision,
+}
+
+/// Replays the database at `live` under a whole other configuration
+/// (`replay --candidate`): its rules and routing, the silences as stored.
+/// Reports, per webhook, each destination whose events (action, priority)
+/// differ from those recorded: what the candidate would have paged, and
+/// where.
+pub fn run_candidate(
+    live: &Path,
+    rules: Rules,
+    policy: Arc<Policy>,
+    scratch_dir: &Path,
+    mut on_difference: impl FnMut(&Difference),
+) -> anyhow::Result<u64> {
+    history::replay(live, scratch_dir, |recorded, scratch| {
+        let job = &recorded.job;
+        let reading = Reading::of(&job.body);
+        let decide = pipeline::decide(
+            rules,
+            Delivery::DryRun,
+            policy.clone(),
+            job.received_at,
+            job.origin.clone(),
+        );
+        let plan = scratch
+            .ingest(job, &reading, decide)
+            .with_context(|| format!("replaying webhook {}", job.id))?;
+        let replayed: Vec<(String, String, String)> = plan
+            .drafts
+            .iter()
+            .map(|d| {
+                (
+                    d.destination.clone(),
+                    d.action.to_string(),
+                    d.priority.to_string(),
+                )
+            })
+            .collect();
+        let mut destinations: Vec<&String> = recorded
+            .events
+            .iter()
+            .chain(&replayed)
+            .map(|(d, _, _)| d)
+            .collect();
+        destinations.sort();
+        destinations.dedup();
+        for d in destinations {
+            let at = |events: &[(String, String, String)]| -> Vec<(String, String)> {
+                events
+                    .iter()
+                    .filter(|(dest, _, _)| dest == d)
+                    .map(|(_, a, p)| (a.clone(), p.clone()))
+                    .collect()
+            };
+            let (was, would) = (at(&recorded.events), at(&replayed));
+            if was == would {
+                continue;
+            }
+            let decision = |outcome: &str, events: &[(String, String)]| Decision {
+                outcome: outcome.to_owned(),
+                action: events.first().map(|e| e.0.clone()),
+                priority: events.first().map(|e| e.1.clone()),
+                destination: Some(d.clone()),
+            };
+            on_difference(&Difference {
+                webhook_id: job.id.clone(),
+                kind: recorded.kind.clone(),
+                page_id: recorded.page_id.clone(),
+                entity_id: recorded.entity_id.clone(),
+                destination: Some(d.clone()),
+                recorded: decision(&recorded.outcome, &was),
+                replayed: decision(plan.step.outcome.as_str(), &would),
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Replays the database at `live` under `rules` with no routing settings,
@@ -73,11 +155,13 @@ pub fn run_routed(
             outcome: step.outcome.to_string(),
             action: step.emit.map(|e| e.action.to_string()),
             priority: step.emit.map(|e| e.priority.to_string()),
+            destination: None,
         };
         let recorded_decision = Decision {
             outcome: recorded.outcome,
             action: recorded.action,
             priority: recorded.priority,
+            destination: None,
         };
         if replayed != recorded_decision {
             on_difference(&Difference {
@@ -85,6 +169,7 @@ pub fn run_routed(
                 kind: recorded.kind,
                 page_id: recorded.page_id,
                 entity_id: recorded.entity_id,
+                destination: None,
                 recorded: recorded_decision,
                 replayed,
             });

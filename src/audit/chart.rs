@@ -232,6 +232,8 @@ mod tests {
             last_error: None,
             finished_at: None,
             destination: "default".into(),
+            held_until: None,
+            held_by: None,
         }
     }
 

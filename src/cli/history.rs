@@ -4,7 +4,11 @@
 use super::PruneArgs;
 use crate::config::Settings;
 
-pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
+pub(super) fn replay(
+    settings: &Settings,
+    json: bool,
+    candidate: Option<&Settings>,
+) -> anyhow::Result<()> {
     use std::io::Write;
     let path = &settings.database.path;
     anyhow::ensure!(path.is_file(), "no database at {}", path.display());
@@ -18,12 +22,18 @@ pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
             "webhook", "kind", "entity", "recorded"
         );
     }
-    let webhooks = crate::replay::run_routed(
+    let under = candidate.unwrap_or(settings);
+    let run = if candidate.is_some() {
+        crate::replay::run_candidate
+    } else {
+        crate::replay::run_routed
+    };
+    let webhooks = run(
         path,
-        settings.rules(),
-        std::sync::Arc::new(settings.policy()),
+        under.rules(),
+        std::sync::Arc::new(under.policy()),
         &std::env::temp_dir(),
-        |d| {
+        |d: &crate::replay::Difference| {
             differences += 1;
             let written = if json {
                 writeln!(out, "{}", serde_json::to_string(d).expect("serializable"))
@@ -33,9 +43,14 @@ pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
                     d.page_id.as_deref().unwrap_or("-"),
                     d.entity_id.as_deref().unwrap_or("-")
                 );
+                let at = d
+                    .destination
+                    .as_deref()
+                    .map(|d| format!("  at {d}"))
+                    .unwrap_or_default();
                 writeln!(
                     out,
-                    "{:<36}  {:<9}  {:<32}  {:<30}  {}",
+                    "{:<36}  {:<9}  {:<32}  {:<30}  {}{at}",
                     d.webhook_id,
                     d.kind,
                     entity,
@@ -58,9 +73,14 @@ pub(super) fn replay(settings: &Settings, json: bool) -> anyhow::Result<()> {
             serde_json::json!({"webhooks": webhooks, "differences": differences})
         )?;
     } else {
+        let rules = if candidate.is_some() {
+            "the candidate configuration"
+        } else {
+            "the current rules"
+        };
         writeln!(
             out,
-            "replayed {webhooks} webhooks under the current rules: {differences} would be decided differently"
+            "replayed {webhooks} webhooks under {rules}: {differences} would be decided differently"
         )?;
     }
     Ok(())

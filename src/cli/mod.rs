@@ -113,6 +113,11 @@ pub struct ReplayArgs {
     /// `--set maintenance.page=true` (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+    /// Replay under this whole configuration file instead (its filters,
+    /// routes, delays and maintenance; its [database] is ignored) and list
+    /// every event whose destination, action or priority would differ.
+    #[arg(long, value_name = "PATH")]
+    pub candidate: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -199,7 +204,15 @@ pub fn main() -> ExitCode {
                 print!("{}", sources::new_source(&settings, &name));
                 Ok(())
             }
-            Command::Replay(args) => history::replay(&settings, args.json),
+            Command::Replay(args) => match &args.candidate {
+                None => history::replay(&settings, args.json, None),
+                Some(path) => {
+                    let candidate =
+                        Settings::load_with(Some(path), |k| std::env::var(k).ok(), &args.set)
+                            .map_err(|e| Usage(format!("--candidate {}: {e}", path.display())))?;
+                    history::replay(&settings, args.json, Some(&candidate))
+                }
+            },
             Command::Backup { path } => history::backup(&settings, &path),
             Command::Prune(args) => history::prune(settings, args).await,
             Command::Silence(cmd) => silence::silence(settings, cmd).await,

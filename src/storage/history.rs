@@ -27,6 +27,9 @@ pub struct Recorded {
     pub outcome: String,
     pub action: Option<String>,
     pub priority: Option<String>,
+    /// The events it decided for ITOC360: (destination, action, priority),
+    /// in order, held and cancelled ones too.
+    pub events: Vec<(String, String, String)>,
 }
 
 /// The scratch database a replay writes into.
@@ -72,6 +75,16 @@ pub fn replay(
         "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON;
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
     )?;
+    // Silences as they were stored: each is in force in the replay over
+    // the times it was in force then (docs/ROUTING.md).
+    scratch_db.execute("ATTACH DATABASE ?1 AS recorded", [copy.to_string_lossy()])?;
+    scratch_db.execute_batch(
+        "INSERT INTO silences SELECT * FROM recorded.silences;
+         DETACH DATABASE recorded;",
+    )?;
+    let mut events = copy_db.prepare(
+        "SELECT destination, action, priority FROM outbox WHERE webhook_id = ? ORDER BY id",
+    )?;
 
     // rowid order is the order the writer stored them (received_at is taken
     // before the writer's queue, so it can differ for simultaneous webhooks).
@@ -115,7 +128,14 @@ pub fn replay(
             outcome: r.get(10)?,
             action: r.get(11)?,
             priority: r.get(12)?,
+            events: Vec::new(),
         };
+        let mut recorded = recorded;
+        recorded.events = events
+            .query_map([&recorded.job.id], |e| {
+                Ok((e.get(0)?, e.get(1)?, e.get(2)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         each(recorded, &mut out)?;
         count += 1;
         if count.is_multiple_of(CHUNK) {

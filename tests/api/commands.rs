@@ -429,3 +429,135 @@ async fn retention_days_prunes_on_start() {
     assert_eq!(app.count("SELECT count(*) FROM incidents").await, 2);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn replay_candidate_lists_what_another_configuration_would_have_paged_and_where() {
+    let fake = FakeItoc360::start("itoc-token-0123456789").await;
+    let mut app = spawn_delivering(&fake.base_url, "itoc-token-0123456789").await;
+    let api_down = other_component("api1", "API", "operational", "major_outage", "10:00");
+    let api_up = other_component("api1", "API", "major_outage", "operational", "10:05");
+    let billing = other_component("bil1", "Billing", "operational", "major_outage", "10:01");
+    for body in [api_down, billing, api_up] {
+        let (status, v) = app.post_json(body).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    app.drain().await;
+    assert_eq!(
+        fake.accepted().len(),
+        3,
+        "the API paged and resolved; billing paged"
+    );
+    let config = config_for(&app);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // The same configuration: nothing would differ.
+    let same = app.dir.path().join("same.toml");
+    std::fs::copy(&config, &same).unwrap();
+    let out = run(
+        &config,
+        tmp.path(),
+        &["replay", "--candidate", same.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("replayed 3 webhooks under the candidate configuration: 0 would"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // A candidate that ignores the API and sends billing to a team.
+    let candidate = app.dir.path().join("candidate.toml");
+    std::fs::write(
+        &candidate,
+        "[database]\npath = \"/nowhere/ignored.db\"\n\n[[sources]]\nname = \"statuspage\"\n\
+         token = \"test-source-token-0123456789\"\n\n[itoc360]\ntoken = \"d-token-0123456789\"\n\n\
+         [[pages]]\nid = \"x1y2z3a4b5c6\"\nbase_url = \"http://127.0.0.1:9\"\n\
+         ignore_components = [\"API\"]\n\n[[routes]]\nname = \"billing-team\"\n\
+         components = [\"Billing\"]\ntoken = \"b-token-0123456789\"\n",
+    )
+    .unwrap();
+    let out = run(
+        &config,
+        tmp.path(),
+        &[
+            "replay",
+            "--json",
+            "--candidate",
+            candidate.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let differences: Vec<(String, String, Value, Value)> = lines[..lines.len() - 1]
+        .iter()
+        .map(|d| {
+            (
+                d["entity_id"].as_str().unwrap().to_owned(),
+                d["destination"].as_str().unwrap().to_owned(),
+                d["recorded"]["action"].clone(),
+                d["replayed"]["action"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        differences,
+        [
+            (
+                "api1".into(),
+                "default".into(),
+                json!("trigger"),
+                Value::Null
+            ),
+            (
+                "bil1".into(),
+                "billing-team".into(),
+                Value::Null,
+                json!("trigger")
+            ),
+            (
+                "bil1".into(),
+                "default".into(),
+                json!("trigger"),
+                Value::Null
+            ),
+            (
+                "api1".into(),
+                "default".into(),
+                json!("resolve"),
+                Value::Null
+            ),
+        ]
+    );
+    assert_eq!(lines[0]["replayed"]["outcome"], "filtered");
+    assert_eq!(lines[0]["replayed"]["destination"], "default");
+    assert_eq!(
+        lines[lines.len() - 1],
+        json!({"webhooks": 3, "differences": 4})
+    );
+    // The live history is untouched, and nothing more was sent.
+    assert_eq!(app.count("SELECT count(*) FROM outbox").await, 3);
+    assert_eq!(fake.accepted().len(), 3);
+
+    // A candidate that does not load: exit 2, the key named.
+    std::fs::write(&candidate, "[[routes]]\nname = \"x\"\ncolour = \"red\"\n").unwrap();
+    let out = run(
+        &config,
+        tmp.path(),
+        &["replay", "--candidate", candidate.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
+    fake.stop().await;
+}
