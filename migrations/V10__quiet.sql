@@ -29,25 +29,6 @@ CREATE TABLE silences (
 );
 CREATE INDEX silences_end ON silences (ends_at);
 
--- What reconcile learns from a page's summary.json: its name, and its
--- components with their groups (names for titles and filters).
-CREATE TABLE learned_pages (
-    page_id     TEXT PRIMARY KEY,
-    name        TEXT NOT NULL,
-    learned_at  TEXT NOT NULL
-);
-CREATE TABLE learned_components (
-    page_id      TEXT NOT NULL,
-    component_id TEXT NOT NULL,
-    name         TEXT,
-    group_id     TEXT,
-    group_name   TEXT,
-    is_group     INTEGER NOT NULL DEFAULT 0,
-    status       TEXT,
-    learned_at   TEXT NOT NULL,
-    PRIMARY KEY (page_id, component_id)
-) WITHOUT ROWID;
-
 -- alert_events shows what is held, and until when.
 DROP VIEW alert_events;
 CREATE VIEW alert_events AS

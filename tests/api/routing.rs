@@ -514,9 +514,9 @@ fn the_readmes_routing_example_is_a_working_configuration() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let section = readme
-        .split("## Routing: who is paged for what")
+        .split("## Routing and quiet: who is paged for what, and when")
         .nth(1)
-        .expect("the README has a routing section");
+        .expect("the README has a routing and quiet section");
     let example = section
         .split("```toml")
         .nth(1)
@@ -534,4 +534,74 @@ fn the_readmes_routing_example_is_a_working_configuration() {
     assert_eq!(policy.page_name("kctbh9vrtdwd"), Some("GitHub"));
     assert!(!policy.default_has_token);
     assert!(!s.dry_run(), "platform has a token");
+    assert_eq!(policy.delays("kctbh9vrtdwd", "platform"), (120, 300));
+    assert_eq!(policy.delays("kctbh9vrtdwd", "payments"), (0, 300));
+
+    // The worked example: the API Requests component goes down. Payments is
+    // told at once and the alert goes on to platform, which waits 2 min; a
+    // silence on Webhooks holds that component's trigger; Codespaces never
+    // pages.
+    use chrono::TimeZone;
+    use statuspage_bridge::rules::domain::{Action, EntityKind, Outcome, Priority};
+    use statuspage_bridge::rules::route::{AlertFacts, ComponentFacts, Quiet};
+    use statuspage_bridge::rules::silence::Request;
+    let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
+    let component = |name: &str| AlertFacts {
+        kind: EntityKind::Component,
+        page_id: "kctbh9vrtdwd".into(),
+        entity_id: name.to_lowercase().replace(' ', "-"),
+        components: vec![ComponentFacts {
+            id: name.to_lowercase().replace(' ', "-"),
+            name: Some(name.into()),
+            group_id: None,
+        }],
+    };
+    let silence = Request {
+        page: Some("GitHub".into()),
+        component: Some("Webhooks".into()),
+        ends_at: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 18, 0, 0).single(),
+        reason: "known, vendor ticket 4411".into(),
+        ..Request::default()
+    }
+    .silence("s1".into(), now)
+    .unwrap();
+    let silences = [silence];
+    let quiet = Quiet {
+        now,
+        silences: &silences,
+    };
+    let api = policy.route(
+        &component("API Requests"),
+        Action::Trigger,
+        Priority::Medium,
+        &[],
+        &quiet,
+    );
+    let told: Vec<(&str, Option<i64>)> = api
+        .sends
+        .iter()
+        .map(|s| {
+            (
+                s.destination.as_str(),
+                s.hold.as_ref().map(|h| (h.until - now).num_seconds()),
+            )
+        })
+        .collect();
+    assert_eq!(told, [("payments", None), ("platform", Some(120))]);
+    let hooks = policy.route(
+        &component("Webhooks"),
+        Action::Trigger,
+        Priority::Medium,
+        &[],
+        &quiet,
+    );
+    assert_eq!(hooks.unsent.map(|u| u.0), Some(Outcome::Silenced));
+    let codespaces = policy.route(
+        &component("Codespaces"),
+        Action::Trigger,
+        Priority::Critical,
+        &[],
+        &quiet,
+    );
+    assert_eq!(codespaces.unsent.map(|u| u.0), Some(Outcome::Filtered));
 }
