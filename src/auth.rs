@@ -37,6 +37,18 @@ pub fn masked_webhook_url(public_url: &str) -> String {
 
 /// The (user, password) of an `Authorization: Basic …` header value; the
 /// scheme is case-insensitive (RFC 7617).
+/// The user name of a request's Basic credentials ("" without any): who
+/// asked for a change, for the record.
+pub fn user_of(req: &actix_web::HttpRequest) -> String {
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    basic_credentials(header)
+        .map(|(user, _)| user)
+        .unwrap_or_default()
+}
+
 pub fn basic_credentials(header: Option<&str>) -> Option<(String, String)> {
     use base64::Engine;
     let (scheme, encoded) = header?.split_once(' ')?;

@@ -48,13 +48,7 @@ async fn retry(
     let Ok(id) = id.parse::<i64>() else {
         return not_found();
     };
-    let by = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| auth::basic_credentials(Some(h)))
-        .map(|(user, _)| user)
-        .unwrap_or_default();
+    let by = auth::user_of(&req);
     let now = chrono::Utc::now();
     let done = state.writer.redeliver(id, by.clone(), now).await;
     match done {

@@ -18,7 +18,7 @@ use crate::audit::require_change;
 use crate::auth;
 use crate::redeliver::RedeliverState;
 use crate::rules::silence::{Request, Silence};
-use crate::rules::time::{format_time, parse_moment, parse_time};
+use crate::rules::time::{format_time, parse_moment};
 use crate::storage::silences::Expired;
 
 /// Registers the routes behind the change rule.
@@ -91,14 +91,7 @@ fn is_form(req: &HttpRequest) -> bool {
 }
 
 fn who(req: &HttpRequest) -> String {
-    let user = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|h| auth::basic_credentials(Some(h)))
-        .map(|(user, _)| user)
-        .unwrap_or_default();
-    format!("api:{user}")
+    format!("api:{}", auth::user_of(req))
 }
 
 fn bad(message: String) -> HttpResponse {
@@ -217,11 +210,4 @@ async fn expire_form(
         return bad("to expire a silence, send DELETE /api/silences/<id>".to_owned());
     }
     expire(req, id, state).await
-}
-
-/// `starts_at`/`ends_at` as stored, for the page.
-pub fn shown(t: &str) -> String {
-    parse_time(t)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%SZ").to_string())
-        .unwrap_or_else(|| t.to_owned())
 }

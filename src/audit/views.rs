@@ -669,15 +669,7 @@ impl SilencesPage {
                 .iter()
                 .map(|l| {
                     let s = &l.silence;
-                    let state = if s.expired_at.is_some_and(|e| e < s.ends_at) {
-                        "expired"
-                    } else if s.end() <= now {
-                        "ended"
-                    } else if s.starts_at > now {
-                        "pending"
-                    } else {
-                        "active"
-                    };
+                    let state = s.state(now);
                     SilenceView {
                         id: s.id.clone(),
                         state,

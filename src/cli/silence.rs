@@ -44,7 +44,7 @@ async fn run(
             );
         }
         (SilenceCommand::List, _) => {
-            let all = db.writer.silences().await?;
+            let all = db.read.silences().await?;
             if all.is_empty() {
                 println!("no silences");
             }
@@ -89,15 +89,7 @@ fn request(a: &SilenceAddArgs) -> Result<Request, Usage> {
 /// `id  state  matchers  from  until  reason  created by/at`.
 fn line(l: &Listed, now: chrono::DateTime<chrono::Utc>) -> String {
     let s = &l.silence;
-    let state = if s.expired_at.is_some_and(|e| e < s.ends_at) {
-        "expired"
-    } else if s.end() <= now {
-        "ended"
-    } else if s.starts_at > now {
-        "pending"
-    } else {
-        "active"
-    };
+    let state = s.state(now);
     let t = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     format!(
         "{}\t{state}\t{}\t{}\t{}\t{:?}\tby {} at {}{}",

@@ -101,6 +101,23 @@ impl Silence {
         }
     }
 
+    /// `active`, `pending` (not started), `ended`, or `expired` (by hand,
+    /// before its end), at `now`.
+    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+        if self
+            .expired_at
+            .is_some_and(|e| e < self.ends_at && e <= now)
+        {
+            "expired"
+        } else if self.end() <= now {
+            "ended"
+        } else if self.starts_at > now {
+            "pending"
+        } else {
+            "active"
+        }
+    }
+
     /// Every matcher it has matches the alert at `destination`.
     pub fn matches(&self, policy: &Policy, alert: &AlertFacts, destination: &str) -> bool {
         let page_ok = self.page.as_deref().is_none_or(|p| {
@@ -330,6 +347,11 @@ mod tests {
         assert!(expired.is_active(at(10)));
         assert!(!expired.is_active(at(11)));
         assert_eq!(expired.end(), at(11));
+        assert_eq!(
+            [9, 10, 11].map(|h| expired.state(at(h))),
+            ["pending", "active", "expired"]
+        );
+        assert_eq!(silence(|_| {}).state(at(12)), "ended");
         // Expiring after the end changes nothing.
         assert_eq!(silence(|s| s.expired_at = Some(at(13))).end(), at(12));
         let all = [s, silence(|s| s.id = "s2".into())];

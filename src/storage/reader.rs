@@ -116,10 +116,13 @@ impl Reader {
     /// Every alert open at a destination: (destination, kind, page id,
     /// entity id), by destination.
     pub async fn open_at_destinations(&self) -> ReadResult<Vec<(String, String, String, String)>> {
+        // A resolve held past its time has closed the view.
         Ok(sqlx::query_as(
             "SELECT destination, kind, page_id, entity_id FROM destination_alerts
+             WHERE NOT (held_action = 'resolve' AND held_until <= ?)
              ORDER BY destination, kind, page_id, entity_id",
         )
+        .bind(crate::rules::time::format_time(Utc::now()))
         .fetch_all(&self.pool)
         .await?)
     }

@@ -125,13 +125,6 @@ fn expire(conn: &Connection, id: &str, by: &str, now: DateTime<Utc>) -> rusqlite
     Ok(Expired::Now { released })
 }
 
-fn list(conn: &Connection) -> rusqlite::Result<Vec<Listed>> {
-    let sql = format!("SELECT {COLUMNS} FROM silences ORDER BY ends_at DESC, id");
-    conn.prepare_cached(&sql)?
-        .query_map([], from_row)?
-        .collect()
-}
-
 impl Writer {
     /// Stores a new silence; `by` says who asked (`cli:<user>`, `api:<user>`).
     pub async fn add_silence(
@@ -154,15 +147,10 @@ impl Writer {
     ) -> Result<Expired, WriteError> {
         self.run(move |conn| expire(conn, &id, &by, now)).await
     }
-
-    /// Every silence, latest end first (`silence list`).
-    pub async fn silences(&self) -> Result<Vec<Listed>, WriteError> {
-        self.run(list).await
-    }
 }
 
 impl Reader {
-    /// Every silence, latest end first (`/silences`).
+    /// Every silence, latest end first (`/silences`, `silence list`).
     pub async fn silences(&self) -> ReadResult<Vec<Listed>> {
         type Row = (
             String,
