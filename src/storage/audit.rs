@@ -593,7 +593,7 @@ pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
                                  ELSE '' END AS label
                        FROM destination_alerts d
                       WHERE d.page_id = a.page_id AND d.kind = a.kind AND d.entity_id = a.entity_id
-                        AND NOT (d.held_action = 'resolve' AND d.held_until <= ?1)
+                        AND (coalesce(d.held_action, '') <> 'resolve' OR d.held_until > ?1)
                       ORDER BY d.destination)) AS destinations
          FROM open_alerts a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x

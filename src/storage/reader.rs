@@ -119,7 +119,7 @@ impl Reader {
         // A resolve held past its time has closed the view.
         Ok(sqlx::query_as(
             "SELECT destination, kind, page_id, entity_id FROM destination_alerts
-             WHERE NOT (held_action = 'resolve' AND held_until <= ?)
+             WHERE coalesce(held_action, '') <> 'resolve' OR held_until > ?
              ORDER BY destination, kind, page_id, entity_id",
         )
         .bind(crate::rules::time::format_time(Utc::now()))
