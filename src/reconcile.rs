@@ -5,7 +5,8 @@
 //! writer, machine, decision table and outbox. A round that fails changes
 //! nothing; every round is recorded in `reconcile_rounds`.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -18,8 +19,10 @@ use crate::config::{Page, Settings};
 use crate::deliver::USER_AGENT;
 use crate::metrics::Metrics;
 use crate::pipeline::{Incoming, Origin, Pipeline};
+use crate::rules::catalog;
 use crate::rules::domain::Outcome;
 use crate::rules::heal::{self, Local, Misses};
+use crate::rules::route::Policy;
 use crate::rules::time::format_time;
 use crate::storage::rounds::Round;
 use crate::storage::{Reader, Writer};
@@ -47,6 +50,10 @@ struct PageTask {
     writer: Writer,
     metrics: Metrics,
     misses: Misses,
+    /// For the warning about filters that name nothing a page has.
+    policy: Arc<Policy>,
+    /// Those warned about already (once each, across pages).
+    warned: Arc<Mutex<HashSet<String>>>,
 }
 
 /// A finished comparison: counts for the round's record.
@@ -76,17 +83,14 @@ impl Reconciler {
                 "reconcile.interval_secs is under 60: status APIs publish no rate limit, poll gently"
             );
         }
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(r.timeout_ms))
-            .connect_timeout(Duration::from_millis(r.timeout_ms))
-            .user_agent(USER_AGENT)
-            .build()
-            .context("building the status API client")?;
+        let client = client(r.timeout_ms)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (rounds_tx, rounds) = watch::channel(0u64);
         let rounds_tx = Arc::new(rounds_tx);
         let mut pokes = Vec::new();
         let mut tasks = Vec::new();
+        let policy = Arc::new(settings.policy());
+        let warned = Arc::new(Mutex::new(HashSet::new()));
         for page in &settings.pages {
             let poke = Arc::new(Notify::new());
             let task = PageTask {
@@ -100,6 +104,8 @@ impl Reconciler {
                 writer: writer.clone(),
                 metrics: metrics.clone(),
                 misses: Misses::new(),
+                policy: policy.clone(),
+                warned: warned.clone(),
             };
             tracing::info!(page = %page.id, source = %task.source, url = %page.api_base(), private = !page.api_key.is_empty(), webhooks = page.webhooks, "reconcile started");
             tasks.push(tokio::spawn(task.run(
@@ -167,6 +173,43 @@ impl Handle {
     }
 }
 
+/// A client for status APIs: the bridge's user agent, `timeout_ms` for
+/// connecting and for the whole answer.
+pub fn client(timeout_ms: u64) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(timeout_ms))
+        .connect_timeout(Duration::from_millis(timeout_ms))
+        .user_agent(USER_AGENT)
+        .build()
+        .context("building the status API client")
+}
+
+/// Fetches one document of the page's status API (`summary.json` …) as
+/// JSON; a private page's key goes in the `Authorization` header.
+pub async fn fetch(client: &reqwest::Client, page: &Page, path: &str) -> anyhow::Result<Value> {
+    let url = format!("{}/api/v2/{path}", page.api_base());
+    let mut req = client.get(&url);
+    if !page.api_key.is_empty() {
+        req = req.header(
+            reqwest::header::AUTHORIZATION,
+            format!("OAuth {}", page.api_key.expose()),
+        );
+    }
+    let res = req
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+    let status = res.status();
+    if status != reqwest::StatusCode::OK {
+        anyhow::bail!("GET {url}: HTTP {}", status.as_u16());
+    }
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+    serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("GET {url}: not JSON: {e}"))
+}
+
 impl PageTask {
     async fn run(
         mut self,
@@ -230,32 +273,13 @@ impl PageTask {
 
     /// Fetches one status API document as JSON.
     async fn fetch(&self, path: &str) -> anyhow::Result<Value> {
-        let url = format!("{}/api/v2/{path}", self.page.api_base());
-        let mut req = self.client.get(&url);
-        if !self.page.api_key.is_empty() {
-            req = req.header(
-                reqwest::header::AUTHORIZATION,
-                format!("OAuth {}", self.page.api_key.expose()),
-            );
-        }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
-        let status = res.status();
-        if status != reqwest::StatusCode::OK {
-            anyhow::bail!("GET {url}: HTTP {}", status.as_u16());
-        }
-        let bytes = res
-            .bytes()
-            .await
-            .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
-        serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("GET {url}: not JSON: {e}"))
+        fetch(&self.client, &self.page, path).await
     }
 
     async fn compare_and_heal(&mut self, now: DateTime<Utc>) -> anyhow::Result<Counts> {
         let summary_json = self.fetch("summary.json").await?;
         let summary = heal::read_summary(&summary_json, &self.page.id)?;
+        let learned = catalog::read_catalog(&summary_json, &self.page.id)?;
         let local = self.local().await?;
         // Counting misses only counts once the round succeeds.
         let mut misses = self.misses.clone();
@@ -308,7 +332,35 @@ impl PageTask {
         if self.page.webhooks && !unannounced.is_empty() {
             self.warn_if_quarantined(&unannounced).await;
         }
+        self.writer
+            .learn_page(learned, now)
+            .await
+            .context("storing the page's name and components")?;
+        self.warn_of_unknown_selectors().await;
         Ok(counts)
+    }
+
+    /// Warns once of each filter that names a component or group its page
+    /// does not have: a typo must not silently mute (also on `/reconcile`).
+    async fn warn_of_unknown_selectors(&self) {
+        let catalogs = match self.read.catalogs().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(page = %self.page.id, error = %e, "reading the learned pages failed");
+                return;
+            }
+        };
+        for unknown in catalog::unknown_selectors(&self.policy, &catalogs) {
+            let text = unknown.to_string();
+            let new = self
+                .warned
+                .lock()
+                .map(|mut w| w.insert(text.clone()))
+                .unwrap_or(false);
+            if new {
+                tracing::warn!(key = %unknown.key, selector = %unknown.selector, "{text}");
+            }
+        }
     }
 
     /// Heals of changes older than two minutes mean their webhooks never

@@ -19,7 +19,9 @@ use serde_json::json;
 
 use crate::config::Settings;
 use crate::redact;
+use crate::rules::catalog;
 use crate::rules::domain::EntityKind;
+use crate::rules::route::Policy;
 use crate::storage::Reader;
 use crate::storage::audit::{self as query, Filters, ListError};
 use views::{ErrorPage, EventPage, EventsPage, TimelinePage};
@@ -38,6 +40,41 @@ struct Configured {
     with_webhooks: Vec<String>,
     /// Configured destinations: `default` and every route.
     destinations: Vec<String>,
+    /// Page names, filters and routes.
+    policy: std::sync::Arc<Policy>,
+}
+
+impl Configured {
+    /// Every page known, named: configured name, else learned, else id.
+    async fn names(&self, reader: &Reader) -> views::PageNames {
+        let mut known = match reader.known_pages().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the learned page names failed");
+                Vec::new()
+            }
+        };
+        for id in &self.all {
+            if !known.iter().any(|(k, _)| k == id) {
+                known.push((id.clone(), None));
+            }
+        }
+        known.sort();
+        views::PageNames(
+            known
+                .into_iter()
+                .map(|(id, learned)| {
+                    let name = self
+                        .policy
+                        .page_name(&id)
+                        .map(str::to_owned)
+                        .or(learned)
+                        .unwrap_or_else(|| id.clone());
+                    (id, name)
+                })
+                .collect(),
+        )
+    }
 }
 
 impl AuditState {
@@ -64,6 +101,7 @@ impl AuditState {
                 destinations: std::iter::once(crate::rules::route::DEFAULT.to_owned())
                     .chain(settings.routing.routes.iter().map(|r| r.name.clone()))
                     .collect(),
+                policy: std::sync::Arc::new(settings.policy()),
             },
         }
     }
@@ -197,11 +235,20 @@ async fn banners(reader: &Reader, pages: &Configured) -> Vec<String> {
 
 /// `GET /reconcile`
 async fn reconcile_page(reader: web::Data<Reader>, pages: web::Data<Configured>) -> HttpResponse {
+    let catalogs = match reader.catalogs().await {
+        Ok(c) => c,
+        Err(e) => return db_error(e),
+    };
     match query::rounds(&reader, 100).await {
-        Ok(rounds) => html(
-            StatusCode::OK,
-            &views::ReconcilePage::new(&rounds, &pages.all, banners(&reader, &pages).await),
-        ),
+        Ok(rounds) => {
+            let mut view =
+                views::ReconcilePage::new(&rounds, &pages.all, banners(&reader, &pages).await);
+            view.unknown = catalog::unknown_selectors(&pages.policy, &catalogs)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            html(StatusCode::OK, &view)
+        }
         Err(e) => db_error(e),
     }
 }
@@ -225,6 +272,7 @@ async fn alerts_page(
                 banners(&reader, &pages).await,
                 r.refreshing(),
                 &pages.destinations,
+                &pages.names(&reader).await,
             ),
         ),
         Err(e) => db_error(e),
@@ -256,22 +304,31 @@ async fn events_page(
     let refresh = r.refreshing();
     match query::list(&reader, &filters).await {
         Ok(page) => {
-            let mut view = EventsPage::new(&page.events, filters, page.next_cursor, refresh, None);
+            let mut view = EventsPage::new(&page.events, filters, page.next_cursor, refresh, None)
+                .with_pages(&pages.names(&reader).await);
             view.banners = banners(&reader, &pages).await;
             html(StatusCode::OK, &view)
         }
         Err(ListError::BadFilter(e)) => html(
             StatusCode::BAD_REQUEST,
-            &EventsPage::new(&[], filters, None, false, Some(e.to_string())),
+            &EventsPage::new(&[], filters, None, false, Some(e.to_string()))
+                .with_pages(&pages.names(&reader).await),
         ),
         Err(ListError::Database(e)) => db_error(e),
     }
 }
 
 /// `GET /events/{id}`
-async fn event_page(reader: web::Data<Reader>, id: web::Path<String>) -> HttpResponse {
+async fn event_page(
+    reader: web::Data<Reader>,
+    pages: web::Data<Configured>,
+    id: web::Path<String>,
+) -> HttpResponse {
     match query::detail(&reader, &id).await {
-        Ok(Some(d)) => html(StatusCode::OK, &EventPage::new(&d)),
+        Ok(Some(d)) => html(
+            StatusCode::OK,
+            &EventPage::new(&d, &pages.names(&reader).await),
+        ),
         Ok(None) => error_page(
             StatusCode::NOT_FOUND,
             "Not found",

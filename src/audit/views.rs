@@ -48,6 +48,9 @@ pub struct EventView {
     pub received: String,
     pub source: String,
     pub kind: String,
+    pub page_id: Option<String>,
+    /// The page as shown: configured name, else learned, else its id.
+    pub page: String,
     pub entity: String,
     pub entity_href: Option<String>,
     pub transition: String,
@@ -106,6 +109,8 @@ impl From<&EventRow> for EventView {
             received: when(&r.received_at),
             source: r.source.clone(),
             kind: r.kind.clone(),
+            page_id: r.page_id.clone(),
+            page: r.page_id.clone().unwrap_or_else(|| "—".into()),
             entity: r
                 .entity_name
                 .clone()
@@ -138,6 +143,8 @@ impl From<&EventRow> for EventView {
 pub struct EventsPage {
     pub events: Vec<EventView>,
     pub filters: Filters,
+    /// The page filter's choices: id, name shown, chosen.
+    pub pages: Vec<(String, String, bool)>,
     pub kinds: Vec<(&'static str, bool)>,
     pub outcomes: Vec<(&'static str, bool)>,
     pub older: Option<String>,
@@ -149,7 +156,52 @@ pub struct EventsPage {
     pub banners: Vec<String>,
 }
 
+/// Page ids and the names shown for them (docs/ROUTING.md, "Page names").
+#[derive(Debug, Clone, Default)]
+pub struct PageNames(pub Vec<(String, String)>);
+
+impl PageNames {
+    /// `page_id`'s name, else the id itself.
+    pub fn label(&self, page_id: &str) -> String {
+        self.0
+            .iter()
+            .find(|(id, _)| id == page_id)
+            .map_or_else(|| page_id.to_owned(), |(_, name)| name.clone())
+    }
+}
+
+impl EventView {
+    fn named(mut self, names: &PageNames) -> Self {
+        if let Some(id) = &self.page_id {
+            self.page = names.label(id);
+        }
+        self
+    }
+}
+
 impl EventsPage {
+    /// Shows page names, and offers every known page in the filter.
+    pub fn with_pages(mut self, names: &PageNames) -> Self {
+        self.events = std::mem::take(&mut self.events)
+            .into_iter()
+            .map(|e| e.named(names))
+            .collect();
+        let chosen = self.filters.page.as_deref().map(str::trim);
+        self.pages = names
+            .0
+            .iter()
+            .map(|(id, name)| {
+                let shown = if name == id {
+                    id.clone()
+                } else {
+                    format!("{name} ({id})")
+                };
+                (id.clone(), shown, chosen == Some(id.as_str()))
+            })
+            .collect();
+        self
+    }
+
     pub fn new(
         events: &[EventRow],
         filters: Filters,
@@ -180,6 +232,7 @@ impl EventsPage {
         let refresh_toggle = query_href(&filters, !refresh);
         EventsPage {
             events: events.iter().map(EventView::from).collect(),
+            pages: Vec::new(),
             filters,
             kinds,
             outcomes,
@@ -201,6 +254,7 @@ impl EventsPage {
 pub fn query_href(f: &Filters, refresh: bool) -> String {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for (k, v) in [
+        ("page", &f.page),
         ("kind", &f.kind),
         ("outcome", &f.outcome),
         ("q", &f.q),
@@ -314,13 +368,19 @@ pub struct EventPage {
 }
 
 impl EventPage {
-    pub fn new(d: &Detail) -> Self {
+    pub fn new(d: &Detail, names: &PageNames) -> Self {
         let e = &d.event;
         let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
         let fields = vec![
             ("Received", when(&e.received_at)),
             ("Source", e.source.clone()),
             ("Kind", e.kind.clone()),
+            (
+                "Page",
+                e.page_id
+                    .as_deref()
+                    .map_or_else(|| "—".into(), |p| names.label(p)),
+            ),
             ("Page id", opt(&e.page_id)),
             ("Entity id", opt(&e.entity_id)),
             ("Name", opt(&e.entity_name)),
@@ -337,7 +397,7 @@ impl EventPage {
         ];
         EventPage {
             id: e.id.clone(),
-            event: EventView::from(e),
+            event: EventView::from(e).named(names),
             fields,
             body: redact::body_for_display(&d.body),
             outbox: d.outbox.iter().map(OutboxView::from).collect(),
@@ -458,6 +518,8 @@ impl TimelinePage {
 #[derive(Template)]
 #[template(path = "reconcile.html", config = "src/audit/askama.toml")]
 pub struct ReconcilePage {
+    /// Filters naming a component or group their page does not have.
+    pub unknown: Vec<String>,
     pub rounds: Vec<RoundView>,
     /// Configured pages with no round recorded yet.
     pub waiting: Vec<String>,
@@ -480,6 +542,7 @@ pub struct RoundView {
 impl ReconcilePage {
     pub fn new(rounds: &[RoundRow], pages: &[String], banners: Vec<String>) -> Self {
         ReconcilePage {
+            unknown: Vec::new(),
             waiting: pages
                 .iter()
                 .filter(|p| !rounds.iter().any(|r| &r.page_id == *p))
@@ -527,6 +590,8 @@ pub struct ClosingView {
 
 pub struct AlertView {
     pub kind: String,
+    /// The page's name, else its id.
+    pub page: String,
     pub name: String,
     pub href: String,
     pub status: String,
@@ -550,6 +615,7 @@ impl AlertsPage {
         banners: Vec<String>,
         refresh: bool,
         configured: &[String],
+        names: &PageNames,
     ) -> Self {
         let at = |list: &Option<String>| match list.as_deref() {
             None | Some("") => "— (filtered: not open in ITOC360)".to_owned(),
@@ -580,6 +646,7 @@ impl AlertsPage {
                 .iter()
                 .map(|r| AlertView {
                     kind: r.kind.clone(),
+                    page: names.label(&r.page_id),
                     name: r.name.clone().unwrap_or_else(|| r.entity_id.clone()),
                     href: entity_href(&r.kind, Some(&r.page_id), Some(&r.entity_id))
                         .unwrap_or_default(),

@@ -6,6 +6,7 @@
 mod check;
 mod history;
 mod outbox;
+mod pages;
 mod serve;
 pub mod silence;
 mod sources;
@@ -59,6 +60,23 @@ pub enum Command {
     /// ITOC360 for a while; resolves are always sent.
     #[command(subcommand)]
     Silence(SilenceCommand),
+    /// A page's components, to filter and route on.
+    #[command(subcommand)]
+    Pages(PagesCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PagesCommand {
+    /// Read the page's summary.json and print every component: id, name,
+    /// group, status, and whether the current filters and routes let it
+    /// page, and to which destination.
+    Components {
+        /// A page id or name from [[pages]], or any page id.
+        page: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,6 +234,9 @@ pub fn main() -> ExitCode {
             Command::Backup { path } => history::backup(&settings, &path),
             Command::Prune(args) => history::prune(settings, args).await,
             Command::Silence(cmd) => silence::silence(settings, cmd).await,
+            Command::Pages(PagesCommand::Components { page, json }) => {
+                pages::components(&settings, &page, json).await
+            }
         }
     });
     match result {

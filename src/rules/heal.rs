@@ -84,7 +84,7 @@ fn going_on(status: &str) -> bool {
 }
 
 /// Checks that `v` is a status API answer for `page_id` holding `lists`.
-fn checked(v: &Value, page_id: &str, lists: &[&str]) -> Result<(), Unusable> {
+pub(crate) fn checked(v: &Value, page_id: &str, lists: &[&str]) -> Result<(), Unusable> {
     let id = v
         .pointer("/page/id")
         .and_then(Value::as_str)

@@ -2,8 +2,10 @@
 //! parameter. Data flows `parse` → `plan` (which runs the `machine`, which
 //! asks `decide`); `domain` is the shared vocabulary and `time` the one text
 //! form of a time. `heal` compares a page's status API with the bridge's
-//! view (reconcile). See docs/ARCHITECTURE.md.
+//! view (reconcile); `catalog` is what a page is made of, as its `summary.json`
+//! says. See docs/ARCHITECTURE.md.
 
+pub mod catalog;
 pub mod decide;
 pub mod domain;
 pub mod heal;

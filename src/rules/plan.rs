@@ -168,6 +168,37 @@ pub struct Context {
     pub views: Vec<View>,
     /// The silences in force when the event was received.
     pub silences: Vec<Silence>,
+    /// What reconcile learned of the page and of the components involved.
+    pub learned: Learned,
+}
+
+/// What reconcile learned from the page's `summary.json` (docs/ROUTING.md):
+/// its name, and the components involved with their groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Learned {
+    pub page_name: Option<String>,
+    pub components: Vec<ComponentFacts>,
+}
+
+impl Learned {
+    /// A component as selectors see it: what the event says, completed by
+    /// what was learned (a group's name only while the groups agree).
+    pub fn facts(&self, id: &str, name: Option<&str>, group_id: Option<&str>) -> ComponentFacts {
+        let known = self.components.iter().find(|c| c.id == id);
+        let group_id = group_id
+            .map(str::to_owned)
+            .or_else(|| known.and_then(|k| k.group_id.clone()));
+        ComponentFacts {
+            id: id.to_owned(),
+            name: name
+                .map(str::to_owned)
+                .or_else(|| known.and_then(|k| k.name.clone())),
+            group_name: known
+                .filter(|k| k.group_id == group_id)
+                .and_then(|k| k.group_name.clone()),
+            group_id,
+        }
+    }
 }
 
 /// What the plan does not read from the event or the database.
@@ -412,7 +443,7 @@ impl Plan {
         let routed = s
             .policy
             .route(alert, draft.action, draft.priority, views, &quiet);
-        let title = match s.policy.page_name(&alert.page_id) {
+        let title = match s.policy.page_name_of(alert) {
             Some(name) => format!("[{name}] {}", draft.title),
             None => draft.title.clone(),
         };
@@ -537,15 +568,7 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
         Some(name) => format!("{name:?} ({})", ev.incident_id),
         None => ev.incident_id.clone(),
     };
-    raise_components(
-        &mut plan,
-        &ev.page_id,
-        &ctx.open_components,
-        &label,
-        at,
-        s,
-        &ctx.silences,
-    );
+    raise_components(&mut plan, &ev.page_id, ctx, &label, at, s);
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.incident_id);
         let impact_text = impact.as_deref().unwrap_or("unknown impact");
@@ -577,15 +600,12 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
         let alert = AlertFacts {
             kind: EntityKind::Incident,
             page_id: ev.page_id.clone(),
+            page_name: ctx.learned.page_name.clone(),
             entity_id: ev.incident_id.clone(),
             components: ev
                 .components
                 .iter()
-                .map(|c| ComponentFacts {
-                    id: c.id.clone(),
-                    name: c.name.clone(),
-                    group_id: None,
-                })
+                .map(|c| ctx.learned.facts(&c.id, c.name.as_deref(), None))
                 .collect(),
         };
         plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
@@ -600,14 +620,13 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
 fn raise_components(
     plan: &mut Plan,
     page_id: &str,
-    open: &[OpenComponent],
+    ctx: &Context,
     label: &str,
     at: DateTime<Utc>,
     s: &Setting<'_>,
-    silences: &[Silence],
 ) {
     let incident_emit: Option<Emit> = plan.step.emit;
-    for c in open {
+    for c in &ctx.open_components {
         let Some(lift) = machine::component_lift(&c.stored.prior, incident_emit, label) else {
             continue;
         };
@@ -650,14 +669,11 @@ fn raise_components(
         let alert = AlertFacts {
             kind: EntityKind::Component,
             page_id: page_id.to_owned(),
+            page_name: ctx.learned.page_name.clone(),
             entity_id: c.component_id.clone(),
-            components: vec![ComponentFacts {
-                id: c.component_id.clone(),
-                name: c.name.clone(),
-                group_id: None,
-            }],
+            components: vec![ctx.learned.facts(&c.component_id, c.name.as_deref(), None)],
         };
-        plan.route(draft, &alert, &c.views, false, s, silences);
+        plan.route(draft, &alert, &c.views, false, s, &ctx.silences);
     }
 }
 
@@ -741,12 +757,13 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
         let alert = AlertFacts {
             kind: EntityKind::Component,
             page_id: ev.page_id.clone(),
+            page_name: ctx.learned.page_name.clone(),
             entity_id: ev.component_id.clone(),
-            components: vec![ComponentFacts {
-                id: ev.component_id.clone(),
-                name: ev.name.clone(),
-                group_id: ev.group_id.clone(),
-            }],
+            components: vec![ctx.learned.facts(
+                &ev.component_id,
+                ev.name.as_deref(),
+                ev.group_id.as_deref(),
+            )],
         };
         plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
     }

@@ -507,3 +507,74 @@ fn body_kinds_are_written_as_the_schema_names_them() {
     .collect();
     assert_eq!(names, ["incident", "component", "unknown", "invalid"]);
 }
+
+#[test]
+fn a_learned_page_name_leads_titles_and_learned_groups_reach_the_filters() {
+    let origin = Origin::Webhook;
+    let down = Reading::Component {
+        event: component("operational", "major_outage"),
+        keys: vec![],
+    };
+    let learned = Learned {
+        page_name: Some("Vendor".into()),
+        components: vec![ComponentFacts {
+            id: "c1".into(),
+            name: Some("API (learned)".into()),
+            group_id: Some("g1".into()),
+            group_name: Some("Core".into()),
+        }],
+    };
+    let ctx = Context {
+        learned: learned.clone(),
+        ..Context::default()
+    };
+    let p = plan(&down, &ctx, &setting(&origin));
+    assert_eq!(
+        p.drafts[0].title, "[Vendor] Statuspage component \"API\": major_outage",
+        "the webhook's own name, led by the learned page name"
+    );
+    // No learned name: the title is as ever.
+    let p = plan(&down, &Context::default(), &setting(&origin));
+    assert_eq!(
+        p.drafts[0].title,
+        "Statuspage component \"API\": major_outage"
+    );
+    // The webhook names no group; the learned one is "Core".
+    let policy = Policy {
+        pages: vec![route::PagePolicy {
+            page_id: "p1".into(),
+            ignore_components: vec!["core".into()],
+            ..route::PagePolicy::default()
+        }],
+        ..Policy::default()
+    };
+    let s = Setting {
+        policy: &policy,
+        ..setting(&origin)
+    };
+    let p = plan(&down, &ctx, &s);
+    assert_eq!(p.step.outcome, Outcome::Filtered);
+    assert!(
+        p.step.reason.contains("is ignored on page Vendor"),
+        "{}",
+        p.step.reason
+    );
+    // Facts: the event's name and group win; a group name only while the
+    // groups agree.
+    let moved = learned.facts("c1", None, Some("g2"));
+    assert_eq!(moved.name.as_deref(), Some("API (learned)"));
+    assert_eq!(
+        (moved.group_id.as_deref(), moved.group_name),
+        (Some("g2"), None)
+    );
+    let same = learned.facts("c1", Some("API"), None);
+    assert_eq!(same.name.as_deref(), Some("API"));
+    assert_eq!(same.group_name.as_deref(), Some("Core"));
+    assert_eq!(
+        learned.facts("c9", None, None),
+        ComponentFacts {
+            id: "c9".into(),
+            ..ComponentFacts::default()
+        }
+    );
+}

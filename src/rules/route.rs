@@ -98,19 +98,24 @@ pub struct ComponentFacts {
     pub id: String,
     pub name: Option<String>,
     pub group_id: Option<String>,
+    /// Its group's name, as reconcile learned it from `summary.json`.
+    pub group_name: Option<String>,
+}
+
+/// Names are compared case-insensitively, after trimming.
+fn same_name(name: Option<&str>, selector: &str) -> bool {
+    name.is_some_and(|n| n.trim().eq_ignore_ascii_case(selector))
 }
 
 impl ComponentFacts {
-    /// A selector names this component by id, group id, or name (compared
-    /// case-insensitively, after trimming).
-    fn is(&self, selector: &str) -> bool {
+    /// A selector names this component by its id or name, or by its
+    /// group's id or name.
+    pub fn is(&self, selector: &str) -> bool {
         let s = selector.trim();
         self.id == s
             || self.group_id.as_deref() == Some(s)
-            || self
-                .name
-                .as_deref()
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case(s))
+            || same_name(self.name.as_deref(), s)
+            || same_name(self.group_name.as_deref(), s)
     }
 }
 
@@ -119,6 +124,8 @@ impl ComponentFacts {
 pub struct AlertFacts {
     pub kind: EntityKind,
     pub page_id: String,
+    /// The page's name as reconcile learned it (a configured name wins).
+    pub page_name: Option<String>,
     pub entity_id: String,
     /// A component alert's component, or the components an incident lists.
     pub components: Vec<ComponentFacts>,
@@ -285,6 +292,21 @@ impl Policy {
     /// The page's configured name.
     pub fn page_name(&self, page_id: &str) -> Option<&str> {
         self.page(page_id).and_then(|p| p.name.as_deref())
+    }
+
+    /// The alert's page name: configured, else learned.
+    pub fn page_name_of<'a>(&'a self, alert: &'a AlertFacts) -> Option<&'a str> {
+        self.page_name(&alert.page_id)
+            .or(alert.page_name.as_deref())
+    }
+
+    /// `selector` (from a route's or a silence's `pages`) names the alert's
+    /// page by id, configured name or learned name.
+    pub fn names_page(&self, alert: &AlertFacts, selector: &str) -> bool {
+        let s = selector.trim();
+        s == alert.page_id
+            || same_name(self.page_name(&alert.page_id), s)
+            || same_name(alert.page_name.as_deref(), s)
     }
 
     fn page(&self, page_id: &str) -> Option<&PagePolicy> {
@@ -484,7 +506,7 @@ impl Policy {
     /// Who may be told of this alert opening at `priority`: the page's
     /// filters, then the first matching route and those after it while
     /// each says `continue`, else the default destination.
-    fn destinations(
+    pub fn destinations(
         &self,
         alert: &AlertFacts,
         priority: Priority,
@@ -521,7 +543,7 @@ impl Policy {
         alert: &AlertFacts,
         priority: Priority,
     ) -> Result<(), String> {
-        let page = p.name.as_deref().unwrap_or(&p.page_id);
+        let page = self.page_name_of(alert).unwrap_or(&p.page_id);
         let may_page = |c: &ComponentFacts| {
             !p.ignore_components.iter().any(|s| c.is(s))
                 && (p.components.is_empty() || p.components.iter().any(|s| c.is(s)))
@@ -562,14 +584,7 @@ impl Policy {
     }
 
     fn route_matches(&self, r: &RoutePolicy, alert: &AlertFacts, priority: Priority) -> bool {
-        let page_ok = r.pages.is_empty()
-            || r.pages.iter().any(|s| {
-                let s = s.trim();
-                s == alert.page_id
-                    || self
-                        .page_name(&alert.page_id)
-                        .is_some_and(|n| n.trim().eq_ignore_ascii_case(s))
-            });
+        let page_ok = r.pages.is_empty() || r.pages.iter().any(|s| self.names_page(alert, s));
         let kind_ok = r.kinds.is_empty() || r.kinds.contains(&alert.kind);
         let component_ok = r.components.is_empty() || alert.lists(&r.components);
         page_ok && kind_ok && component_ok && priority >= r.min_priority

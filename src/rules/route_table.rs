@@ -8,11 +8,13 @@ fn component(id: &str, name: &str, group: Option<&str>) -> AlertFacts {
     AlertFacts {
         kind: EntityKind::Component,
         page_id: "gh".into(),
+        page_name: None,
         entity_id: id.into(),
         components: vec![ComponentFacts {
             id: id.into(),
             name: Some(name.into()),
             group_id: group.map(Into::into),
+            group_name: None,
         }],
     }
 }
@@ -21,6 +23,7 @@ fn incident(listing: &[(&str, &str)]) -> AlertFacts {
     AlertFacts {
         kind: EntityKind::Incident,
         page_id: "gh".into(),
+        page_name: None,
         entity_id: "i1".into(),
         components: listing
             .iter()
@@ -28,6 +31,7 @@ fn incident(listing: &[(&str, &str)]) -> AlertFacts {
                 id: (*id).into(),
                 name: Some((*name).into()),
                 group_id: None,
+                group_name: None,
             })
             .collect(),
     }
@@ -650,4 +654,63 @@ mod quiet {
             r.notes
         );
     }
+}
+
+#[test]
+fn learned_names_stand_in_for_configured_ones() {
+    // Learned from summary.json: the page is "GitHub (vendor)", and c2 is in
+    // the group "Actions".
+    let learned = |mut a: AlertFacts| {
+        a.page_name = Some("GitHub (vendor)".into());
+        if let Some(c) = a.components.first_mut() {
+            if c.group_id.is_some() {
+                c.group_name = Some("Actions".into());
+            }
+        }
+        a
+    };
+    let policy = Policy {
+        pages: vec![PagePolicy {
+            page_id: "gh".into(),
+            ignore_components: vec!["actions".into()],
+            ..PagePolicy::default()
+        }],
+        routes: vec![route("vendor", |r| {
+            r.pages = vec!["github (VENDOR)".into()]
+        })],
+        default_has_token: false,
+    };
+    let runners = learned(component("c2", "Runners", Some("g1")));
+    assert_eq!(policy.page_name_of(&runners), Some("GitHub (vendor)"));
+    assert_eq!(
+        trigger(&policy, &runners, High).unsent,
+        Some((
+            Outcome::Filtered,
+            "filtered: component \"Runners\" is ignored on page GitHub (vendor)".into()
+        )),
+        "a group named by its learned name"
+    );
+    // Without the learned group name the group's name matches nothing.
+    let unlearned = component("c2", "Runners", Some("g1"));
+    assert_eq!(
+        trigger(&policy, &unlearned, High).unsent.map(|u| u.0),
+        Some(Outcome::Unrouted),
+        "no learned page name: the route's page does not match either"
+    );
+    let git = learned(component("c1", "Git", None));
+    assert_eq!(
+        trigger(&policy, &git, High).sends,
+        to(&["vendor"], Action::Trigger, High),
+        "a route's pages name the page by its learned name"
+    );
+    // A configured name wins over the learned one.
+    let named = Policy {
+        pages: vec![page(|_| {})],
+        ..Policy::default()
+    };
+    assert_eq!(named.page_name_of(&git), Some("GitHub"));
+    assert!(named.names_page(&git, "github"));
+    assert!(named.names_page(&git, " github (vendor) "));
+    assert!(named.names_page(&git, "gh"));
+    assert!(!named.names_page(&git, "GitLab"));
 }

@@ -120,13 +120,10 @@ impl Silence {
 
     /// Every matcher it has matches the alert at `destination`.
     pub fn matches(&self, policy: &Policy, alert: &AlertFacts, destination: &str) -> bool {
-        let page_ok = self.page.as_deref().is_none_or(|p| {
-            let p = p.trim();
-            p == alert.page_id
-                || policy
-                    .page_name(&alert.page_id)
-                    .is_some_and(|n| n.trim().eq_ignore_ascii_case(p))
-        });
+        let page_ok = self
+            .page
+            .as_deref()
+            .is_none_or(|p| policy.names_page(alert, p));
         let component_ok = self
             .component
             .as_deref()
@@ -222,11 +219,13 @@ mod tests {
         AlertFacts {
             kind: EntityKind::Component,
             page_id: "gh".into(),
+            page_name: None,
             entity_id: "c1".into(),
             components: vec![ComponentFacts {
                 id: "c1".into(),
                 name: Some("Git Operations".into()),
                 group_id: Some("g1".into()),
+                group_name: None,
             }],
         }
     }
@@ -235,6 +234,7 @@ mod tests {
         AlertFacts {
             kind: EntityKind::Incident,
             page_id: "gh".into(),
+            page_name: None,
             entity_id: "i1".into(),
             components: git().components,
         }

@@ -20,6 +20,8 @@ pub struct Filters {
     /// incident | component | unknown | invalid
     pub kind: Option<String>,
     pub outcome: Option<String>,
+    /// A page id.
+    pub page: Option<String>,
     /// Text searched in the entity name.
     pub q: Option<String>,
     /// Received at or after (ISO 8601, `datetime-local` or a date).
@@ -160,6 +162,9 @@ pub async fn list(r: &Reader, f: &Filters) -> Result<LogPage, ListError> {
     }
     if let Some(outcome) = Filters::clean(&f.outcome) {
         q.push(" AND w.outcome = ").push_bind(outcome.to_owned());
+    }
+    if let Some(page) = Filters::clean(&f.page) {
+        q.push(" AND w.page_id = ").push_bind(page.to_owned());
     }
     if let Some(text) = Filters::clean(&f.q) {
         if text.chars().count() < MIN_SEARCH {

@@ -76,10 +76,13 @@ pub fn replay(
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
     )?;
     // Silences as they were stored: each is in force in the replay over
-    // the times it was in force then (docs/ROUTING.md).
+    // the times it was in force then (docs/ROUTING.md). Pages as last
+    // learned: their names and groups.
     scratch_db.execute("ATTACH DATABASE ?1 AS recorded", [copy.to_string_lossy()])?;
     scratch_db.execute_batch(
         "INSERT INTO silences SELECT * FROM recorded.silences;
+         INSERT INTO learned_pages SELECT * FROM recorded.learned_pages;
+         INSERT INTO learned_components SELECT * FROM recorded.learned_components;
          DETACH DATABASE recorded;",
     )?;
     let mut events = copy_db.prepare(

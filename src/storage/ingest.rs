@@ -95,6 +95,7 @@ pub fn read_context(
             open_components: Vec::new(),
             views,
             silences,
+            learned: super::catalog::learned(conn, l.page_id, &[l.entity_id])?,
         },
         EntityKind::Incident => Context {
             stored,
@@ -103,6 +104,7 @@ pub fn read_context(
             open_components: open_components(conn, key, &l.components, now)?,
             views,
             silences,
+            learned: super::catalog::learned(conn, l.page_id, &l.components)?,
         },
     })
 }

@@ -7,9 +7,12 @@
 //! - `outbox` — the events for ITOC360: claims, attempts, requeues;
 //! - `upkeep` — backup, prune and daily retention;
 //! - `history` — the stored history read back for `replay`;
+//! - `catalog` — what reconcile learned of each page (name, components);
+//! - `silences` and `rounds` — silences, and reconcile's rounds;
 //! - `reader` and `audit` — the read-only pool and the audit queries.
 
 pub mod audit;
+pub mod catalog;
 pub mod history;
 pub mod ingest;
 pub mod outbox;
