@@ -930,3 +930,164 @@ fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
     let (code, _, err) = run(&["silence", "expire", "nope"]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+#[tokio::test]
+async fn pages_components_lists_what_the_page_has_and_what_the_rules_do_with_each() {
+    let fake = crate::fake_status::FakeStatus::start().await;
+    let leaf = |id: &str, name: &str, group: Option<&str>, status: &str| {
+        json!({"id": id, "name": name, "status": status, "group": false, "group_id": group,
+               "page_id": "x1y2z3a4b5c6", "position": 1})
+    };
+    fake.set(
+        "summary.json",
+        crate::fake_status::Answer::json(json!({
+            "page": {"id": "x1y2z3a4b5c6", "name": "Vendor Cloud"},
+            "components": [
+                leaf("api1", "API", None, "major_outage"),
+                {"id": "grp1", "name": "Core", "status": "operational", "group": true,
+                 "group_id": null, "page_id": "x1y2z3a4b5c6", "components": ["bil1", "pay1"]},
+                leaf("bil1", "Billing", Some("grp1"), "operational"),
+                leaf("pay1", "Payments", Some("grp1"), "degraded_performance"),
+            ],
+            "incidents": []})),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), None);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[pages]]\nid = \"x1y2z3a4b5c6\"\nname = \"Vendor\"\nbase_url = \"{}\"\nignore_components = [\"Billing\"]\n\n\
+         [[routes]]\nname = \"payments\"\ncomponents = [\"Core\"]\ntoken = \"payments-token-0123456789\"\n",
+        fake.base_url
+    ));
+    std::fs::write(&config, text).unwrap();
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = bridge(&config).args(args).output().unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+    };
+
+    // By the configured name; the table lines up and says why.
+    let (code, out, err) = run(&["pages", "components", "vendor"]).await.unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("Page Vendor (x1y2z3a4b5c6): 4 components"),
+        "{out}"
+    );
+    let cells = |l: &str| {
+        l.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cells(lines[1]), ["ID", "NAME", "GROUP", "STATUS", "PAGES"]);
+    assert_eq!(
+        cells(lines[2]),
+        [
+            "api1",
+            "API",
+            "—",
+            "major_outage",
+            "no: unrouted: no route matches this alert and [itoc360] has no token"
+        ]
+    );
+    assert_eq!(
+        cells(lines[3])[..4],
+        ["grp1", "Core", "(a group)", "operational"]
+    );
+    assert!(lines[3].contains("no: a group"), "{out}");
+    assert_eq!(
+        cells(lines[4]),
+        [
+            "bil1",
+            "Billing",
+            "Core",
+            "operational",
+            "no: filtered: component \"Billing\" is ignored on page Vendor"
+        ]
+    );
+    assert_eq!(
+        cells(lines[5]),
+        [
+            "pay1",
+            "Payments",
+            "Core",
+            "degraded_performance",
+            "yes → payments"
+        ]
+    );
+    assert_eq!(lines.len(), 6, "{out}");
+
+    // --json, by the page id.
+    let (code, out, err) = run(&["pages", "components", "x1y2z3a4b5c6", "--json"])
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["page"], json!({"id": "x1y2z3a4b5c6", "name": "Vendor"}));
+    let pay = &v["components"][3];
+    assert_eq!(pay["id"], "pay1");
+    assert_eq!(pay["group_name"], "Core");
+    assert_eq!(pay["pages"], true);
+    assert_eq!(pay["destinations"], json!(["payments"]));
+    assert_eq!(v["components"][2]["pages"], false);
+    assert_eq!(v["components"][1]["group"], true);
+
+    // A page that is not there: a clear error, exit 1.
+    fake.set(
+        "summary.json",
+        crate::fake_status::Answer {
+            status: 404,
+            body: "no".into(),
+        },
+    );
+    let (code, out, err) = run(&["pages", "components", "Vendor"]).await.unwrap();
+    assert_eq!(code, Some(1), "{out}");
+    assert!(err.contains("summary.json: HTTP 404"), "{err}");
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn a_filter_naming_nothing_the_page_has_is_warned_about_once() {
+    let fake = crate::fake_status::FakeStatus::start().await;
+    fake.page(
+        "x1y2z3a4b5c6",
+        vec![],
+        vec![
+            json!({"id": "api1", "name": "API", "status": "operational", "group": false,
+                    "group_id": null, "page_id": "x1y2z3a4b5c6"}),
+        ],
+        vec![],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), None);
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[reconcile]\ninterval_secs = 1\n\n[[pages]]\nid = \"x1y2z3a4b5c6\"\nbase_url = \"{}\"\ncomponents = [\"API\", \"Codespacs\"]\n",
+        fake.base_url
+    ));
+    std::fs::write(&config, text).unwrap();
+    let p = start(&config);
+    // Three rounds (each reads summary.json; nothing is missing upstream).
+    fake.wait_for_requests(3).await;
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let warned: Vec<&str> = log.lines().filter(|l| l.contains("Codespacs")).collect();
+    assert_eq!(warned.len(), 1, "{log}");
+    assert!(warned[0].contains("WARN"), "{}", warned[0]);
+    assert!(
+        warned[0].contains("[[pages]] Example: components names \"Codespacs\", which is no component or group of page Example"),
+        "{}",
+        warned[0]
+    );
+    assert!(!log.contains("\"API\", which"), "{log}");
+    fake.stop().await;
+}

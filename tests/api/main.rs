@@ -12,6 +12,7 @@ mod cdp;
 mod commands;
 mod correlation;
 mod delivery;
+mod learned;
 mod postmortem;
 mod quiet;
 mod reconcile;

@@ -549,11 +549,12 @@ fn the_readmes_routing_example_is_a_working_configuration() {
     let component = |name: &str| AlertFacts {
         kind: EntityKind::Component,
         page_id: "kctbh9vrtdwd".into(),
+        page_name: None,
         entity_id: name.to_lowercase().replace(' ', "-"),
         components: vec![ComponentFacts {
             id: name.to_lowercase().replace(' ', "-"),
             name: Some(name.into()),
-            group_id: None,
+            ..ComponentFacts::default()
         }],
     };
     let silence = Request {
