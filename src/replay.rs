@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::pipeline;
 use crate::rules::machine::Rules;
-use crate::rules::plan::{Delivery, Reading};
+use crate::rules::plan::{Delivery, Plan, Reading};
 use crate::rules::route::Policy;
 use crate::storage::history;
 
@@ -52,19 +52,8 @@ pub fn run_candidate(
     scratch_dir: &Path,
     mut on_difference: impl FnMut(&Difference),
 ) -> anyhow::Result<u64> {
-    history::replay(live, scratch_dir, |recorded, scratch| {
+    replay_planned(live, rules, policy, scratch_dir, |recorded, plan| {
         let job = &recorded.job;
-        let reading = Reading::of(&job.body);
-        let decide = pipeline::decide(
-            rules,
-            Delivery::DryRun,
-            policy.clone(),
-            job.received_at,
-            job.origin.clone(),
-        );
-        let plan = scratch
-            .ingest(job, &reading, decide)
-            .with_context(|| format!("replaying webhook {}", job.id))?;
         let replayed: Vec<(String, String, String)> = plan
             .drafts
             .iter()
@@ -137,20 +126,8 @@ pub fn run_routed(
     scratch_dir: &Path,
     mut on_difference: impl FnMut(&Difference),
 ) -> anyhow::Result<u64> {
-    history::replay(live, scratch_dir, |recorded, scratch| {
-        let job = &recorded.job;
-        let reading = Reading::of(&job.body);
-        let decide = pipeline::decide(
-            rules,
-            Delivery::DryRun,
-            policy.clone(),
-            job.received_at,
-            job.origin.clone(),
-        );
-        let step = scratch
-            .ingest(job, &reading, decide)
-            .with_context(|| format!("replaying webhook {}", job.id))?
-            .step;
+    replay_planned(live, rules, policy, scratch_dir, |recorded, plan| {
+        let step = plan.step;
         let replayed = Decision {
             outcome: step.outcome.to_string(),
             action: step.emit.map(|e| e.action.to_string()),
@@ -175,5 +152,31 @@ pub fn run_routed(
             });
         }
         Ok(())
+    })
+}
+
+/// Replays every stored webhook in order on a scratch copy (made inside
+/// `scratch_dir`, removed afterwards) under `rules` and `policy`, nothing
+/// sent, handing `each` the webhook as recorded and the plan replayed.
+fn replay_planned(
+    live: &Path,
+    rules: Rules,
+    policy: Arc<Policy>,
+    scratch_dir: &Path,
+    mut each: impl FnMut(history::Recorded, Plan) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    history::replay(live, scratch_dir, |recorded, scratch| {
+        let job = &recorded.job;
+        let decide = pipeline::decide(
+            rules,
+            Delivery::DryRun,
+            policy.clone(),
+            job.received_at,
+            job.origin.clone(),
+        );
+        let plan = scratch
+            .ingest(job, &Reading::of(&job.body), decide)
+            .with_context(|| format!("replaying webhook {}", job.id))?;
+        each(recorded, plan)
     })
 }

@@ -662,10 +662,8 @@ fn learned_names_stand_in_for_configured_ones() {
     // the group "Actions".
     let learned = |mut a: AlertFacts| {
         a.page_name = Some("GitHub (vendor)".into());
-        if let Some(c) = a.components.first_mut() {
-            if c.group_id.is_some() {
-                c.group_name = Some("Actions".into());
-            }
+        if let Some(c) = a.components.first_mut().filter(|c| c.group_id.is_some()) {
+            c.group_name = Some("Actions".into());
         }
         a
     };
