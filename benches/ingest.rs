@@ -162,13 +162,19 @@ fn start_noop() -> SocketAddr {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             HttpServer::new(|| {
-                App::new().route(
-                    "/webhooks/statuspage",
-                    web::post().to(|body: web::Bytes| async move {
-                        HttpResponse::Ok()
-                            .json(json!({"id": "noop", "outcome": "ignored", "bytes": body.len()}))
-                    }),
-                )
+                App::new()
+                    .route(
+                        "/webhooks/statuspage",
+                        web::post().to(|body: web::Bytes| async move {
+                            HttpResponse::Ok().json(
+                                json!({"id": "noop", "outcome": "ignored", "bytes": body.len()}),
+                            )
+                        }),
+                    )
+                    .route(
+                        "/api/v2/summary.json",
+                        web::get().to(|| async { HttpResponse::Ok().json(summary()) }),
+                    )
             })
             .workers(2)
             .listen(listener)
@@ -181,10 +187,32 @@ fn start_noop() -> SocketAddr {
     addr
 }
 
+/// The page's `summary.json` for the routing run: a vendor-sized page of
+/// 60 components in 6 groups, all operational, nothing going on, so the
+/// bridge learns its name and groups and heals nothing.
+fn summary() -> Value {
+    let mut components = Vec::new();
+    for g in 0..6 {
+        components.push(
+            json!({"id": format!("grp{g}"), "name": format!("Group {g}"),
+            "status": "operational", "group": true, "group_id": null}),
+        );
+        for c in 0..10 {
+            components.push(
+                json!({"id": format!("c{g}x{c}"), "name": format!("Service {g}.{c}"),
+                "status": "operational", "group": false, "group_id": format!("grp{g}")}),
+            );
+        }
+    }
+    json!({"page": {"id": "x1y2z3a4b5c6", "name": "Example Cloud"},
+           "components": components, "incidents": [], "scheduled_maintenances": []})
+}
+
 /// Starts the bridge binary; its log goes to a file (read for the
-/// listening line), so the bench does not pay for reading it.
+/// listening line), so the bench does not pay for reading it. With
+/// routing, `status_api` serves the page's `summary.json`.
 #[allow(clippy::zombie_processes)] // waited for at the end of `main`
-fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
+fn start_bridge(dir: &Path, status_api: SocketAddr) -> (Child, SocketAddr) {
     let db = dir.join("bench.db");
     let config = dir.join("config.toml");
     let mut text = format!(
@@ -192,7 +220,7 @@ fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
         db.display()
     );
     if std::env::var_os("INGEST_BENCH_ROUTING").is_some() {
-        text.push_str(ROUTING);
+        text.push_str(&ROUTING.replace("STATUS_API", &status_api.to_string()));
     }
     std::fs::write(&config, text).unwrap();
     let log_path = dir.join("bridge.log");
@@ -224,16 +252,19 @@ fn start_bridge(dir: &Path) -> (Child, SocketAddr) {
     }
 }
 
-/// A realistic routing configuration (`INGEST_BENCH_ROUTING=1`): a named
-/// page with filters and three routes. Every body of the bench still makes
-/// exactly one event: the first route takes the API and stops.
+/// A realistic routing configuration (`INGEST_BENCH_ROUTING=1`): a page
+/// with filters (by name and by a group learned from its summary.json,
+/// read once at start) and three routes. Every body of the bench still
+/// makes exactly one event: the first route takes the API and stops.
 const ROUTING: &str = r#"
+[reconcile]
+interval_secs = 86400
+
 [[pages]]
 id = "x1y2z3a4b5c6"
-name = "Example"
 webhooks = false
-base_url = "http://127.0.0.1:9"   # polled, and refused at once: no traffic leaves the machine
-ignore_components = ["Codespaces", "Actions"]
+base_url = "http://STATUS_API"
+ignore_components = ["Codespaces", "Group 3"]
 min_priority = "low"
 incidents = "all"
 
@@ -247,7 +278,7 @@ kinds = ["incident"]
 
 [[routes]]
 name = "everything-else"
-pages = ["Example"]
+pages = ["x1y2z3a4b5c6"]
 "#;
 
 /// Peak resident set of a process so far, in MB.
@@ -271,7 +302,7 @@ fn main() {
     let base = std::env::var("INGEST_BENCH_DIR").unwrap_or(env!("CARGO_TARGET_TMPDIR").into());
     let dir = tempfile::tempdir_in(base).unwrap();
     let noop = start_noop();
-    let (mut bridge, addr) = start_bridge(dir.path());
+    let (mut bridge, addr) = start_bridge(dir.path(), noop);
     let pid = bridge.id();
 
     let plan = [(1usize, at_64 / 20), (16, at_64 / 2), (64, at_64)];
@@ -321,6 +352,14 @@ fn main() {
         |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
     let webhooks = count("SELECT count(*) FROM webhooks");
     let outbox = count("SELECT count(*) FROM outbox");
+    if std::env::var_os("INGEST_BENCH_ROUTING").is_some() {
+        let learned = count("SELECT count(*) FROM learned_components");
+        println!("routing: components learned from summary.json: {learned}");
+        if learned == 0 {
+            eprintln!("the page was not learned: the routing run did not measure what it should");
+            std::process::exit(1);
+        }
+    }
     println!(
         "requests to the bridge: {bridge_requests}, answered 2xx: {answered_2xx}, webhooks stored: {webhooks}, outbox rows: {outbox}"
     );
