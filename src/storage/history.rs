@@ -66,6 +66,9 @@ pub fn replay(
         .with_context(|| format!("making a scratch folder in {}", scratch_dir.display()))?;
     let copy = scratch.path().join("recorded.db");
     upkeep::backup(live, &copy)?;
+    // A database last opened by an older bridge lacks the newer tables
+    // the scratch copy is filled from.
+    migrate_quietly(&copy)?;
     let fresh = scratch.path().join("replayed.db");
     migrate_quietly(&fresh)?;
 
