@@ -125,6 +125,7 @@ impl Application {
             metrics: metrics.clone(),
         });
         let read = web::Data::new(db.read.clone());
+        let writer_data = web::Data::new(db.writer.clone());
         let metrics_data = web::Data::new(metrics);
         let audit_state = Arc::new(audit::AuditState::new(&settings));
         let server = HttpServer::new(move || {
@@ -135,6 +136,7 @@ impl Application {
                 .wrap(from_fn(ops::log_requests))
                 .app_data(receive_state.clone())
                 .app_data(read.clone())
+                .app_data(writer_data.clone())
                 .app_data(metrics_data.clone())
                 .route("/webhooks/statuspage", web::post().to(receive::webhook))
                 .route("/healthz", web::get().to(ops::healthz))

@@ -71,7 +71,7 @@ pub fn decide(
     policy: Arc<Policy>,
     now: DateTime<Utc>,
     origin: Origin,
-) -> impl FnOnce(&Reading, &Context) -> Plan + Send + 'static {
+) -> impl Fn(&Reading, &Context) -> Plan + Send + 'static {
     move |reading, ctx| {
         plan::plan(
             reading,

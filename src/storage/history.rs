@@ -43,7 +43,7 @@ impl Scratch<'_> {
         &mut self,
         job: &Job,
         reading: &Reading,
-        decide: impl FnOnce(&Reading, &Context) -> Plan,
+        decide: impl Fn(&Reading, &Context) -> Plan,
     ) -> anyhow::Result<Plan> {
         Ok(ingest::ingest(&self.tx, job, reading, decide)?)
     }

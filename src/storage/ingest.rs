@@ -37,9 +37,9 @@ impl Writer {
     /// batch is committed. Refuses at once with `Busy` when the queue is full.
     pub async fn ingest<F>(&self, job: Job, reading: Reading, decide: F) -> Result<Plan, WriteError>
     where
-        F: FnOnce(&Reading, &Context) -> Plan + Send + 'static,
+        F: Fn(&Reading, &Context) -> Plan + Send + 'static,
     {
-        self.try_run(move |conn| ingest(conn, &job, &reading, decide))
+        self.try_run(move |conn| ingest(conn, &job, &reading, &decide))
             .await
     }
 }
@@ -49,7 +49,7 @@ pub fn ingest(
     conn: &Connection,
     job: &Job,
     reading: &Reading,
-    decide: impl FnOnce(&Reading, &Context) -> Plan,
+    decide: impl Fn(&Reading, &Context) -> Plan,
 ) -> rusqlite::Result<Plan> {
     let ctx = match reading.lookup() {
         Some(lookup) => read_context(conn, &job.source, &lookup, job.received_at)?,

@@ -81,7 +81,23 @@ pub fn migrate_quietly(path: &Path) -> anyhow::Result<()> {
     migrate_logged(path, false)
 }
 
+/// Process-wide SQLite settings, before SQLite starts (later calls are
+/// refused by SQLite and change nothing): no memory statistics, which would
+/// take a global mutex on every allocation of every connection.
+pub(crate) fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called with an int as MEMSTATUS expects;
+        // before sqlite3_initialize it takes effect, after it SQLite
+        // answers SQLITE_MISUSE and nothing changes.
+        unsafe {
+            rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0i32);
+        }
+    });
+}
+
 fn migrate_logged(path: &Path, log: bool) -> anyhow::Result<()> {
+    configure_sqlite();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the database folder {}", dir.display()))?;

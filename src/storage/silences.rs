@@ -133,7 +133,7 @@ impl Writer {
         by: String,
         now: DateTime<Utc>,
     ) -> Result<Silence, WriteError> {
-        self.run(move |conn| insert(conn, &silence, &by, now).map(|()| silence))
+        self.run(move |conn| insert(conn, &silence, &by, now).map(|()| silence.clone()))
             .await
     }
 

@@ -3,13 +3,21 @@
 //! so a webhook's ten-odd statements cost no thread hand-overs.
 //!
 //! Group commit: the thread takes every job waiting in its queue (up to
-//! `MAX_BATCH`) and runs them in one transaction, each inside a savepoint of
-//! its own, then commits once — one fsync for the batch. Every caller is
-//! answered only after that commit. A job whose own statements fail is
-//! rolled back to its savepoint and answered with its error while the rest
-//! of the batch commits; if the commit fails, or SQLite rolls the
-//! transaction back by itself, every job of the batch gets
-//! `WriteError::NotCommitted` and nothing of it stays.
+//! `MAX_BATCH`) and runs them in one transaction, then commits once. A job
+//! whose own statements fail (or that panics) fails alone: the batch is
+//! rolled back and run again without it, each job in a savepoint of its own
+//! that second time, so the common case pays for no savepoint. If the commit
+//! fails, or SQLite rolls the transaction back by itself, every job of the
+//! batch gets `WriteError::NotCommitted` and nothing of it stays.
+//!
+//! Durability overlaps the next batch's work: the connection runs at
+//! `synchronous=NORMAL` (in WAL mode a commit then only writes the WAL), and
+//! a second thread, the syncer, `fdatasync`s the WAL file before answering
+//! the batch's callers, while the writer already runs the next batch. What
+//! has been answered is as durable as with `synchronous=FULL`: its WAL
+//! frames were on the disk before the answer, and SQLite at NORMAL still
+//! syncs the WAL before each checkpoint and the database after it, so no
+//! checkpoint or WAL restart can drop a frame the syncer has not covered.
 //!
 //! Jobs run one after another in arrival order, so a job sees the state
 //! every earlier job of the same batch left: per-entity decisions stay
@@ -17,6 +25,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -39,19 +49,19 @@ pub enum WriteError {
     /// The writer thread has stopped (shutdown).
     #[error("the database writer is not running")]
     Gone,
-    /// The job's own statements failed; its savepoint was rolled back.
+    /// The job's own statements failed; nothing of it stays.
     #[error("the write failed")]
     Failed(#[source] rusqlite::Error),
     /// The batch's transaction did not commit; nothing of the job stays.
     #[error("the transaction was not committed: {0}")]
     NotCommitted(String),
-    /// The job panicked; its savepoint was rolled back.
+    /// The job panicked; nothing of it stays.
     #[error("the write job panicked")]
     Panicked,
 }
 
-/// A job as the thread sees it: run it inside the open transaction, later
-/// tell its caller how the commit went.
+/// A job as the thread sees it: run it inside the open transaction (again,
+/// if the batch is rerun), later tell its caller how the commit went.
 trait Job: Send {
     /// Runs the job; false when it failed (its result is kept for `answer`).
     fn run(&mut self, conn: &Connection) -> bool;
@@ -66,11 +76,13 @@ struct Task<F, T> {
 
 impl<F, T> Job for Task<F, T>
 where
-    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send,
+    F: FnMut(&Connection) -> rusqlite::Result<T> + Send,
     T: Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
-        let f = self.f.take().expect("a job runs once");
+        let f = self.f.as_mut().expect("a job is kept until answered");
+        // A panic leaves no result: answered `Panicked`.
+        self.result = None;
         let result = f(conn);
         let ok = result.is_ok();
         self.result = Some(result);
@@ -99,17 +111,18 @@ pub struct Opener {
 }
 
 impl Opener {
-    /// The write connection: WAL, FULL sync so a webhook acknowledged to
-    /// Statuspage survives a power cut, not only a crash.
+    /// The write connection: WAL at `synchronous=NORMAL`; the syncer makes
+    /// each batch durable before it is answered (see the module's notes),
+    /// so a webhook acknowledged to Statuspage survives a power cut, not
+    /// only a crash.
     pub fn open(&self) -> rusqlite::Result<Connection> {
+        super::configure_sqlite();
         let conn = Connection::open(&self.path)?;
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Each job's savepoint keeps a statement journal of the pages it
-        // changes; in a temporary file, writing it cost a quarter of the
-        // writer's time.
+        // A rerun batch's savepoints keep statement journals; in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // 16 MB of page cache, so the indexes a webhook touches stay in
         // memory between batches.
@@ -124,6 +137,59 @@ impl Opener {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
+    stats: Arc<Stats>,
+}
+
+/// Batch sizes and the writer thread's work, for `/metrics` and the bench.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Committed batches by size: bucket i holds sizes in [2^i, 2^(i+1)).
+    sizes: [AtomicU64; BUCKETS],
+    batches: AtomicU64,
+    jobs: AtomicU64,
+    /// Batches run a second time because a job failed.
+    reruns: AtomicU64,
+}
+
+/// Buckets of `Stats::sizes`: 1, 2–3, 4–7, … 256–511.
+const BUCKETS: usize = 10;
+
+impl Stats {
+    fn committed(&self, size: usize) {
+        let bucket = (usize::BITS - 1 - size.max(1).leading_zeros()) as usize;
+        self.sizes[bucket.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.jobs.fetch_add(size as u64, Ordering::Relaxed);
+    }
+
+    /// The batch-size histogram in Prometheus text: cumulative buckets
+    /// (`le` = the largest size each holds), sum and count.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP statuspage_bridge_write_batch_size Jobs committed together by the database writer (one fsync each).\n\
+             # TYPE statuspage_bridge_write_batch_size histogram\n",
+        );
+        let mut cumulative = 0;
+        for (i, n) in self.sizes.iter().enumerate() {
+            cumulative += n.load(Ordering::Relaxed);
+            let le = (1u64 << (i + 1)) - 1;
+            out.push_str(&format!(
+                "statuspage_bridge_write_batch_size_bucket{{le=\"{le}\"}} {cumulative}\n"
+            ));
+        }
+        let batches = self.batches.load(Ordering::Relaxed);
+        out.push_str(&format!(
+            "statuspage_bridge_write_batch_size_bucket{{le=\"+Inf\"}} {batches}\n\
+             statuspage_bridge_write_batch_size_sum {}\n\
+             statuspage_bridge_write_batch_size_count {batches}\n\
+             # HELP statuspage_bridge_write_batch_reruns_total Batches run again without a job that failed.\n\
+             # TYPE statuspage_bridge_write_batch_reruns_total counter\n\
+             statuspage_bridge_write_batch_reruns_total {}\n",
+            self.jobs.load(Ordering::Relaxed),
+            self.reruns.load(Ordering::Relaxed),
+        ));
+        out
+    }
 }
 
 /// Resolves when the writer thread has closed its connection.
@@ -139,15 +205,52 @@ impl Writer {
     /// Starts the thread with `conn`, opened by `opener` (used again if the
     /// connection must be replaced).
     pub fn spawn(conn: Connection, opener: Opener) -> std::io::Result<(Writer, Closed)> {
+        let mut wal = Wal::new(&opener.path);
+        Writer::spawn_with(conn, opener, move || wal.sync())
+    }
+
+    /// `spawn`, with `sync` making a committed batch durable (the syncer
+    /// thread calls it before answering the batch's callers).
+    fn spawn_with(
+        conn: Connection,
+        opener: Opener,
+        mut sync: impl FnMut() -> std::io::Result<()> + Send + 'static,
+    ) -> std::io::Result<(Writer, Closed)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (closed_tx, closed_rx) = oneshot::channel();
+        let (synced_tx, synced_rx) = std::sync::mpsc::channel::<Vec<Box<dyn Job>>>();
+        let stats = Arc::new(Stats::default());
+        let syncer = std::thread::Builder::new()
+            .name("sqlite-syncer".into())
+            .spawn(move || {
+                while let Ok(first) = synced_rx.recv() {
+                    // Every batch committed meanwhile shares this sync.
+                    let mut batches = vec![first];
+                    batches.extend(synced_rx.try_iter());
+                    let synced = sync().map_err(|e| {
+                        tracing::error!(error = %e, "syncing the WAL failed: the batch's callers are told to retry");
+                        format!("syncing the WAL: {e}")
+                    });
+                    for job in batches.into_iter().flatten() {
+                        job.answer(synced.as_ref().map(|_| ()).map_err(String::as_str));
+                    }
+                }
+            })?;
+        let thread_stats = stats.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                run(conn, &opener, rx);
+                run(conn, &opener, rx, &synced_tx, &thread_stats);
+                drop(synced_tx);
+                let _ = syncer.join();
                 let _ = closed_tx.send(());
             })?;
-        Ok((Writer { jobs: tx }, Closed(closed_rx)))
+        Ok((Writer { jobs: tx, stats }, Closed(closed_rx)))
+    }
+
+    /// Batch sizes so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
     }
 
     /// Queues `f` if there is room, else refuses at once with `Busy`; the
@@ -155,7 +258,7 @@ impl Writer {
     pub(in crate::storage) async fn try_run<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnMut(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (job, answer) = task(f);
         self.jobs.try_send(job).map_err(|e| match e {
@@ -171,10 +274,12 @@ impl Writer {
     }
 
     /// Queues `f` (waiting for room) and returns its result once committed.
+    /// `f` may run more than once (a batch is rerun without a job that
+    /// failed); only its last run's writes are kept.
     pub(in crate::storage) async fn run<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnMut(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (job, answer) = task(f);
         self.jobs.send(job).await.map_err(|_| WriteError::Gone)?;
@@ -187,7 +292,7 @@ type Answer<T> = oneshot::Receiver<Result<T, WriteError>>;
 fn task<T, F>(f: F) -> (Box<dyn Job>, Answer<T>)
 where
     T: Send + 'static,
-    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    F: FnMut(&Connection) -> rusqlite::Result<T> + Send + 'static,
 {
     let (reply, answer) = oneshot::channel();
     let job = Box::new(Task {
@@ -198,8 +303,16 @@ where
     (job, answer)
 }
 
-/// The thread's loop: a batch per wake-up, until every handle is gone.
-fn run(mut conn: Connection, opener: &Opener, mut rx: mpsc::Receiver<Box<dyn Job>>) {
+/// The thread's loop: a batch per wake-up, until every handle is gone. A
+/// committed batch goes to the syncer, which answers it once durable; a
+/// failed one is answered at once.
+fn run(
+    mut conn: Connection,
+    opener: &Opener,
+    mut rx: mpsc::Receiver<Box<dyn Job>>,
+    synced: &std::sync::mpsc::Sender<Vec<Box<dyn Job>>>,
+    stats: &Stats,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -209,13 +322,23 @@ fn run(mut conn: Connection, opener: &Opener, mut rx: mpsc::Receiver<Box<dyn Job
                 Err(_) => break,
             }
         }
-        let committed = run_batch(&conn, &mut batch);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
-        }
-        // The commit is durable (or failed) before anyone hears of it.
-        for job in batch.drain(..) {
-            job.answer(committed.as_ref().map(|_| ()).map_err(String::as_str));
+        match run_batch(&conn, &mut batch, stats) {
+            Ok(()) => {
+                stats.committed(batch.len());
+                let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+                if let Err(back) = synced.send(jobs) {
+                    // The syncer is gone (it never stops first): answer here.
+                    for job in back.0 {
+                        job.answer(Err("the syncer stopped"));
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
+                for job in batch.drain(..) {
+                    job.answer(Err(&e));
+                }
+            }
         }
         if !conn.is_autocommit() {
             conn = reopen(conn, opener);
@@ -226,17 +349,42 @@ fn run(mut conn: Connection, opener: &Opener, mut rx: mpsc::Receiver<Box<dyn Job
     }
 }
 
-/// One transaction for the whole batch, a savepoint per job.
-fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+/// One transaction for the whole batch. If a job fails, the batch is rolled
+/// back and run once more, each job in a savepoint of its own, so that the
+/// failing job (and any other) fails alone.
+fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>], stats: &Stats) -> Result<(), String> {
+    exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN: {e}"))?;
+    for job in batch.iter_mut() {
+        let ok = run_job(conn, job);
+        // SQLite rolls the whole transaction back by itself on some errors
+        // (disk full, I/O error); then nothing of the batch is left to keep.
+        if conn.is_autocommit() {
+            return Err("SQLite rolled the transaction back".into());
+        }
+        if !ok {
+            stats.reruns.fetch_add(1, Ordering::Relaxed);
+            exec(conn, "ROLLBACK").map_err(|e| abort(conn, format!("ROLLBACK: {e}")))?;
+            return run_batch_in_savepoints(conn, batch);
+        }
+    }
+    exec(conn, "COMMIT").map_err(|e| abort(conn, format!("COMMIT: {e}")))
+}
+
+/// Runs one job, a panic counting as a failure.
+fn run_job(conn: &Connection, job: &mut Box<dyn Job>) -> bool {
+    catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
+        tracing::error!("a database write job panicked; nothing of it is kept");
+        false
+    })
+}
+
+/// The batch again, a savepoint per job: a job that fails is rolled back
+/// to its savepoint while the rest commits.
+fn run_batch_in_savepoints(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
     exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN: {e}"))?;
     for job in batch.iter_mut() {
         exec(conn, "SAVEPOINT job").map_err(|e| abort(conn, format!("SAVEPOINT: {e}")))?;
-        let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
-            tracing::error!("a database write job panicked; its savepoint is rolled back");
-            false
-        });
-        // SQLite rolls the whole transaction back by itself on some errors
-        // (disk full, I/O error); then nothing of the batch is left to keep.
+        let ok = run_job(conn, job);
         if conn.is_autocommit() {
             return Err("SQLite rolled the transaction back".into());
         }
@@ -283,6 +431,41 @@ fn reopen(bad: Connection, opener: &Opener) -> Connection {
     }
 }
 
+/// The database's WAL file, as the syncer makes it durable.
+struct Wal {
+    path: PathBuf,
+    /// Open on the WAL file (and its inode), reopened if it is replaced.
+    file: Option<(std::fs::File, u64)>,
+}
+
+impl Wal {
+    fn new(db: &Path) -> Wal {
+        let mut path = db.as_os_str().to_owned();
+        path.push("-wal");
+        Wal {
+            path: path.into(),
+            file: None,
+        }
+    }
+
+    /// `fdatasync`s the WAL file: every frame written before the call is on
+    /// the disk after it. A WAL file met for the first time has its folder
+    /// synced too, so its name survives a power cut as well.
+    fn sync(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(&self.path)?.ino();
+        if self.file.as_ref().is_none_or(|(_, i)| *i != inode) {
+            let file = std::fs::File::open(&self.path)?;
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            self.file = Some((file, inode));
+        }
+        let (file, _) = self.file.as_ref().expect("opened above");
+        file.sync_data()
+    }
+}
+
 /// Opens the write connection for `path` and starts its thread.
 pub fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<(Writer, Closed)> {
     use anyhow::Context;
@@ -301,7 +484,7 @@ mod tests {
     use super::*;
     use std::sync::mpsc as std_mpsc;
 
-    type TestJob<T = ()> = Box<dyn FnOnce(&Connection) -> rusqlite::Result<T> + Send>;
+    type TestJob<T = ()> = Box<dyn FnMut(&Connection) -> rusqlite::Result<T> + Send>;
 
     async fn writer() -> (tempfile::TempDir, Writer, Closed) {
         let dir = tempfile::tempdir().unwrap();
@@ -318,7 +501,7 @@ mod tests {
         (dir, w, closed)
     }
 
-    fn insert(id: &'static str) -> impl FnOnce(&Connection) -> rusqlite::Result<()> + Send {
+    fn insert(id: &'static str) -> impl FnMut(&Connection) -> rusqlite::Result<()> + Send {
         move |c| c.execute("INSERT INTO t (id) VALUES (?)", [id]).map(|_| ())
     }
 
@@ -334,16 +517,20 @@ mod tests {
 
     /// Holds the writer thread inside a job until the returned sender is
     /// used, so that the jobs queued meanwhile form one batch. Returns once
-    /// the holding job runs. (It is the batch's first and shares its fate.)
+    /// the holding job runs. (It is a batch of its own: the queue was empty
+    /// when the writer took it.)
     async fn hold(w: &Writer) -> (std_mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
         let (go, wait) = std_mpsc::channel::<()>();
         let (running_tx, running) = oneshot::channel::<()>();
         let w = w.clone();
+        let mut running_tx = Some(running_tx);
         let held = tokio::spawn(async move {
             let _ = w
                 .run(move |_| {
-                    let _ = running_tx.send(());
-                    let _ = wait.recv();
+                    if let Some(tx) = running_tx.take() {
+                        let _ = tx.send(());
+                        let _ = wait.recv();
+                    }
                     Ok(())
                 })
                 .await;
@@ -479,6 +666,132 @@ mod tests {
         // Room again.
         w.try_run(insert("later")).await.unwrap();
         assert_eq!(rows(&w).await, ["later"]);
+    }
+
+    /// A writer whose syncer waits for a go (one per sync) and fails when
+    /// told to.
+    async fn writer_with_gated_sync() -> (
+        tempfile::TempDir,
+        Writer,
+        std_mpsc::Sender<bool>,
+        std_mpsc::Receiver<()>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let opener = Opener {
+            path: dir.path().join("w.db"),
+            busy_timeout: Duration::from_secs(1),
+        };
+        let conn = opener.open().unwrap();
+        conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY)")
+            .unwrap();
+        let (go_tx, go) = std_mpsc::channel::<bool>();
+        let (started_tx, started) = std_mpsc::channel::<()>();
+        let (w, _closed) = Writer::spawn_with(conn, opener, move || {
+            let _ = started_tx.send(());
+            match go.recv() {
+                Ok(true) => Ok(()),
+                _ => Err(std::io::Error::other("the disk said no")),
+            }
+        })
+        .unwrap();
+        (dir, w, go_tx, started)
+    }
+
+    fn count_on_disk(dir: &Path) -> i64 {
+        Connection::open(dir.join("w.db"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_is_answered_only_once_synced_while_the_next_one_runs() {
+        let (dir, w, go, started) = writer_with_gated_sync().await;
+        let spawn_insert = |id: &'static str| {
+            let w = w.clone();
+            tokio::spawn(async move { w.run(insert(id)).await })
+        };
+        let first = spawn_insert("a");
+        // The first batch is committed and its sync has begun, not ended.
+        let started = tokio::task::spawn_blocking(move || {
+            started.recv().unwrap();
+            started
+        })
+        .await
+        .unwrap();
+        // The writer is not held by the sync: the next batch commits.
+        let second = spawn_insert("b");
+        let path = dir.path().to_owned();
+        while tokio::task::spawn_blocking({
+            let path = path.clone();
+            move || count_on_disk(&path)
+        })
+        .await
+        .unwrap()
+            < 2
+        {
+            tokio::task::yield_now().await;
+        }
+        assert!(!first.is_finished(), "answered before its sync ended");
+        assert!(!second.is_finished(), "answered before any sync of it");
+        go.send(true).unwrap();
+        first.await.unwrap().unwrap();
+        // "b" has a sync of its own.
+        go.send(true).unwrap();
+        second.await.unwrap().unwrap();
+        drop(started);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_sync_tells_the_callers_it_was_not_committed() {
+        let (_dir, w, go, _started) = writer_with_gated_sync().await;
+        go.send(false).unwrap();
+        let r = w.run(insert("a")).await;
+        assert!(
+            matches!(&r, Err(WriteError::NotCommitted(why)) if why.contains("the disk said no")),
+            "{r:?}"
+        );
+        go.send(true).unwrap();
+        w.run(insert("b")).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batches_are_counted_by_size_and_a_rerun_is_counted() {
+        let (_dir, w, _) = writer().await;
+        let before = w.stats().batches.load(Ordering::Relaxed);
+        let (go, held) = hold(&w).await;
+        let jobs: Vec<TestJob> = vec![
+            Box::new(insert("a")),
+            Box::new(insert("b")),
+            Box::new(insert("c")),
+        ];
+        let handles = queue(&w, jobs).await;
+        go.send(()).unwrap();
+        held.await.unwrap();
+        for h in handles {
+            h.await.unwrap().unwrap();
+        }
+        let stats = w.stats();
+        assert_eq!(stats.reruns.load(Ordering::Relaxed), 0, "nothing failed");
+        let text = stats.render();
+        // The held job alone, then the three queued behind it together.
+        let batches = stats.batches.load(Ordering::Relaxed);
+        assert_eq!(batches, before + 2, "{text}");
+        let bucket = |le: &str| -> u64 {
+            let line = format!("statuspage_bridge_write_batch_size_bucket{{le=\"{le}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(line.as_str()))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(bucket("3") - bucket("1"), 1, "{text}");
+        assert_eq!(bucket("7"), bucket("3"), "{text}");
+        assert_eq!(bucket("+Inf"), batches);
+        w.run(|c| c.execute("INSERT INTO t (id) VALUES ('a')", []).map(|_| ()))
+            .await
+            .unwrap_err();
+        assert_eq!(stats.reruns.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

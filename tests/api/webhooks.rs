@@ -367,6 +367,14 @@ async fn healthz_answers_and_metrics_count_outcomes() {
         ),
         "{text}"
     );
+    // The writer's batches (migrations aside, at least the webhook's),
+    // before the exposition's end.
+    let count = text
+        .lines()
+        .find_map(|l| l.strip_prefix("statuspage_bridge_write_batch_size_count "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(count.is_some_and(|n| n >= 1), "{text}");
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
     app.stop().await;
 }
 
