@@ -20,6 +20,9 @@
 //!
 //!     cargo bench --bench ingest [-- REQUESTS_AT_64]
 //!
+//! `INGEST_BENCH_WORKLOADS=outage` (or `unique`) runs only that workload;
+//! `INGEST_BENCH_DIR=/dev/shm` puts the database on tmpfs.
+//!
 //! `INGEST_BENCH_ROUTING=1` runs the bridge with a realistic routing
 //! configuration (a page with filters, three routes) instead of none.
 
@@ -486,7 +489,12 @@ fn main() {
     answered_2xx += w.ok;
     unique_2xx += w.ok;
     bridge_requests += w.ok + w.refused;
-    for workload in ["unique", "outage"] {
+    // INGEST_BENCH_WORKLOADS=outage runs one of them (e.g. to profile it).
+    let only = std::env::var("INGEST_BENCH_WORKLOADS").unwrap_or_default();
+    for workload in ["unique", "outage"]
+        .into_iter()
+        .filter(|w| only.is_empty() || only.split(',').any(|o| o == *w))
+    {
         for (run, (senders, count)) in plan.into_iter().enumerate() {
             let count = count.max(200);
             let noop_reqs: Vec<Vec<u8>> =
