@@ -81,6 +81,11 @@ pub fn migrate_quietly(path: &Path) -> anyhow::Result<()> {
     migrate_logged(path, false)
 }
 
+/// Prepared statements each write connection keeps: the write path uses
+/// some forty; rusqlite's default of 16 would prepare most of them again
+/// for every webhook.
+pub const STATEMENT_CACHE: usize = 64;
+
 /// Process-wide SQLite settings, before SQLite starts (later calls are
 /// refused by SQLite and change nothing): no memory statistics, which would
 /// take a global mutex on every allocation of every connection.

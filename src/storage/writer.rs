@@ -130,7 +130,7 @@ impl Opener {
         // 16 MB of page cache, so the indexes a webhook touches stay in
         // memory between batches.
         conn.pragma_update(None, "cache_size", -16_000)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
         Ok(conn)
     }
 }
