@@ -7,22 +7,22 @@ use serde_json::json;
 use crate::config::{Page, Secret, Settings};
 use crate::reconcile;
 use crate::rules::catalog::{self, Catalog, Verdict};
+use crate::rules::route::Policy;
 
 /// PAGE as configured (by id or name), else any page id with the default
 /// status API address.
-fn page_of(settings: &Settings, page: &str) -> Page {
+fn page_of(settings: &Settings, policy: &Policy, page: &str) -> Page {
     let wanted = page.trim();
-    let named = |id: &str| {
-        settings
-            .policy()
-            .page_name(id)
+    let named = |p: &&Page| {
+        policy
+            .page_name(&p.id)
             .is_some_and(|n| n.trim().eq_ignore_ascii_case(wanted))
     };
     settings
         .pages
         .iter()
         .find(|p| p.id == wanted)
-        .or_else(|| settings.pages.iter().find(|p| named(&p.id)))
+        .or_else(|| settings.pages.iter().find(named))
         .cloned()
         .unwrap_or_else(|| Page {
             id: wanted.to_owned(),
@@ -38,12 +38,12 @@ pub(super) async fn components(
     page: &str,
     as_json: bool,
 ) -> anyhow::Result<()> {
-    let page = page_of(settings, page);
+    let policy = settings.policy();
+    let page = page_of(settings, &policy, page);
     let client = reconcile::client(settings.reconcile.timeout_ms)?;
     let summary = reconcile::fetch(&client, &page, "summary.json").await?;
     let found = catalog::read_catalog(&summary, &page.id)
         .map_err(|e| anyhow::anyhow!("{}/api/v2/summary.json: {e}", page.api_base()))?;
-    let policy = settings.policy();
     let verdicts: Vec<Verdict> = found
         .components
         .iter()
@@ -63,7 +63,7 @@ pub(super) async fn components(
 fn as_value(
     found: &Catalog,
     verdicts: &[Verdict],
-    policy: &crate::rules::route::Policy,
+    policy: &Policy,
 ) -> serde_json::Value {
     let components: Vec<serde_json::Value> = found
         .components
@@ -90,7 +90,7 @@ fn as_value(
 }
 
 /// Columns padded to their widest cell.
-fn table(found: &Catalog, verdicts: &[Verdict], policy: &crate::rules::route::Policy) -> String {
+fn table(found: &Catalog, verdicts: &[Verdict], policy: &Policy) -> String {
     let mut rows = vec![[
         "ID".to_owned(),
         "NAME".to_owned(),
