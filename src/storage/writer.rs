@@ -13,7 +13,9 @@
 //! Durability overlaps the next batch's work: the connection runs at
 //! `synchronous=NORMAL` (in WAL mode a commit then only writes the WAL), and
 //! a second thread, the syncer, `fdatasync`s the WAL file before answering
-//! the batch's callers, while the writer already runs the next batch. What
+//! the batch's callers, while the writer already runs the next batch. When
+//! nothing else waits and no sync is under way, the writer syncs the batch
+//! itself: a lone webhook pays no hand-over between threads. What
 //! has been answered is as durable as with `synchronous=FULL`: its WAL
 //! frames were on the disk before the answer, and SQLite at NORMAL still
 //! syncs the WAL before each checkpoint and the database after it, so no
@@ -25,8 +27,8 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -224,12 +226,14 @@ impl Writer {
     fn spawn_with(
         conn: Connection,
         opener: Opener,
-        mut sync: impl FnMut() -> std::io::Result<()> + Send + 'static,
+        sync: impl FnMut() -> std::io::Result<()> + Send + 'static,
     ) -> std::io::Result<(Writer, Closed)> {
         let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
         let (closed_tx, closed_rx) = oneshot::channel();
         let (synced_tx, synced_rx) = std::sync::mpsc::channel::<Vec<Box<dyn Job>>>();
         let stats = Arc::new(Stats::default());
+        let sync: SyncWal = Arc::new(Mutex::new(Box::new(sync)));
+        let syncer_sync = sync.clone();
         let syncer = std::thread::Builder::new()
             .name("sqlite-syncer".into())
             .spawn(move || {
@@ -237,21 +241,20 @@ impl Writer {
                     // Every batch committed meanwhile shares this sync.
                     let mut batches = vec![first];
                     batches.extend(synced_rx.try_iter());
-                    let synced = sync().map_err(|e| {
-                        tracing::error!(error = %e, "syncing the WAL failed: the batch's callers are told to retry");
-                        format!("syncing the WAL: {e}")
-                    });
-                    for job in batches.into_iter().flatten() {
-                        job.answer(synced.as_ref().map(|_| ()).map_err(String::as_str));
-                    }
+                    let mut sync = syncer_sync.lock().unwrap_or_else(PoisonError::into_inner);
+                    answer_synced(batches.into_iter().flatten(), &mut sync);
                 }
             })?;
         let thread_stats = stats.clone();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                run(conn, &opener, rx, &synced_tx, &thread_stats);
-                drop(synced_tx);
+                let durable = Durable {
+                    sync,
+                    syncer: synced_tx,
+                };
+                run(conn, &opener, rx, &durable, &thread_stats);
+                drop(durable);
                 let _ = syncer.join();
                 let _ = closed_tx.send(());
             })?;
@@ -313,14 +316,56 @@ where
     (job, answer)
 }
 
+/// Makes the WAL durable; shared by the writer and the syncer.
+type SyncWal = Arc<Mutex<Box<dyn FnMut() -> std::io::Result<()> + Send>>>;
+
+/// How a committed batch is made durable before its callers hear of it.
+struct Durable {
+    sync: SyncWal,
+    syncer: std::sync::mpsc::Sender<Vec<Box<dyn Job>>>,
+}
+
+impl Durable {
+    /// With nothing else waiting and no sync under way, the writer syncs
+    /// the batch itself (no hand-over: one sender's latency stays as with
+    /// `synchronous=FULL`); otherwise the syncer does while the writer goes
+    /// on with the next batch.
+    fn answer(&self, jobs: Vec<Box<dyn Job>>, idle: bool) {
+        if idle && let Ok(mut sync) = self.sync.try_lock() {
+            answer_synced(jobs, &mut sync);
+            return;
+        }
+        if let Err(back) = self.syncer.send(jobs) {
+            // The syncer is gone (it never stops first): answer here.
+            for job in back.0 {
+                job.answer(Err("the syncer stopped"));
+            }
+        }
+    }
+}
+
+/// Syncs, then answers `jobs` with how the sync went.
+fn answer_synced(
+    jobs: impl IntoIterator<Item = Box<dyn Job>>,
+    sync: &mut Box<dyn FnMut() -> std::io::Result<()> + Send>,
+) {
+    let synced = sync().map_err(|e| {
+        tracing::error!(error = %e, "syncing the WAL failed: the batch's callers are told to retry");
+        format!("syncing the WAL: {e}")
+    });
+    for job in jobs {
+        job.answer(synced.as_ref().map(|_| ()).map_err(String::as_str));
+    }
+}
+
 /// The thread's loop: a batch per wake-up, until every handle is gone. A
-/// committed batch goes to the syncer, which answers it once durable; a
-/// failed one is answered at once.
+/// committed batch is answered once durable (`Durable`); a failed one at
+/// once.
 fn run(
     mut conn: Connection,
     opener: &Opener,
     mut rx: mpsc::Receiver<Box<dyn Job>>,
-    synced: &std::sync::mpsc::Sender<Vec<Box<dyn Job>>>,
+    durable: &Durable,
     stats: &Stats,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
@@ -336,12 +381,7 @@ fn run(
             Ok(()) => {
                 stats.committed(batch.len());
                 let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
-                if let Err(back) = synced.send(jobs) {
-                    // The syncer is gone (it never stops first): answer here.
-                    for job in back.0 {
-                        job.answer(Err("the syncer stopped"));
-                    }
-                }
+                durable.answer(jobs, rx.is_empty());
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
@@ -773,20 +813,27 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batch_is_answered_only_once_synced_while_the_next_one_runs() {
         let (dir, w, go, started) = writer_with_gated_sync().await;
-        let spawn_insert = |id: &'static str| {
-            let w = w.clone();
-            tokio::spawn(async move { w.run(insert(id)).await })
+        // "a" waits in the queue while the writer is held in a batch of its
+        // own, so that batch is handed to the syncer when it commits.
+        let (release, held) = hold(&w).await;
+        let first = {
+            let before = w.queued();
+            let w2 = w.clone();
+            let h = tokio::spawn(async move { w2.run(insert("a")).await });
+            while w.queued() == before {
+                tokio::task::yield_now().await;
+            }
+            h
         };
-        let first = spawn_insert("a");
-        // The first batch is committed and its sync has begun, not ended.
+        release.send(()).unwrap();
+        // The held batch's sync has begun, not ended.
         let started = tokio::task::spawn_blocking(move || {
             started.recv().unwrap();
             started
         })
         .await
         .unwrap();
-        // The writer is not held by the sync: the next batch commits.
-        let second = spawn_insert("b");
+        // "a" commits meanwhile: the writer is not waiting for that sync.
         let path = dir.path().to_owned();
         while tokio::task::spawn_blocking({
             let path = path.clone();
@@ -794,18 +841,46 @@ mod tests {
         })
         .await
         .unwrap()
-            < 2
+            < 1
         {
             tokio::task::yield_now().await;
         }
-        assert!(!first.is_finished(), "answered before its sync ended");
-        assert!(!second.is_finished(), "answered before any sync of it");
+        assert!(!held.is_finished(), "answered before its sync ended");
+        assert!(!first.is_finished(), "answered before any sync of it");
+        // One sync each.
         go.send(true).unwrap();
+        go.send(true).unwrap();
+        held.await.unwrap();
         first.await.unwrap().unwrap();
-        // "b" has a sync of its own.
-        go.send(true).unwrap();
-        second.await.unwrap().unwrap();
         drop(started);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lone_batch_is_synced_by_the_writer_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let opener = Opener {
+            path: dir.path().join("w.db"),
+            busy_timeout: Duration::from_secs(1),
+        };
+        let conn = opener.open().unwrap();
+        conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY)")
+            .unwrap();
+        let threads = Arc::new(Mutex::new(Vec::<String>::new()));
+        let seen = threads.clone();
+        let (w, _closed) = Writer::spawn_with(conn, opener, move || {
+            let name = std::thread::current().name().unwrap_or("").to_owned();
+            seen.lock().unwrap().push(name);
+            Ok(())
+        })
+        .unwrap();
+        w.run(insert("a")).await.unwrap();
+        w.run(insert("b")).await.unwrap();
+        assert_eq!(
+            *threads.lock().unwrap(),
+            ["sqlite-writer", "sqlite-writer"],
+            "nothing else waited: no hand-over to the syncer"
+        );
+        assert_eq!(count_on_disk(dir.path()), 2);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
