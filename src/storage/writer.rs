@@ -20,6 +20,10 @@
 //! frames were on the disk before the answer, and SQLite at NORMAL still
 //! syncs the WAL before each checkpoint and the database after it, so no
 //! checkpoint or WAL restart can drop a frame the syncer has not covered.
+//! Checkpoints stay SQLite's automatic ones, on this connection between
+//! batches: a checkpoint from another connection never finishes while the
+//! writer keeps appending, so the WAL would never start over and grow
+//! without bound.
 //!
 //! Jobs run one after another in arrival order, so a job sees the state
 //! every earlier job of the same batch left: per-entity decisions stay
@@ -123,9 +127,6 @@ impl Opener {
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // Checkpoints run on a thread of their own (`Checkpointer`), so
-        // copying the WAL into the database never stalls the writer.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         // A rerun batch's savepoints keep statement journals; in memory.
         conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -211,14 +212,7 @@ impl Writer {
     /// connection must be replaced).
     pub fn spawn(conn: Connection, opener: Opener) -> std::io::Result<(Writer, Closed)> {
         let mut wal = Wal::new(&opener.path);
-        let checkpoints = Checkpointer::start(opener.path.clone(), opener.busy_timeout)?;
-        Writer::spawn_with(conn, opener, move || {
-            let len = wal.sync()?;
-            if len > CHECKPOINT_BYTES {
-                checkpoints.ask();
-            }
-            Ok(())
-        })
+        Writer::spawn_with(conn, opener, move || wal.sync())
     }
 
     /// `spawn`, with `sync` making a committed batch durable (the syncer
@@ -501,10 +495,9 @@ impl Wal {
     /// `fdatasync`s the WAL file: every frame written before the call is on
     /// the disk after it. A WAL file met for the first time has its folder
     /// synced too, so its name survives a power cut as well.
-    fn sync(&mut self) -> std::io::Result<u64> {
+    fn sync(&mut self) -> std::io::Result<()> {
         use std::os::unix::fs::MetadataExt;
-        let meta = std::fs::metadata(&self.path)?;
-        let inode = meta.ino();
+        let inode = std::fs::metadata(&self.path)?.ino();
         if self.file.as_ref().is_none_or(|(_, i)| *i != inode) {
             let file = std::fs::File::open(&self.path)?;
             if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -513,62 +506,7 @@ impl Wal {
             self.file = Some((file, inode));
         }
         let (file, _) = self.file.as_ref().expect("opened above");
-        file.sync_data()?;
-        Ok(meta.len())
-    }
-}
-
-/// The WAL grown past this many bytes, the syncer asks for a checkpoint
-/// (SQLite's own default is 1000 pages).
-const CHECKPOINT_BYTES: u64 = 4 << 20;
-
-/// Copies the WAL into the database on a connection and thread of its own
-/// (`PRAGMA wal_checkpoint(PASSIVE)`: it never waits for, nor blocks, the
-/// writer or readers). At `synchronous=NORMAL` SQLite syncs the WAL before
-/// a checkpoint and the database after it, so what the syncer answered
-/// stays durable; the writer starts the WAL over once it is all copied.
-struct Checkpointer {
-    asks: std::sync::mpsc::SyncSender<()>,
-}
-
-impl Checkpointer {
-    fn start(path: PathBuf, busy_timeout: Duration) -> std::io::Result<Checkpointer> {
-        let (asks, asked) = std::sync::mpsc::sync_channel::<()>(1);
-        std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                let mut conn: Option<Connection> = None;
-                while asked.recv().is_ok() {
-                    if conn.is_none() {
-                        match Connection::open(&path).and_then(|c| {
-                            c.busy_timeout(busy_timeout)?;
-                            Ok(c)
-                        }) {
-                            Ok(c) => conn = Some(c),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "opening the checkpoint connection failed; the next ask tries again");
-                                continue;
-                            }
-                        }
-                    }
-                    let c = conn.as_ref().expect("opened above");
-                    let done = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
-                    });
-                    match done {
-                        Ok((wal, copied)) => {
-                            tracing::debug!(wal_frames = wal, copied_frames = copied, "checkpoint")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "checkpoint failed; the next one tries again"),
-                    }
-                }
-            })?;
-        Ok(Checkpointer { asks })
-    }
-
-    /// Asks for a checkpoint unless one is asked for already.
-    fn ask(&self) {
-        let _ = self.asks.try_send(());
+        file.sync_data()
     }
 }
 
@@ -933,6 +871,38 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(stats.reruns.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_wal_starts_over_under_steady_writes() {
+        // 24 MB through the WAL from 16 callers at once, batches following
+        // each other without a pause: the WAL must be checkpointed and
+        // reused, not grow with everything ever written.
+        let dir = tempfile::tempdir().unwrap();
+        let (w, _closed) = start(&dir.path().join("w.db"), Duration::from_secs(1)).unwrap();
+        w.run(|c| c.execute_batch("CREATE TABLE b (x BLOB)"))
+            .await
+            .unwrap();
+        let callers: Vec<_> = (0..16)
+            .map(|_| {
+                let w = w.clone();
+                tokio::spawn(async move {
+                    for _ in 0..375 {
+                        w.run(|c| {
+                            c.execute("INSERT INTO b (x) VALUES (zeroblob(4000))", [])
+                                .map(|_| ())
+                        })
+                        .await
+                        .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for c in callers {
+            c.await.unwrap();
+        }
+        let wal = std::fs::metadata(dir.path().join("w.db-wal")).unwrap().len();
+        assert!(wal < 12 << 20, "the WAL grew to {wal} bytes");
     }
 
     #[tokio::test]
