@@ -60,11 +60,7 @@ pub(super) async fn components(
     Ok(())
 }
 
-fn as_value(
-    found: &Catalog,
-    verdicts: &[Verdict],
-    policy: &Policy,
-) -> serde_json::Value {
+fn as_value(found: &Catalog, verdicts: &[Verdict], policy: &Policy) -> serde_json::Value {
     let components: Vec<serde_json::Value> = found
         .components
         .iter()

@@ -247,9 +247,14 @@ impl Writer {
                     sync,
                     syncer: synced_tx,
                 };
-                run(conn, &opener, rx, &durable, &thread_stats);
+                let conn = run(conn, &opener, rx, &durable, &thread_stats);
+                // Every batch answered before the connection closes (closing
+                // checkpoints the WAL and removes it).
                 drop(durable);
                 let _ = syncer.join();
+                if let Err((_, e)) = conn.close() {
+                    tracing::warn!(error = %e, "closing the write connection failed");
+                }
                 let _ = closed_tx.send(());
             })?;
         Ok((Writer { jobs: tx, stats }, Closed(closed_rx)))
@@ -354,14 +359,14 @@ fn answer_synced(
 
 /// The thread's loop: a batch per wake-up, until every handle is gone. A
 /// committed batch is answered once durable (`Durable`); a failed one at
-/// once.
+/// once. Returns the connection, still open.
 fn run(
     mut conn: Connection,
     opener: &Opener,
     mut rx: mpsc::Receiver<Box<dyn Job>>,
     durable: &Durable,
     stats: &Stats,
-) {
+) -> Connection {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -388,9 +393,7 @@ fn run(
             conn = reopen(conn, opener);
         }
     }
-    if let Err((_, e)) = conn.close() {
-        tracing::warn!(error = %e, "closing the write connection failed");
-    }
+    conn
 }
 
 /// One transaction for the whole batch. If a job fails, the batch is rolled
@@ -901,7 +904,9 @@ mod tests {
         for c in callers {
             c.await.unwrap();
         }
-        let wal = std::fs::metadata(dir.path().join("w.db-wal")).unwrap().len();
+        let wal = std::fs::metadata(dir.path().join("w.db-wal"))
+            .unwrap()
+            .len();
         assert!(wal < 12 << 20, "the WAL grew to {wal} bytes");
     }
 
