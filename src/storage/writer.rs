@@ -715,14 +715,9 @@ mod tests {
         assert_eq!(rows(&w).await, ["later"]);
     }
 
-    /// A writer whose syncer waits for a go (one per sync) and fails when
-    /// told to.
-    async fn writer_with_gated_sync() -> (
-        tempfile::TempDir,
-        Writer,
-        std_mpsc::Sender<bool>,
-        std_mpsc::Receiver<()>,
-    ) {
+    /// A fresh database with table `t`, its opener and write connection,
+    /// for `Writer::spawn_with`.
+    fn opened() -> (tempfile::TempDir, Opener, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let opener = Opener {
             path: dir.path().join("w.db"),
@@ -731,6 +726,18 @@ mod tests {
         let conn = opener.open().unwrap();
         conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY)")
             .unwrap();
+        (dir, opener, conn)
+    }
+
+    /// A writer whose syncer waits for a go (one per sync) and fails when
+    /// told to.
+    async fn writer_with_gated_sync() -> (
+        tempfile::TempDir,
+        Writer,
+        std_mpsc::Sender<bool>,
+        std_mpsc::Receiver<()>,
+    ) {
+        let (dir, opener, conn) = opened();
         let (go_tx, go) = std_mpsc::channel::<bool>();
         let (started_tx, started) = std_mpsc::channel::<()>();
         let (w, _closed) = Writer::spawn_with(conn, opener, move || {
@@ -798,14 +805,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_lone_batch_is_synced_by_the_writer_itself() {
-        let dir = tempfile::tempdir().unwrap();
-        let opener = Opener {
-            path: dir.path().join("w.db"),
-            busy_timeout: Duration::from_secs(1),
-        };
-        let conn = opener.open().unwrap();
-        conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY)")
-            .unwrap();
+        let (dir, opener, conn) = opened();
         let threads = Arc::new(Mutex::new(Vec::<String>::new()));
         let seen = threads.clone();
         let (w, _closed) = Writer::spawn_with(conn, opener, move || {

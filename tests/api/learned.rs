@@ -4,7 +4,7 @@
 //! `pages components`.
 
 use serde_json::{Value, json};
-use statuspage_bridge::config::{Page, PageRules, Route, Secret};
+use statuspage_bridge::config::{Page, PageRules, Route, Secret, Settings};
 
 use crate::fake_itoc360::FakeItoc360;
 use crate::fake_status::{Answer, FakeStatus};
@@ -35,13 +35,16 @@ fn serve_vendor_page(fake: &FakeStatus) {
     );
 }
 
-#[tokio::test]
-async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_name() {
+/// The vendor page served, a fake ITOC360 taking `TOKEN`, and a bridge that
+/// reconciles the page (its first round done) with the routing `f` sets.
+async fn spawn_learning(
+    f: impl FnOnce(&mut Settings) + Send + 'static,
+) -> (FakeStatus, FakeItoc360, TestApp) {
     let status = FakeStatus::start().await;
     serve_vendor_page(&status);
     let itoc = FakeItoc360::start_many(&[TOKEN]).await;
     let (status_url, itoc_url) = (status.base_url.clone(), itoc.base_url.clone());
-    let mut app = spawn_app_with(move |s| {
+    let app = spawn_app_with(move |s| {
         s.itoc360.base_url = itoc_url;
         s.itoc360.token = Secret::new(TOKEN);
         s.pages = vec![Page {
@@ -52,6 +55,16 @@ async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_
             webhooks: true,
         }];
         s.reconcile.interval_secs = 3600;
+        f(s);
+    })
+    .await;
+    app.reconcile.clone().unwrap().wait_for(1).await;
+    (status, itoc, app)
+}
+
+#[tokio::test]
+async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_name() {
+    let (status, itoc, mut app) = spawn_learning(|s| {
         // No name configured; "Core" is a group only summary.json names,
         // "Codespacs" a typo, and the route's "Paymnets" too.
         s.routing.pages = vec![PageRules {
@@ -73,7 +86,6 @@ async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_
         }];
     })
     .await;
-    app.reconcile.clone().unwrap().wait_for(1).await;
 
     // The API pages, its title led by the learned name.
     let api = component_change("operational", "major_outage", "10:16");
@@ -156,21 +168,7 @@ async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_
 
 #[tokio::test]
 async fn a_configured_name_wins_and_an_unknown_page_keeps_its_titles() {
-    let status = FakeStatus::start().await;
-    serve_vendor_page(&status);
-    let itoc = FakeItoc360::start_many(&[TOKEN]).await;
-    let (status_url, itoc_url) = (status.base_url.clone(), itoc.base_url.clone());
-    let mut app = spawn_app_with(move |s| {
-        s.itoc360.base_url = itoc_url;
-        s.itoc360.token = Secret::new(TOKEN);
-        s.pages = vec![Page {
-            id: PAGE.into(),
-            source: String::new(),
-            base_url: status_url,
-            api_key: Secret::default(),
-            webhooks: true,
-        }];
-        s.reconcile.interval_secs = 3600;
+    let (status, itoc, mut app) = spawn_learning(|s| {
         s.routing.pages = vec![PageRules {
             page_id: PAGE.into(),
             name: "Ours".into(),
@@ -178,7 +176,6 @@ async fn a_configured_name_wins_and_an_unknown_page_keeps_its_titles() {
         }];
     })
     .await;
-    app.reconcile.clone().unwrap().wait_for(1).await;
     let api = component_change("operational", "major_outage", "10:16");
     assert_eq!(app.outcome(api).await, "triggered");
     // A page with no entry and no learned name: titles as ever.
