@@ -64,12 +64,7 @@ impl Configured {
             known
                 .into_iter()
                 .map(|(id, learned)| {
-                    let name = self
-                        .policy
-                        .page_name(&id)
-                        .map(str::to_owned)
-                        .or(learned)
-                        .unwrap_or_else(|| id.clone());
+                    let name = self.policy.page_shown(&id, learned.as_deref()).to_owned();
                     (id, name)
                 })
                 .collect(),

@@ -94,10 +94,7 @@ impl Catalog {
 
     /// The page as shown: configured name, else learned name, else id.
     pub fn label<'a>(&'a self, policy: &'a Policy) -> &'a str {
-        policy
-            .page_name(&self.page_id)
-            .or(self.name.as_deref())
-            .unwrap_or(&self.page_id)
+        policy.page_shown(&self.page_id, self.name.as_deref())
     }
 
     fn alert(&self, c: &Listed) -> AlertFacts {

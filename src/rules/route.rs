@@ -300,6 +300,12 @@ impl Policy {
             .or(alert.page_name.as_deref())
     }
 
+    /// A page as shown on the audit pages and in reasons: its configured
+    /// name, else the `learned` one, else its id.
+    pub fn page_shown<'a>(&'a self, page_id: &'a str, learned: Option<&'a str>) -> &'a str {
+        self.page_name(page_id).or(learned).unwrap_or(page_id)
+    }
+
     /// `selector` (from a route's or a silence's `pages`) names the alert's
     /// page by id, configured name or learned name.
     pub fn names_page(&self, alert: &AlertFacts, selector: &str) -> bool {
@@ -543,7 +549,7 @@ impl Policy {
         alert: &AlertFacts,
         priority: Priority,
     ) -> Result<(), String> {
-        let page = self.page_name_of(alert).unwrap_or(&p.page_id);
+        let page = self.page_shown(&p.page_id, alert.page_name.as_deref());
         let may_page = |c: &ComponentFacts| {
             !p.ignore_components.iter().any(|s| c.is(s))
                 && (p.components.is_empty() || p.components.iter().any(|s| c.is(s)))
