@@ -3,6 +3,7 @@
 //! bridge reads the environment. Secrets are wrapped so `Debug` never prints
 //! them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -364,6 +365,9 @@ pub struct Server {
 #[serde(deny_unknown_fields, default)]
 pub struct Database {
     pub path: PathBuf,
+    /// `postgres://…`: PostgreSQL instead of the file at `path` (several
+    /// replicas may share it). Its password is a secret.
+    pub url: Secret,
     /// How long a write waits for a lock held by another process.
     pub busy_timeout_ms: u64,
     /// Prune history older than this many days, daily (0: keep everything).
@@ -460,10 +464,53 @@ impl Default for Server {
     }
 }
 
+impl Database {
+    /// PostgreSQL when a URL is set; the SQLite file at `path` otherwise.
+    pub fn is_postgres(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    /// The URL's password, as written and decoded: secrets to keep out of
+    /// logs.
+    fn url_password(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        let raw = self.url.expose();
+        // postgres://user:password@host…: after the first ':' of the part
+        // between "//" and the last '@' before the path.
+        let rest = raw.split_once("://").map_or("", |(_, r)| r);
+        let auth = rest.split(['/', '?']).next().unwrap_or("");
+        let password = auth
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+            .map_or("", |(_, p)| p);
+        let decoded = percent_encoding::percent_decode_str(password)
+            .decode_utf8()
+            .ok()
+            .filter(|d| d != password);
+        [Some(Cow::Borrowed(password)), decoded]
+            .into_iter()
+            .flatten()
+            .filter(|p| !p.is_empty())
+    }
+
+    /// Where the data lives, fit to print: the file's path, or the URL with
+    /// its password replaced by `****`.
+    pub fn shown(&self) -> String {
+        if !self.is_postgres() {
+            return self.path.display().to_string();
+        }
+        let mut shown = self.url.expose().to_owned();
+        for p in self.url_password().take(1) {
+            shown = shown.replacen(&format!(":{p}@"), ":****@", 1);
+        }
+        shown
+    }
+}
+
 impl Default for Database {
     fn default() -> Self {
         Database {
             path: PathBuf::from("data/statuspage-bridge.db"),
+            url: Secret::default(),
             busy_timeout_ms: 5000,
             retention_days: 0,
         }
@@ -584,6 +631,9 @@ impl Settings {
         if let Some(v) = env("BRIDGE_DATABASE") {
             self.database.path = PathBuf::from(v);
         }
+        if let Some(v) = env("BRIDGE_DATABASE_URL") {
+            self.database.url = Secret::new(v);
+        }
         if let Some(v) = env("BRIDGE_LOG_FORMAT") {
             self.log.format = v;
         }
@@ -674,13 +724,15 @@ impl Settings {
 
     /// Every configured secret, for `redact::remember`: what must never
     /// reach a log, the database or a page.
-    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+    pub fn secrets(&self) -> impl Iterator<Item = Cow<'_, str>> {
         self.sources
             .iter()
             .map(|s| s.token.expose())
             .chain(self.pages.iter().map(|p| p.api_key.expose()))
             .chain(self.routing.routes.iter().map(|r| r.token.expose()))
             .chain([self.itoc360.token.expose(), self.audit.password.expose()])
+            .map(Cow::Borrowed)
+            .chain(self.database.url_password())
     }
 
     pub fn audit_credentials(&self) -> Option<(&str, &Secret)> {
@@ -711,6 +763,21 @@ impl Settings {
         }
         if self.database.path.as_os_str().is_empty() {
             return Err(err("database.path", "must not be empty"));
+        }
+        if !self.database.url.is_empty() {
+            let shown = self.database.shown();
+            let u = url::Url::parse(self.database.url.expose()).map_err(|e| {
+                err(
+                    "database.url",
+                    format!("is not a URL such as postgres://user:password@host:5432/db ({e})"),
+                )
+            })?;
+            if !matches!(u.scheme(), "postgres" | "postgresql") {
+                return Err(err(
+                    "database.url",
+                    format!("\"{shown}\" must start with postgres:// (PostgreSQL is the only engine besides the SQLite file at database.path)"),
+                ));
+            }
         }
         check_url("itoc360.base_url", &self.itoc360.base_url)?;
         let d = &self.delivery;
@@ -1087,5 +1154,53 @@ mod tests {
         let printed = format!("{s:?}");
         assert!(!printed.contains("very-secret"));
         assert!(!printed.contains(DEV_TOKEN));
+    }
+
+    #[test]
+    fn a_database_url_chooses_postgres_and_its_password_stays_secret() {
+        let s = Settings::default();
+        assert!(!s.database.is_postgres());
+        assert_eq!(s.database.shown(), "data/statuspage-bridge.db");
+        let s = Settings::from_toml(
+            "[database]\nurl = \"postgres://bridge:p%40ss-word@db.internal:5432/sb?sslmode=require\"",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        assert!(s.database.is_postgres());
+        assert_eq!(
+            s.database.shown(),
+            "postgres://bridge:****@db.internal:5432/sb?sslmode=require"
+        );
+        let secrets: Vec<String> = s.secrets().map(|x| x.into_owned()).collect();
+        assert!(secrets.contains(&"p%40ss-word".to_owned()), "{secrets:?}");
+        assert!(secrets.contains(&"p@ss-word".to_owned()), "{secrets:?}");
+        assert!(!format!("{s:?}").contains("ss-word"));
+
+        let mut from_env = Settings::default();
+        from_env.apply_env(|k| {
+            (k == "BRIDGE_DATABASE_URL").then(|| "postgresql://u:hunter22@/sb?host=/run/pg".to_owned())
+        });
+        assert!(from_env.database.is_postgres());
+        assert_eq!(from_env.database.shown(), "postgresql://u:****@/sb?host=/run/pg");
+        assert!(from_env.secrets().any(|x| x == "hunter22"));
+
+        let no_password = Settings::from_toml("[database]\nurl = \"postgres://localhost/sb\"").unwrap();
+        assert_eq!(no_password.database.shown(), "postgres://localhost/sb");
+        assert!(!no_password.secrets().any(|x| x.contains("localhost")));
+    }
+
+    #[test]
+    fn a_database_url_of_another_engine_is_refused_without_its_password() {
+        for url in ["mysql://u:topsecret@h/db", "not a url topsecret"] {
+            let s = Settings::from_toml(&format!("[database]\nurl = \"{url}\"")).unwrap();
+            let e = s.validate().unwrap_err().to_string();
+            assert!(e.contains("database.url"), "{e}");
+            assert!(e.contains("postgres://"), "{e}");
+        }
+        for url in ["mysql://u:topsecret@h/db", "not a url topsecret"] {
+            let s = Settings::from_toml(&format!("[database]\nurl = \"{url}\"")).unwrap();
+            let e = s.validate().unwrap_err().to_string();
+            assert!(!e.contains("topsecret"), "{e}");
+        }
     }
 }

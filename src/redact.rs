@@ -28,9 +28,10 @@ static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
 /// Adds secrets to those [`mask`] hides (empty and very short ones are
 /// skipped). Called once a configuration is loaded.
-pub fn remember<'a>(secrets: impl IntoIterator<Item = &'a str>) {
+pub fn remember(secrets: impl IntoIterator<Item = impl AsRef<str>>) {
     let mut known = SECRETS.write().unwrap_or_else(|e| e.into_inner());
     for s in secrets {
+        let s = s.as_ref();
         if s.len() >= MIN_SECRET_LEN && !known.iter().any(|k| k == s) {
             known.push(s.to_owned());
         }

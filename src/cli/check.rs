@@ -6,12 +6,23 @@ use crate::config::Settings;
 /// (never a secret). Fails when the database cannot live at its path.
 pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
     use std::fmt::Write;
-    check_database_path(&settings.database.path)?;
+    if !settings.database.is_postgres() {
+        check_database_path(&settings.database.path)?;
+    }
     let mut out = String::from("ok\n");
     let s = settings;
     let _ = writeln!(out, "listen: {}", s.server.listen);
     let _ = writeln!(out, "public_url: {}", s.server.public_url);
-    let _ = writeln!(out, "database: {}", s.database.path.display());
+    let _ = writeln!(
+        out,
+        "database: {}{}",
+        s.database.shown(),
+        if s.database.is_postgres() {
+            " (PostgreSQL; database.path is not used)"
+        } else {
+            ""
+        }
+    );
     let _ = writeln!(
         out,
         "itoc360: {}",

@@ -31,7 +31,7 @@ pub use reader::{ReadError, ReadResult, Reader};
 pub use writer::{Closed, WriteError, Writer};
 
 mod embedded {
-    refinery::embed_migrations!("migrations");
+    refinery::embed_migrations!("migrations/sqlite");
 }
 
 /// Everything a process needs to use the database.
