@@ -19,6 +19,7 @@ use statuspage_bridge::replay;
 use statuspage_bridge::rules::domain::Origin;
 use statuspage_bridge::rules::machine::Rules;
 use statuspage_bridge::rules::plan::{Delivery, Reading};
+use statuspage_bridge::storage::sql::Conn;
 use statuspage_bridge::storage::{self, ingest};
 
 mod common;
@@ -72,7 +73,7 @@ fn main() {
                 at,
                 Origin::Webhook,
             );
-            ingest::ingest(&tx, &job, &Reading::of(&job.body), decide).unwrap();
+            ingest::ingest(Conn::Sqlite(&tx), &job, &Reading::of(&job.body), decide).unwrap();
             n += 1;
         }
         tx.commit().unwrap();

@@ -775,7 +775,9 @@ impl Settings {
             if !matches!(u.scheme(), "postgres" | "postgresql") {
                 return Err(err(
                     "database.url",
-                    format!("\"{shown}\" must start with postgres:// (PostgreSQL is the only engine besides the SQLite file at database.path)"),
+                    format!(
+                        "\"{shown}\" must start with postgres:// (PostgreSQL is the only engine besides the SQLite file at database.path)"
+                    ),
                 ));
             }
         }
@@ -1178,13 +1180,18 @@ mod tests {
 
         let mut from_env = Settings::default();
         from_env.apply_env(|k| {
-            (k == "BRIDGE_DATABASE_URL").then(|| "postgresql://u:hunter22@/sb?host=/run/pg".to_owned())
+            (k == "BRIDGE_DATABASE_URL")
+                .then(|| "postgresql://u:hunter22@/sb?host=/run/pg".to_owned())
         });
         assert!(from_env.database.is_postgres());
-        assert_eq!(from_env.database.shown(), "postgresql://u:****@/sb?host=/run/pg");
+        assert_eq!(
+            from_env.database.shown(),
+            "postgresql://u:****@/sb?host=/run/pg"
+        );
         assert!(from_env.secrets().any(|x| x == "hunter22"));
 
-        let no_password = Settings::from_toml("[database]\nurl = \"postgres://localhost/sb\"").unwrap();
+        let no_password =
+            Settings::from_toml("[database]\nurl = \"postgres://localhost/sb\"").unwrap();
         assert_eq!(no_password.database.shown(), "postgres://localhost/sb");
         assert!(!no_password.secrets().any(|x| x.contains("localhost")));
     }

@@ -52,7 +52,7 @@ async fn warn_of_orphans(settings: &Settings, db: &Database) {
 pub struct Application {
     port: u16,
     local: std::net::SocketAddr,
-    database_path: std::path::PathBuf,
+    database_shown: String,
     server: Server,
     db: Database,
     worker: Option<Worker>,
@@ -65,11 +65,7 @@ impl Application {
     /// writer and, unless this is a dry run, the delivery worker.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         crate::redact::remember(settings.secrets());
-        let db = storage::open(
-            &settings.database.path,
-            Duration::from_millis(settings.database.busy_timeout_ms),
-        )
-        .await?;
+        let db = storage::open_configured(&settings.database).await?;
         warn_of_orphans(&settings, &db).await;
         let metrics = Metrics::new();
         let wake = Arc::new(Notify::new());
@@ -163,7 +159,7 @@ impl Application {
         Ok(Application {
             port: local.port(),
             local,
-            database_path: settings.database.path.clone(),
+            database_shown: settings.database.shown(),
             server,
             db,
             worker,
@@ -227,10 +223,10 @@ impl Application {
             reconciler,
             retention,
             local,
-            database_path,
+            database_shown,
             ..
         } = self;
-        tracing::info!(database = %database_path.display(), "listening on http://{local}");
+        tracing::info!(database = %database_shown, "listening on http://{local}");
         let served = server.await;
         tracing::info!("server stopped taking requests");
         if let Some(retention) = retention {

@@ -257,6 +257,17 @@ CREATE FUNCTION bridge_now() RETURNS TEXT LANGUAGE sql STABLE AS $$
     SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
 
+-- SQLite's julianday() and group_concat(), which the bridge's own reads and
+-- analysts' queries use: the same SQL runs on both engines.
+CREATE FUNCTION julianday(t TEXT) RETURNS DOUBLE PRECISION LANGUAGE sql STABLE AS $$
+    SELECT extract(epoch FROM t::timestamptz)::double precision / 86400.0 + 2440587.5
+$$;
+CREATE FUNCTION bridge_concat(acc TEXT, value TEXT, sep TEXT) RETURNS TEXT
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN value IS NULL THEN acc WHEN acc IS NULL THEN value ELSE acc || sep || value END
+$$;
+CREATE AGGREGATE group_concat(TEXT, TEXT) (SFUNC = bridge_concat, STYPE = TEXT);
+
 CREATE VIEW incident_report AS
 SELECT
     i.source,

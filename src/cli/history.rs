@@ -11,7 +11,11 @@ pub(super) fn replay(
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let path = &settings.database.path;
-    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
+    anyhow::ensure!(
+        settings.database.is_postgres() || path.is_file(),
+        "no database at {}",
+        path.display()
+    );
     let mut out = std::io::stdout().lock();
     let mut differences = 0u64;
     let mut failed = None;
@@ -96,6 +100,16 @@ fn decision(d: &crate::replay::Decision) -> String {
 }
 
 pub(super) fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    if settings.database.is_postgres() {
+        return Err(super::Usage(format!(
+            "backup copies the SQLite file; this bridge keeps its data in PostgreSQL ({}). \
+             Back it up with PostgreSQL's own tools, e.g. `pg_dump --format=custom --file {} <database URL>`, \
+             or your provider's snapshots",
+            settings.database.shown(),
+            to.display()
+        ))
+        .into());
+    }
     let bytes = crate::storage::upkeep::backup(&settings.database.path, to)?;
     println!("{}\t{bytes} bytes", to.display());
     Ok(())
@@ -103,12 +117,12 @@ pub(super) fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Resul
 
 pub(super) async fn prune(settings: Settings, args: PruneArgs) -> anyhow::Result<()> {
     let path = &settings.database.path;
-    anyhow::ensure!(path.is_file(), "no database at {}", path.display());
-    let db = crate::storage::open(
-        path,
-        std::time::Duration::from_millis(settings.database.busy_timeout_ms),
-    )
-    .await?;
+    anyhow::ensure!(
+        settings.database.is_postgres() || path.is_file(),
+        "no database at {}",
+        path.display()
+    );
+    let db = crate::storage::open_configured(&settings.database).await?;
     let pruned = crate::storage::upkeep::prune(&db.writer, args.before.clone(), args.dry_run).await;
     db.close().await;
     let pruned = pruned?;

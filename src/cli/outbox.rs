@@ -5,11 +5,7 @@ use super::OutboxCommand;
 use crate::config::Settings;
 
 pub(super) async fn outbox(settings: Settings, cmd: OutboxCommand) -> anyhow::Result<()> {
-    let db = crate::storage::open(
-        &settings.database.path,
-        std::time::Duration::from_millis(settings.database.busy_timeout_ms),
-    )
-    .await?;
+    let db = crate::storage::open_configured(&settings.database).await?;
     match cmd {
         OutboxCommand::List => {
             let rows = db.writer.unfinished().await?;

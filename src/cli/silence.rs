@@ -15,11 +15,7 @@ pub(super) async fn silence(settings: Settings, cmd: SilenceCommand) -> anyhow::
         SilenceCommand::Add(args) => Some(request(args)?.silence(new_id(), now).map_err(Usage)?),
         _ => None,
     };
-    let db = crate::storage::open(
-        &settings.database.path,
-        std::time::Duration::from_millis(settings.database.busy_timeout_ms),
-    )
-    .await?;
+    let db = crate::storage::open_configured(&settings.database).await?;
     let result = run(&db, cmd, new, now).await;
     db.close().await;
     result

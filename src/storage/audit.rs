@@ -2,9 +2,11 @@
 //! the read pool; nothing here writes.
 
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+use sqlx::FromRow;
 
-use super::reader::{ReadError, ReadResult, Reader};
+use super::sql::{Arg, Dialect, args};
+
+use super::reader::{ReadResult, Reader};
 
 use crate::rules::time::{format_time, parse_moment};
 
@@ -139,59 +141,63 @@ const MATCHING_NAMES: &str = "SELECT n.name FROM entity_names n
 /// serves substrings of 3+ characters without LIKE wildcards, and the
 /// detour pays off when the matching webhooks are rare.
 async fn use_name_index(r: &Reader, text: &str) -> ReadResult<bool> {
-    if text.contains(['%', '_', '\\']) {
+    // PostgreSQL has no trigram index here: a plain ILIKE it is.
+    if text.contains(['%', '_', '\\']) || r.dialect() == Dialect::Postgres {
         return Ok(false);
     }
     let sql = format!(
         "SELECT count(*) FROM (SELECT 1 FROM webhooks WHERE entity_name IN ({MATCHING_NAMES}?)) LIMIT ?)"
     );
-    let matches: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(format!("%{text}%"))
-        .bind(SELECTIVE_MATCHES)
-        .fetch_one(&r.pool)
+    let matches: i64 = r
+        .value(&sql, &args![format!("%{text}%"), SELECTIVE_MATCHES])
         .await?;
     Ok(matches < SELECTIVE_MATCHES)
 }
 
 pub async fn list(r: &Reader, f: &Filters) -> Result<LogPage, ListError> {
     let limit = f.limit();
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(ROW_SELECT);
-    q.push(" WHERE 1 = 1");
+    let mut sql = format!("{ROW_SELECT} WHERE 1 = 1");
+    let mut binds: Vec<Arg<'static>> = Vec::new();
+    let text = |v: &str| Arg::Text(Some(v.to_owned().into()));
     if let Some(kind) = Filters::clean(&f.kind) {
-        q.push(" AND w.kind = ").push_bind(kind.to_owned());
+        sql.push_str(" AND w.kind = ?");
+        binds.push(text(kind));
     }
     if let Some(outcome) = Filters::clean(&f.outcome) {
-        q.push(" AND w.outcome = ").push_bind(outcome.to_owned());
+        sql.push_str(" AND w.outcome = ?");
+        binds.push(text(outcome));
     }
     if let Some(page) = Filters::clean(&f.page) {
-        q.push(" AND w.page_id = ").push_bind(page.to_owned());
+        sql.push_str(" AND w.page_id = ?");
+        binds.push(text(page));
     }
-    if let Some(text) = Filters::clean(&f.q) {
-        if text.chars().count() < MIN_SEARCH {
-            return Err(BadFilter::TooShort(text.to_owned()).into());
+    if let Some(q) = Filters::clean(&f.q) {
+        if q.chars().count() < MIN_SEARCH {
+            return Err(BadFilter::TooShort(q.to_owned()).into());
         }
-        if use_name_index(r, text).await? {
-            q.push(" AND w.entity_name IN (")
-                .push(MATCHING_NAMES)
-                .push_bind(format!("%{text}%"))
-                .push("))");
+        if use_name_index(r, q).await? {
+            sql.push_str(&format!(" AND w.entity_name IN ({MATCHING_NAMES}?))"));
+            binds.push(text(&format!("%{q}%")));
         } else {
-            let escaped = text
+            let escaped = q
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            q.push(" AND w.entity_name LIKE ")
-                .push_bind(format!("%{escaped}%"))
-                .push(" ESCAPE '\\'");
+            // Names match whatever their case, as SQLite's LIKE does.
+            sql.push_str(match r.dialect() {
+                Dialect::Sqlite => " AND w.entity_name LIKE ? ESCAPE '\\'",
+                Dialect::Postgres => " AND w.entity_name ILIKE ? ESCAPE '\\'",
+            });
+            binds.push(text(&format!("%{escaped}%")));
         }
     }
     if let Some(from) = Filters::clean(&f.from) {
-        q.push(" AND w.received_at >= ")
-            .push_bind(filter_time("from", from)?);
+        sql.push_str(" AND w.received_at >= ?");
+        binds.push(text(&filter_time("from", from)?));
     }
     if let Some(to) = Filters::clean(&f.to) {
-        q.push(" AND w.received_at < ")
-            .push_bind(filter_time("to", to)?);
+        sql.push_str(" AND w.received_at < ?");
+        binds.push(text(&filter_time("to", to)?));
     }
     if let Some(cursor) = Filters::clean(&f.before) {
         let (at, id) = cursor
@@ -200,15 +206,13 @@ pub async fn list(r: &Reader, f: &Filters) -> Result<LogPage, ListError> {
                 field: "before",
                 value: cursor.to_owned(),
             })?;
-        q.push(" AND (w.received_at, w.id) < (")
-            .push_bind(at.to_owned())
-            .push(", ")
-            .push_bind(id.to_owned())
-            .push(")");
+        sql.push_str(" AND (w.received_at, w.id) < (?, ?)");
+        binds.push(text(at));
+        binds.push(text(id));
     }
-    q.push(" ORDER BY w.received_at DESC, w.id DESC LIMIT ")
-        .push_bind(i64::from(limit) + 1);
-    let mut events: Vec<EventRow> = q.build_query_as().fetch_all(&r.pool).await?;
+    sql.push_str(" ORDER BY w.received_at DESC, w.id DESC LIMIT ?");
+    binds.push(Arg::Int(Some(i64::from(limit) + 1)));
+    let mut events: Vec<EventRow> = r.all(&sql, &binds).await?;
     let next_cursor = if events.len() > limit as usize {
         events.truncate(limit as usize);
         events.last().map(cursor_of)
@@ -289,33 +293,38 @@ const OUTBOX_SELECT: &str =
 
 pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
     let sql = format!("{ROW_SELECT} WHERE w.id = ?");
-    let Some(event) = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&r.pool)
-        .await?
-    else {
+    let Some(event) = r.optional::<EventRow>(&sql, &args![id]).await? else {
         return Ok(None);
     };
     let (event_id, remote_addr, body_bytes, body): (Option<String>, Option<String>, i64, Vec<u8>) =
-        sqlx::query_as("SELECT event_id, remote_addr, body_bytes, CAST(body AS BLOB) FROM webhooks WHERE id = ?")
-            .bind(id)
-            .fetch_one(&r.pool)
-            .await?;
-    let outbox: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{OUTBOX_SELECT} WHERE webhook_id = ? ORDER BY id"
-    )))
-    .bind(id)
-    .fetch_all(&r.pool)
-    .await?;
-    let attempts: Vec<AttemptRow> = sqlx::query_as(
-        "SELECT a.outbox_id, a.started_at, a.latency_ms, a.http_status, a.result, a.error,
+        r.optional(
+            match r.dialect() {
+                Dialect::Sqlite => {
+                    "SELECT event_id, remote_addr, body_bytes, CAST(body AS BLOB) FROM webhooks WHERE id = ?"
+                }
+                Dialect::Postgres => {
+                    "SELECT event_id, remote_addr, body_bytes, body FROM webhooks WHERE id = ?"
+                }
+            },
+            &args![id],
+        )
+        .await?
+        .unwrap_or_default();
+    let outbox: Vec<OutboxRow> = r
+        .all(
+            &format!("{OUTBOX_SELECT} WHERE webhook_id = ? ORDER BY id"),
+            &args![id],
+        )
+        .await?;
+    let attempts: Vec<AttemptRow> = r
+        .all(
+            "SELECT a.outbox_id, a.started_at, a.latency_ms, a.http_status, a.result, a.error,
                 a.requested_by
          FROM delivery_attempts a JOIN outbox o ON o.id = a.outbox_id
          WHERE o.webhook_id = ? ORDER BY a.id",
-    )
-    .bind(id)
-    .fetch_all(&r.pool)
-    .await?;
+            &args![id],
+        )
+        .await?;
     Ok(Some(Detail {
         event,
         event_id,
@@ -384,55 +393,45 @@ pub async fn timeline(
     use crate::rules::domain::EntityKind;
     let (entity_sql, links_sql) = match kind {
         EntityKind::Incident => (
-            "SELECT source, name, status, alert_open, alert_priority, last_event_at, first_seen_at,
+            "SELECT source, name, status, alert_open <> 0 AS alert_open, alert_priority, last_event_at,
+                first_seen_at,
                 shortlink AS link
              FROM incidents WHERE page_id = ? AND incident_id = ? ORDER BY updated_at DESC LIMIT 1",
             "SELECT ic.component_id AS id, coalesce(c.name, ic.component_name) AS name, c.status,
-                ic.current
+                ic.current <> 0 AS current
              FROM incident_components ic
              LEFT JOIN components c ON c.source = ic.source AND c.page_id = ic.page_id
                                    AND c.component_id = ic.component_id
              WHERE ic.page_id = ? AND ic.incident_id = ? ORDER BY ic.current DESC, name",
         ),
         EntityKind::Component => (
-            "SELECT source, name, status, alert_open, alert_priority, last_event_at, first_seen_at,
+            "SELECT source, name, status, alert_open <> 0 AS alert_open, alert_priority, last_event_at,
+                first_seen_at,
                 NULL AS link
              FROM components WHERE page_id = ? AND component_id = ? ORDER BY updated_at DESC LIMIT 1",
-            "SELECT ic.incident_id AS id, i.name, i.status, ic.current
+            "SELECT ic.incident_id AS id, i.name, i.status, ic.current <> 0 AS current
              FROM incident_components ic
              LEFT JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
                                   AND i.incident_id = ic.incident_id
              WHERE ic.page_id = ? AND ic.component_id = ? ORDER BY ic.last_seen_at DESC",
         ),
     };
-    let Some(entity) = sqlx::query_as::<_, EntityRow>(entity_sql)
-        .bind(page_id)
-        .bind(entity_id)
-        .fetch_optional(&r.pool)
+    let Some(entity) = r
+        .optional::<EntityRow>(entity_sql, &args![page_id, entity_id])
         .await?
     else {
         return Ok(None);
     };
-    let transitions: Vec<TransitionRow> = sqlx::query_as(
-        "SELECT webhook_id, at, from_status, to_status, alert_before, alert_after, outcome, reason
-         FROM transitions WHERE kind = ? AND page_id = ? AND entity_id = ? ORDER BY id",
-    )
-    .bind(kind.as_str())
-    .bind(page_id)
-    .bind(entity_id)
-    .fetch_all(&r.pool)
+    let transitions: Vec<TransitionRow> = r.all("SELECT webhook_id, at, from_status, to_status, alert_before, alert_after, outcome, reason
+         FROM transitions WHERE kind = ? AND page_id = ? AND entity_id = ? ORDER BY id", &args![kind.as_str(), page_id, entity_id])
     .await?;
-    let events: Vec<OutboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{OUTBOX_SELECT} WHERE fingerprint = ? ORDER BY id"
-    )))
-    .bind(crate::rules::domain::fingerprint(kind, page_id, entity_id))
-    .fetch_all(&r.pool)
-    .await?;
-    let links: Vec<LinkRow> = sqlx::query_as(links_sql)
-        .bind(page_id)
-        .bind(entity_id)
-        .fetch_all(&r.pool)
+    let events: Vec<OutboxRow> = r
+        .all(
+            &format!("{OUTBOX_SELECT} WHERE fingerprint = ? ORDER BY id"),
+            &args![crate::rules::domain::fingerprint(kind, page_id, entity_id)],
+        )
         .await?;
+    let links: Vec<LinkRow> = r.all(links_sql, &args![page_id, entity_id]).await?;
     Ok(Some(Timeline {
         kind: kind.as_str(),
         page_id: page_id.to_owned(),
@@ -508,15 +507,13 @@ pub struct RoundRow {
 
 /// The latest rounds, newest first.
 pub async fn rounds(r: &Reader, limit: i64) -> ReadResult<Vec<RoundRow>> {
-    sqlx::query_as(
+    r.all(
         "SELECT page_id, source, started_at, duration_ms, result, error, incidents, components,
                 heals
          FROM reconcile_rounds ORDER BY id DESC LIMIT ?",
+        &args![limit],
     )
-    .bind(limit)
-    .fetch_all(&r.pool)
     .await
-    .map_err(ReadError::from)
 }
 
 /// A page whose changes reach the bridge only by polling: heals of changes
@@ -533,22 +530,21 @@ pub struct Unannounced {
 pub async fn unannounced(r: &Reader, pages: &[String]) -> ReadResult<Vec<Unannounced>> {
     let mut out = Vec::new();
     for page in pages {
-        let last: Option<String> = sqlx::query_scalar(
-            "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
-        )
-        .bind(page)
-        .fetch_one(&r.pool)
-        .await?;
-        let changes: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM webhooks
+        let last: Option<String> = r
+            .value(
+                "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
+                &args![page],
+            )
+            .await?;
+        let changes: i64 = r
+            .value(
+                "SELECT count(*) FROM webhooks
              WHERE page_id = ? AND origin = 'reconcile' AND received_at > ?
                AND outcome NOT IN ('duplicate', 'stale') AND event_at IS NOT NULL
                AND julianday(received_at) - julianday(event_at) > 120.0 / 86400",
-        )
-        .bind(page)
-        .bind(last.as_deref().unwrap_or(""))
-        .fetch_one(&r.pool)
-        .await?;
+                &args![page, last.as_deref().unwrap_or("")],
+            )
+            .await?;
         if changes > 0 {
             out.push(Unannounced {
                 page_id: page.clone(),
@@ -586,7 +582,7 @@ pub struct OpenAlertRow {
 /// whose time has come has closed the view).
 pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
     let now = crate::rules::time::format_time(chrono::Utc::now());
-    sqlx::query_as(
+    r.all(
         "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
                 o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id,
                 (SELECT group_concat(label, ', ') FROM
@@ -599,7 +595,7 @@ pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
                        FROM destination_alerts d
                       WHERE d.page_id = a.page_id AND d.kind = a.kind AND d.entity_id = a.entity_id
                         AND (coalesce(d.held_action, '') <> 'resolve' OR d.held_until > ?1)
-                      ORDER BY d.destination)) AS destinations
+                      ORDER BY d.destination) labels) AS destinations
          FROM open_alerts a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
              WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id
@@ -607,11 +603,9 @@ pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
          ORDER BY CASE a.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
                                   ELSE 3 END,
                   a.open_since, a.kind, a.entity_id",
+        &args![now],
     )
-    .bind(now)
-    .fetch_all(&r.pool)
     .await
-    .map_err(ReadError::from)
 }
 
 /// A resolve held for `resolve_after_secs`: the bridge has closed the
@@ -629,7 +623,7 @@ pub struct HeldResolveRow {
 /// Every resolve still held, soonest first.
 pub async fn held_resolves(r: &Reader) -> ReadResult<Vec<HeldResolveRow>> {
     let now = crate::rules::time::format_time(chrono::Utc::now());
-    sqlx::query_as(
+    r.all(
         "SELECT d.kind, d.page_id, d.entity_id,
                 coalesce((SELECT i.name FROM incidents i
                            WHERE d.kind = 'incident' AND i.source = d.source
@@ -641,9 +635,7 @@ pub async fn held_resolves(r: &Reader) -> ReadResult<Vec<HeldResolveRow>> {
          FROM destination_alerts d
          WHERE d.held_action = 'resolve' AND d.held_until > ?
          ORDER BY d.held_until, d.destination",
+        &args![now],
     )
-    .bind(now)
-    .fetch_all(&r.pool)
     .await
-    .map_err(ReadError::from)
 }

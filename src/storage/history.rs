@@ -55,7 +55,12 @@ impl Scratch<'_> {
             received_at: job.received_at,
             origin: job.origin.clone(),
         };
-        Ok(ingest::ingest(&self.tx, &bodiless, reading, decide)?)
+        Ok(ingest::ingest(
+            super::sql::Conn::Sqlite(&self.tx),
+            &bodiless,
+            reading,
+            decide,
+        )?)
     }
 }
 

@@ -6,9 +6,8 @@
 //! around the caller's pure planning function in one job. Statements are
 //! cached; none decides anything.
 
+use super::sql::{self, Arg, Conn, Dialect, args};
 use chrono::{DateTime, Utc};
-use rusqlite::types::ToSql;
-use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::rules::domain::Action;
 use crate::rules::domain::{Alert, EntityKind, Origin, Priority};
@@ -46,18 +45,36 @@ impl Writer {
 
 /// Read, plan, write on `conn` (the writer's, or a replay's scratch).
 pub fn ingest(
-    conn: &Connection,
+    conn: Conn<'_>,
     job: &Job,
     reading: &Reading,
     decide: impl Fn(&Reading, &Context) -> Plan,
-) -> rusqlite::Result<Plan> {
+) -> sql::Result<Plan> {
     let ctx = match reading.lookup() {
-        Some(lookup) => read_context(conn, &job.source, &lookup, job.received_at)?,
+        Some(lookup) => {
+            if conn.dialect() == Dialect::Postgres {
+                conn.lock(&mut entity_locks(&job.source, &lookup))?;
+            }
+            read_context(conn, &job.source, &lookup, job.received_at)?
+        }
         None => Context::default(),
     };
     let plan = decide(reading, &ctx);
     write_plan(conn, job, &plan)?;
     Ok(plan)
+}
+
+/// What an event reads and writes, to serialise it with every other event
+/// of the same entities (other replicas' on PostgreSQL): the entity, and
+/// for an incident the components it lists, whose alerts it may lift.
+fn entity_locks(source: &str, l: &Lookup<'_>) -> Vec<String> {
+    let key =
+        |kind: EntityKind, id: &str| format!("{source}\u{1f}{kind}\u{1f}{}\u{1f}{id}", l.page_id);
+    let mut keys = vec![key(l.kind, l.entity_id)];
+    if l.kind == EntityKind::Incident {
+        keys.extend(l.components.iter().map(|c| key(EntityKind::Component, c)));
+    }
+    keys
 }
 
 /// Identifies one incident or component.
@@ -72,11 +89,11 @@ struct EntityKey<'a> {
 /// What the rules need to know about the event's entity, as of `now` (when
 /// it was received: held events whose time has come count as sent).
 pub fn read_context(
-    conn: &Connection,
+    conn: Conn<'_>,
     source: &str,
     l: &Lookup<'_>,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Context> {
+) -> sql::Result<Context> {
     let key = EntityKey {
         source,
         kind: l.kind,
@@ -110,7 +127,7 @@ pub fn read_context(
 }
 
 /// Writes everything `plan` decided for `job`.
-pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result<()> {
+pub fn write_plan(conn: Conn<'_>, job: &Job, plan: &Plan) -> sql::Result<()> {
     let now = format_time(job.received_at);
     insert_webhook(conn, job, &now, plan)?;
     let (Some(page_id), Some(entity_id)) = (&plan.summary.page_id, &plan.summary.entity_id) else {
@@ -188,19 +205,13 @@ pub fn write_plan(conn: &Connection, job: &Job, plan: &Plan) -> rusqlite::Result
 /// trigger is due), at what priority, as of `now`: a held trigger whose
 /// time has come is sent, a held resolve whose time has come has closed
 /// the view.
-fn load_views(
-    conn: &Connection,
-    key: EntityKey<'_>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<View>> {
-    let mut st = conn.prepare_cached(
+fn load_views(conn: Conn<'_>, key: EntityKey<'_>, now: DateTime<Utc>) -> sql::Result<Vec<View>> {
+    let rows = conn.query(
         "SELECT d.destination, d.priority, d.held_action, d.held_until, d.held_outbox,
                 d.opened_at, o.held_by, o.created_at
          FROM destination_alerts d LEFT JOIN outbox o ON o.id = d.held_outbox
          WHERE d.source = ? AND d.page_id = ? AND d.kind = ? AND d.entity_id = ?",
-    )?;
-    let rows = st.query_map(
-        params![key.source, key.page_id, key.kind.as_str(), key.entity_id],
+        &args![key.source, key.page_id, key.kind.as_str(), key.entity_id],
         |r| {
             let priority: Option<String> = r.get(1)?;
             let action: Option<String> = r.get(2)?;
@@ -212,7 +223,7 @@ fn load_views(
                 until.as_deref().and_then(parse_time),
             ) {
                 (Some(action), Some(until)) => Some(Held {
-                    outbox_id: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                    outbox_id: r.get::<Option<i64>>(4)?.unwrap_or(0),
                     action,
                     since: match action {
                         Action::Trigger => parse_time(&opened),
@@ -220,7 +231,7 @@ fn load_views(
                     }
                     .unwrap_or(until),
                     until,
-                    by: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+                    by: r.get::<Option<String>>(6)?.unwrap_or_default(),
                 }),
                 _ => None,
             };
@@ -232,8 +243,7 @@ fn load_views(
         },
     )?;
     let mut views = Vec::new();
-    for v in rows {
-        let mut v = v?;
+    for mut v in rows {
         match &v.held {
             Some(h) if h.until <= now && h.action == Action::Resolve => continue,
             Some(h) if h.until <= now => v.held = None,
@@ -247,13 +257,13 @@ fn load_views(
 /// One destination's view: a row while it has the alert open, or waits
 /// on a held event (with that event's outbox row).
 fn save_view(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     destination: &str,
     open: Option<Priority>,
     held: Option<(Action, &Hold, i64)>,
     now: &str,
-) -> rusqlite::Result<()> {
+) -> sql::Result<()> {
     let (held_action, held_until, held_outbox) = match held {
         Some((action, hold, row)) => (
             Some(action.as_str()),
@@ -263,9 +273,8 @@ fn save_view(
         None => (None, None, None),
     };
     match open {
-        Some(p) => conn
-            .prepare_cached(
-                "INSERT INTO destination_alerts (source, page_id, kind, entity_id, destination,
+        Some(p) => conn.execute(
+        "INSERT INTO destination_alerts (source, page_id, kind, entity_id, destination,
                     priority, opened_at, held_action, held_until, held_outbox)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (source, page_id, kind, entity_id, destination)
@@ -274,8 +283,7 @@ fn save_view(
                     opened_at = CASE WHEN destination_alerts.held_action = 'resolve'
                                       AND destination_alerts.held_until <= excluded.opened_at
                                      THEN excluded.opened_at ELSE destination_alerts.opened_at END",
-            )?
-            .execute(params![
+        &args![
                 key.source,
                 key.page_id,
                 key.kind.as_str(),
@@ -287,12 +295,10 @@ fn save_view(
                 held_until,
                 held_outbox
             ])?,
-        None => conn
-            .prepare_cached(
-                "DELETE FROM destination_alerts
+        None => conn.execute(
+        "DELETE FROM destination_alerts
                  WHERE source = ? AND page_id = ? AND kind = ? AND entity_id = ? AND destination = ?",
-            )?
-            .execute(params![
+        &args![
                 key.source,
                 key.page_id,
                 key.kind.as_str(),
@@ -303,49 +309,49 @@ fn save_view(
     Ok(())
 }
 
-fn insert_webhook(conn: &Connection, job: &Job, now: &str, plan: &Plan) -> rusqlite::Result<()> {
+fn insert_webhook(conn: Conn<'_>, job: &Job, now: &str, plan: &Plan) -> sql::Result<()> {
     // Text when it is text, so analysts can json_extract() it directly;
     // the exact bytes otherwise.
-    let text = std::str::from_utf8(&job.body).ok();
-    let body: &dyn ToSql = match &text {
-        Some(t) => t,
-        None => &job.body,
+    // (PostgreSQL keeps the bytes as they came, in a BYTEA.)
+    let body = match std::str::from_utf8(&job.body) {
+        Ok(t) if conn.dialect() == Dialect::Sqlite => Arg::Text(Some(t.into())),
+        _ => Arg::Bytes(Some(&job.body)),
     };
     let s = &plan.summary;
     let step = &plan.step;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO webhooks (id, received_at, source, remote_addr, body, body_bytes, kind,
             page_id, entity_id, entity_name, event_id, old_status, new_status, impact, event_at,
             outcome, reason, action, priority, origin, reconcile_note)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        job.id,
-        now,
-        job.source,
-        job.remote_addr,
-        body,
-        job.body.len() as i64,
-        s.kind.as_str(),
-        s.page_id,
-        s.entity_id,
-        s.entity_name,
-        s.event_id,
-        s.old_status,
-        s.new_status,
-        s.impact,
-        s.event_at.map(format_time),
-        step.outcome.as_str(),
-        step.reason,
-        step.emit.map(|e| e.action.as_str()),
-        step.emit.map(|e| e.priority.as_str()),
-        job.origin.as_str(),
-        job.origin.note(),
-    ])?;
+        &args![
+            job.id,
+            now,
+            job.source,
+            job.remote_addr,
+            body,
+            job.body.len() as i64,
+            s.kind.as_str(),
+            s.page_id,
+            s.entity_id,
+            s.entity_name,
+            s.event_id,
+            s.old_status,
+            s.new_status,
+            s.impact,
+            s.event_at.map(format_time),
+            step.outcome.as_str(),
+            step.reason,
+            step.emit.map(|e| e.action.as_str()),
+            step.emit.map(|e| e.priority.as_str()),
+            job.origin.as_str(),
+            job.origin.note(),
+        ],
+    )?;
     Ok(())
 }
 
-fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Stored> {
+fn load_entity(conn: Conn<'_>, key: EntityKey<'_>) -> sql::Result<Stored> {
     let sql = match key.kind {
         EntityKind::Incident => {
             "SELECT alert_open, alert_priority, status, last_event_at, started_at
@@ -356,18 +362,15 @@ fn load_entity(conn: &Connection, key: EntityKey<'_>) -> rusqlite::Result<Stored
              FROM components WHERE source = ? AND page_id = ? AND component_id = ?"
         }
     };
-    let row = conn
-        .prepare_cached(sql)?
-        .query_row(params![key.source, key.page_id, key.entity_id], |r| {
-            Ok((
-                r.get::<_, bool>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, Option<String>>(3)?,
-                r.get::<_, Option<String>>(4)?,
-            ))
-        })
-        .optional()?;
+    let row = conn.query_row(sql, &args![key.source, key.page_id, key.entity_id], |r| {
+        Ok((
+            r.get::<bool>(0)?,
+            r.get::<Option<String>>(1)?,
+            r.get::<Option<String>>(2)?,
+            r.get::<Option<String>>(3)?,
+            r.get::<Option<String>>(4)?,
+        ))
+    })?;
     let Some((open, priority, status, last, started_at)) = row else {
         return Ok(Stored::default());
     };
@@ -398,21 +401,16 @@ fn prior(open: bool, priority: Option<&str>, status: Option<String>, last: Optio
 
 /// The webhook that applied any of `keys` to this entity before, if any.
 fn find_applied(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     keys: &[String],
-) -> rusqlite::Result<Option<String>> {
-    let mut st = conn.prepare_cached(
-        "SELECT webhook_id FROM applied_events
-         WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key = ?",
-    )?;
+) -> sql::Result<Option<String>> {
     for k in keys {
-        let found: Option<String> = st
-            .query_row(
-                params![key.source, key.kind.as_str(), key.page_id, key.entity_id, k],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let found: Option<String> = conn.query_value(
+            "SELECT webhook_id FROM applied_events
+             WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key = ?",
+            &args![key.source, key.kind.as_str(), key.page_id, key.entity_id, k],
+        )?;
         if found.is_some() {
             return Ok(found);
         }
@@ -421,24 +419,24 @@ fn find_applied(
 }
 
 fn record_applied(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     keys: &[String],
     webhook_id: &str,
-) -> rusqlite::Result<()> {
-    let mut st = conn.prepare_cached(
-        "INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )?;
+) -> sql::Result<()> {
     for k in keys {
-        st.execute(params![
-            key.source,
-            key.kind.as_str(),
-            key.page_id,
-            key.entity_id,
-            k,
-            webhook_id
-        ])?;
+        conn.execute(
+            "INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            &args![
+                key.source,
+                key.kind.as_str(),
+                key.page_id,
+                key.entity_id,
+                k,
+                webhook_id
+            ],
+        )?;
     }
     Ok(())
 }
@@ -451,76 +449,75 @@ fn alert_columns(alert: Alert) -> (bool, Option<&'static str>) {
 }
 
 fn save_incident(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     s: &crate::rules::plan::IncidentState,
     webhook_id: &str,
     now: &str,
-) -> rusqlite::Result<()> {
+) -> sql::Result<()> {
     let (open, priority) = alert_columns(s.alert);
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO incidents (source, page_id, incident_id, name, status, impact, shortlink,
             started_at, resolved_at, backfilled, alert_open, alert_priority, last_event_at,
             last_webhook_id, first_seen_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, page_id, incident_id) DO UPDATE SET
-            name = coalesce(excluded.name, name),
+            name = coalesce(excluded.name, incidents.name),
             status = excluded.status,
             impact = excluded.impact,
-            shortlink = coalesce(excluded.shortlink, shortlink),
-            started_at = coalesce(excluded.started_at, started_at),
+            shortlink = coalesce(excluded.shortlink, incidents.shortlink),
+            started_at = coalesce(excluded.started_at, incidents.started_at),
             resolved_at = excluded.resolved_at,
             backfilled = excluded.backfilled,
             alert_open = excluded.alert_open,
-            alert_priority = coalesce(excluded.alert_priority, alert_priority),
-            last_event_at = coalesce(excluded.last_event_at, last_event_at),
+            alert_priority = coalesce(excluded.alert_priority, incidents.alert_priority),
+            last_event_at = coalesce(excluded.last_event_at, incidents.last_event_at),
             last_webhook_id = excluded.last_webhook_id,
             updated_at = excluded.updated_at",
-    )?
-    .execute(params![
-        key.source,
-        key.page_id,
-        key.entity_id,
-        s.name,
-        s.status,
-        s.impact,
-        s.shortlink,
-        s.started_at.map(format_time),
-        s.resolved_at.map(format_time),
-        s.backfilled,
-        open,
-        priority,
-        s.last_event_at.map(format_time),
-        webhook_id,
-        now,
-        now,
-    ])?;
+        &args![
+            key.source,
+            key.page_id,
+            key.entity_id,
+            s.name,
+            s.status,
+            s.impact,
+            s.shortlink,
+            s.started_at.map(format_time),
+            s.resolved_at.map(format_time),
+            s.backfilled,
+            open,
+            priority,
+            s.last_event_at.map(format_time),
+            webhook_id,
+            now,
+            now,
+        ],
+    )?;
     Ok(())
 }
 
 fn save_component(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     s: &crate::rules::plan::ComponentState,
     webhook_id: &str,
     now: &str,
-) -> rusqlite::Result<()> {
+) -> sql::Result<()> {
     let (open, priority) = alert_columns(s.alert);
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO components (source, page_id, component_id, name, status, alert_open,
             alert_priority, alert_opened_at, last_event_at, last_webhook_id, first_seen_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, page_id, component_id) DO UPDATE SET
-            name = coalesce(excluded.name, name),
+            name = coalesce(excluded.name, components.name),
             status = excluded.status,
             alert_open = excluded.alert_open,
-            alert_priority = coalesce(excluded.alert_priority, alert_priority),
+            alert_priority = coalesce(excluded.alert_priority, components.alert_priority),
             alert_opened_at = excluded.alert_opened_at,
-            last_event_at = coalesce(excluded.last_event_at, last_event_at),
+            last_event_at = coalesce(excluded.last_event_at, components.last_event_at),
             last_webhook_id = excluded.last_webhook_id,
             updated_at = excluded.updated_at",
-    )?
-    .execute(params![
+        &args![
         key.source,
         key.page_id,
         key.entity_id,
@@ -546,30 +543,30 @@ fn alert_text(a: Alert) -> String {
 }
 
 fn insert_transition(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     webhook_id: &str,
     t: &Transition,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO transitions (webhook_id, source, kind, page_id, entity_id, at, from_status,
             to_status, alert_before, alert_after, outcome, reason)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        webhook_id,
-        key.source,
-        key.kind.as_str(),
-        key.page_id,
-        key.entity_id,
-        format_time(t.at),
-        t.from_status,
-        t.to_status,
-        alert_text(t.before),
-        alert_text(t.after),
-        t.outcome.as_str(),
-        t.reason,
-    ])?;
+        &args![
+            webhook_id,
+            key.source,
+            key.kind.as_str(),
+            key.page_id,
+            key.entity_id,
+            format_time(t.at),
+            t.from_status,
+            t.to_status,
+            alert_text(t.before),
+            alert_text(t.after),
+            t.outcome.as_str(),
+            t.reason,
+        ],
+    )?;
     Ok(())
 }
 
@@ -577,38 +574,39 @@ fn insert_transition(
 /// with whether its alert is open; earlier ones stay recorded with
 /// `current = 0`.
 fn link_components(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     components: &[(String, Option<String>)],
     incident_open: bool,
     now: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> sql::Result<()> {
+    conn.execute(
         "UPDATE incident_components SET current = 0
          WHERE source = ? AND page_id = ? AND incident_id = ? AND current = 1",
-    )?
-    .execute(params![key.source, key.page_id, key.entity_id])?;
-    let mut st = conn.prepare_cached(
-        "INSERT INTO incident_components (source, page_id, incident_id, component_id,
-            component_name, current, incident_open, first_seen_at, last_seen_at)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
-         ON CONFLICT (source, page_id, incident_id, component_id) DO UPDATE SET
-            component_name = coalesce(excluded.component_name, component_name),
-            current = 1,
-            incident_open = excluded.incident_open,
-            last_seen_at = excluded.last_seen_at",
+        &args![key.source, key.page_id, key.entity_id],
     )?;
     for (id, name) in components {
-        st.execute(params![
-            key.source,
-            key.page_id,
-            key.entity_id,
-            id,
-            name,
-            incident_open,
-            now,
-            now
-        ])?;
+        conn.execute(
+            "INSERT INTO incident_components (source, page_id, incident_id, component_id,
+                component_name, current, incident_open, first_seen_at, last_seen_at)
+             VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+             ON CONFLICT (source, page_id, incident_id, component_id) DO UPDATE SET
+                component_name = coalesce(excluded.component_name,
+                    incident_components.component_name),
+                current = 1,
+                incident_open = excluded.incident_open,
+                last_seen_at = excluded.last_seen_at",
+            &args![
+                key.source,
+                key.page_id,
+                key.entity_id,
+                id,
+                name,
+                incident_open,
+                now,
+                now
+            ],
+        )?;
     }
     Ok(())
 }
@@ -624,17 +622,20 @@ const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority
 
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
-fn open_incident_priority(
-    conn: &Connection,
-    key: EntityKey<'_>,
-) -> rusqlite::Result<Option<Priority>> {
-    let mut st = conn.prepare_cached(OPEN_INCIDENT_PRIORITY)?;
-    let priorities = st.query_map(params![key.source, key.page_id, key.entity_id], |r| {
-        r.get::<_, Option<String>>(0)
+fn open_incident_priority(conn: Conn<'_>, key: EntityKey<'_>) -> sql::Result<Option<Priority>> {
+    // PostgreSQL picks the partial index by itself; SQLite is told.
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => OPEN_INCIDENT_PRIORITY,
+        Dialect::Postgres => {
+            &OPEN_INCIDENT_PRIORITY.replace(" INDEXED BY incident_components_open", "")
+        }
+    };
+    let priorities = conn.query(sql, &args![key.source, key.page_id, key.entity_id], |r| {
+        r.get::<Option<String>>(0)
     })?;
     let mut highest = None;
     for p in priorities {
-        highest = highest.max(Some(priority_column(p?.as_deref())));
+        highest = highest.max(Some(priority_column(p.as_deref())));
     }
     Ok(highest)
 }
@@ -646,16 +647,17 @@ const OPEN_COMPONENT: &str =
 /// Of the components an incident lists (distinct, sorted), those whose
 /// alerts are open: one lookup by key each.
 fn open_components(
-    conn: &Connection,
+    conn: Conn<'_>,
     incident: EntityKey<'_>,
     ids: &[&str],
     now: DateTime<Utc>,
-) -> rusqlite::Result<Vec<OpenComponent>> {
-    let mut st = conn.prepare_cached(OPEN_COMPONENT)?;
+) -> sql::Result<Vec<OpenComponent>> {
     let mut open = Vec::new();
     for id in ids {
-        let row = st
-            .query_row(params![incident.source, incident.page_id, id], |r| {
+        let row = conn.query_row(
+            OPEN_COMPONENT,
+            &args![incident.source, incident.page_id, *id],
+            |r| {
                 let priority: Option<String> = r.get(1)?;
                 let last: Option<String> = r.get(3)?;
                 let started: Option<String> = r.get(4)?;
@@ -668,8 +670,8 @@ fn open_components(
                     },
                     views: Vec::new(),
                 })
-            })
-            .optional()?;
+            },
+        )?;
         open.extend(row);
     }
     for c in &mut open {
@@ -685,32 +687,32 @@ fn open_components(
 
 /// Sets an open component's alert priority (its status and times stay).
 fn raise_component(
-    conn: &Connection,
+    conn: Conn<'_>,
     key: EntityKey<'_>,
     priority: Priority,
     now: &str,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+) -> sql::Result<()> {
+    conn.execute(
         "UPDATE components SET alert_priority = ?, updated_at = ?
          WHERE source = ? AND page_id = ? AND component_id = ? AND alert_open = 1",
-    )?
-    .execute(params![
-        priority.as_str(),
-        now,
-        key.source,
-        key.page_id,
-        key.entity_id
-    ])?;
+        &args![
+            priority.as_str(),
+            now,
+            key.source,
+            key.page_id,
+            key.entity_id
+        ],
+    )?;
     Ok(())
 }
 
 fn insert_draft(
-    conn: &Connection,
+    conn: Conn<'_>,
     page_id: &str,
     webhook_id: &str,
     now: &str,
     d: &Draft,
-) -> rusqlite::Result<i64> {
+) -> sql::Result<i64> {
     let state = match d.delivery {
         Delivery::Queue => super::outbox::State::Pending,
         Delivery::DryRun => super::outbox::State::Skipped,
@@ -747,6 +749,8 @@ fn insert_draft(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use rusqlite::Connection;
 
     /// `EXPLAIN QUERY PLAN` lines of `sql` on a migrated, empty database.
     fn plan(sql: &str) -> Vec<String> {

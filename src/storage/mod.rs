@@ -16,9 +16,11 @@ pub mod catalog;
 pub mod history;
 pub mod ingest;
 pub mod outbox;
+pub mod postgres;
 mod reader;
 pub mod rounds;
 pub mod silences;
+pub mod sql;
 pub mod upkeep;
 pub mod writer;
 
@@ -68,6 +70,25 @@ pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Databas
         writer,
         writer_closed,
         read,
+    })
+}
+
+/// Opens the configured database: PostgreSQL when `database.url` is set
+/// (migrated under a lock, several replicas at once), else the SQLite file.
+pub async fn open_configured(db: &crate::config::Database) -> anyhow::Result<Database> {
+    if !db.is_postgres() {
+        return open(&db.path, Duration::from_millis(db.busy_timeout_ms)).await;
+    }
+    let url = db.url.expose();
+    postgres::migrate(url, true)
+        .await
+        .with_context(|| format!("opening PostgreSQL at {}", db.shown()))?;
+    let pool = postgres::pool(url)?;
+    let (writer, writer_closed) = Writer::postgres(pool.clone());
+    Ok(Database {
+        writer,
+        writer_closed,
+        read: Reader::postgres(pool),
     })
 }
 

@@ -3,8 +3,8 @@
 //! webhook's transaction; the delivery worker claims them with a lease,
 //! and records each attempt. Nothing here decides what to send.
 
+use super::sql::{self, Conn, Dialect, Row, args};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, Row, params};
 
 use crate::storage::{WriteError, Writer};
 
@@ -73,51 +73,49 @@ impl State {
     }
 }
 
-pub fn insert(conn: &Connection, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn insert(conn: Conn<'_>, e: &NewEvent<'_>) -> sql::Result<i64> {
+    conn.insert_id(
         "INSERT INTO outbox (webhook_id, created_at, fingerprint, kind, page_id, entity_id, action,
             priority, title, message, status, impact, link, starts_at, ends_at, state,
             next_attempt_at, queued_at, finished_at, destination, held_until, held_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        e.webhook_id,
-        e.created_at,
-        e.fingerprint,
-        e.kind.as_str(),
-        e.page_id,
-        e.entity_id,
-        e.action.as_str(),
-        e.priority.as_str(),
-        e.title,
-        e.message,
-        e.status,
-        e.impact,
-        e.link,
-        e.starts_at,
-        e.ends_at,
-        e.state.as_str(),
-        e.held_until.unwrap_or(e.created_at),
-        e.held_until.unwrap_or(e.created_at),
-        (e.state == State::Skipped).then_some(e.created_at),
-        e.destination,
-        e.held_until,
-        e.held_by,
-    ])?;
-    Ok(conn.last_insert_rowid())
+        &args![
+            e.webhook_id,
+            e.created_at,
+            e.fingerprint,
+            e.kind.as_str(),
+            e.page_id,
+            e.entity_id,
+            e.action.as_str(),
+            e.priority.as_str(),
+            e.title,
+            e.message,
+            e.status,
+            e.impact,
+            e.link,
+            e.starts_at,
+            e.ends_at,
+            e.state.as_str(),
+            e.held_until.unwrap_or(e.created_at),
+            e.held_until.unwrap_or(e.created_at),
+            (e.state == State::Skipped).then_some(e.created_at),
+            e.destination,
+            e.held_until,
+            e.held_by,
+        ],
+    )
 }
 
 /// Cancels a held row that has not gone out: pending (or skipped, in a dry
 /// run) and not in a worker's hands. False when it is too late: it was
 /// delivered, is being sent, or is finished otherwise.
-pub fn cancel(conn: &Connection, id: i64, now: &str) -> rusqlite::Result<bool> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE outbox SET state = 'cancelled', finished_at = ?1, lease_until = NULL
+pub fn cancel(conn: Conn<'_>, id: i64, now: &str) -> sql::Result<bool> {
+    let n = conn.execute(
+        "UPDATE outbox SET state = 'cancelled', finished_at = ?1, lease_until = NULL
              WHERE id = ?2 AND state IN ('pending', 'skipped')
                AND (lease_until IS NULL OR lease_until <= ?1) AND attempts = 0",
-        )?
-        .execute(params![now, id])?;
+        &args![now, id],
+    )?;
     Ok(n == 1)
 }
 
@@ -169,24 +167,21 @@ const EVENT_COLUMNS: &str =
 
 /// Column `i` read through `parse`; a value it does not know is an error,
 /// not a guess.
-fn typed<T>(r: &Row<'_>, i: usize, parse: impl Fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+fn typed<T>(r: &Row<'_>, i: usize, parse: impl Fn(&str) -> Option<T>) -> sql::Result<T> {
     let text: String = r.get(i)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            format!("unexpected value {text:?}").into(),
-        )
+    parse(&text).ok_or_else(|| sql::Error::Decode {
+        column: i,
+        message: format!("unexpected value {text:?}"),
     })
 }
 
-fn time(r: &Row<'_>, i: usize) -> rusqlite::Result<DateTime<Utc>> {
+fn time(r: &Row<'_>, i: usize) -> sql::Result<DateTime<Utc>> {
     typed(r, i, parse_time)
 }
 
 impl Event {
     /// Reads a row selected with `EVENT_COLUMNS`, in that order.
-    fn from_row(r: &Row<'_>) -> rusqlite::Result<Event> {
+    fn from_row(r: &Row<'_>) -> sql::Result<Event> {
         let ends_at: Option<String> = r.get(15)?;
         Ok(Event {
             id: r.get(0)?,
@@ -222,12 +217,12 @@ impl Event {
 /// until `lease_until`; a crashed worker's rows come back when the lease
 /// ends.
 pub fn claim(
-    conn: &Connection,
+    conn: Conn<'_>,
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
     limit: usize,
     busy: &[String],
-) -> rusqlite::Result<Vec<Event>> {
+) -> sql::Result<Vec<Event>> {
     let now_s = format_time(now);
     // The head of each fingerprint's queue: nothing after it goes out until
     // it is delivered, dead or skipped.
@@ -240,14 +235,20 @@ pub fn claim(
                            WHERE e.fingerprint = o.fingerprint AND e.destination = o.destination
                              AND e.id < o.id AND e.state = 'pending')
          ORDER BY o.next_attempt_at, o.id
-         LIMIT ?2"
+         LIMIT ?2{}",
+        // Replicas claim at once: a row another one is claiming is skipped,
+        // not waited for (its lease keeps it theirs once they commit).
+        match conn.dialect() {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE OF o SKIP LOCKED",
+        }
     );
-    let candidates = conn
-        .prepare_cached(&sql)?
-        .query_map(params![now_s, (limit + busy.len()) as i64], Event::from_row)?
-        .collect::<rusqlite::Result<Vec<Event>>>()?;
+    let candidates = conn.query(
+        &sql,
+        &args![now_s, (limit + busy.len()) as i64],
+        Event::from_row,
+    )?;
     let lease = format_time(lease_until);
-    let mut take = conn.prepare_cached("UPDATE outbox SET lease_until = ? WHERE id = ?")?;
     let mut claimed = Vec::new();
     for e in candidates {
         if claimed.len() == limit {
@@ -256,7 +257,10 @@ pub fn claim(
         if busy.contains(&e.lane()) {
             continue;
         }
-        take.execute(params![lease, e.id])?;
+        conn.execute(
+            "UPDATE outbox SET lease_until = ? WHERE id = ?",
+            &args![&lease, e.id],
+        )?;
         claimed.push(e);
     }
     Ok(claimed)
@@ -267,14 +271,16 @@ pub fn claim(
 /// sleep. Both halves use an index; waking a little early is harmless.
 /// Rows due already are not counted: they are either claimed or waiting
 /// behind a row in flight.
-pub fn next_due_after(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Option<String>> {
-    conn.prepare_cached(
-        "SELECT min(t) FROM (
-             SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending' AND next_attempt_at > ?1
-             UNION ALL
-             SELECT min(lease_until) FROM outbox WHERE lease_until > ?1 AND state = 'pending')",
-    )?
-    .query_row([format_time(now)], |r| r.get(0))
+pub fn next_due_after(conn: Conn<'_>, now: DateTime<Utc>) -> sql::Result<Option<String>> {
+    Ok(conn
+        .query_value(
+            "SELECT min(t) FROM (
+                 SELECT min(next_attempt_at) AS t FROM outbox WHERE state = 'pending' AND next_attempt_at > ?1
+                 UNION ALL
+                 SELECT min(lease_until) FROM outbox WHERE lease_until > ?1 AND state = 'pending') due",
+            &args![format_time(now)],
+        )?
+        .flatten())
 }
 
 /// One attempt's record.
@@ -296,22 +302,21 @@ pub enum After {
 
 /// Records an attempt and moves the row on, releasing its lease.
 pub fn finish_attempt(
-    conn: &Connection,
+    conn: Conn<'_>,
     id: i64,
     attempt: &Attempt,
     after: After,
     now: DateTime<Utc>,
-) -> rusqlite::Result<()> {
+) -> sql::Result<()> {
     let (result, state, next, finished) = match after {
         After::Delivered => ("delivered", State::Delivered, None, Some(format_time(now))),
         After::RetryAt(t) => ("retry", State::Pending, Some(format_time(t)), None),
         After::Dead => ("dead", State::Dead, None, Some(format_time(now))),
     };
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO delivery_attempts (outbox_id, started_at, latency_ms, http_status, result, error)
          VALUES (?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
+        &args![
         id,
         format_time(attempt.started_at),
         attempt.latency_ms,
@@ -319,42 +324,40 @@ pub fn finish_attempt(
         result,
         attempt.error,
     ])?;
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE outbox SET state = ?, attempts = attempts + 1,
             next_attempt_at = coalesce(?, next_attempt_at), lease_until = NULL,
             last_status = ?, last_error = ?, finished_at = ?
          WHERE id = ?",
-    )?
-    .execute(params![
-        state.as_str(),
-        next,
-        attempt.http_status.map(i64::from),
-        attempt.error,
-        finished,
-        id,
-    ])?;
+        &args![
+            state.as_str(),
+            next,
+            attempt.http_status.map(i64::from),
+            attempt.error,
+            finished,
+            id,
+        ],
+    )?;
     Ok(())
 }
 
 /// Gives back rows this worker claimed but did not send (shutdown).
-pub fn release(conn: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
-    let mut st = conn.prepare_cached(
-        "UPDATE outbox SET lease_until = NULL WHERE id = ? AND state = 'pending'",
-    )?;
+pub fn release(conn: Conn<'_>, ids: &[i64]) -> sql::Result<()> {
     for id in ids {
-        st.execute([id])?;
+        conn.execute(
+            "UPDATE outbox SET lease_until = NULL WHERE id = ? AND state = 'pending'",
+            &args![*id],
+        )?;
     }
     Ok(())
 }
 
 /// Rows that are pending or dead, oldest first, for `outbox list`.
-pub fn list_unfinished(conn: &Connection) -> rusqlite::Result<Vec<Event>> {
+pub fn list_unfinished(conn: Conn<'_>) -> sql::Result<Vec<Event>> {
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM outbox WHERE state IN ('pending', 'dead') ORDER BY id"
     );
-    conn.prepare(&sql)?
-        .query_map([], Event::from_row)?
-        .collect()
+    conn.query(&sql, &[], Event::from_row)
 }
 
 /// What `requeue` did.
@@ -368,11 +371,7 @@ pub struct Requeued {
 
 /// Queues dead rows again (all of them, or the one with `id`, which may also
 /// be a pending row waiting for its next attempt: it becomes due now).
-pub fn requeue(
-    conn: &Connection,
-    id: Option<i64>,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Requeued> {
+pub fn requeue(conn: Conn<'_>, id: Option<i64>, now: DateTime<Utc>) -> sql::Result<Requeued> {
     let now = format_time(now);
     let superseded = "EXISTS (SELECT 1 FROM outbox l WHERE l.fingerprint = outbox.fingerprint
                                AND l.destination = outbox.destination
@@ -390,9 +389,9 @@ pub fn requeue(
         "SELECT count(*) FROM outbox
          WHERE (?2 IS NULL OR id = ?2) AND state = 'dead' AND {superseded}"
     );
-    let args = params![now, id];
-    let superseded: i64 = conn.prepare(&skip)?.query_row(args, |r| r.get(0))?;
-    let queued = conn.prepare(&queue)?.execute(args)?;
+    let args = args![now, id];
+    let superseded: i64 = conn.query_value(&skip, &args)?.unwrap_or(0);
+    let queued = conn.execute(&queue, &args)?;
     Ok(Requeued {
         queued: queued as u64,
         superseded: superseded as u64,
@@ -414,18 +413,14 @@ pub enum Redelivery {
 /// Puts one dead or failing row back to pending, due now, and records in
 /// its attempt history who asked. Old attempts stay.
 pub fn redeliver(
-    conn: &Connection,
+    conn: Conn<'_>,
     id: i64,
     requested_by: &str,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Redelivery> {
-    let read = |conn: &Connection| -> rusqlite::Result<Option<Event>> {
+) -> sql::Result<Redelivery> {
+    let read = |conn: Conn<'_>| -> sql::Result<Option<Event>> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id = ?");
-        match conn.prepare(&sql)?.query_row([id], Event::from_row) {
-            Ok(e) => Ok(Some(e)),
-            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
-            Err(e) => Err(e),
-        }
+        conn.query_row(&sql, &args![id], Event::from_row)
     };
     let Some(before) = read(conn)? else {
         return Ok(Redelivery::Unknown);
@@ -433,11 +428,11 @@ pub fn redeliver(
     if requeue(conn, Some(id), now)?.queued == 0 {
         return Ok(Redelivery::Refused(before));
     }
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO delivery_attempts (outbox_id, started_at, latency_ms, result, requested_by)
          VALUES (?, ?, 0, 'requeued', ?)",
-    )?
-    .execute(params![id, format_time(now), requested_by])?;
+        &args![id, format_time(now), requested_by],
+    )?;
     Ok(read(conn)?.map_or(Redelivery::Unknown, Redelivery::Queued))
 }
 

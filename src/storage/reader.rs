@@ -8,7 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
+use sqlx::{Decode, FromRow, PgPool, Postgres, Sqlite, Type};
+
+use super::sql::{Arg, Dialect, args, numbered};
 
 use crate::rules::heal::{Local, LocalComponent, LocalIncident};
 use crate::rules::time::parse_time;
@@ -16,7 +22,113 @@ use crate::rules::time::parse_time;
 /// Reads the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Reader {
-    pub(super) pool: SqlitePool,
+    pool: Pool,
+}
+
+/// The engine's read pool.
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A row type both engines can produce.
+pub(super) trait Rows:
+    Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
+{
+}
+impl<T> Rows for T where
+    T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
+{
+}
+
+/// A single value both engines can decode.
+pub(super) trait Value:
+    Send
+    + Unpin
+    + for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+{
+}
+impl<T> Value for T where
+    T: Send
+        + Unpin
+        + for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+{
+}
+
+/// Binds `args` to a query of either engine.
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Int(v) => q.bind(*v),
+                Arg::Real(v) => q.bind(*v),
+                Arg::Text(v) => q.bind(v.as_deref()),
+                Arg::Bytes(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// Runs `$body` with `$q` the query `sqlx::$f(sql)` with `args` bound, on
+/// the engine's pool `$p` (placeholders as the engine writes them).
+macro_rules! on_engine {
+    ($self:expr, $sql:expr, $args:expr, |$q:ident = $f:ident, $p:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($p) => {
+                let $q = bind_all!(sqlx::$f(sqlx::AssertSqlSafe($sql.to_owned())), $args);
+                $body
+            }
+            Pool::Postgres($p) => {
+                let $q = bind_all!(sqlx::$f(sqlx::AssertSqlSafe(numbered($sql))), $args);
+                $body
+            }
+        }
+    };
+}
+
+impl Reader {
+    /// Which SQL the engine takes where the two differ.
+    pub(super) fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Every row of `sql` (`?` placeholders, `args` bound in order).
+    pub(super) async fn all<T: Rows>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<Vec<T>> {
+        Ok(on_engine!(self, sql, args, |q = query_as, p| q.fetch_all(p).await)?)
+    }
+
+    /// The first row of `sql`, if any.
+    pub(super) async fn optional<T: Rows>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> ReadResult<Option<T>> {
+        Ok(on_engine!(self, sql, args, |q = query_as, p| q.fetch_optional(p).await)?)
+    }
+
+    /// The first column of the one row `sql` returns.
+    pub(super) async fn value<T: Value>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
+        Ok(on_engine!(self, sql, args, |q = query_scalar, p| q.fetch_one(p).await)?)
+    }
+
+    /// A PostgreSQL reader on `pool`.
+    pub(super) fn postgres(pool: PgPool) -> Reader {
+        Reader {
+            pool: Pool::Postgres(pool),
+        }
+    }
 }
 
 /// A read that failed (the database is locked, gone, or corrupt).
@@ -43,17 +155,21 @@ impl Reader {
             .connect_with(options(path, busy_timeout).read_only(true))
             .await
             .with_context(|| format!("opening {} for reading", path.display()))?;
-        Ok(Reader { pool })
+        Ok(Reader {
+            pool: Pool::Sqlite(pool),
+        })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 
     /// Answers when the database does (`/healthz`).
     pub async fn ping(&self) -> ReadResult<()> {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM refinery_schema_history")
-            .fetch_one(&self.pool)
+        self.value::<i64>("SELECT count(*) FROM refinery_schema_history", &[])
             .await?;
         Ok(())
     }
@@ -68,22 +184,20 @@ impl Reader {
             Option<String>,
             Option<String>,
         );
-        let incidents: Vec<IncidentRow> = sqlx::query_as(
-            "SELECT incident_id, name, status, impact, last_event_at FROM incidents
+        let incidents: Vec<IncidentRow> = self
+            .all(
+                "SELECT incident_id, name, status, impact, last_event_at FROM incidents
                  WHERE source = ? AND page_id = ?",
-        )
-        .bind(source)
-        .bind(page_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let components: Vec<(String, Option<String>, bool, Option<String>)> = sqlx::query_as(
-            "SELECT component_id, status, alert_open, last_event_at FROM components
-             WHERE source = ? AND page_id = ?",
-        )
-        .bind(source)
-        .bind(page_id)
-        .fetch_all(&self.pool)
-        .await?;
+                &args![source, page_id],
+            )
+            .await?;
+        let components: Vec<(String, Option<String>, bool, Option<String>)> = self
+            .all(
+                "SELECT component_id, status, alert_open <> 0, last_event_at FROM components
+                 WHERE source = ? AND page_id = ?",
+                &args![source, page_id],
+            )
+            .await?;
         Ok(Local {
             incidents: incidents
                 .into_iter()
@@ -117,24 +231,23 @@ impl Reader {
     /// entity id), by destination.
     pub async fn open_at_destinations(&self) -> ReadResult<Vec<(String, String, String, String)>> {
         // A resolve held past its time has closed the view.
-        Ok(sqlx::query_as(
+        self.all(
             "SELECT destination, kind, page_id, entity_id FROM destination_alerts
              WHERE coalesce(held_action, '') <> 'resolve' OR held_until > ?
              ORDER BY destination, kind, page_id, entity_id",
+            &args![crate::rules::time::format_time(Utc::now())],
         )
-        .bind(crate::rules::time::format_time(Utc::now()))
-        .fetch_all(&self.pool)
-        .await?)
+        .await
     }
 
     /// When the last webhook from Statuspage (not a heal) for a page came.
     pub async fn last_webhook_at(&self, page_id: &str) -> ReadResult<Option<DateTime<Utc>>> {
-        let last: Option<String> = sqlx::query_scalar(
-            "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
-        )
-        .bind(page_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let last: Option<String> = self
+            .value(
+                "SELECT max(received_at) FROM webhooks WHERE page_id = ? AND origin = 'webhook'",
+                &args![page_id],
+            )
+            .await?;
         Ok(last.as_deref().and_then(parse_time))
     }
 }

@@ -1,7 +1,7 @@
 //! The record of reconcile rounds (`reconcile_rounds`), one row a round.
 
+use super::sql::args;
 use chrono::{DateTime, Utc};
-use rusqlite::params;
 
 use crate::rules::time::format_time;
 use crate::storage::{WriteError, Writer};
@@ -23,22 +23,22 @@ pub struct Round {
 impl Writer {
     pub async fn record_round(&self, r: Round) -> Result<(), WriteError> {
         self.run(move |conn| {
-            conn.prepare_cached(
+            conn.execute(
                 "INSERT INTO reconcile_rounds (page_id, source, started_at, duration_ms,
                     result, error, incidents, components, heals)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )?
-            .execute(params![
-                r.page_id,
-                r.source,
-                format_time(r.started_at),
-                r.duration_ms,
-                if r.error.is_none() { "ok" } else { "failed" },
-                r.error,
-                r.incidents,
-                r.components,
-                r.heals
-            ])
+                &args![
+                    r.page_id,
+                    r.source,
+                    format_time(r.started_at),
+                    r.duration_ms,
+                    if r.error.is_none() { "ok" } else { "failed" },
+                    r.error,
+                    r.incidents,
+                    r.components,
+                    r.heals
+                ],
+            )
             .map(|_| ())
         })
         .await

@@ -3,8 +3,8 @@
 //! the CLI (all of them). Expiring one by hand makes the triggers it held
 //! due at once, so the delivery worker sends them on its next look.
 
+use super::sql::{self, Conn, Row, args};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::rules::silence::Silence;
 use crate::rules::time::{format_time, parse_time};
@@ -38,7 +38,7 @@ fn time(s: &str) -> DateTime<Utc> {
     parse_time(s).unwrap_or_default()
 }
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<Listed> {
+fn from_row(r: &Row<'_>) -> sql::Result<Listed> {
     let starts: String = r.get(5)?;
     let ends: String = r.get(6)?;
     let expired: Option<String> = r.get(7)?;
@@ -62,66 +62,61 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Listed> {
 }
 
 /// The silences in force at `now` (as they were then, for a replay too).
-pub fn in_force(conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<Vec<Silence>> {
+pub fn in_force(conn: Conn<'_>, now: DateTime<Utc>) -> sql::Result<Vec<Silence>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM silences
          WHERE ends_at > ?1 AND starts_at <= ?1 AND (expired_at IS NULL OR expired_at > ?1)"
     );
     let now = format_time(now);
-    conn.prepare_cached(&sql)?
-        .query_map([now], |r| from_row(r).map(|l| l.silence))?
-        .collect()
+    conn.query(&sql, &args![now], |r| from_row(r).map(|l| l.silence))
 }
 
-fn insert(conn: &Connection, s: &Silence, by: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+fn insert(conn: Conn<'_>, s: &Silence, by: &str, now: DateTime<Utc>) -> sql::Result<()> {
+    conn.execute(
         "INSERT INTO silences (id, page, component, incident, route, starts_at, ends_at, reason,
             created_at, created_by)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        s.id,
-        s.page,
-        s.component,
-        s.incident,
-        s.route,
-        format_time(s.starts_at),
-        format_time(s.ends_at),
-        s.reason,
-        format_time(now),
-        by
-    ])?;
+        &args![
+            s.id,
+            s.page,
+            s.component,
+            s.incident,
+            s.route,
+            format_time(s.starts_at),
+            format_time(s.ends_at),
+            s.reason,
+            format_time(now),
+            by
+        ],
+    )?;
     Ok(())
 }
 
-fn expire(conn: &Connection, id: &str, by: &str, now: DateTime<Utc>) -> rusqlite::Result<Expired> {
+fn expire(conn: Conn<'_>, id: &str, by: &str, now: DateTime<Utc>) -> sql::Result<Expired> {
     let now_s = format_time(now);
     let sql = format!("SELECT {COLUMNS} FROM silences WHERE id = ?");
-    let Some(found) = conn
-        .prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()?
-    else {
+    let Some(found) = conn.query_row(&sql, &args![id], from_row)? else {
         return Ok(Expired::NotFound);
     };
     if found.silence.end() <= now {
         return Ok(Expired::AlreadyEnded);
     }
-    conn.prepare_cached("UPDATE silences SET expired_at = ?, expired_by = ? WHERE id = ?")?
-        .execute(params![now_s, by, id])?;
+    conn.execute(
+        "UPDATE silences SET expired_at = ?, expired_by = ? WHERE id = ?",
+        &args![now_s, by, id],
+    )?;
     let held_by = format!("silence {id}");
-    conn.prepare_cached(
+    conn.execute(
         "UPDATE destination_alerts SET held_until = ?1
          WHERE held_action = 'trigger' AND held_until > ?1
            AND held_outbox IN (SELECT id FROM outbox WHERE held_by = ?2)",
-    )?
-    .execute(params![now_s, held_by])?;
-    let released = conn
-        .prepare_cached(
-            "UPDATE outbox SET held_until = ?1, next_attempt_at = ?1, queued_at = ?1
+        &args![now_s, held_by],
+    )?;
+    let released = conn.execute(
+        "UPDATE outbox SET held_until = ?1, next_attempt_at = ?1, queued_at = ?1
              WHERE held_by = ?2 AND held_until > ?1 AND state IN ('pending', 'skipped')",
-        )?
-        .execute(params![now_s, held_by])?;
+        &args![now_s, held_by],
+    )?;
     Ok(Expired::Now { released })
 }
 
@@ -166,13 +161,14 @@ impl Reader {
             String,
             Option<String>,
         );
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, page, component, incident, route, starts_at, ends_at, expired_at,
+        let rows: Vec<Row> = self
+            .all(
+                "SELECT id, page, component, incident, route, starts_at, ends_at, expired_at,
                     reason, created_at, created_by, expired_by
              FROM silences ORDER BY ends_at DESC, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+                &args![],
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| Listed {

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::{Connection, OpenFlags, backup, params};
+use rusqlite::{Connection, OpenFlags, backup};
+
+use super::sql::{self, Conn, Dialect, args};
 
 /// Copies the live database at `from` to `to` with SQLite's backup API, in
 /// one step under one read transaction: a consistent snapshot even while
@@ -142,12 +144,12 @@ fn open_alert(kind: &str, source: &str, page: &str, entity: &str) -> String {
 /// With `dry_run`, counts and rolls back. Reconcile rounds older than
 /// `before` go in the last batch.
 pub fn prune_batch(
-    conn: &Connection,
+    conn: Conn<'_>,
     before: &str,
     cursor: &Cursor,
     limit: i64,
     dry_run: bool,
-) -> rusqlite::Result<Batch> {
+) -> sql::Result<Batch> {
     let keep = format!(
         "({own})
          OR EXISTS (SELECT 1 FROM outbox o WHERE o.webhook_id = w.id
@@ -165,65 +167,66 @@ pub fn prune_batch(
     );
     let mut next = None;
     let mut ids = Vec::new();
-    {
-        let mut st = conn.prepare_cached(&sql)?;
-        let mut rows = st.query(params![before, cursor.received_at, cursor.id, limit])?;
-        let mut seen = 0;
-        while let Some(r) = rows.next()? {
-            seen += 1;
-            let id: String = r.get(0)?;
-            if r.get::<_, i64>(2)? == 1 {
-                ids.push(id.clone());
-            }
-            next = Some(Cursor {
-                received_at: r.get(1)?,
-                id,
-            });
+    let rows = conn.query(
+        &sql,
+        &args![before, cursor.received_at, cursor.id, limit],
+        |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?)),
+    )?;
+    let seen = rows.len() as i64;
+    for (id, received_at, prune) in rows {
+        if prune == 1 {
+            ids.push(id.clone());
         }
-        if seen < limit {
-            next = None;
-        }
+        next = Some(Cursor { received_at, id });
+    }
+    if seen < limit {
+        next = None;
     }
     conn.execute_batch("SAVEPOINT prune")?;
-    let result = (|| -> rusqlite::Result<Pruned> {
+    let result = (|| -> sql::Result<Pruned> {
         let ids = serde_json::to_string(&ids).expect("strings serialize");
-        let batch = "(SELECT value FROM json_each(?1))";
+        let batch = match conn.dialect() {
+            Dialect::Sqlite => "(SELECT value FROM json_each(?1))",
+            Dialect::Postgres => "(SELECT json_array_elements_text(?1::json))",
+        };
         let mut p = Pruned {
             attempts: conn.execute(
                 &format!(
                     "DELETE FROM delivery_attempts WHERE outbox_id IN
                        (SELECT id FROM outbox WHERE webhook_id IN {batch})"
                 ),
-                [&ids],
+                &args![ids],
             )? as u64,
             ..Pruned::default()
         };
         p.outbox = conn.execute(
             &format!("DELETE FROM outbox WHERE webhook_id IN {batch}"),
-            [&ids],
+            &args![ids],
         )? as u64;
         p.transitions = conn.execute(
             &format!("DELETE FROM transitions WHERE webhook_id IN {batch}"),
-            [&ids],
+            &args![ids],
         )? as u64;
         conn.execute(
             &format!("DELETE FROM applied_events WHERE webhook_id IN {batch}"),
-            [&ids],
+            &args![ids],
         )?;
         for table in ["incidents", "components"] {
             conn.execute(
                 &format!(
                     "UPDATE {table} SET last_webhook_id = NULL WHERE last_webhook_id IN {batch}"
                 ),
-                [&ids],
+                &args![ids],
             )?;
         }
-        p.webhooks =
-            conn.execute(&format!("DELETE FROM webhooks WHERE id IN {batch}"), [&ids])? as u64;
+        p.webhooks = conn.execute(
+            &format!("DELETE FROM webhooks WHERE id IN {batch}"),
+            &args![ids],
+        )? as u64;
         if next.is_none() {
             p.rounds = conn.execute(
                 "DELETE FROM reconcile_rounds WHERE started_at < ?1",
-                [before],
+                &args![before],
             )? as u64;
         }
         Ok(p)
@@ -314,6 +317,7 @@ impl Retention {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::params;
 
     fn db() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
@@ -361,7 +365,14 @@ mod tests {
         let mut cursor = Cursor::default();
         let mut batches = 0;
         loop {
-            let b = prune_batch(conn, "2026-01-01T00:00:00.000Z", &cursor, limit, dry_run).unwrap();
+            let b = prune_batch(
+                Conn::Sqlite(conn),
+                "2026-01-01T00:00:00.000Z",
+                &cursor,
+                limit,
+                dry_run,
+            )
+            .unwrap();
             batches += 1;
             total.add(b.pruned);
             match b.next {

@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::sql::{self, Conn};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -57,7 +58,7 @@ pub enum WriteError {
     Gone,
     /// The job's own statements failed; nothing of it stays.
     #[error("the write failed")]
-    Failed(#[source] rusqlite::Error),
+    Failed(#[source] super::sql::Error),
     /// The batch's transaction did not commit; nothing of the job stays.
     #[error("the transaction was not committed: {0}")]
     NotCommitted(String),
@@ -76,20 +77,20 @@ trait Job: Send {
 
 struct Task<F, T> {
     f: Option<F>,
-    result: Option<rusqlite::Result<T>>,
+    result: Option<sql::Result<T>>,
     reply: oneshot::Sender<Result<T, WriteError>>,
 }
 
 impl<F, T> Job for Task<F, T>
 where
-    F: FnMut(&Connection) -> rusqlite::Result<T> + Send,
+    F: FnMut(Conn<'_>) -> sql::Result<T> + Send,
     T: Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
         let f = self.f.as_mut().expect("a job is kept until answered");
         // A panic leaves no result: answered `Panicked`.
         self.result = None;
-        let result = f(conn);
+        let result = f(Conn::Sqlite(conn));
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -142,8 +143,15 @@ impl Opener {
 /// queued jobs and closes the connection once every clone is dropped.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Box<dyn Job>>,
+    engine: Engine,
     stats: Arc<Stats>,
+}
+
+/// Who runs the jobs: SQLite's writer thread, or PostgreSQL transactions.
+#[derive(Clone)]
+enum Engine {
+    Sqlite(mpsc::Sender<Box<dyn Job>>),
+    Postgres(super::postgres::Jobs),
 }
 
 /// Batch sizes and the writer thread's work, for `/metrics` and the bench.
@@ -161,7 +169,7 @@ pub struct Stats {
 const BUCKETS: usize = 10;
 
 impl Stats {
-    fn committed(&self, size: usize) {
+    pub(super) fn committed(&self, size: usize) {
         let bucket = (usize::BITS - 1 - size.max(1).leading_zeros()) as usize;
         self.sizes[bucket.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
@@ -257,7 +265,25 @@ impl Writer {
                 }
                 let _ = closed_tx.send(());
             })?;
-        Ok((Writer { jobs: tx, stats }, Closed(closed_rx)))
+        Ok((
+            Writer {
+                engine: Engine::Sqlite(tx),
+                stats,
+            },
+            Closed(closed_rx),
+        ))
+    }
+
+    /// Jobs run as PostgreSQL transactions on `pool`; closing has nothing
+    /// to wait for.
+    pub(super) fn postgres(pool: sqlx::PgPool) -> (Writer, Closed) {
+        let (closed_tx, closed_rx) = oneshot::channel();
+        let _ = closed_tx.send(());
+        let writer = Writer {
+            engine: Engine::Postgres(super::postgres::Jobs::new(pool)),
+            stats: Arc::new(Stats::default()),
+        };
+        (writer, Closed(closed_rx))
     }
 
     /// Batch sizes so far.
@@ -270,19 +296,43 @@ impl Writer {
     pub(in crate::storage) async fn try_run<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnMut(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnMut(Conn<'_>) -> sql::Result<T> + Send + 'static,
     {
+        let jobs = match &self.engine {
+            Engine::Sqlite(jobs) => jobs,
+            Engine::Postgres(pg) => return self.on_postgres(pg, f, false).await,
+        };
         let (job, answer) = task(f);
-        self.jobs.try_send(job).map_err(|e| match e {
+        jobs.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => WriteError::Busy,
             mpsc::error::TrySendError::Closed(_) => WriteError::Gone,
         })?;
         answer.await.map_err(|_| WriteError::Gone)?
     }
 
-    /// Jobs waiting in the queue now.
+    async fn on_postgres<T, F>(
+        &self,
+        pg: &super::postgres::Jobs,
+        f: F,
+        wait: bool,
+    ) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnMut(Conn<'_>) -> sql::Result<T> + Send + 'static,
+    {
+        let done = pg.run(f, wait).await;
+        if done.is_ok() {
+            self.stats.committed(1);
+        }
+        done
+    }
+
+    /// Jobs waiting in the queue now (on PostgreSQL: running).
     pub fn queued(&self) -> usize {
-        QUEUE_DEPTH - self.jobs.capacity()
+        match &self.engine {
+            Engine::Sqlite(jobs) => QUEUE_DEPTH - jobs.capacity(),
+            Engine::Postgres(pg) => pg.running(),
+        }
     }
 
     /// Queues `f` (waiting for room) and returns its result once committed.
@@ -291,10 +341,14 @@ impl Writer {
     pub(in crate::storage) async fn run<T, F>(&self, f: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
-        F: FnMut(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: FnMut(Conn<'_>) -> sql::Result<T> + Send + 'static,
     {
+        let jobs = match &self.engine {
+            Engine::Sqlite(jobs) => jobs,
+            Engine::Postgres(pg) => return self.on_postgres(pg, f, true).await,
+        };
         let (job, answer) = task(f);
-        self.jobs.send(job).await.map_err(|_| WriteError::Gone)?;
+        jobs.send(job).await.map_err(|_| WriteError::Gone)?;
         answer.await.map_err(|_| WriteError::Gone)?
     }
 }
@@ -304,7 +358,7 @@ type Answer<T> = oneshot::Receiver<Result<T, WriteError>>;
 fn task<T, F>(f: F) -> (Box<dyn Job>, Answer<T>)
 where
     T: Send + 'static,
-    F: FnMut(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    F: FnMut(Conn<'_>) -> sql::Result<T> + Send + 'static,
 {
     let (reply, answer) = oneshot::channel();
     let job = Box::new(Task {
@@ -531,7 +585,7 @@ mod tests {
     use super::*;
     use std::sync::mpsc as std_mpsc;
 
-    type TestJob<T = ()> = Box<dyn FnMut(&Connection) -> rusqlite::Result<T> + Send>;
+    type TestJob<T = ()> = Box<dyn FnMut(Conn<'_>) -> sql::Result<T> + Send>;
 
     async fn writer() -> (tempfile::TempDir, Writer, Closed) {
         let dir = tempfile::tempdir().unwrap();
@@ -548,18 +602,17 @@ mod tests {
         (dir, w, closed)
     }
 
-    fn insert(id: &'static str) -> impl FnMut(&Connection) -> rusqlite::Result<()> + Send {
-        move |c| c.execute("INSERT INTO t (id) VALUES (?)", [id]).map(|_| ())
+    fn insert(id: &'static str) -> impl FnMut(Conn<'_>) -> sql::Result<()> + Send {
+        move |c| {
+            c.execute("INSERT INTO t (id) VALUES (?)", &sql::args![id])
+                .map(|_| ())
+        }
     }
 
     async fn rows(w: &Writer) -> Vec<String> {
-        w.run(|c| {
-            c.prepare("SELECT id FROM t ORDER BY id")?
-                .query_map([], |r| r.get(0))?
-                .collect()
-        })
-        .await
-        .unwrap()
+        w.run(|c| c.query("SELECT id FROM t ORDER BY id", &[], |r| r.get(0)))
+            .await
+            .unwrap()
     }
 
     /// Holds the writer thread inside a job until the returned sender is
@@ -651,7 +704,7 @@ mod tests {
             Box::new(insert("a")),
             // A deferred foreign key: the statement passes, COMMIT fails.
             Box::new(|c| {
-                c.execute("INSERT INTO c (pid) VALUES ('nobody')", [])
+                c.execute("INSERT INTO c (pid) VALUES ('nobody')", &[])
                     .map(|_| ())
             }),
             Box::new(insert("b")),
@@ -700,7 +753,7 @@ mod tests {
         let (_dir, w, _) = writer().await;
         let (go, held) = hold(&w).await;
         let jobs: Vec<TestJob> = (0..QUEUE_DEPTH)
-            .map(|_| Box::new(|_: &Connection| Ok(())) as Box<_>)
+            .map(|_| Box::new(|_: Conn<'_>| Ok(())) as Box<_>)
             .collect();
         let handles = queue(&w, jobs).await;
         let refused = w.try_run(insert("late")).await;
@@ -870,9 +923,12 @@ mod tests {
         assert_eq!(bucket("3") - bucket("1"), 1, "{text}");
         assert_eq!(bucket("7"), bucket("3"), "{text}");
         assert_eq!(bucket("+Inf"), batches);
-        w.run(|c| c.execute("INSERT INTO t (id) VALUES ('a')", []).map(|_| ()))
-            .await
-            .unwrap_err();
+        w.run(|c| {
+            c.execute("INSERT INTO t (id) VALUES ('a')", &[])
+                .map(|_| ())
+        })
+        .await
+        .unwrap_err();
         assert_eq!(stats.reruns.load(Ordering::Relaxed), 1);
     }
 
@@ -892,7 +948,7 @@ mod tests {
                 tokio::spawn(async move {
                     for _ in 0..375 {
                         w.run(|c| {
-                            c.execute("INSERT INTO b (x) VALUES (zeroblob(4000))", [])
+                            c.execute("INSERT INTO b (x) VALUES (zeroblob(4000))", &[])
                                 .map(|_| ())
                         })
                         .await
