@@ -25,7 +25,7 @@ use crate::rules::heal::{self, Local, Misses};
 use crate::rules::route::Policy;
 use crate::rules::time::format_time;
 use crate::storage::rounds::Round;
-use crate::storage::{Reader, Writer};
+use crate::storage::{Poller, Reader, Writer};
 
 /// A change older than this when healed means its webhook never came.
 const QUARANTINE_AGE: chrono::Duration = chrono::Duration::minutes(2);
@@ -54,6 +54,8 @@ struct PageTask {
     policy: Arc<Policy>,
     /// Those warned about already (once each, across pages).
     warned: Arc<Mutex<HashSet<String>>>,
+    /// Rounds run only while this replica holds the poller lease.
+    poller: Poller,
 }
 
 /// A finished comparison: counts for the round's record.
@@ -72,6 +74,7 @@ impl Reconciler {
         read: Reader,
         writer: Writer,
         metrics: Metrics,
+        poller: Poller,
     ) -> anyhow::Result<Option<Reconciler>> {
         if settings.pages.is_empty() {
             return Ok(None);
@@ -106,6 +109,7 @@ impl Reconciler {
                 misses: Misses::new(),
                 policy: policy.clone(),
                 warned: warned.clone(),
+                poller: poller.clone(),
             };
             tracing::info!(page = %page.id, source = %task.source, url = %page.api_base(), private = !page.api_key.is_empty(), webhooks = page.webhooks, "reconcile started");
             tasks.push(tokio::spawn(task.run(
@@ -217,7 +221,17 @@ impl PageTask {
         mut shutdown: watch::Receiver<bool>,
         rounds: Arc<watch::Sender<u64>>,
     ) {
+        let mut poller = self.poller.clone();
         while !*shutdown.borrow() {
+            // Of several replicas, the one holding the poller lease polls;
+            // the others wait to take over.
+            if !poller.held() {
+                tokio::select! {
+                    _ = poller.wait_held() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
             self.round().await;
             rounds.send_modify(|n| *n += 1);
             // ±10 % so pages (and bridges) do not poll in step.
@@ -226,6 +240,7 @@ impl PageTask {
                 _ = tokio::time::sleep(self.interval.mul_f64(jitter)) => {}
                 _ = poke.notified() => {}
                 _ = shutdown.changed() => {}
+                _ = poller.changed() => {}
             }
         }
     }

@@ -92,6 +92,7 @@ impl Application {
             db.read.clone(),
             db.writer.clone(),
             metrics.clone(),
+            db.poller.clone(),
         )?;
         let worker = if settings.dry_run() {
             tracing::warn!(
@@ -107,7 +108,11 @@ impl Application {
             )?)
         };
 
-        let retention = Retention::spawn(db.writer.clone(), settings.database.retention_days);
+        let retention = Retention::spawn(
+            db.writer.clone(),
+            settings.database.retention_days,
+            db.poller.clone(),
+        );
 
         let listen = settings.listen_addr();
         let listener =

@@ -3,8 +3,9 @@
 
 use super::PruneArgs;
 use crate::config::Settings;
+use anyhow::Context as _;
 
-pub(super) fn replay(
+pub(super) async fn replay(
     settings: &Settings,
     json: bool,
     candidate: Option<&Settings>,
@@ -26,6 +27,21 @@ pub(super) fn replay(
             "webhook", "kind", "entity", "recorded"
         );
     }
+    // On PostgreSQL, replay reads a snapshot of the history copied into a
+    // scratch SQLite file first (removed afterwards).
+    let (_exported, path) = if settings.database.is_postgres() {
+        let dir = tempfile::Builder::new()
+            .prefix("statuspage-bridge-history-")
+            .tempdir_in(std::env::temp_dir())?;
+        let file = dir.path().join("history.db");
+        crate::storage::postgres::export_history(settings.database.url.expose(), &file)
+            .await
+            .with_context(|| format!("reading the history from {}", settings.database.shown()))?;
+        (Some(dir), file)
+    } else {
+        (None, path.clone())
+    };
+    let path = &path;
     let under = candidate.unwrap_or(settings);
     let run = if candidate.is_some() {
         crate::replay::run_candidate

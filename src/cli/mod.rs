@@ -223,12 +223,12 @@ pub fn main() -> ExitCode {
                 Ok(())
             }
             Command::Replay(args) => match &args.candidate {
-                None => history::replay(&settings, args.json, None),
+                None => history::replay(&settings, args.json, None).await,
                 Some(path) => {
                     let candidate =
                         Settings::load_with(Some(path), |k| std::env::var(k).ok(), &args.set)
                             .map_err(|e| Usage(format!("--candidate {}: {e}", path.display())))?;
-                    history::replay(&settings, args.json, Some(&candidate))
+                    history::replay(&settings, args.json, Some(&candidate)).await
                 }
             },
             Command::Backup { path } => history::backup(&settings, &path),

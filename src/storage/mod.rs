@@ -43,6 +43,47 @@ pub struct Database {
     /// the connection (after every `Writer` clone is dropped).
     pub writer_closed: Closed,
     pub read: Reader,
+    /// Whether this process runs the pollers (reconcile, retention).
+    pub poller: Poller,
+}
+
+/// Whether this process is the one that runs reconcile rounds and
+/// retention: always on SQLite (one node); on PostgreSQL the replica
+/// holding the poller lease (docs/ARCHITECTURE.md). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Poller {
+    held: tokio::sync::watch::Receiver<bool>,
+    /// One node's lease, which never changes, keeps its own sender.
+    _fixed: Option<std::sync::Arc<tokio::sync::watch::Sender<bool>>>,
+}
+
+impl Poller {
+    /// A poller that always holds the lease (one node).
+    pub fn always() -> Poller {
+        let (tx, held) = tokio::sync::watch::channel(true);
+        Poller {
+            held,
+            _fixed: Some(std::sync::Arc::new(tx)),
+        }
+    }
+
+    pub fn held(&self) -> bool {
+        *self.held.borrow()
+    }
+
+    /// Resolves when the lease is held (at once if it is).
+    pub async fn wait_held(&mut self) {
+        if self.held.wait_for(|h| *h).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Resolves when the lease is taken or lost.
+    pub async fn changed(&mut self) {
+        if self.held.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 impl Database {
@@ -53,7 +94,11 @@ impl Database {
             writer,
             writer_closed,
             read,
+            poller,
         } = self;
+        // The lease's task ends once no receiver is left: the lease goes
+        // with its session.
+        drop(poller);
         drop(writer);
         writer_closed.wait().await;
         read.close().await;
@@ -70,6 +115,7 @@ pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Databas
         writer,
         writer_closed,
         read,
+        poller: Poller::always(),
     })
 }
 
@@ -85,10 +131,16 @@ pub async fn open_configured(db: &crate::config::Database) -> anyhow::Result<Dat
         .with_context(|| format!("opening PostgreSQL at {}", db.shown()))?;
     let pool = postgres::pool(url)?;
     let (writer, writer_closed) = Writer::postgres(pool.clone());
+    let (held, poller) = tokio::sync::watch::channel(false);
+    postgres::hold_poller_lease(url, held)?;
     Ok(Database {
         writer,
         writer_closed,
         read: Reader::postgres(pool),
+        poller: Poller {
+            held: poller,
+            _fixed: None,
+        },
     })
 }
 

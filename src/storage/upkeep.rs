@@ -274,13 +274,15 @@ pub struct Retention {
 
 impl Retention {
     /// `None` when `days` is 0 (keep everything).
-    pub fn spawn(writer: super::Writer, days: u32) -> Option<Retention> {
+    /// Runs only while `poller` holds the lease (one replica of several).
+    pub fn spawn(writer: super::Writer, days: u32, mut poller: super::Poller) -> Option<Retention> {
         if days == 0 {
             return None;
         }
         let (done, runs) = tokio::sync::watch::channel(0u64);
         let task = tokio::spawn(async move {
             loop {
+                poller.wait_held().await;
                 let before = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
                 let before = crate::rules::time::format_time(before);
                 match prune(&writer, before.clone(), false).await {
