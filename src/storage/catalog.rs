@@ -109,10 +109,10 @@ impl Reader {
             );
             let rows: Vec<Row> = self
                 .all(
-                    "SELECT component_id, name, is_group, group_id, group_name, status
+                    "SELECT component_id, name, is_group <> 0, group_id, group_name, status
                  FROM learned_components WHERE page_id = ?1
                  UNION ALL
-                 SELECT c.component_id, c.name, 0, NULL, NULL, c.status FROM components c
+                 SELECT c.component_id, c.name, 0 <> 0, NULL, NULL, c.status FROM components c
                  WHERE c.page_id = ?1 AND NOT EXISTS (SELECT 1 FROM learned_components l
                        WHERE l.page_id = c.page_id AND l.component_id = c.component_id)",
                     &args![&page_id],

@@ -67,8 +67,10 @@ impl Poller {
         }
     }
 
-    pub fn held(&self) -> bool {
-        *self.held.borrow()
+    /// Whether the lease is held now (a change seen here is not reported
+    /// again by `changed`).
+    pub fn held(&mut self) -> bool {
+        *self.held.borrow_and_update()
     }
 
     /// Resolves when the lease is held (at once if it is).
@@ -132,7 +134,7 @@ pub async fn open_configured(db: &crate::config::Database) -> anyhow::Result<Dat
     let pool = postgres::pool(url)?;
     let (writer, writer_closed) = Writer::postgres(pool.clone());
     let (held, poller) = tokio::sync::watch::channel(false);
-    postgres::hold_poller_lease(url, held)?;
+    postgres::hold_poller_lease(url, held).await?;
     Ok(Database {
         writer,
         writer_closed,

@@ -209,9 +209,16 @@ pub const POLLER_RETRY: Duration = Duration::from_secs(2);
 /// lock on a connection of its own. PostgreSQL releases it when that
 /// session ends — the replica stopped, died, or lost the database — and
 /// another replica's next try takes it over. Sends `true` while held.
-pub fn hold_poller_lease(url: &str, held: tokio::sync::watch::Sender<bool>) -> anyhow::Result<()> {
+/// Returns once the first try has been made, so a lone replica starts out
+/// holding it.
+pub async fn hold_poller_lease(
+    url: &str,
+    held: tokio::sync::watch::Sender<bool>,
+) -> anyhow::Result<()> {
     use sqlx::Connection as _;
     let options = options(url)?;
+    let (tried_tx, tried) = tokio::sync::oneshot::channel::<()>();
+    let mut tried_tx = Some(tried_tx);
     tokio::spawn(async move {
         let mut conn: Option<sqlx::PgConnection> = None;
         loop {
@@ -227,6 +234,9 @@ pub fn hold_poller_lease(url: &str, held: tokio::sync::watch::Sender<bool>) -> a
                         Ok(Ok(c)) => conn.insert(c),
                         _ => {
                             held.send_if_modified(|h| std::mem::replace(h, false));
+                            if let Some(t) = tried_tx.take() {
+                                let _ = t.send(());
+                            }
                             tokio::time::sleep(POLLER_RETRY).await;
                             continue;
                         }
@@ -264,9 +274,13 @@ pub fn hold_poller_lease(url: &str, held: tokio::sync::watch::Sender<bool>) -> a
                     conn = None;
                 }
             }
+            if let Some(t) = tried_tx.take() {
+                let _ = t.send(());
+            }
             tokio::time::sleep(POLLER_RETRY).await;
         }
     });
+    let _ = tokio::time::timeout(ACQUIRE * 2, tried).await;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ async fn seed(app: &TestApp) {
 
 #[tokio::test]
 async fn filters_narrow_the_list() {
+    needs_database!();
     let app = spawn_app().await;
     seed(&app).await;
     let all = api(&app, "/api/events").await;
@@ -108,6 +109,7 @@ async fn filters_narrow_the_list() {
 
 #[tokio::test]
 async fn pagination_walks_every_row_once() {
+    needs_database!();
     let app = spawn_app().await;
     for n in 0..7 {
         let body = fixture_with(
@@ -156,6 +158,7 @@ async fn pagination_walks_every_row_once() {
 
 #[tokio::test]
 async fn payload_text_is_escaped_everywhere() {
+    needs_database!();
     let app = spawn_app().await;
     let evil = fixture_with(
         INC,
@@ -197,6 +200,7 @@ async fn payload_text_is_escaped_everywhere() {
 
 #[tokio::test]
 async fn secrets_are_redacted_in_pages_and_api() {
+    needs_database!();
     let app = spawn_app().await;
     let with_token_in_text = fixture_with(
         INC,
@@ -225,6 +229,7 @@ async fn secrets_are_redacted_in_pages_and_api() {
 
 #[tokio::test]
 async fn basic_auth_guards_audit_routes_but_not_the_webhook() {
+    needs_database!();
     let app = spawn_app_with(|s| {
         s.audit.username = "oncall".into();
         s.audit.password = Secret::new("correct horse");
@@ -275,6 +280,7 @@ async fn basic_auth_guards_audit_routes_but_not_the_webhook() {
 
 #[actix_web::test]
 async fn without_credentials_only_loopback_peers_are_served() {
+    needs_database!();
     let dir = tempfile::tempdir().unwrap();
     let settings = test_settings(dir.path());
     let db = statuspage_bridge::storage::open(
@@ -337,6 +343,7 @@ async fn get_with(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> (u16, 
 
 #[tokio::test]
 async fn without_credentials_proxied_and_rebound_requests_are_refused() {
+    needs_database!();
     let app = spawn_app().await;
     app.outcome(fixture(INC)).await;
     let port = app.address.rsplit(':').next().unwrap().to_owned();
@@ -398,6 +405,7 @@ async fn without_credentials_proxied_and_rebound_requests_are_refused() {
 
 #[tokio::test]
 async fn the_root_redirects_to_the_audit_log() {
+    needs_database!();
     let app = spawn_app().await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -415,6 +423,7 @@ async fn the_root_redirects_to_the_audit_log() {
 
 #[tokio::test]
 async fn with_credentials_basic_auth_works_through_a_proxy() {
+    needs_database!();
     let app = spawn_app_with(|s| {
         s.audit.username = "oncall".into();
         s.audit.password = Secret::new("correct horse");
@@ -454,6 +463,7 @@ async fn with_credentials_basic_auth_works_through_a_proxy() {
 
 #[tokio::test]
 async fn timeline_of_a_reopened_incident() {
+    needs_database!();
     let app = spawn_app().await;
     app.outcome(fixture(INC)).await;
     assert_eq!(
@@ -492,6 +502,7 @@ async fn timeline_of_a_reopened_incident() {
 
 #[tokio::test]
 async fn alerts_shows_what_is_open_with_its_last_delivery() {
+    needs_database!();
     use crate::fake_itoc360::{FakeItoc360, Reply};
     let fake = FakeItoc360::start("itoc-token").await;
     // ITOC360 refuses the first request once.
@@ -575,6 +586,7 @@ async fn alerts_shows_what_is_open_with_its_last_delivery() {
 
 #[tokio::test]
 async fn name_searches_shorter_than_three_characters_are_refused_clearly() {
+    needs_database!();
     let app = spawn_app().await;
     seed(&app).await;
     let (status, html) = app.get("/events?q=AP").await;

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::delivery::statuses_for;
 use crate::fake_itoc360::{FakeItoc360, Reply};
-use crate::helpers::{TOKEN, fixture, fixture_with};
+use crate::helpers::{TOKEN, fixture, fixture_with, sqlite_only};
 
 const BIN: &str = env!("CARGO_BIN_EXE_statuspage-bridge");
 
@@ -153,6 +153,7 @@ impl Proc {
 
 #[tokio::test]
 async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let p = start(&write_config(dir.path(), None));
     let (status, v) = p
@@ -207,6 +208,7 @@ async fn serve_answers_logs_no_secrets_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn sigint_stops_cleanly_too() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let p = start(&write_config(dir.path(), None));
     p.signal("INT");
@@ -216,6 +218,7 @@ async fn sigint_stops_cleanly_too() {
 
 #[tokio::test]
 async fn a_public_url_without_audit_credentials_is_warned_about() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), None);
     let text = std::fs::read_to_string(&config).unwrap().replace(
@@ -242,6 +245,7 @@ async fn a_public_url_without_audit_credentials_is_warned_about() {
 
 #[test]
 fn configuration_errors_name_the_key_and_exit_non_zero() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[server]\nlisten = \"not-an-address\"\n").unwrap();
@@ -266,6 +270,7 @@ fn configuration_errors_name_the_key_and_exit_non_zero() {
 
 #[tokio::test]
 async fn killed_mid_queue_then_restarted_delivers_every_event_once() {
+    sqlite_only!();
     let fake = FakeItoc360::start("itoc-token").await;
     // ITOC360 is down while the first process runs.
     fake.script(std::iter::repeat_n(Reply::Status(503), 1000));
@@ -311,6 +316,7 @@ async fn killed_mid_queue_then_restarted_delivers_every_event_once() {
 
 #[tokio::test]
 async fn dead_rows_are_listed_and_delivered_after_retry_with_a_fixed_token() {
+    sqlite_only!();
     let fake = FakeItoc360::start("right-token").await;
     let dir = tempfile::tempdir().unwrap();
     let wrong = write_config(dir.path(), Some((&fake.base_url, "wrong-token")));
@@ -392,6 +398,7 @@ fn database_holds(dir: &Path, needle: &str) -> bool {
 
 #[tokio::test]
 async fn an_itoc360_answer_echoing_the_token_and_a_token_in_a_name_are_masked_everywhere() {
+    sqlite_only!();
     let itoc_token = "itoc-token-echoed-back-0123";
     let name_token = "n4m3t0k3n";
     let fake = FakeItoc360::start(itoc_token).await;
@@ -466,6 +473,7 @@ async fn an_itoc360_answer_echoing_the_token_and_a_token_in_a_name_are_masked_ev
 
 #[test]
 fn sources_new_prints_a_strong_token_and_its_url() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), None);
     let run = || {
@@ -498,6 +506,7 @@ fn sources_new_prints_a_strong_token_and_its_url() {
 
 #[tokio::test]
 async fn retry_leaves_a_dead_trigger_alone_once_its_resolve_was_delivered() {
+    sqlite_only!();
     let fake = FakeItoc360::start("itoc-token").await;
     fake.script([Reply::Status(400)]);
     let dir = tempfile::tempdir().unwrap();
@@ -537,6 +546,7 @@ async fn retry_leaves_a_dead_trigger_alone_once_its_resolve_was_delivered() {
 
 #[tokio::test]
 async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
+    sqlite_only!();
     const SENDERS: usize = 16;
     let fake = FakeItoc360::start("itoc-token").await;
     let dir = tempfile::tempdir().unwrap();
@@ -658,6 +668,7 @@ async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
 
 #[tokio::test]
 async fn a_private_pages_api_key_is_sent_but_never_logged_or_stored() {
+    sqlite_only!();
     const KEY: &str = "page-api-key-5f3c9a1e7b2d";
     let fake = crate::fake_status::FakeStatus::start().await;
     fake.page(
@@ -722,6 +733,7 @@ async fn a_private_pages_api_key_is_sent_but_never_logged_or_stored() {
 
 #[test]
 fn check_config_and_version() {
+    sqlite_only!();
     let run = |args: &[&str]| {
         let out = Command::new(BIN)
             .args(args)
@@ -785,6 +797,7 @@ fn check_config_and_version() {
 
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_same_fields_and_redaction() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let p = start_with(
         &write_config(dir.path(), None),
@@ -826,6 +839,7 @@ async fn json_logs_are_one_object_per_line_with_the_same_fields_and_redaction() 
 
 #[tokio::test]
 async fn killed_during_a_grace_period_the_held_trigger_goes_out_once_after_restart() {
+    sqlite_only!();
     let fake = FakeItoc360::start("itoc-token").await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
@@ -859,6 +873,7 @@ async fn killed_during_a_grace_period_the_held_trigger_goes_out_once_after_resta
 
 #[test]
 fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
+    sqlite_only!();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), None);
     let run = |args: &[&str]| {
@@ -933,6 +948,7 @@ fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
 
 #[tokio::test]
 async fn pages_components_lists_what_the_page_has_and_what_the_rules_do_with_each() {
+    sqlite_only!();
     let fake = crate::fake_status::FakeStatus::start().await;
     let leaf = |id: &str, name: &str, group: Option<&str>, status: &str| {
         json!({"id": id, "name": name, "status": status, "group": false, "group_id": group,
@@ -1056,6 +1072,7 @@ async fn pages_components_lists_what_the_page_has_and_what_the_rules_do_with_eac
 
 #[tokio::test]
 async fn a_filter_naming_nothing_the_page_has_is_warned_about_once() {
+    sqlite_only!();
     let fake = crate::fake_status::FakeStatus::start().await;
     fake.page(
         "x1y2z3a4b5c6",

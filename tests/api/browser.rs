@@ -65,6 +65,7 @@ async fn seed(app: &TestApp) {
 
 #[tokio::test]
 async fn events_and_timeline_render_in_chromium() {
+    sqlite_only!();
     let Some(bin) = chromium() else {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -200,6 +201,7 @@ async fn seed_outage(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn every_audit_page_fits_a_phone_in_the_dark_and_offers_redelivery() {
+    sqlite_only!();
     let Some(bin) = chromium() else {
         assert!(
             std::env::var_os("CI").is_none(),

@@ -18,8 +18,9 @@ fn config_for(app: &TestApp) -> PathBuf {
     std::fs::write(
         &path,
         format!(
-            "[database]\npath = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
-            app.settings.database.path.display()
+            "[database]\npath = \"{}\"\nurl = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
+            app.settings.database.path.display(),
+            app.settings.database.url.expose(),
         ),
     )
     .unwrap();
@@ -34,6 +35,7 @@ fn run(config: &Path, tmp: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("TMPDIR", tmp)
         .env_remove("BRIDGE_DATABASE")
+        .env_remove("BRIDGE_DATABASE_URL")
         .env_remove("ITOC360_TOKEN")
         .stdin(Stdio::null())
         .output()
@@ -44,8 +46,9 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// Row counts and the newest rowids of the live tables: equal before and
-/// after means nothing was written.
+/// Row counts and the newest rowids (on PostgreSQL: the newest writing
+/// transaction) of the live tables: equal before and after means nothing
+/// was written.
 async fn fingerprint(app: &TestApp) -> Vec<i64> {
     let mut v = Vec::new();
     for table in [
@@ -57,12 +60,17 @@ async fn fingerprint(app: &TestApp) -> Vec<i64> {
         "outbox",
         "delivery_attempts",
     ] {
-        let (n, max): (i64, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*), max(rowid) FROM {table}"
-        )))
-        .fetch_one(app.db())
-        .await
-        .unwrap();
+        let (n, max): (i64, Option<i64>) = app
+            .db()
+            .one(
+                &if app.db().is_postgres() {
+                    format!("SELECT count(*), max(xmin::text::bigint) FROM {table}")
+                } else {
+                    format!("SELECT count(*), max(rowid) FROM {table}")
+                },
+                &[],
+            )
+            .await;
         v.extend([n, max.unwrap_or(0)]);
     }
     v
@@ -80,6 +88,7 @@ fn maintenance_in_progress() -> String {
 
 #[tokio::test]
 async fn replay_is_deterministic_and_shows_what_a_rule_change_would_do() {
+    needs_database!();
     let app = spawn_app().await;
     let maintenance_id = {
         let (status, v) = app.post_json(maintenance_in_progress()).await;
@@ -198,6 +207,7 @@ async fn replay_is_deterministic_and_shows_what_a_rule_change_would_do() {
 
 #[tokio::test]
 async fn backup_copies_consistently_while_webhooks_arrive() {
+    sqlite_only!();
     let app = spawn_app().await;
     assert_eq!(
         app.outcome(fixture("01_incident_created_investigating_critical.json"))
@@ -282,12 +292,13 @@ async fn age_everything(app: &TestApp) {
         "UPDATE outbox SET created_at = '2025-06-01T00:00:00.000Z'",
         "UPDATE reconcile_rounds SET started_at = '2025-06-01T00:00:00.000Z'",
     ] {
-        sqlx::query(sql).execute(app.db()).await.unwrap();
+        app.db().execute(sql, &[]).await.unwrap();
     }
 }
 
 #[tokio::test]
 async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() {
+    needs_database!();
     let fake = FakeItoc360::start("itoc-token").await;
     let mut app = spawn_delivering(&fake.base_url, "itoc-token").await;
     let opened = fixture("01_incident_created_investigating_critical.json");
@@ -346,11 +357,13 @@ async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() 
         stdout(&out).trim(),
         format!("deleted, from before 2026-01-01T00:00:00.000Z: {expected}")
     );
-    let left: Vec<(String, String)> =
-        sqlx::query_as("SELECT kind, outcome FROM webhooks ORDER BY rowid")
-            .fetch_all(app.db())
-            .await
-            .unwrap();
+    let left: Vec<(String, String)> = app
+        .db()
+        .all(
+            "SELECT kind, outcome FROM webhooks ORDER BY received_at, id",
+            &[],
+        )
+        .await;
     assert_eq!(
         left,
         vec![
@@ -369,11 +382,14 @@ async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() 
             .await,
         0
     );
-    let broken: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
-        .fetch_all(app.db())
-        .await
-        .unwrap();
-    assert!(broken.is_empty(), "{broken:?}");
+    // (PostgreSQL checks every foreign key as rows change.)
+    if !app.db().is_postgres() {
+        let broken: Vec<(String,)> = app
+            .db()
+            .all("SELECT \"table\" FROM pragma_foreign_key_check", &[])
+            .await;
+        assert!(broken.is_empty(), "{broken:?}");
+    }
 
     // A late copy of the pruned opening webhook does not page again.
     let outbox = app.outbox().await.len();
@@ -394,6 +410,7 @@ async fn prune_deletes_closed_history_keeps_open_alerts_and_still_knows_stale() 
 
 #[tokio::test]
 async fn retention_days_prunes_on_start() {
+    needs_database!();
     let app = spawn_app().await;
     for (body, outcome) in [
         (
@@ -421,10 +438,7 @@ async fn retention_days_prunes_on_start() {
         .await
         .expect("a prune ran at start")
         .unwrap();
-    let left: Vec<(String,)> = sqlx::query_as("SELECT entity_id FROM webhooks")
-        .fetch_all(app.db())
-        .await
-        .unwrap();
+    let left: Vec<(String,)> = app.db().all("SELECT entity_id FROM webhooks", &[]).await;
     assert_eq!(left, [("recent1".to_owned(),), ("recent1".to_owned(),)]);
     assert_eq!(app.count("SELECT count(*) FROM incidents").await, 2);
     app.stop().await;
@@ -432,6 +446,7 @@ async fn retention_days_prunes_on_start() {
 
 #[tokio::test]
 async fn replay_candidate_lists_what_another_configuration_would_have_paged_and_where() {
+    needs_database!();
     let fake = FakeItoc360::start("itoc-token-0123456789").await;
     let mut app = spawn_delivering(&fake.base_url, "itoc-token-0123456789").await;
     let api_down = other_component("api1", "API", "operational", "major_outage", "10:00");

@@ -35,11 +35,12 @@ fn outage(component: &str, status: &str) -> String {
 
 /// The component's alert as stored: (open, priority).
 async fn component_alert(app: &TestApp, component: &str) -> (bool, Option<String>) {
-    sqlx::query_as("SELECT alert_open, alert_priority FROM components WHERE component_id = ?")
-        .bind(component)
-        .fetch_one(app.db())
+    app.db()
+        .one(
+            "SELECT alert_open <> 0, alert_priority FROM components WHERE component_id = ?",
+            &[Bind::from(component)],
+        )
         .await
-        .unwrap()
 }
 
 /// The component's sent events: (action, priority).
@@ -55,6 +56,7 @@ async fn component_events(app: &TestApp, component: &str) -> Vec<(String, String
 
 #[tokio::test]
 async fn an_incident_of_impact_none_leaves_an_outage_at_medium_in_both_orders() {
+    needs_database!();
     let app = spawn_app().await;
 
     // Incident first, then the component.
@@ -103,6 +105,7 @@ async fn an_incident_of_impact_none_leaves_an_outage_at_medium_in_both_orders() 
 /// incident's priority either way.
 #[tokio::test]
 async fn both_orders_agree_for_every_impact_and_component_status() {
+    needs_database!();
     let app = spawn_app_with(|s| s.maintenance.page = true).await;
     let impacts = [
         ("none", "low"),
@@ -163,6 +166,7 @@ fn up_incident(id: &str, impact: &str, component: &str) -> Value {
 
 #[tokio::test]
 async fn reconcile_heals_an_incident_of_impact_none_and_its_outage_at_medium() {
+    needs_database!();
     let fake = FakeStatus::start().await;
     fake.page(
         PAGE,
@@ -175,10 +179,10 @@ async fn reconcile_heals_an_incident_of_impact_none_and_its_outage_at_medium() {
     );
     // One round (run at start) heals both, the incident before the component.
     let app = crate::reconcile::spawn_reconciling(&fake).await;
-    let heals: i64 = sqlx::query_scalar("SELECT heals FROM reconcile_rounds")
-        .fetch_one(app.db())
-        .await
-        .unwrap();
+    let heals: i64 = app
+        .db()
+        .value("SELECT heals FROM reconcile_rounds", &[])
+        .await;
     assert_eq!(heals, 2);
     assert_eq!(
         component_alert(&app, "cA").await,
@@ -194,6 +198,7 @@ async fn reconcile_heals_an_incident_of_impact_none_and_its_outage_at_medium() {
 
 #[tokio::test]
 async fn only_open_incidents_raise_a_component_however_many_it_had() {
+    needs_database!();
     let app = spawn_app().await;
     // Many incidents touched cA and were resolved: none of them counts.
     for n in 0..30 {

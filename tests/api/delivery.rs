@@ -60,6 +60,7 @@ fn incident_n(n: usize, status: &str, minute: u32) -> String {
 
 #[tokio::test]
 async fn incident_lifecycle_is_trigger_then_resolve_generic() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     let mut app = live_app(&fake, Format::Generic).await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
@@ -98,11 +99,13 @@ async fn incident_lifecycle_is_trigger_then_resolve_generic() {
         .count("SELECT count(*) FROM outbox WHERE state = 'delivered'")
         .await;
     assert_eq!(delivered, 2);
-    let attempts: Vec<(i64, String)> =
-        sqlx::query_as("SELECT http_status, result FROM delivery_attempts ORDER BY id")
-            .fetch_all(app.db())
-            .await
-            .unwrap();
+    let attempts: Vec<(i64, String)> = app
+        .db()
+        .all(
+            "SELECT http_status, result FROM delivery_attempts ORDER BY id",
+            &[],
+        )
+        .await;
     assert_eq!(
         attempts,
         vec![(202, "delivered".into()), (202, "delivered".into())]
@@ -113,6 +116,7 @@ async fn incident_lifecycle_is_trigger_then_resolve_generic() {
 
 #[tokio::test]
 async fn incident_lifecycle_alertmanager_format() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     let mut app = live_app(&fake, Format::Alertmanager).await;
     app.outcome(fixture(INC)).await;
@@ -165,6 +169,7 @@ async fn incident_lifecycle_alertmanager_format() {
 
 #[tokio::test]
 async fn component_outage_is_trigger_then_resolve_in_both_formats() {
+    needs_database!();
     for format in [Format::Generic, Format::Alertmanager] {
         let fake = FakeItoc360::start(ITOC_TOKEN).await;
         let mut app = live_app(&fake, format).await;
@@ -213,6 +218,7 @@ async fn component_outage_is_trigger_then_resolve_in_both_formats() {
 
 #[tokio::test]
 async fn escalation_is_trigger_trigger_resolve() {
+    needs_database!();
     for format in [Format::Generic, Format::Alertmanager] {
         let fake = FakeItoc360::start(ITOC_TOKEN).await;
         let mut app = live_app(&fake, format).await;
@@ -272,6 +278,7 @@ async fn escalation_is_trigger_trigger_resolve() {
 
 #[tokio::test]
 async fn order_per_fingerprint_holds_under_retries() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     // Many failures, spread over whichever rows go first.
     fake.script(
@@ -330,16 +337,19 @@ async fn order_per_fingerprint_holds_under_retries() {
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     fake.script([Reply::TooMany(1)]);
     let mut app = live_app(&fake, Format::Generic).await;
     app.outcome(fixture(INC)).await;
     app.drain().await;
-    let times: Vec<(String, Option<i64>)> =
-        sqlx::query_as("SELECT started_at, http_status FROM delivery_attempts ORDER BY id")
-            .fetch_all(app.db())
-            .await
-            .unwrap();
+    let times: Vec<(String, Option<i64>)> = app
+        .db()
+        .all(
+            "SELECT started_at, http_status FROM delivery_attempts ORDER BY id",
+            &[],
+        )
+        .await;
     assert_eq!(times.len(), 2);
     assert_eq!(times[0].1, Some(429));
     let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
@@ -354,6 +364,7 @@ async fn retry_after_is_honoured() {
 
 #[tokio::test]
 async fn refusals_make_rows_dead_with_the_reason() {
+    needs_database!();
     for (status, reason) in [
         (401, "scripted 401"),
         (402, "scripted 402"),
@@ -364,11 +375,10 @@ async fn refusals_make_rows_dead_with_the_reason() {
         let mut app = live_app(&fake, Format::Generic).await;
         app.outcome(fixture(INC)).await;
         app.drain().await;
-        let (state, last_status, last_error): (String, i64, String) =
-            sqlx::query_as("SELECT state, last_status, last_error FROM outbox")
-                .fetch_one(app.db())
-                .await
-                .unwrap();
+        let (state, last_status, last_error): (String, i64, String) = app
+            .db()
+            .one("SELECT state, last_status, last_error FROM outbox", &[])
+            .await;
         assert_eq!((state.as_str(), last_status), ("dead", status as i64));
         assert!(last_error.contains(reason), "{last_error}");
         assert_eq!(fake.received().len(), 1, "not retried");
@@ -379,6 +389,7 @@ async fn refusals_make_rows_dead_with_the_reason() {
 
 #[tokio::test]
 async fn timeouts_and_refused_connections_are_retried() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     fake.script([Reply::Slow(Duration::from_millis(1500))]);
     let base = fake.base_url.clone();
@@ -391,11 +402,13 @@ async fn timeouts_and_refused_connections_are_retried() {
     .await;
     app.outcome(fixture(INC)).await;
     app.drain().await;
-    let attempts: Vec<(Option<i64>, String, Option<String>)> =
-        sqlx::query_as("SELECT http_status, result, error FROM delivery_attempts ORDER BY id")
-            .fetch_all(app.db())
-            .await
-            .unwrap();
+    let attempts: Vec<(Option<i64>, String, Option<String>)> = app
+        .db()
+        .all(
+            "SELECT http_status, result, error FROM delivery_attempts ORDER BY id",
+            &[],
+        )
+        .await;
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     assert_eq!(attempts[0].0, None);
     assert_eq!(attempts[0].1, "retry");
@@ -430,11 +443,13 @@ async fn timeouts_and_refused_connections_are_retried() {
             .unwrap()
             .unwrap();
     }
-    let (result, error): (String, String) =
-        sqlx::query_as("SELECT result, error FROM delivery_attempts ORDER BY id LIMIT 1")
-            .fetch_one(app.db())
-            .await
-            .unwrap();
+    let (result, error): (String, String) = app
+        .db()
+        .one(
+            "SELECT result, error FROM delivery_attempts ORDER BY id LIMIT 1",
+            &[],
+        )
+        .await;
     assert_eq!(result, "retry");
     assert!(error.contains("could not connect"), "{error}");
     assert_eq!(
@@ -447,16 +462,17 @@ async fn timeouts_and_refused_connections_are_retried() {
 
 #[tokio::test]
 async fn dry_run_sends_nothing_and_records_decisions() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     let base = fake.base_url.clone();
     let app = spawn_app_with(move |s| s.itoc360.base_url = base).await;
     assert!(app.progress().is_none(), "no delivery worker in a dry run");
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     assert_eq!(app.outcome(resolved_incident()).await, "resolved");
-    let states: Vec<String> = sqlx::query_scalar("SELECT state FROM outbox ORDER BY id")
-        .fetch_all(app.db())
-        .await
-        .unwrap();
+    let states: Vec<String> = app
+        .db()
+        .values("SELECT state FROM outbox ORDER BY id", &[])
+        .await;
     assert_eq!(states, ["skipped", "skipped"]);
     app.stop().await;
     assert!(fake.received().is_empty());
@@ -465,6 +481,7 @@ async fn dry_run_sends_nothing_and_records_decisions() {
 
 #[tokio::test]
 async fn graceful_stop_lets_an_in_flight_send_finish() {
+    needs_database!();
     let fake = FakeItoc360::start(ITOC_TOKEN).await;
     fake.script([Reply::Slow(Duration::from_millis(500))]);
     let app = live_app(&fake, Format::Generic).await;
@@ -472,15 +489,8 @@ async fn graceful_stop_lets_an_in_flight_send_finish() {
     fake.wait_for_started(1).await;
     let (dir, settings) = app.stop().await;
     assert_eq!(fake.accepted().len(), 1);
-    let pool = sqlx::SqlitePool::connect_with(
-        sqlx::sqlite::SqliteConnectOptions::new().filename(&settings.database.path),
-    )
-    .await
-    .unwrap();
-    let state: String = sqlx::query_scalar("SELECT state FROM outbox")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let db = test_db(&settings).await;
+    let state: String = db.value("SELECT state FROM outbox", &[]).await;
     assert_eq!(state, "delivered");
     drop(dir);
     fake.stop().await;

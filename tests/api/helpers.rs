@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
-use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqlitePoolOptions, SqliteRow};
+use sqlx::{Decode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Type};
 use statuspage_bridge::config::{Secret, Settings, Source};
 use statuspage_bridge::startup::Application;
 use tempfile::TempDir;
@@ -14,6 +15,268 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub const TOKEN: &str = "test-source-token-0123456789";
+
+/// Whether this binary runs the suite on PostgreSQL (`api_postgres`) or on
+/// SQLite (`api`): one source, two test targets.
+pub fn postgres() -> bool {
+    env!("CARGO_CRATE_NAME") == "api_postgres"
+}
+
+/// The cluster the PostgreSQL half runs on (`bash .ci/postgres start`).
+fn cluster_url() -> Option<String> {
+    std::env::var("BRIDGE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// True (and says so once) when this is the PostgreSQL half and no
+/// cluster is set: the test is skipped, not failed.
+pub fn skipped() -> bool {
+    if !postgres() || cluster_url().is_some() {
+        return false;
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write;
+        // Straight to the terminal: libtest hides what passing tests print.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nPostgreSQL half of the API suite SKIPPED: BRIDGE_TEST_DATABASE_URL is not set \
+             (start a throwaway cluster with `eval \"$(bash .ci/postgres start)\"`)\n"
+        );
+    });
+    true
+}
+
+/// First line of every test: on PostgreSQL without a cluster, skip it.
+macro_rules! needs_database {
+    () => {
+        if $crate::helpers::skipped() {
+            return;
+        }
+    };
+}
+pub(crate) use needs_database;
+
+/// First line of a test about the SQLite file itself (locks, backup, a
+/// full disk …): it runs on SQLite only.
+macro_rules! sqlite_only {
+    () => {
+        if $crate::helpers::postgres() {
+            return;
+        }
+    };
+}
+pub(crate) use sqlite_only;
+
+/// A new, empty database on the test cluster; its URL.
+pub fn new_postgres_database() -> String {
+    let base = cluster_url().expect("BRIDGE_TEST_DATABASE_URL is set");
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = base.clone();
+    let create = name.clone();
+    // Its own thread and runtime: callers may be sync or async.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&admin)
+                    .await
+                    .expect("the test cluster answers");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {create}")))
+                    .execute(&pool)
+                    .await
+                    .expect("a test database is created");
+                pool.close().await;
+            })
+    })
+    .join()
+    .unwrap();
+    let (server, _) = base.rsplit_once('/').expect("a URL with a database");
+    format!("{server}/{name}")
+}
+
+/// The test's own connection to the bridge's database, on either engine.
+#[derive(Clone, Debug)]
+pub enum TestDb {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A row type both engines decode.
+pub trait Rows: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
+impl<T> Rows for T where
+    T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
+{
+}
+
+/// A value both engines decode.
+pub trait One:
+    Send
+    + Unpin
+    + for<'r> Decode<'r, Sqlite>
+    + Type<Sqlite>
+    + for<'r> Decode<'r, Postgres>
+    + Type<Postgres>
+{
+}
+impl<T> One for T where
+    T: Send
+        + Unpin
+        + for<'r> Decode<'r, Sqlite>
+        + Type<Sqlite>
+        + for<'r> Decode<'r, Postgres>
+        + Type<Postgres>
+{
+}
+
+/// A value bound to a test query.
+#[derive(Clone, Debug)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+impl From<&str> for Bind {
+    fn from(v: &str) -> Self {
+        Bind::Text(v.to_owned())
+    }
+}
+impl From<&String> for Bind {
+    fn from(v: &String) -> Self {
+        Bind::Text(v.clone())
+    }
+}
+impl From<String> for Bind {
+    fn from(v: String) -> Self {
+        Bind::Text(v)
+    }
+}
+impl From<i64> for Bind {
+    fn from(v: i64) -> Self {
+        Bind::Int(v)
+    }
+}
+
+/// Binds a list of `Bind`s to a query of either engine.
+macro_rules! bind_each {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                Bind::Text(v) => q.bind(v.clone()),
+                Bind::Int(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// Runs `$body` on the engine's pool with the query built by `sqlx::$f`.
+macro_rules! on_test_db {
+    ($db:expr, $sql:expr, $binds:expr, |$q:ident = $f:ident, $p:ident| $body:expr) => {
+        match $db {
+            TestDb::Sqlite($p) => {
+                let $q = bind_each!(sqlx::$f(sqlx::AssertSqlSafe($sql.to_owned())), $binds);
+                $body
+            }
+            TestDb::Postgres($p) => {
+                let sql = statuspage_bridge::storage::sql::numbered($sql);
+                let $q = bind_each!(sqlx::$f(sqlx::AssertSqlSafe(sql)), $binds);
+                $body
+            }
+        }
+    };
+}
+
+impl TestDb {
+    /// Which SQL to write where the engines differ.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, TestDb::Postgres(_))
+    }
+
+    /// Every row of `sql` (`?` placeholders).
+    pub async fn all<T: Rows>(&self, sql: &str, binds: &[Bind]) -> Vec<T> {
+        on_test_db!(self, sql, binds, |q = query_as, p| q.fetch_all(p).await)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The one row of `sql`.
+    pub async fn one<T: Rows>(&self, sql: &str, binds: &[Bind]) -> T {
+        on_test_db!(self, sql, binds, |q = query_as, p| q.fetch_one(p).await)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The first column of the one row of `sql`.
+    pub async fn value<T: One>(&self, sql: &str, binds: &[Bind]) -> T {
+        on_test_db!(self, sql, binds, |q = query_scalar, p| q.fetch_one(p).await)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Every first column of `sql`.
+    pub async fn values<T: One>(&self, sql: &str, binds: &[Bind]) -> Vec<T> {
+        on_test_db!(self, sql, binds, |q = query_scalar, p| q.fetch_all(p).await)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs a statement; the rows it changed, or the database's error.
+    pub async fn execute(&self, sql: &str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
+        on_test_db!(self, sql, binds, |q = query, p| q
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+    }
+
+    /// How many rows `sql` answers, or the database's error.
+    pub async fn try_count_rows(&self, sql: &str) -> Result<usize, sqlx::Error> {
+        on_test_db!(self, sql, &[] as &[Bind], |q = query, p| q
+            .fetch_all(p)
+            .await
+            .map(|r| r.len()))
+    }
+
+    /// The SQLite pool (a test about the file itself).
+    pub fn sqlite(&self) -> &SqlitePool {
+        match self {
+            TestDb::Sqlite(p) => p,
+            TestDb::Postgres(_) => panic!("a SQLite-only test ran on PostgreSQL"),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            TestDb::Sqlite(p) => p.close().await,
+            TestDb::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A connection of the test's own to the database of `settings`.
+pub async fn test_db(settings: &Settings) -> TestDb {
+    if settings.database.is_postgres() {
+        return TestDb::Postgres(
+            PgPoolOptions::new()
+                .max_connections(2)
+                .connect(settings.database.url.expose())
+                .await
+                .unwrap(),
+        );
+    }
+    TestDb::Sqlite(
+        SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(&settings.database.path)
+                    .busy_timeout(Duration::from_secs(5)),
+            )
+            .await
+            .unwrap(),
+    )
+}
 
 pub struct TestApp {
     pub address: String,
@@ -23,7 +286,7 @@ pub struct TestApp {
     handle: ServerHandle,
     join: JoinHandle<anyhow::Result<()>>,
     progress: Option<watch::Receiver<u64>>,
-    pool: SqlitePool,
+    pool: TestDb,
     /// Reconcile rounds, when `[[pages]]` are set.
     pub reconcile: Option<statuspage_bridge::reconcile::Handle>,
     /// Finished daily prunes, when `database.retention_days` is set.
@@ -35,6 +298,9 @@ pub fn test_settings(dir: &Path) -> Settings {
     let mut s = Settings::default();
     s.server.listen = "127.0.0.1:0".into();
     s.database.path = dir.join("db").join("bridge.db");
+    if postgres() && cluster_url().is_some() {
+        s.database.url = Secret::new(new_postgres_database());
+    }
     s.sources = vec![Source {
         name: "statuspage".into(),
         token: Secret::new(TOKEN),
@@ -70,6 +336,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts the bridge on an existing folder (for restarts).
 pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
+    // The bridge's warnings and errors, shown with a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     settings.validate().expect("test settings are valid");
     let app = Application::build(settings.clone())
         .await
@@ -80,15 +351,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
     let reconcile = app.reconcile();
     let retention = app.retention_runs();
     let join = tokio::spawn(app.run_until_stopped());
-    let pool = SqlitePoolOptions::new()
-        .max_connections(2)
-        .connect_with(
-            sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&settings.database.path)
-                .busy_timeout(Duration::from_secs(5)),
-        )
-        .await
-        .unwrap();
+    let pool = test_db(&settings).await;
     TestApp {
         address,
         dir,
@@ -172,20 +435,22 @@ impl TestApp {
         self.progress.clone()
     }
 
-    pub fn db(&self) -> &SqlitePool {
+    pub fn db(&self) -> &TestDb {
         &self.pool
     }
 
     pub async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+        self.pool.value(sql, &[]).await
     }
 
     /// (action, priority, fingerprint) of every outbox row, in order.
     pub async fn outbox(&self) -> Vec<(String, String, String)> {
-        sqlx::query_as("SELECT action, priority, fingerprint FROM outbox ORDER BY id")
-            .fetch_all(&self.pool)
+        self.pool
+            .all(
+                "SELECT action, priority, fingerprint FROM outbox ORDER BY id",
+                &[],
+            )
             .await
-            .unwrap()
     }
 
     /// Waits, without sleeping, until the delivery worker has no pending
@@ -195,13 +460,15 @@ impl TestApp {
         let progress = self.progress.as_mut().expect("not a dry run");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let pending: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM outbox WHERE state = 'pending'
-                   AND (held_until IS NULL OR held_until <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-            )
-            .fetch_one(&self.pool)
-            .await
-            .unwrap();
+            let now = statuspage_bridge::rules::time::format_time(chrono::Utc::now());
+            let pending: i64 = self
+                .pool
+                .value(
+                    "SELECT count(*) FROM outbox WHERE state = 'pending'
+                       AND (held_until IS NULL OR held_until <= ?)",
+                    &[now.into()],
+                )
+                .await;
             if pending == 0 {
                 return;
             }

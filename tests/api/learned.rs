@@ -64,6 +64,7 @@ async fn spawn_learning(
 
 #[tokio::test]
 async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_name() {
+    needs_database!();
     let (status, itoc, mut app) = spawn_learning(|s| {
         // No name configured; "Core" is a group only summary.json names,
         // "Codespacs" a typo, and the route's "Paymnets" too.
@@ -149,12 +150,13 @@ async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_
     assert_eq!(rec.matches("Filter matches nothing").count(), 2, "{rec}");
 
     // What was learned is in the database for SQL too.
-    let learned: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT component_id, name, group_name FROM learned_components ORDER BY position",
-    )
-    .fetch_all(app.db())
-    .await
-    .unwrap();
+    let learned: Vec<(String, Option<String>, Option<String>)> = app
+        .db()
+        .all(
+            "SELECT component_id, name, group_name FROM learned_components ORDER BY position",
+            &[],
+        )
+        .await;
     assert_eq!(
         learned,
         [
@@ -168,6 +170,7 @@ async fn a_learned_page_name_leads_titles_names_audit_rows_and_groups_filter_by_
 
 #[tokio::test]
 async fn a_configured_name_wins_and_an_unknown_page_keeps_its_titles() {
+    needs_database!();
     let (status, itoc, mut app) = spawn_learning(|s| {
         s.routing.pages = vec![PageRules {
             page_id: PAGE.into(),

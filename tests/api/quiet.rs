@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use statuspage_bridge::config::{PageRules, Route, Secret, Settings};
 
 use crate::fake_itoc360::FakeItoc360;
-use crate::helpers::{TestApp, other_component, spawn_app_with, spawn_in};
+use crate::helpers::{TestApp, needs_database, other_component, spawn_app_with, spawn_in};
 
 const PAGE: &str = "x1y2z3a4b5c6";
 const DEFAULT: &str = "default-token-0123456789";
@@ -116,6 +116,7 @@ fn statuses(fake: &FakeItoc360, token: &str, component: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_silence_holds_new_triggers_lets_resolves_through_and_pages_when_expired() {
+    needs_database!();
     let fake = FakeItoc360::start(DEFAULT).await;
     let mut app = spawn(&fake, |_| {}).await;
     let now = Utc::now();
@@ -212,6 +213,7 @@ async fn a_silence_holds_new_triggers_lets_resolves_through_and_pages_when_expir
 
 #[tokio::test]
 async fn a_silence_that_ends_by_itself_triggers_what_it_held() {
+    needs_database!();
     let fake = FakeItoc360::start(DEFAULT).await;
     let mut app = spawn(&fake, |_| {}).await;
     let ends = Utc::now() + Span::seconds(2);
@@ -223,10 +225,10 @@ async fn a_silence_that_ends_by_itself_triggers_what_it_held() {
     fake.wait_for_requests(1).await;
     app.drain().await;
     assert_eq!(statuses(&fake, DEFAULT, "api1"), ["trigger"]);
-    let sent: String = sqlx::query_scalar("SELECT min(started_at) FROM delivery_attempts")
-        .fetch_one(app.db())
-        .await
-        .unwrap();
+    let sent: String = app
+        .db()
+        .value("SELECT min(started_at) FROM delivery_attempts", &[])
+        .await;
     assert!(
         sent >= rfc3339(ends),
         "sent at {sent}, the silence ended at {ends}"
@@ -236,6 +238,7 @@ async fn a_silence_that_ends_by_itself_triggers_what_it_held() {
 
 #[tokio::test]
 async fn grace_periods_wait_out_blips_and_flaps_per_route() {
+    needs_database!();
     let fake = FakeItoc360::start_many(&[DEFAULT, SLOW, QUICK, FLAPPY]).await;
     let mut app = spawn(&fake, |s| {
         s.routing.routes = vec![
@@ -249,11 +252,13 @@ async fn grace_periods_wait_out_blips_and_flaps_per_route() {
     // A blip shorter than page_after_secs: nobody is paged.
     let down = other_component("api1", "API", "operational", "major_outage", "10:00");
     assert_eq!(posted(&app, down).await.0, "triggered");
-    let held: (String, Option<String>) =
-        sqlx::query_as("SELECT held_by, held_until FROM outbox WHERE destination = 'slow'")
-            .fetch_one(app.db())
-            .await
-            .unwrap();
+    let held: (String, Option<String>) = app
+        .db()
+        .one(
+            "SELECT held_by, held_until FROM outbox WHERE destination = 'slow'",
+            &[],
+        )
+        .await;
     assert_eq!(held.0, "page_after_secs");
     let up = other_component("api1", "API", "major_outage", "operational", "10:01");
     let (outcome, reason) = posted(&app, up).await;
@@ -299,12 +304,13 @@ async fn grace_periods_wait_out_blips_and_flaps_per_route() {
     assert!(fake.accepted_by(SLOW).is_empty());
     assert_eq!(statuses(&fake, FLAPPY, "srch"), ["trigger"]);
     assert!(fake.accepted_by(DEFAULT).is_empty());
-    let states: Vec<(String, String)> = sqlx::query_as(
-        "SELECT destination, state FROM outbox WHERE state = 'cancelled' ORDER BY id",
-    )
-    .fetch_all(app.db())
-    .await
-    .unwrap();
+    let states: Vec<(String, String)> = app
+        .db()
+        .all(
+            "SELECT destination, state FROM outbox WHERE state = 'cancelled' ORDER BY id",
+            &[],
+        )
+        .await;
     assert_eq!(
         states,
         [

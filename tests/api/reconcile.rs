@@ -70,24 +70,27 @@ async fn round(app: &TestApp) {
 
 /// (origin, kind, entity, outcome, reason) of every stored webhook, oldest first.
 async fn stored(app: &TestApp) -> Vec<(String, String, String, String, String)> {
-    sqlx::query_as(
-        "SELECT origin, kind, coalesce(entity_id, ''), outcome, reason FROM webhooks
-         ORDER BY received_at, rowid",
-    )
-    .fetch_all(app.db())
-    .await
-    .unwrap()
+    app.db()
+        .all(
+            "SELECT origin, kind, coalesce(entity_id, ''), outcome, reason FROM webhooks
+         ORDER BY received_at, id",
+            &[],
+        )
+        .await
 }
 
 async fn last_round(app: &TestApp) -> (String, Option<String>, i64) {
-    sqlx::query_as("SELECT result, error, heals FROM reconcile_rounds ORDER BY id DESC LIMIT 1")
-        .fetch_one(app.db())
+    app.db()
+        .one(
+            "SELECT result, error, heals FROM reconcile_rounds ORDER BY id DESC LIMIT 1",
+            &[],
+        )
         .await
-        .unwrap()
 }
 
 #[tokio::test]
 async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook_comes() {
+    needs_database!();
     let fake = FakeStatus::start().await;
     fake.page(
         PAGE,
@@ -145,10 +148,25 @@ async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook
     // Heals replay like webhooks: no difference under the same rules; with
     // maintenance paging on, the component under maintenance would page.
     let scratch = tempfile::tempdir().unwrap();
+    // On PostgreSQL, replay reads a snapshot copied out first (as the
+    // command does).
+    let history = if app.settings.database.is_postgres() {
+        let file = scratch.path().join("history.db");
+        let n = statuspage_bridge::storage::postgres::export_history(
+            app.settings.database.url.expose(),
+            &file,
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, 3);
+        file
+    } else {
+        app.settings.database.path.clone()
+    };
     for (page_maintenance, expected) in [(false, vec![]), (true, vec!["maint1"])] {
         let mut differ = Vec::new();
         let replayed = statuspage_bridge::replay::run(
-            &app.settings.database.path,
+            &history,
             statuspage_bridge::rules::machine::Rules { page_maintenance },
             scratch.path(),
             |d| differ.push(d.clone()),
@@ -198,6 +216,7 @@ async fn what_the_webhooks_missed_is_healed_and_the_banner_shows_until_a_webhook
 
 #[tokio::test]
 async fn incidents_resolved_or_vanished_upstream_are_resolved() {
+    needs_database!();
     let fake = FakeStatus::start().await;
     let app = spawn_with_failing_page(&fake).await;
     assert_eq!(last_round(&app).await.0, "failed");
@@ -244,6 +263,7 @@ async fn incidents_resolved_or_vanished_upstream_are_resolved() {
 
 #[tokio::test]
 async fn an_upstream_view_older_than_the_last_webhook_is_kept_local() {
+    needs_database!();
     let fake = FakeStatus::start().await;
     let app = spawn_with_failing_page(&fake).await;
     assert_eq!(
@@ -270,6 +290,7 @@ async fn an_upstream_view_older_than_the_last_webhook_is_kept_local() {
 
 #[tokio::test]
 async fn a_failed_round_changes_nothing() {
+    needs_database!();
     let fake = FakeStatus::start().await;
     let app = spawn_with_failing_page(&fake).await;
     assert_eq!(

@@ -47,10 +47,9 @@ async fn retry(
 }
 
 async fn outbox_state(app: &TestApp) -> (String, i64) {
-    sqlx::query_as("SELECT state, attempts FROM outbox WHERE id = 1")
-        .fetch_one(app.db())
+    app.db()
+        .one("SELECT state, attempts FROM outbox WHERE id = 1", &[])
         .await
-        .unwrap()
 }
 
 async fn page(app: &TestApp, path: &str) -> String {
@@ -67,6 +66,7 @@ async fn page(app: &TestApp, path: &str) -> String {
 
 #[tokio::test]
 async fn a_dead_event_is_redelivered_from_the_page_and_its_history_kept() {
+    needs_database!();
     let fake = FakeItoc360::start("itoc-token-0123456789").await;
     fake.script([Reply::Status(400)]);
     let mut app = spawn(&fake).await;
@@ -112,12 +112,13 @@ async fn a_dead_event_is_redelivered_from_the_page_and_its_history_kept() {
 
     // The history keeps the failed attempt, says who asked, then the
     // delivery.
-    let attempts: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT result, requested_by FROM delivery_attempts WHERE outbox_id = 1 ORDER BY id",
-    )
-    .fetch_all(app.db())
-    .await
-    .unwrap();
+    let attempts: Vec<(String, Option<String>)> = app
+        .db()
+        .all(
+            "SELECT result, requested_by FROM delivery_attempts WHERE outbox_id = 1 ORDER BY id",
+            &[],
+        )
+        .await;
     assert_eq!(
         attempts,
         [
@@ -141,6 +142,7 @@ async fn a_dead_event_is_redelivered_from_the_page_and_its_history_kept() {
 
 #[tokio::test]
 async fn the_retry_route_refuses_strangers_and_other_sites() {
+    needs_database!();
     let fake = FakeItoc360::start("itoc-token-0123456789").await;
     fake.script([Reply::Status(400)]);
     let mut app = spawn(&fake).await;
@@ -204,6 +206,7 @@ async fn the_retry_route_refuses_strangers_and_other_sites() {
 
 #[tokio::test]
 async fn without_audit_credentials_the_retry_route_is_closed() {
+    needs_database!();
     let fake = FakeItoc360::start("itoc-token-0123456789").await;
     fake.script([Reply::Status(400)]);
     let mut app = spawn_delivering(&fake.base_url, "itoc-token-0123456789").await;

@@ -43,6 +43,7 @@ async fn raw_status(app: &TestApp, head: &str) -> String {
 
 #[tokio::test]
 async fn a_bare_reverse_proxy_in_front_of_a_public_bridge_gets_403_without_credentials() {
+    needs_database!();
     let app = spawn_app_with(|s| s.server.public_url = "https://bridge.example.com".into()).await;
     app.outcome(fixture(INC)).await;
     let port = app.address.rsplit(':').next().unwrap().to_owned();
@@ -98,6 +99,7 @@ async fn a_bare_reverse_proxy_in_front_of_a_public_bridge_gets_403_without_crede
 
 #[tokio::test]
 async fn a_private_bridge_serves_only_exact_local_requests() {
+    needs_database!();
     let app = spawn_app().await;
     app.outcome(fixture(INC)).await;
     app.outcome(fixture("03_component_major_outage.json")).await;
@@ -176,6 +178,7 @@ async fn a_private_bridge_serves_only_exact_local_requests() {
 
 #[tokio::test]
 async fn a_query_token_wins_over_the_header_even_when_repeated() {
+    needs_database!();
     let app = spawn_app().await;
     let post = |query: &'static str| {
         app.client
@@ -215,6 +218,7 @@ async fn a_query_token_wins_over_the_header_even_when_repeated() {
 
 #[tokio::test]
 async fn a_token_in_a_name_or_a_shortlink_is_masked_on_every_audit_page() {
+    needs_database!();
     let app = spawn_app().await;
     let secret = "n4m3s3cr3t";
     let link_secret = "l1nks3cr3t";
@@ -256,6 +260,7 @@ async fn a_token_in_a_name_or_a_shortlink_is_masked_on_every_audit_page() {
 
 #[tokio::test]
 async fn head_answers_like_get_and_json_is_not_sniffed() {
+    needs_database!();
     let app = spawn_app().await;
     app.outcome(fixture(INC)).await;
     for path in [

@@ -14,6 +14,7 @@ fn s(v: &str) -> String {
 
 #[tokio::test]
 async fn every_sample_is_stored_with_its_outcome() {
+    needs_database!();
     let cases = [
         (
             "01_incident_created_investigating_critical.json",
@@ -50,12 +51,19 @@ async fn every_sample_is_stored_with_its_outcome() {
         assert_eq!(status, 200, "{name}: {v}");
         assert_eq!(v["outcome"], outcome, "{name}: {v}");
         let id = v["id"].as_str().unwrap().to_owned();
-        let (stored_outcome, body): (String, String) =
-            sqlx::query_as("SELECT outcome, CAST(body AS TEXT) FROM webhooks WHERE id = ?")
-                .bind(&id)
-                .fetch_one(app.db())
-                .await
-                .unwrap();
+        // The raw bytes: SQLite keeps text as text, PostgreSQL a BYTEA.
+        let (stored_outcome, body): (String, Vec<u8>) = app
+            .db()
+            .one(
+                if app.db().is_postgres() {
+                    "SELECT outcome, body FROM webhooks WHERE id = ?"
+                } else {
+                    "SELECT outcome, CAST(body AS BLOB) FROM webhooks WHERE id = ?"
+                },
+                &[Bind::from(&id)],
+            )
+            .await;
+        let body = String::from_utf8(body).unwrap();
         assert_eq!(stored_outcome, outcome);
         assert_eq!(body, fixture(name), "raw body kept byte for byte");
         let want: Vec<(String, String, String)> = emitted
@@ -69,6 +77,7 @@ async fn every_sample_is_stored_with_its_outcome() {
 
 #[tokio::test]
 async fn incident_lifecycle_trigger_then_resolve() {
+    needs_database!();
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     let update = incident_update("identified", "10:20", &[]);
@@ -83,21 +92,24 @@ async fn incident_lifecycle_trigger_then_resolve() {
         ],
         "a resolve carries the severity the alert last had"
     );
-    let (ends_at, starts_at): (Option<String>, String) =
-        sqlx::query_as("SELECT ends_at, starts_at FROM outbox WHERE action = 'resolve'")
-            .fetch_one(app.db())
-            .await
-            .unwrap();
+    let (ends_at, starts_at): (Option<String>, String) = app
+        .db()
+        .one(
+            "SELECT ends_at, starts_at FROM outbox WHERE action = 'resolve'",
+            &[],
+        )
+        .await;
     assert_eq!(ends_at.as_deref(), Some("2025-03-04T11:02:00.000Z"));
     assert_eq!(starts_at, "2025-03-04T10:15:01.900Z");
     // Three applied events, three transitions; the incident row is closed.
     assert_eq!(app.count("SELECT count(*) FROM transitions").await, 3);
-    let (open, status): (bool, String) = sqlx::query_as(
-        "SELECT alert_open, status FROM incidents WHERE incident_id = 'lq0v6n2c9t4h'",
-    )
-    .fetch_one(app.db())
-    .await
-    .unwrap();
+    let (open, status): (bool, String) = app
+        .db()
+        .one(
+            "SELECT alert_open <> 0, status FROM incidents WHERE incident_id = 'lq0v6n2c9t4h'",
+            &[],
+        )
+        .await;
     assert!(!open);
     assert_eq!(status, "resolved");
     app.stop().await;
@@ -105,6 +117,7 @@ async fn incident_lifecycle_trigger_then_resolve() {
 
 #[tokio::test]
 async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorded() {
+    needs_database!();
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     assert_eq!(
@@ -116,11 +129,13 @@ async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorde
         (s("trigger"), s("critical"), s(COMP_FP)),
         "the associated open incident is critical"
     );
-    let links: Vec<(String, String, bool)> =
-        sqlx::query_as("SELECT incident_id, component_id, current FROM incident_components")
-            .fetch_all(app.db())
-            .await
-            .unwrap();
+    let links: Vec<(String, String, bool)> = app
+        .db()
+        .all(
+            "SELECT incident_id, component_id, current <> 0 FROM incident_components",
+            &[],
+        )
+        .await;
     assert_eq!(links, vec![(s("lq0v6n2c9t4h"), s("r7p3k9d2m5w1"), true)]);
     // Back to operational resolves the component at the priority it had.
     let back = component_change("major_outage", "operational", "11:00");
@@ -134,6 +149,7 @@ async fn component_takes_the_priority_of_its_open_incident_and_links_are_recorde
 
 #[tokio::test]
 async fn wrong_or_missing_token_is_401_and_nothing_is_stored() {
+    needs_database!();
     let app = spawn_app().await;
     let url = format!("{}/webhooks/statuspage", app.address);
     for (query, header) in [
@@ -163,6 +179,7 @@ async fn wrong_or_missing_token_is_401_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn header_token_is_accepted() {
+    needs_database!();
     let app = spawn_app().await;
     let r = app
         .client
@@ -179,6 +196,7 @@ async fn header_token_is_accepted() {
 
 #[tokio::test]
 async fn body_over_the_limit_is_413_and_not_stored() {
+    needs_database!();
     let app = spawn_app_with(|s| s.server.max_body_bytes = 2048).await;
     let big = fixture_with(INC, &[("incident.name", json!("x".repeat(4096)))]);
     let r = app.post(big).await;
@@ -208,6 +226,7 @@ async fn body_over_the_limit_is_413_and_not_stored() {
 
 #[tokio::test]
 async fn broken_json_is_400_and_kept_as_rejected() {
+    needs_database!();
     let app = spawn_app().await;
     let raw: Vec<u8> = b"{\"incident\": \xff\xfe broken".to_vec();
     let r = app.post(raw.clone()).await;
@@ -215,12 +234,13 @@ async fn broken_json_is_400_and_kept_as_rejected() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["outcome"], "rejected");
     assert!(v["error"].as_str().unwrap().contains("not JSON"), "{v}");
-    let (outcome, body, kind): (String, Vec<u8>, String) =
-        sqlx::query_as("SELECT outcome, body, kind FROM webhooks WHERE id = ?")
-            .bind(v["id"].as_str().unwrap())
-            .fetch_one(app.db())
-            .await
-            .unwrap();
+    let (outcome, body, kind): (String, Vec<u8>, String) = app
+        .db()
+        .one(
+            "SELECT outcome, body, kind FROM webhooks WHERE id = ?",
+            &[Bind::from(v["id"].as_str().unwrap())],
+        )
+        .await;
     assert_eq!(outcome, "rejected");
     assert_eq!(kind, "invalid");
     assert_eq!(body, raw, "the exact bytes are kept");
@@ -229,6 +249,7 @@ async fn broken_json_is_400_and_kept_as_rejected() {
 
 #[tokio::test]
 async fn unknown_shapes_and_statuses_get_2xx_and_are_flagged() {
+    needs_database!();
     let app = spawn_app().await;
     for body in [
         json!({"hello": "world"}).to_string(),
@@ -256,6 +277,7 @@ async fn unknown_shapes_and_statuses_get_2xx_and_are_flagged() {
 
 #[tokio::test]
 async fn twenty_concurrent_copies_give_one_trigger() {
+    needs_database!();
     let app = spawn_app().await;
     let body = fixture(INC);
     let posts = (0..20).map(|_| app.outcome(body.clone()));
@@ -272,6 +294,7 @@ async fn twenty_concurrent_copies_give_one_trigger() {
 
 #[tokio::test]
 async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
+    needs_database!();
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     // A retry with a new generated_at: other bytes, same update.
@@ -291,15 +314,11 @@ async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
     assert_eq!(app.outbox().await.len(), 2);
     // The UNIQUE constraint holds the applied keys.
     assert_eq!(
-        app.count("SELECT count(*) FROM (SELECT event_key FROM applied_events GROUP BY source, kind, page_id, entity_id, event_key HAVING count(*) > 1)").await,
+        app.count("SELECT count(*) FROM (SELECT event_key FROM applied_events GROUP BY source, kind, page_id, entity_id, event_key HAVING count(*) > 1) d").await,
         0
     );
-    let dup = sqlx::query(
-        "INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
-         SELECT source, kind, page_id, entity_id, event_key, webhook_id FROM applied_events LIMIT 1",
-    )
-    .execute(app.db())
-    .await;
+    let dup = app.db().execute("INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
+         SELECT source, kind, page_id, entity_id, event_key, webhook_id FROM applied_events LIMIT 1", &[]).await;
     assert!(
         dup.is_err(),
         "duplicates are refused by the database itself"
@@ -309,6 +328,7 @@ async fn same_update_in_a_new_body_is_a_duplicate_and_older_events_are_stale() {
 
 #[tokio::test]
 async fn backfilled_and_maintenance_are_ignored_unless_paging_is_on() {
+    needs_database!();
     let app = spawn_app().await;
     let backfilled = fixture_with(INC, &[("incident.backfilled", json!(true))]);
     assert_eq!(app.outcome(backfilled).await, "ignored");
@@ -335,6 +355,7 @@ async fn backfilled_and_maintenance_are_ignored_unless_paging_is_on() {
 
 #[tokio::test]
 async fn restart_on_the_same_database_keeps_state() {
+    needs_database!();
     let app = spawn_app().await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     let (dir, settings) = app.stop().await;
@@ -357,6 +378,7 @@ async fn restart_on_the_same_database_keeps_state() {
 
 #[tokio::test]
 async fn healthz_answers_and_metrics_count_outcomes() {
+    needs_database!();
     let app = spawn_app().await;
     assert_eq!(app.get("/healthz").await.0, 200);
     app.outcome(fixture(INC)).await;
@@ -380,19 +402,15 @@ async fn healthz_answers_and_metrics_count_outcomes() {
 
 #[tokio::test]
 async fn secrets_stay_out_of_stored_metadata() {
+    needs_database!();
     let app = spawn_app().await;
     app.outcome(fixture(INC)).await;
     // Every column but the raw body, as text.
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT concat_ws('|', id, received_at, source, remote_addr, kind, page_id, entity_id,
+    let rows: Vec<String> = app.db().values("SELECT concat_ws('|', id, received_at, source, remote_addr, kind, page_id, entity_id,
             entity_name, event_id, old_status, new_status, impact, event_at, outcome, reason, action,
             priority) FROM webhooks
          UNION ALL SELECT concat_ws('|', title, message, fingerprint, link, last_error) FROM outbox
-         UNION ALL SELECT concat_ws('|', name, status, shortlink) FROM incidents",
-    )
-    .fetch_all(app.db())
-    .await
-    .unwrap();
+         UNION ALL SELECT concat_ws('|', name, status, shortlink) FROM incidents", &[]).await;
     assert_eq!(rows.len(), 3);
     for row in rows {
         assert!(!row.contains(TOKEN), "{row}");
@@ -404,10 +422,12 @@ async fn secrets_stay_out_of_stored_metadata() {
 
 #[tokio::test]
 async fn locked_database_answers_503_and_loses_nothing() {
+    needs_database!();
+    sqlite_only!();
     let app = spawn_app_with(|s| s.database.busy_timeout_ms = 200).await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     // Another process holds the write lock (an analyst's write, a backup).
-    let mut other = app.db().acquire().await.unwrap();
+    let mut other = app.db().sqlite().acquire().await.unwrap();
     sqlx::query("BEGIN EXCLUSIVE")
         .execute(&mut *other)
         .await
@@ -438,6 +458,7 @@ async fn locked_database_answers_503_and_loses_nothing() {
 /// over the limit), never a 5xx; every 2xx and 400 is stored.
 #[test]
 fn odd_bodies_never_get_a_server_error() {
+    needs_database!();
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
 
@@ -514,6 +535,7 @@ async fn component_events(app: &TestApp) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn component_priority_does_not_depend_on_webhook_order() {
+    needs_database!();
     let inc = fixture(INC);
     let comp = fixture("03_component_major_outage.json");
 
@@ -542,20 +564,22 @@ async fn component_priority_does_not_depend_on_webhook_order() {
         component_events(&app).await,
         [(s("trigger"), s("medium")), (s("trigger"), s("critical"))]
     );
-    let (open, priority): (bool, String) = sqlx::query_as(
-        "SELECT alert_open, alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1'",
-    )
-    .fetch_one(app.db())
-    .await
-    .unwrap();
+    let (open, priority): (bool, String) = app
+        .db()
+        .one(
+            "SELECT alert_open <> 0, alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1'",
+            &[],
+        )
+        .await;
     assert_eq!((open, priority.as_str()), (true, "critical"));
-    let (outcome, reason, webhook): (String, String, String) = sqlx::query_as(
-        "SELECT outcome, reason, webhook_id FROM transitions
+    let (outcome, reason, webhook): (String, String, String) = app
+        .db()
+        .one(
+            "SELECT outcome, reason, webhook_id FROM transitions
          WHERE kind = 'component' ORDER BY id DESC LIMIT 1",
-    )
-    .fetch_one(app.db())
-    .await
-    .unwrap();
+            &[],
+        )
+        .await;
     assert_eq!(outcome, "retriggered");
     assert_eq!(webhook, v["id"].as_str().unwrap());
     assert!(reason.contains("raised by incident"), "{reason}");
@@ -571,12 +595,7 @@ async fn component_priority_does_not_depend_on_webhook_order() {
         "resolved"
     );
     assert_eq!(component_events(&app).await.len(), 2);
-    let priority: String = sqlx::query_scalar(
-        "SELECT alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1' AND alert_open",
-    )
-    .fetch_one(app.db())
-    .await
-    .unwrap();
+    let priority: String = app.db().value("SELECT alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1' AND alert_open = 1", &[]).await;
     assert_eq!(priority, "critical");
     app.stop().await;
 }
@@ -596,6 +615,7 @@ async fn answer_of(stream: &mut tokio::net::TcpStream) -> String {
 
 #[tokio::test]
 async fn idle_stalled_and_trickling_clients_do_not_stop_others() {
+    needs_database!();
     use tokio::io::AsyncWriteExt;
     use tokio::net::TcpStream;
 
