@@ -16,9 +16,9 @@ use crate::helpers::{TOKEN, fixture, fixture_with, sqlite_only};
 
 const BIN: &str = env!("CARGO_BIN_EXE_statuspage-bridge");
 
-struct Proc {
+pub(crate) struct Proc {
     child: Child,
-    address: String,
+    pub(crate) address: String,
     log: Arc<Mutex<String>>,
 }
 
@@ -67,7 +67,7 @@ fn bridge(config: &Path) -> Command {
 }
 
 /// Starts `serve` and waits for its `listening on` line.
-fn start(config: &Path) -> Proc {
+pub(crate) fn start(config: &Path) -> Proc {
     start_with(config, &[])
 }
 
@@ -112,7 +112,7 @@ fn start_with(config: &Path, env: &[(&str, &str)]) -> Proc {
 }
 
 impl Proc {
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
             .arg(self.child.id().to_string())
@@ -122,7 +122,7 @@ impl Proc {
     }
 
     /// Waits for exit (30 s at most) and returns the exit code and log.
-    fn wait(mut self) -> (Option<i32>, String) {
+    pub(crate) fn wait(mut self) -> (Option<i32>, String) {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let status = self.child.wait().unwrap();

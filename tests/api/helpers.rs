@@ -69,6 +69,17 @@ macro_rules! sqlite_only {
 }
 pub(crate) use sqlite_only;
 
+/// First line of a test of several replicas on one database: it runs on
+/// PostgreSQL only (and is skipped there without a cluster).
+macro_rules! postgres_only {
+    () => {
+        if !$crate::helpers::postgres() || $crate::helpers::skipped() {
+            return;
+        }
+    };
+}
+pub(crate) use postgres_only;
+
 /// A new, empty database on the test cluster; its URL.
 pub fn new_postgres_database() -> String {
     let base = cluster_url().expect("BRIDGE_TEST_DATABASE_URL is set");
