@@ -102,7 +102,7 @@ fn incident_stream(n: usize) -> Stream {
         fingerprint: format!("statuspage:{PAGE}:incident:{id}"),
         entity_id: id,
         updates,
-        mode: if n % 2 == 0 {
+        mode: if n.is_multiple_of(2) {
             Mode::Both
         } else {
             Mode::Alternate
@@ -128,7 +128,7 @@ fn component_stream(n: usize) -> Stream {
         fingerprint: format!("statuspage:{PAGE}:component:{id}"),
         entity_id: id,
         updates,
-        mode: if n % 2 == 0 {
+        mode: if n.is_multiple_of(2) {
             Mode::Alternate
         } else {
             Mode::Both
