@@ -176,24 +176,22 @@ fn run_once<T>(
     pool: &PgPool,
     f: &mut impl FnMut(Conn<'_>) -> sql::Result<T>,
 ) -> Result<T, WriteError> {
-    let tx = handle
-        .block_on(pool.begin())
+    let tx = sql::wait(handle, pool.begin())
         .map_err(|e| WriteError::NotCommitted(format!("PostgreSQL: {e}")))?;
     let pg = PgTx::new(handle.clone(), tx);
     let out = catch_unwind(AssertUnwindSafe(|| f(Conn::Postgres(&pg))));
     let tx = pg.into_inner();
     match out {
-        Ok(Ok(v)) => handle
-            .block_on(tx.commit())
+        Ok(Ok(v)) => sql::wait(handle, tx.commit())
             .map(|()| v)
             .map_err(|e| WriteError::NotCommitted(format!("COMMIT: {e}"))),
         Ok(Err(e)) => {
-            let _ = handle.block_on(tx.rollback());
+            let _ = sql::wait(handle, tx.rollback());
             Err(WriteError::Failed(e))
         }
         Err(_) => {
             tracing::error!("a database write job panicked; nothing of it is kept");
-            let _ = handle.block_on(tx.rollback());
+            let _ = sql::wait(handle, tx.rollback());
             Err(WriteError::Panicked)
         }
     }

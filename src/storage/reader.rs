@@ -106,7 +106,8 @@ impl Reader {
 
     /// Every row of `sql` (`?` placeholders, `args` bound in order).
     pub(super) async fn all<T: Rows>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<Vec<T>> {
-        Ok(on_engine!(self, sql, args, |q = query_as, p| q.fetch_all(p).await)?)
+        self.bounded(async { on_engine!(self, sql, args, |q = query_as, p| q.fetch_all(p).await) })
+            .await
     }
 
     /// The first row of `sql`, if any.
@@ -115,12 +116,33 @@ impl Reader {
         sql: &str,
         args: &[Arg<'_>],
     ) -> ReadResult<Option<T>> {
-        Ok(on_engine!(self, sql, args, |q = query_as, p| q.fetch_optional(p).await)?)
+        self.bounded(async {
+            on_engine!(self, sql, args, |q = query_as, p| q.fetch_optional(p).await)
+        })
+        .await
     }
 
     /// The first column of the one row `sql` returns.
     pub(super) async fn value<T: Value>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
-        Ok(on_engine!(self, sql, args, |q = query_scalar, p| q.fetch_one(p).await)?)
+        self.bounded(async {
+            on_engine!(self, sql, args, |q = query_scalar, p| q.fetch_one(p).await)
+        })
+        .await
+    }
+
+    /// `read`, given at most `READ_DEADLINE` on PostgreSQL (SQLite's reads
+    /// are bounded by its busy timeout already).
+    async fn bounded<T>(
+        &self,
+        read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> ReadResult<T> {
+        match self.pool {
+            Pool::Sqlite(_) => Ok(read.await?),
+            Pool::Postgres(_) => match tokio::time::timeout(READ_DEADLINE, read).await {
+                Ok(done) => Ok(done?),
+                Err(_) => Err(ReadError::NoAnswer),
+            },
+        }
     }
 
     /// A PostgreSQL reader on `pool`.
@@ -133,8 +155,18 @@ impl Reader {
 
 /// A read that failed (the database is locked, gone, or corrupt).
 #[derive(Debug, thiserror::Error)]
-#[error("database: {0}")]
-pub struct ReadError(#[from] sqlx::Error);
+pub enum ReadError {
+    #[error("database: {0}")]
+    Driver(#[from] sqlx::Error),
+    /// PostgreSQL did not answer in time (a network cut, a stalled server).
+    #[error("database: no answer within {} s", READ_DEADLINE.as_secs())]
+    NoAnswer,
+}
+
+/// How long a read on PostgreSQL may take: `/healthz` must answer within
+/// 5 s, so that a load balancer stops sending to a replica that lost its
+/// database.
+pub const READ_DEADLINE: Duration = Duration::from_secs(4);
 
 pub type ReadResult<T> = Result<T, ReadError>;
 

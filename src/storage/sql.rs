@@ -330,20 +330,48 @@ impl PgTx {
         q
     }
 
+    /// Runs `f` to its end on this blocking thread, for `STATEMENT_DEADLINE`
+    /// at most: a database that stopped answering fails the job instead of
+    /// holding its thread.
+    pub(super) fn wait<T>(
+        &self,
+        f: impl std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+    ) -> std::result::Result<T, sqlx::Error> {
+        wait(&self.handle, f)
+    }
+
     fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<usize> {
         let mut tx = self.tx.borrow_mut();
-        let done = self
-            .handle
-            .block_on(Self::query(sql, args).execute(&mut **tx))?;
+        let done = self.wait(Self::query(sql, args).execute(&mut **tx))?;
         Ok(done.rows_affected() as usize)
     }
 
     fn fetch_all(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<PgRow>> {
         let mut tx = self.tx.borrow_mut();
-        Ok(self
-            .handle
-            .block_on(Self::query(sql, args).fetch_all(&mut **tx))?)
+        Ok(self.wait(Self::query(sql, args).fetch_all(&mut **tx))?)
     }
+}
+
+/// How long one PostgreSQL statement (or BEGIN, COMMIT) may take.
+pub const STATEMENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `f` run to its end on `handle` from a blocking thread, for
+/// `STATEMENT_DEADLINE` at most.
+pub(super) fn wait<T>(
+    handle: &Handle,
+    f: impl std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+) -> std::result::Result<T, sqlx::Error> {
+    handle
+        .block_on(tokio::time::timeout(STATEMENT_DEADLINE, f))
+        .unwrap_or_else(|_| {
+            Err(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "PostgreSQL did not answer within {} s",
+                    STATEMENT_DEADLINE.as_secs()
+                ),
+            )))
+        })
 }
 
 /// SQLite's placeholders as PostgreSQL's (outside quotes): each `?` the
@@ -416,9 +444,7 @@ impl<'c> Conn<'c> {
             Conn::Sqlite(c) => Ok(c.execute_batch(sql)?),
             Conn::Postgres(t) => {
                 let mut tx = t.tx.borrow_mut();
-                t.handle.block_on(
-                    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut **tx),
-                )?;
+                t.wait(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut **tx))?;
                 Ok(())
             }
         }

@@ -379,3 +379,250 @@ async fn two_replicas_decide_once_send_in_order_and_one_survives_sigkill() {
     itoc.stop().await;
     status.stop().await;
 }
+
+/// A TCP relay in front of PostgreSQL that the test can make stall (the
+/// network drops everything: connections open, nothing answers) or refuse
+/// (the server is down), and then restore.
+struct Relay {
+    port: u16,
+    mode: tokio::sync::watch::Sender<u8>,
+    relays: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+/// The relay's mode once `done` holds for it.
+async fn until(watch: &mut tokio::sync::watch::Receiver<u8>, done: impl Fn(u8) -> bool) -> u8 {
+    match watch.wait_for(|m| done(*m)).await {
+        Ok(m) => *m,
+        Err(_) => PASS,
+    }
+}
+
+const PASS: u8 = 0;
+const STALL: u8 = 1;
+const REFUSE: u8 = 2;
+
+impl Relay {
+    async fn start(upstream: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (mode, watch) = tokio::sync::watch::channel(PASS);
+        let relays: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let r = relays.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                let now = *watch.borrow_and_update();
+                match now {
+                    REFUSE => drop(client),
+                    // Held open, never answered, until restored.
+                    STALL => r.lock().unwrap().push(tokio::spawn(async move {
+                        let _held = client;
+                        until(&mut watch, |m| m != STALL).await;
+                    })),
+                    _ => {
+                        let upstream = upstream.clone();
+                        r.lock().unwrap().push(tokio::spawn(async move {
+                            let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                                return;
+                            };
+                            let (mut c, mut s) = (client, server);
+                            let cut = tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut c, &mut s) => None,
+                                m = until(&mut watch, |m| m != PASS) => Some(m),
+                            };
+                            // Stalled: both sockets stay open and nothing
+                            // passes, until restored (then they close).
+                            if cut == Some(STALL) {
+                                until(&mut watch, |m| m != STALL).await;
+                            }
+                        }));
+                    }
+                }
+            }
+        });
+        Relay {
+            port,
+            mode,
+            relays,
+            accept,
+        }
+    }
+
+    /// Connections open now stop carrying anything (they stay open); new
+    /// ones are accepted and held.
+    fn stall(&self) {
+        self.mode.send_replace(STALL);
+    }
+
+    /// Every connection closed; new ones refused.
+    fn refuse(&self) {
+        self.mode.send_replace(REFUSE);
+    }
+
+    /// Relays again; what was held is closed.
+    fn restore(&self) {
+        self.mode.send_replace(PASS);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.accept.abort();
+        for h in self.relays.lock().unwrap().drain(..) {
+            h.abort();
+        }
+    }
+}
+
+/// `/healthz` and a webhook while PostgreSQL is out of reach: both 503 in
+/// seconds (the webhook with `Retry-After`), nothing half-stored, and the
+/// replica serves again by itself once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_that_loses_its_database_says_so_quickly_and_recovers_by_itself() {
+    postgres_only!();
+    let url = new_postgres_database();
+    let (server, database) = url.rsplit_once('/').unwrap();
+    let (credentials, address) = server.rsplit_once('@').unwrap();
+    let relay = Relay::start(address.to_owned()).await;
+    let through = format!("{credentials}@127.0.0.1:{}/{database}", relay.port);
+    let app = spawn_app_with(move |s| {
+        s.database.url = statuspage_bridge::config::Secret::new(through);
+    })
+    .await;
+    assert_eq!(app.outcome(fixture(INC)).await, "triggered");
+    assert_eq!(app.get("/healthz").await.0, 200);
+
+    for (hour, what, cut) in [
+        (10, "stalled", Relay::stall as fn(&Relay)),
+        (11, "down", Relay::refuse),
+    ] {
+        let at = |minute: u32| format!("{hour}:{minute}");
+        cut(&relay);
+        let started = std::time::Instant::now();
+        let (code, _) = app.get("/healthz").await;
+        assert_eq!(code, 503, "{what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{what}: /healthz took {:?}",
+            started.elapsed()
+        );
+        let started = std::time::Instant::now();
+        let r = app.post(incident_update("identified", &at(30), &[])).await;
+        assert_eq!(r.status().as_u16(), 503, "{what}");
+        assert_eq!(r.headers().get("retry-after").unwrap(), "5", "{what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what}: the webhook took {:?}",
+            started.elapsed()
+        );
+
+        relay.restore();
+        // The pool replaces the connections it lost on its next use; a
+        // request or two may still meet one.
+        let mut healthy = false;
+        for _ in 0..5 {
+            if app.get("/healthz").await.0 == 200 {
+                healthy = true;
+                break;
+            }
+        }
+        assert!(healthy, "{what}: healthy again once the database is back");
+        // Statuspage's retry is stored and applied, once.
+        assert_ne!(
+            app.outcome(incident_update("identified", &at(30), &[]))
+                .await,
+            "duplicate",
+            "{what}: the refused webhook left nothing behind"
+        );
+        assert_eq!(
+            app.outcome(incident_update("identified", &at(30), &[]))
+                .await,
+            "duplicate"
+        );
+        // The next round starts from a fresh incident.
+        assert_eq!(
+            app.outcome(incident_update("resolved", &at(40), &[])).await,
+            "resolved"
+        );
+        assert_eq!(
+            app.outcome(incident_update("investigating", &at(50), &[]))
+                .await,
+            "triggered"
+        );
+    }
+    app.stop().await;
+}
+
+const INC: &str = "01_incident_created_investigating_critical.json";
+
+/// Replicas starting together on a new database: one applies the
+/// migrations, the others wait for it and find nothing left to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_at_once_migrate_once() {
+    postgres_only!();
+    let url = new_postgres_database();
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(
+                async move { statuspage_bridge::storage::postgres::migrate(&url, false).await },
+            )
+        })
+        .collect();
+    for s in starts {
+        s.await.unwrap().expect("every replica starts");
+    }
+    let mut settings = test_settings(tempfile::tempdir().unwrap().path());
+    settings.database.url = statuspage_bridge::config::Secret::new(url);
+    let db = test_db(&settings).await;
+    let applied: Vec<(i32, String)> = db
+        .all(
+            "SELECT version, name FROM refinery_schema_history ORDER BY version",
+            &[],
+        )
+        .await;
+    assert_eq!(applied, [(1, "schema".to_owned())]);
+    // Every table and view of the SQLite file, with the same columns in the
+    // same order: analysts' queries and the README mean the same on both.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("schema.db");
+    statuspage_bridge::storage::migrate_quietly(&file).unwrap();
+    let lite = rusqlite::Connection::open(&file).unwrap();
+    let objects: Vec<String> = lite
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view')
+               AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'entity_names_trigram%'
+             ORDER BY name",
+        )
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(objects.len() >= 15, "{objects:?}");
+    for object in objects {
+        let sqlite: Vec<String> = lite
+            .prepare(&format!(
+                "SELECT name FROM pragma_table_info('{object}') ORDER BY cid"
+            ))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let postgres: Vec<String> = db
+            .values(
+                "SELECT column_name::text FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = ?
+                 ORDER BY ordinal_position",
+                &[Bind::from(object.as_str())],
+            )
+            .await;
+        let (mut a, mut b) = (sqlite.clone(), postgres.clone());
+        // Columns added by later SQLite migrations come last there.
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{object}: SQLite {sqlite:?}, PostgreSQL {postgres:?}");
+    }
+}
