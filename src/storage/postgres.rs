@@ -61,12 +61,28 @@ pub fn pool(url: &str) -> anyhow::Result<PgPool> {
         .connect_lazy_with(options(url)?))
 }
 
+/// TLS for the migration connection, as `sslmode` in the URL asks
+/// (`prefer`, the default, falls back to plain text when the server has no
+/// TLS), checking the server's certificate against the Mozilla roots, as
+/// the pool's connections do.
+fn tls() -> tokio_postgres_rustls::MakeRustlsConnect {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("aws-lc-rs supports the default TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
 /// Applies the embedded PostgreSQL migrations; several replicas may call
 /// it at once.
 pub async fn migrate(url: &str, log: bool) -> anyhow::Result<()> {
     let (mut client, connection) = tokio::time::timeout(
         Duration::from_secs(10),
-        tokio_postgres::connect(url, tokio_postgres::NoTls),
+        tokio_postgres::connect(url, tls()),
     )
     .await
     .map_err(|_| anyhow::anyhow!("PostgreSQL did not answer within 10 s"))?
