@@ -25,6 +25,11 @@
 //!
 //! `INGEST_BENCH_ROUTING=1` runs the bridge with a realistic routing
 //! configuration (a page with filters, three routes) instead of none.
+//!
+//! `INGEST_BENCH_DATABASE_URL=postgres://…` runs it on PostgreSQL instead
+//! (a new database is made on that server for the run), and
+//! `INGEST_BENCH_REPLICAS=2` starts two bridges on it, each sender talking
+//! to one of them. The writer thread's CPU time is SQLite's only.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -145,13 +150,15 @@ struct Figures {
 }
 
 /// Sends every prepared request from `senders` threads, one keep-alive
-/// connection each, taking the next request from a shared counter.
-fn drive(addr: SocketAddr, requests: Arc<Vec<Vec<u8>>>, senders: usize) -> Figures {
+/// connection each (to the replicas in turn), taking the next request
+/// from a shared counter.
+fn drive(addrs: &[SocketAddr], requests: Arc<Vec<Vec<u8>>>, senders: usize) -> Figures {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let threads: Vec<_> = (0..senders)
-        .map(|_| {
+        .map(|i| {
             let (requests, next) = (requests.clone(), next.clone());
+            let addr = addrs[i % addrs.len()];
             std::thread::spawn(move || {
                 let mut stream = TcpStream::connect(addr).unwrap();
                 stream.set_nodelay(true).unwrap();
@@ -251,18 +258,24 @@ fn summary() -> Value {
 /// listening line), so the bench does not pay for reading it. With
 /// routing, `status_api` serves the page's `summary.json`.
 #[allow(clippy::zombie_processes)] // waited for at the end of `main`
-fn start_bridge(dir: &Path, status_api: SocketAddr) -> (Child, SocketAddr) {
+fn start_bridge(
+    dir: &Path,
+    status_api: SocketAddr,
+    url: Option<&str>,
+    name: &str,
+) -> (Child, SocketAddr) {
     let db = dir.join("bench.db");
-    let config = dir.join("config.toml");
+    let config = dir.join(format!("{name}.toml"));
     let mut text = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\npath = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
-        db.display()
+        "[server]\nlisten = \"127.0.0.1:0\"\n\n[database]\npath = \"{}\"\nurl = \"{}\"\n\n[[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n",
+        db.display(),
+        url.unwrap_or_default()
     );
     if std::env::var_os("INGEST_BENCH_ROUTING").is_some() {
         text.push_str(&ROUTING.replace("STATUS_API", &status_api.to_string()));
     }
     std::fs::write(&config, text).unwrap();
-    let log_path = dir.join("bridge.log");
+    let log_path = dir.join(format!("{name}.log"));
     let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_statuspage-bridge"))
         .args(["serve", "--config"])
@@ -270,6 +283,7 @@ fn start_bridge(dir: &Path, status_api: SocketAddr) -> (Child, SocketAddr) {
         .env_remove("ITOC360_TOKEN")
         .env_remove("BRIDGE_LISTEN")
         .env_remove("BRIDGE_DATABASE")
+        .env_remove("BRIDGE_DATABASE_URL")
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -330,6 +344,48 @@ fn peak_rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// A new database on the PostgreSQL server at `server`; its URL.
+fn new_database(server: &str) -> String {
+    let name = format!("bench_{}", std::process::id());
+    let admin = server.to_owned();
+    let create = name.clone();
+    on_runtime(async move {
+        let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {create}"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {create}")))
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let (base, _) = server.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+fn count_postgres(url: &str, sql: &str) -> usize {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    on_runtime(async move {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n as usize
+    })
+}
+
+fn on_runtime<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 fn main() {
     let at_64: usize = std::env::args()
         .skip(1)
@@ -341,8 +397,38 @@ fn main() {
     let base = std::env::var("INGEST_BENCH_DIR").unwrap_or(env!("CARGO_TARGET_TMPDIR").into());
     let dir = tempfile::tempdir_in(base).unwrap();
     let noop = start_noop();
-    let (mut bridge, addr) = start_bridge(dir.path(), noop);
-    let pid = bridge.id();
+    let postgres = std::env::var("INGEST_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|server| new_database(&server));
+    let replicas: usize = std::env::var("INGEST_BENCH_REPLICAS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    assert!(
+        replicas == 1 || postgres.is_some(),
+        "several replicas need INGEST_BENCH_DATABASE_URL"
+    );
+    let mut bridges = Vec::new();
+    for r in 0..replicas {
+        bridges.push(start_bridge(
+            dir.path(),
+            noop,
+            postgres.as_deref(),
+            &format!("bridge{r}"),
+        ));
+    }
+    let addrs: Vec<SocketAddr> = bridges.iter().map(|(_, a)| *a).collect();
+    let addr = addrs[0];
+    let pid = bridges[0].0.id();
+    println!(
+        "engine: {}",
+        match &postgres {
+            Some(_) => format!("PostgreSQL, {replicas} replica(s)"),
+            None => "SQLite".to_owned(),
+        }
+    );
 
     let plan = [(1usize, at_64 / 20), (16, at_64 / 2), (64, at_64)];
     println!(
@@ -360,7 +446,7 @@ fn main() {
     let (mut answered_2xx, mut bridge_requests, mut unique_2xx) = (0usize, 0usize, 0usize);
     // Warm-up: connections, caches, the database file's first pages.
     let warm: Vec<Vec<u8>> = (0..2000).map(|n| request(addr, &body("warm", n))).collect();
-    let w = drive(addr, Arc::new(warm), 16);
+    let w = drive(&addrs, Arc::new(warm), 16);
     answered_2xx += w.ok;
     unique_2xx += w.ok;
     bridge_requests += w.ok + w.refused;
@@ -374,7 +460,7 @@ fn main() {
             let count = count.max(200);
             let noop_reqs: Vec<Vec<u8>> =
                 (0..count).map(|n| request(noop, &body("n", n))).collect();
-            let n = drive(noop, Arc::new(noop_reqs), senders);
+            let n = drive(&[noop], Arc::new(noop_reqs), senders);
             let tag = format!("r{run}x");
             let bodies: Vec<Vec<u8>> = if workload == "unique" {
                 (0..count).map(|n| body(&tag, n)).collect()
@@ -384,7 +470,7 @@ fn main() {
             let reqs: Vec<Vec<u8>> = bodies.iter().map(|b| request(addr, b)).collect();
             let (cpu_before, (batches_before, jobs_before)) =
                 (writer_cpu_secs(pid), batches(&metrics(addr)));
-            let b = drive(addr, Arc::new(reqs), senders);
+            let b = drive(&addrs, Arc::new(reqs), senders);
             let (cpu_after, (batches_after, jobs_after)) =
                 (writer_cpu_secs(pid), batches(&metrics(addr)));
             answered_2xx += b.ok;
@@ -395,7 +481,7 @@ fn main() {
             let writer_us = 1e6 * (cpu_after - cpu_before) / (b.ok.max(1) as f64);
             let mean_batch = (jobs_after - jobs_before) / (batches_after - batches_before).max(1.0);
             for (name, f) in [("no-op", &n), ("bridge", &b)] {
-                let (cpu, batch) = if name == "bridge" {
+                let (cpu, batch) = if name == "bridge" && postgres.is_none() {
                     (format!("{writer_us:.0}"), format!("{mean_batch:.1}"))
                 } else {
                     (String::new(), String::new())
@@ -422,17 +508,25 @@ fn main() {
     }
     println!("bridge peak RSS: {:.1} MB", peak_rss_mb(pid));
 
-    // Stop the bridge cleanly, then count what it stored.
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = bridge.wait();
-    if let Ok(keep) = std::env::var("INGEST_BENCH_LOG") {
-        let _ = std::fs::copy(dir.path().join("bridge.log"), keep);
+    // Stop the bridges cleanly, then count what they stored.
+    for (mut bridge, _) in bridges {
+        let _ = Command::new("kill")
+            .args(["-TERM", &bridge.id().to_string()])
+            .status();
+        let _ = bridge.wait();
     }
-    let conn = rusqlite::Connection::open(dir.path().join("bench.db")).unwrap();
-    let count =
-        |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
+    if let Ok(keep) = std::env::var("INGEST_BENCH_LOG") {
+        let _ = std::fs::copy(dir.path().join("bridge0.log"), keep);
+    }
+    let count = |sql: &str| -> usize {
+        match &postgres {
+            Some(url) => count_postgres(url, sql),
+            None => {
+                let conn = rusqlite::Connection::open(dir.path().join("bench.db")).unwrap();
+                conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize
+            }
+        }
+    };
     let webhooks = count("SELECT count(*) FROM webhooks");
     let outbox = count(
         "SELECT count(*) FROM outbox o JOIN webhooks w ON w.id = o.webhook_id
