@@ -1,5 +1,5 @@
 //! statuspage-bridge: Atlassian Statuspage webhooks in, ITOC360 triggers and
-//! resolves out, every step kept in SQLite. docs/ARCHITECTURE.md draws the
+//! resolves out, every step kept in the database. docs/ARCHITECTURE.md draws the
 //! whole; the modules follow the flow, top to bottom:
 //!
 //! - `receive`   — the HTTP endpoint: token check, body limits; answers

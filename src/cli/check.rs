@@ -6,23 +6,12 @@ use crate::config::Settings;
 /// (never a secret). Fails when the database cannot live at its path.
 pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
     use std::fmt::Write;
-    if !settings.database.is_postgres() {
-        check_database_path(&settings.database.path)?;
-    }
+    crate::storage::check_location(&settings.database)?;
     let mut out = String::from("ok\n");
     let s = settings;
     let _ = writeln!(out, "listen: {}", s.server.listen);
     let _ = writeln!(out, "public_url: {}", s.server.public_url);
-    let _ = writeln!(
-        out,
-        "database: {}{}",
-        s.database.shown(),
-        if s.database.is_postgres() {
-            " (PostgreSQL; database.path is not used)"
-        } else {
-            ""
-        }
-    );
+    let _ = writeln!(out, "database: {}", crate::storage::describe(&s.database));
     let _ = writeln!(
         out,
         "itoc360: {}",
@@ -85,47 +74,4 @@ pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
         );
     }
     Ok(out)
-}
-
-/// The database file, or the folder that will hold it, must be usable:
-/// an existing file must be a file, and the nearest existing folder on the
-/// way to it must be a folder (it is created on start).
-fn check_database_path(path: &std::path::Path) -> anyhow::Result<()> {
-    if path.exists() {
-        anyhow::ensure!(
-            path.is_file(),
-            "database.path: {} exists and is not a file",
-            path.display()
-        );
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "database.path: {} cannot be opened for writing: {e}",
-                    path.display()
-                )
-            })?;
-        return Ok(());
-    }
-    let mut dir = path.parent();
-    while let Some(d) = dir {
-        if d.as_os_str().is_empty() || d.exists() {
-            let d = if d.as_os_str().is_empty() {
-                std::path::Path::new(".")
-            } else {
-                d
-            };
-            anyhow::ensure!(
-                d.is_dir(),
-                "database.path: {} is not a folder, so {} cannot be created",
-                d.display(),
-                path.display()
-            );
-            return Ok(());
-        }
-        dir = d.parent();
-    }
-    Ok(())
 }

@@ -3,7 +3,6 @@
 
 use super::PruneArgs;
 use crate::config::Settings;
-use anyhow::Context as _;
 
 pub(super) async fn replay(
     settings: &Settings,
@@ -11,12 +10,11 @@ pub(super) async fn replay(
     candidate: Option<&Settings>,
 ) -> anyhow::Result<()> {
     use std::io::Write;
-    let path = &settings.database.path;
-    anyhow::ensure!(
-        settings.database.is_postgres() || path.is_file(),
-        "no database at {}",
-        path.display()
-    );
+    // The stored history as replay reads it (a snapshot, if the database
+    // cannot be read in place; removed afterwards).
+    let history =
+        crate::storage::history::snapshot(&settings.database, &std::env::temp_dir()).await?;
+    let path = history.path();
     let mut out = std::io::stdout().lock();
     let mut differences = 0u64;
     let mut failed = None;
@@ -27,21 +25,6 @@ pub(super) async fn replay(
             "webhook", "kind", "entity", "recorded"
         );
     }
-    // On PostgreSQL, replay reads a snapshot of the history copied into a
-    // scratch SQLite file first (removed afterwards).
-    let (_exported, path) = if settings.database.is_postgres() {
-        let dir = tempfile::Builder::new()
-            .prefix("statuspage-bridge-history-")
-            .tempdir_in(std::env::temp_dir())?;
-        let file = dir.path().join("history.db");
-        crate::storage::postgres::export_history(settings.database.url.expose(), &file)
-            .await
-            .with_context(|| format!("reading the history from {}", settings.database.shown()))?;
-        (Some(dir), file)
-    } else {
-        (None, path.clone())
-    };
-    let path = &path;
     let under = candidate.unwrap_or(settings);
     let run = if candidate.is_some() {
         crate::replay::run_candidate
@@ -116,28 +99,18 @@ fn decision(d: &crate::replay::Decision) -> String {
 }
 
 pub(super) fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
-    if settings.database.is_postgres() {
-        return Err(super::Usage(format!(
-            "backup copies the SQLite file; this bridge keeps its data in PostgreSQL ({}). \
-             Back it up with PostgreSQL's own tools, e.g. `pg_dump --format=custom --file {} <database URL>`, \
-             or your provider's snapshots",
-            settings.database.shown(),
-            to.display()
-        ))
-        .into());
-    }
-    let bytes = crate::storage::upkeep::backup(&settings.database.path, to)?;
+    use crate::storage::upkeep::{Backup, backup_configured};
+    let bytes = match backup_configured(&settings.database, to)? {
+        Backup::Copied(bytes) => bytes,
+        // Not a file to copy: the database's own tools do it.
+        Backup::UseTheEngine(how) => return Err(super::Usage(how).into()),
+    };
     println!("{}\t{bytes} bytes", to.display());
     Ok(())
 }
 
 pub(super) async fn prune(settings: Settings, args: PruneArgs) -> anyhow::Result<()> {
-    let path = &settings.database.path;
-    anyhow::ensure!(
-        settings.database.is_postgres() || path.is_file(),
-        "no database at {}",
-        path.display()
-    );
+    crate::storage::ensure_exists(&settings.database)?;
     let db = crate::storage::open_configured(&settings.database).await?;
     let pruned = crate::storage::upkeep::prune(&db.writer, args.before.clone(), args.dry_run).await;
     db.close().await;

@@ -88,6 +88,47 @@ const AUDIT_ONLY: &str = "
     DROP INDEX IF EXISTS components_open;
     DROP INDEX IF EXISTS incident_components_component;";
 
+/// The stored history as a SQLite file `replay` reads: the live file, or a
+/// read-only snapshot of PostgreSQL copied into a scratch file (removed
+/// when this is dropped).
+pub struct Snapshot {
+    path: std::path::PathBuf,
+    _scratch: Option<tempfile::TempDir>,
+}
+
+impl Snapshot {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The history of the configured database, as a file; a scratch copy goes
+/// in `scratch_dir`.
+pub async fn snapshot(
+    db: &crate::config::Database,
+    scratch_dir: &Path,
+) -> anyhow::Result<Snapshot> {
+    super::ensure_exists(db)?;
+    if !db.is_postgres() {
+        return Ok(Snapshot {
+            path: db.path.clone(),
+            _scratch: None,
+        });
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("statuspage-bridge-history-")
+        .tempdir_in(scratch_dir)
+        .with_context(|| format!("making a scratch folder in {}", scratch_dir.display()))?;
+    let file = dir.path().join("history.db");
+    super::postgres::export_history(db.url.expose(), &file)
+        .await
+        .with_context(|| format!("reading the history from {}", db.shown()))?;
+    Ok(Snapshot {
+        path: file,
+        _scratch: Some(dir),
+    })
+}
+
 /// Webhooks applied per scratch transaction.
 const CHUNK: u64 = 20_000;
 

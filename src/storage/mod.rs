@@ -146,6 +146,78 @@ pub async fn open_configured(db: &crate::config::Database) -> anyhow::Result<Dat
     })
 }
 
+/// Where the configured database lives, fit to print (no password).
+pub fn describe(db: &crate::config::Database) -> String {
+    if db.is_postgres() {
+        format!("{} (PostgreSQL; database.path is not used)", db.shown())
+    } else {
+        db.shown()
+    }
+}
+
+/// For `check-config`: the SQLite file, or the folder that will hold it,
+/// must be usable (PostgreSQL is only reached when serving).
+pub fn check_location(db: &crate::config::Database) -> anyhow::Result<()> {
+    if db.is_postgres() {
+        return Ok(());
+    }
+    check_file(&db.path)
+}
+
+/// The database file, or the folder that will hold it, must be usable:
+/// an existing file must be a file, and the nearest existing folder on the
+/// way to it must be a folder (it is created on start).
+fn check_file(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.exists() {
+        anyhow::ensure!(
+            path.is_file(),
+            "database.path: {} exists and is not a file",
+            path.display()
+        );
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "database.path: {} cannot be opened for writing: {e}",
+                    path.display()
+                )
+            })?;
+        return Ok(());
+    }
+    let mut dir = path.parent();
+    while let Some(d) = dir {
+        if d.as_os_str().is_empty() || d.exists() {
+            let d = if d.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                d
+            };
+            anyhow::ensure!(
+                d.is_dir(),
+                "database.path: {} is not a folder, so {} cannot be created",
+                d.display(),
+                path.display()
+            );
+            return Ok(());
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+/// Fails with "no database at …" when the SQLite file does not exist yet
+/// (commands that only read or prune must not create one).
+pub fn ensure_exists(db: &crate::config::Database) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        db.is_postgres() || db.path.is_file(),
+        "no database at {}",
+        db.path.display()
+    );
+    Ok(())
+}
+
 /// Applies the embedded migrations with refinery's rusqlite driver.
 pub fn migrate(path: &Path) -> anyhow::Result<()> {
     migrate_logged(path, true)

@@ -14,6 +14,30 @@ use super::sql::{self, Conn, Dialect, args};
 /// the server writes (WAL lets the writer go on). Rowids are kept, so the
 /// copy stores webhooks in the same order. Refuses to overwrite `to`; the
 /// copy is written beside it and renamed when complete. Returns its size.
+/// What `backup` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backup {
+    /// The SQLite file copied; the copy's size.
+    Copied(u64),
+    /// Not a file to copy: how to back this database up instead.
+    UseTheEngine(String),
+}
+
+/// `backup` of the configured database: the SQLite file is copied; for
+/// PostgreSQL, the answer says to use `pg_dump`.
+pub fn backup_configured(db: &crate::config::Database, to: &Path) -> anyhow::Result<Backup> {
+    if db.is_postgres() {
+        return Ok(Backup::UseTheEngine(format!(
+            "backup copies the SQLite file; this bridge keeps its data in PostgreSQL ({}). \
+             Back it up with PostgreSQL's own tools, e.g. `pg_dump --format=custom --file {} <database URL>`, \
+             or your provider's snapshots",
+            db.shown(),
+            to.display()
+        )));
+    }
+    backup(&db.path, to).map(Backup::Copied)
+}
+
 pub fn backup(from: &Path, to: &Path) -> anyhow::Result<u64> {
     anyhow::ensure!(
         !to.exists(),
