@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-pub use reader::{ReadError, ReadResult, Reader};
+pub use reader::{ReadError, ReadResult, Reader, Rows, Scalar};
 pub use writer::{Closed, WriteError, Writer};
 
 mod embedded {

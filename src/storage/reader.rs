@@ -33,17 +33,14 @@ enum Pool {
 }
 
 /// A row type both engines can produce.
-pub(super) trait Rows:
-    Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
-{
-}
+pub trait Rows: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
 impl<T> Rows for T where
     T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
 {
 }
 
 /// A single value both engines can decode.
-pub(super) trait Value:
+pub trait Scalar:
     Send
     + Unpin
     + for<'r> Decode<'r, Sqlite>
@@ -52,7 +49,7 @@ pub(super) trait Value:
     + Type<Postgres>
 {
 }
-impl<T> Value for T where
+impl<T> Scalar for T where
     T: Send
         + Unpin
         + for<'r> Decode<'r, Sqlite>
@@ -123,7 +120,7 @@ impl Reader {
     }
 
     /// The first column of the one row `sql` returns.
-    pub(super) async fn value<T: Value>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
+    pub(super) async fn value<T: Scalar>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
         self.bounded(async {
             on_engine!(self, sql, args, |q = query_scalar, p| q.fetch_one(p).await)
         })

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use serde_json::{Value, json};
-use sqlx::postgres::{PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqlitePoolOptions, SqliteRow};
-use sqlx::{Decode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Type};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePoolOptions;
+use sqlx::{PgPool, SqlitePool};
 use statuspage_bridge::config::{Secret, Settings, Source};
 use statuspage_bridge::startup::Application;
 use tempfile::TempDir;
@@ -118,32 +118,7 @@ pub enum TestDb {
     Postgres(PgPool),
 }
 
-/// A row type both engines decode.
-pub trait Rows: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
-impl<T> Rows for T where
-    T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
-{
-}
-
-/// A value both engines decode.
-pub trait One:
-    Send
-    + Unpin
-    + for<'r> Decode<'r, Sqlite>
-    + Type<Sqlite>
-    + for<'r> Decode<'r, Postgres>
-    + Type<Postgres>
-{
-}
-impl<T> One for T where
-    T: Send
-        + Unpin
-        + for<'r> Decode<'r, Sqlite>
-        + Type<Sqlite>
-        + for<'r> Decode<'r, Postgres>
-        + Type<Postgres>
-{
-}
+use statuspage_bridge::storage::{Rows, Scalar as One};
 
 /// A value bound to a test query.
 #[derive(Clone, Debug)]
