@@ -33,16 +33,6 @@ pub enum Error {
     Decode { column: usize, message: String },
 }
 
-impl Error {
-    /// SQLite's extended error code, if SQLite raised it.
-    pub fn sqlite_code(&self) -> Option<rusqlite::ErrorCode> {
-        match self {
-            Error::Sqlite(e) => e.sqlite_error_code(),
-            _ => None,
-        }
-    }
-}
-
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// A value bound to a statement. `None`s keep their type: PostgreSQL
@@ -416,15 +406,6 @@ impl<'c> Conn<'c> {
         match self {
             Conn::Sqlite(_) => Dialect::Sqlite,
             Conn::Postgres(_) => Dialect::Postgres,
-        }
-    }
-
-    /// SQLite's connection, for what only SQLite has (backup, scratch
-    /// copies); `None` on PostgreSQL.
-    pub fn sqlite(&self) -> Option<&'c rusqlite::Connection> {
-        match self {
-            Conn::Sqlite(c) => Some(c),
-            Conn::Postgres(_) => None,
         }
     }
 

@@ -139,8 +139,10 @@ impl Opener {
     }
 }
 
-/// A handle to the writer thread. Cheap to clone; the thread finishes the
-/// queued jobs and closes the connection once every clone is dropped.
+/// A handle to the writer: SQLite's writer thread, or on PostgreSQL a
+/// transaction per job (`storage::postgres`). Cheap to clone; the thread
+/// finishes the queued jobs and closes the connection once every clone is
+/// dropped.
 #[derive(Clone)]
 pub struct Writer {
     engine: Engine,
