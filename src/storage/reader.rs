@@ -1,6 +1,8 @@
 //! The read side: a pool of read-only connections that WAL lets run beside
-//! the writer, for the audit pages, health checks and reconcile's view of a
-//! page. Callers see typed answers and [`ReadError`], never the driver.
+//! the writer (on PostgreSQL, the replica's pool), for the audit pages,
+//! health checks and reconcile's view of a page. Each query is written
+//! once and compiled for either engine's pool; callers see typed answers
+//! and [`ReadError`], never the driver.
 
 use std::path::Path;
 use std::str::FromStr;
