@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Decode, FromRow, PgPool, Postgres, Sqlite, Type};
 
-use super::sql::{Arg, Dialect, args, numbered};
+use super::sql::{Arg, Dialect, args, bind_all, numbered};
 
 use crate::rules::heal::{Local, LocalComponent, LocalIncident};
 use crate::rules::time::parse_time;
@@ -59,22 +59,6 @@ impl<T> Scalar for T where
         + for<'r> Decode<'r, Postgres>
         + Type<Postgres>
 {
-}
-
-/// Binds `args` to a query of either engine.
-macro_rules! bind_all {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Real(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.as_deref()),
-                Arg::Bytes(v) => q.bind(*v),
-            };
-        }
-        q
-    }};
 }
 
 /// Runs `$body` with `$q` the query `sqlx::$f(sql)` with `args` bound, on

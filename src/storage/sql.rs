@@ -149,7 +149,24 @@ impl rusqlite::ToSql for Arg<'_> {
     }
 }
 
-/// The arguments of a statement: `args![a, b, …]`, each `Into<Arg>`.
+/// Binds `args` (a slice of [`Arg`]) to an sqlx query of either engine.
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                $crate::storage::sql::Arg::Int(v) => q.bind(*v),
+                $crate::storage::sql::Arg::Real(v) => q.bind(*v),
+                $crate::storage::sql::Arg::Text(v) => q.bind(v.as_deref()),
+                $crate::storage::sql::Arg::Bytes(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+pub(crate) use bind_all;
+
+/// The arguments of a statement: `args![a, b, …]`, each borrowed through [`ToArg`].
 macro_rules! args {
     ($($v:expr),* $(,)?) => {
         [$($crate::storage::sql::ToArg::to_arg(&$v)),*]
@@ -308,16 +325,7 @@ impl PgTx {
         sql: &'q str,
         args: &'q [Arg<'q>],
     ) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(numbered(sql)));
-        for a in args {
-            q = match a {
-                Arg::Int(v) => q.bind(*v),
-                Arg::Real(v) => q.bind(*v),
-                Arg::Text(v) => q.bind(v.as_deref()),
-                Arg::Bytes(v) => q.bind(*v),
-            };
-        }
-        q
+        bind_all!(sqlx::query(sqlx::AssertSqlSafe(numbered(sql))), args)
     }
 
     /// Runs `f` to its end on this blocking thread, for `STATEMENT_DEADLINE`
