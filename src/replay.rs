@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::pipeline;
 use crate::rules::machine::Rules;
-use crate::rules::plan::{Delivery, Plan, Reading};
+use crate::rules::plan::{Delivery, Plan};
 use crate::rules::route::Policy;
 use crate::storage::history;
 
@@ -175,7 +175,7 @@ fn replay_planned(
             job.origin.clone(),
         );
         let plan = scratch
-            .ingest(job, &Reading::of(&job.body), decide)
+            .ingest(job, &recorded.reading, decide)
             .with_context(|| format!("replaying webhook {}", job.id))?;
         each(recorded, plan)
     })

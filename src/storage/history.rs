@@ -1,9 +1,10 @@
 //! The stored history read back in the order the writer stored it, into a
 //! scratch database, for `replay`: one consistent copy of the live database
-//! (SQLite's backup API), then every webhook and heal in rowid order handed
-//! to the caller together with a fresh, migrated scratch database to ingest
-//! it into. The live database is only read; the scratch folder is removed
-//! afterwards.
+//! (SQLite's backup API; unchecked and unsynced, as it is read once and
+//! removed), then every webhook and heal in rowid order, its body already
+//! parsed on a second thread, handed to the caller together with a fresh,
+//! migrated scratch database to ingest it into. The live database is only
+//! read; the scratch folder is removed afterwards.
 
 use std::path::Path;
 
@@ -30,6 +31,8 @@ pub struct Recorded {
     /// The events it decided for ITOC360: (destination, action, priority),
     /// in order, held and cancelled ones too.
     pub events: Vec<(String, String, String)>,
+    /// What the rules read of its body.
+    pub reading: Reading,
 }
 
 /// The scratch database a replay writes into.
@@ -132,9 +135,16 @@ pub async fn snapshot(
 /// Webhooks applied per scratch transaction.
 const CHUNK: u64 = 20_000;
 
+/// Webhooks read ahead of the one being replayed.
+const READ_AHEAD: usize = 1_024;
+
 /// Hands every webhook of the database at `live`, oldest stored first, to
 /// `each` with the scratch database (made in `scratch_dir`); returns how
 /// many there were.
+///
+/// Two threads: one reads the history and parses each body (`Reading`),
+/// the caller's applies them to the scratch copy in order; the read-ahead
+/// is bounded.
 pub fn replay(
     live: &Path,
     scratch_dir: &Path,
@@ -145,19 +155,21 @@ pub fn replay(
         .tempdir_in(scratch_dir)
         .with_context(|| format!("making a scratch folder in {}", scratch_dir.display()))?;
     let copy = scratch.path().join("recorded.db");
-    upkeep::backup(live, &copy)?;
+    upkeep::copy(live, &copy, upkeep::Keep::Scratch)?;
     // A database last opened by an older bridge lacks the newer tables
     // the scratch copy is filled from.
     migrate_quietly(&copy)?;
     let fresh = scratch.path().join("replayed.db");
     migrate_quietly(&fresh)?;
 
-    let copy_db = Connection::open(&copy)?;
     let scratch_db = Connection::open(&fresh)?;
     scratch_db.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
     scratch_db.execute_batch(AUDIT_ONLY)?;
+    // No durability, and no foreign-key lookups: the copy is thrown away,
+    // and it is written by the write path that the live database's
+    // constraints already hold to.
     scratch_db.execute_batch(
-        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = ON;
+        "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF;
          PRAGMA temp_store = MEMORY; PRAGMA cache_size = -64000;",
     )?;
     // Silences as they were stored: each is in force in the replay over
@@ -170,10 +182,44 @@ pub fn replay(
          INSERT INTO learned_components SELECT * FROM recorded.learned_components;
          DETACH DATABASE recorded;",
     )?;
+
+    std::thread::scope(|threads| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
+        let reader = threads.spawn(move || read_history(&copy, |r| tx.send(r).is_ok()));
+        let mut count = 0u64;
+        let mut out = Scratch {
+            tx: scratch_db.unchecked_transaction()?,
+        };
+        // Ends when the reader has sent everything (or stopped on an error).
+        for recorded in rx {
+            each(recorded, &mut out)?;
+            count += 1;
+            if count.is_multiple_of(CHUNK) {
+                out.tx.commit()?;
+                out = Scratch {
+                    tx: scratch_db.unchecked_transaction()?,
+                };
+            }
+        }
+        out.tx.commit()?;
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("reading the history panicked"))??;
+        Ok(count)
+    })
+}
+
+/// Sends every webhook of the copy at `path` to `send`, in the order the
+/// writer stored them, each with its body read (`Recorded::reading`) and
+/// the events recorded for it; stops early when `send` returns false.
+fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::Result<()> {
+    let copy_db = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     let mut events = copy_db.prepare(
         "SELECT destination, action, priority FROM outbox WHERE webhook_id = ? ORDER BY id",
     )?;
-
     // rowid order is the order the writer stored them (received_at is taken
     // before the writer's queue, so it can differ for simultaneous webhooks).
     let mut st = copy_db.prepare(
@@ -182,10 +228,6 @@ pub fn replay(
          FROM webhooks ORDER BY rowid",
     )?;
     let mut rows = st.query([])?;
-    let mut count = 0u64;
-    let mut out = Scratch {
-        tx: scratch_db.unchecked_transaction()?,
-    };
     while let Some(r) = rows.next()? {
         let id: String = r.get(0)?;
         let received_at: String = r.get(1)?;
@@ -199,7 +241,11 @@ pub fn replay(
             },
             _ => Origin::Webhook,
         };
+        let events = events
+            .query_map([&id], |e| Ok((e.get(0)?, e.get(1)?, e.get(2)?)))?
+            .collect::<rusqlite::Result<_>>()?;
         let recorded = Recorded {
+            reading: Reading::of(&body),
             job: Job {
                 received_at: parse_time(&received_at).with_context(|| {
                     format!("webhook {id}: unreadable received_at {received_at:?}")
@@ -216,23 +262,11 @@ pub fn replay(
             outcome: r.get(10)?,
             action: r.get(11)?,
             priority: r.get(12)?,
-            events: Vec::new(),
+            events,
         };
-        let mut recorded = recorded;
-        recorded.events = events
-            .query_map([&recorded.job.id], |e| {
-                Ok((e.get(0)?, e.get(1)?, e.get(2)?))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        each(recorded, &mut out)?;
-        count += 1;
-        if count.is_multiple_of(CHUNK) {
-            out.tx.commit()?;
-            out = Scratch {
-                tx: scratch_db.unchecked_transaction()?,
-            };
+        if !send(recorded) {
+            break;
         }
     }
-    out.tx.commit()?;
-    Ok(count)
+    Ok(())
 }

@@ -39,6 +39,21 @@ pub fn backup_configured(db: &crate::config::Database, to: &Path) -> anyhow::Res
 }
 
 pub fn backup(from: &Path, to: &Path) -> anyhow::Result<u64> {
+    copy(from, to, Keep::Checked)
+}
+
+/// What a copy is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// A backup: checked (`quick_check`) and on the disk before it is named.
+    Checked,
+    /// A scratch copy read once and removed (replay): neither checked nor
+    /// synced; a copy that cannot be read fails the replay instead.
+    Scratch,
+}
+
+/// One consistent copy of the database at `from` in a new file `to`.
+pub(crate) fn copy(from: &Path, to: &Path, keep: Keep) -> anyhow::Result<u64> {
     anyhow::ensure!(
         !to.exists(),
         "{} already exists; choose a new path",
@@ -82,10 +97,14 @@ pub fn backup(from: &Path, to: &Path) -> anyhow::Result<u64> {
         }
         // A copy that needs no -wal file beside it.
         dst.pragma_update(None, "journal_mode", "DELETE")?;
-        let ok: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
-        anyhow::ensure!(ok == "ok", "the copy failed its check: {ok}");
+        if keep == Keep::Checked {
+            let ok: String = dst.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+            anyhow::ensure!(ok == "ok", "the copy failed its check: {ok}");
+        }
         dst.close().map_err(|(_, e)| e)?;
-        std::fs::File::open(&partial)?.sync_all()?;
+        if keep == Keep::Checked {
+            std::fs::File::open(&partial)?.sync_all()?;
+        }
         Ok(())
     })();
     if let Err(e) = copied {
