@@ -14,7 +14,8 @@
 //!
 //! Prints requests/s, p50 and p99 per run, the bridge's share of the no-op
 //! figure, the writer thread's CPU time per webhook and the mean batch
-//! size, then the batch-size distribution and the bridge's peak RSS, and
+//! size, what the bridge wrote per webhook (KB and write calls: WAL frames,
+//! checkpoints), then the batch-size distribution and the bridge's peak RSS, and
 //! checks that the database holds exactly the webhooks answered 2xx, and an
 //! outbox row for each of the unique ones (exit 1 if not).
 //!
@@ -64,6 +65,19 @@ fn writer_cpu_secs(pid: u32) -> f64 {
         return ticks / 100.0; // USER_HZ
     }
     0.0
+}
+
+/// Bytes the bridge has written with `write`-like calls (WAL frames,
+/// checkpoints, logs) and how many such calls, from `/proc/PID/io`.
+fn written(pid: u32) -> (f64, f64) {
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (field("wchar:"), field("syscw:"))
 }
 
 /// `GET /metrics` of the bridge.
@@ -432,7 +446,7 @@ fn main() {
 
     let plan = [(1usize, at_64 / 20), (16, at_64 / 2), (64, at_64)];
     println!(
-        "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>9} {:>12} {:>7}",
+        "{:>8} {:>8} {:>10} {:>10} {:>9} {:>9} {:>9} {:>12} {:>7} {:>9} {:>9}",
         "workload",
         "senders",
         "target",
@@ -441,7 +455,9 @@ fn main() {
         "p99 ms",
         "non-2xx",
         "writer µs/wh",
-        "batch"
+        "batch",
+        "KB/wh",
+        "writes/wh"
     );
     let (mut answered_2xx, mut bridge_requests, mut unique_2xx) = (0usize, 0usize, 0usize);
     // Warm-up: connections, caches, the database file's first pages.
@@ -468,11 +484,11 @@ fn main() {
                 outage_bodies(&tag, count)
             };
             let reqs: Vec<Vec<u8>> = bodies.iter().map(|b| request(addr, b)).collect();
-            let (cpu_before, (batches_before, jobs_before)) =
-                (writer_cpu_secs(pid), batches(&metrics(addr)));
+            let (cpu_before, (batches_before, jobs_before), io_before) =
+                (writer_cpu_secs(pid), batches(&metrics(addr)), written(pid));
             let b = drive(&addrs, Arc::new(reqs), senders);
-            let (cpu_after, (batches_after, jobs_after)) =
-                (writer_cpu_secs(pid), batches(&metrics(addr)));
+            let (cpu_after, (batches_after, jobs_after), io_after) =
+                (writer_cpu_secs(pid), batches(&metrics(addr)), written(pid));
             answered_2xx += b.ok;
             if workload == "unique" {
                 unique_2xx += b.ok;
@@ -480,14 +496,22 @@ fn main() {
             bridge_requests += b.ok + b.refused;
             let writer_us = 1e6 * (cpu_after - cpu_before) / (b.ok.max(1) as f64);
             let mean_batch = (jobs_after - jobs_before) / (batches_after - batches_before).max(1.0);
+            let per_webhook = |after: f64, before: f64| (after - before) / (b.ok.max(1) as f64);
+            let kb = per_webhook(io_after.0, io_before.0) / 1024.0;
+            let writes = per_webhook(io_after.1, io_before.1);
             for (name, f) in [("no-op", &n), ("bridge", &b)] {
-                let (cpu, batch) = if name == "bridge" && postgres.is_none() {
-                    (format!("{writer_us:.0}"), format!("{mean_batch:.1}"))
+                let (cpu, batch, kb, writes) = if name == "bridge" && postgres.is_none() {
+                    (
+                        format!("{writer_us:.0}"),
+                        format!("{mean_batch:.1}"),
+                        format!("{kb:.1}"),
+                        format!("{writes:.1}"),
+                    )
                 } else {
-                    (String::new(), String::new())
+                    Default::default()
                 };
                 println!(
-                    "{workload:>8} {senders:>8} {name:>10} {:>10.0} {:>9.2} {:>9.2} {:>9} {cpu:>12} {batch:>7}",
+                    "{workload:>8} {senders:>8} {name:>10} {:>10.0} {:>9.2} {:>9.2} {:>9} {cpu:>12} {batch:>7} {kb:>9} {writes:>9}",
                     f.per_sec, f.p50_ms, f.p99_ms, f.refused
                 );
             }

@@ -20,10 +20,18 @@
 //! frames were on the disk before the answer, and SQLite at NORMAL still
 //! syncs the WAL before each checkpoint and the database after it, so no
 //! checkpoint or WAL restart can drop a frame the syncer has not covered.
-//! Checkpoints stay SQLite's automatic ones, on this connection between
-//! batches: a checkpoint from another connection never finishes while the
-//! writer keeps appending, so the WAL would never start over and grow
-//! without bound.
+//!
+//! Checkpoints are shared between two threads. Once the WAL holds
+//! `CHECKPOINT_PAGES` frames, a third thread, the checkpointer, copies them
+//! into the database on a connection of its own (`PASSIVE`: it never
+//! blocks the writer, and at `synchronous=NORMAL` it syncs the WAL before
+//! and the database after). The frames the writer appended meanwhile are
+//! left; the writer copies that remainder itself between two batches, and
+//! with everything copied its next transaction starts the WAL over. A
+//! checkpoint from another connection alone would never let the WAL start
+//! over while the writer keeps appending, so it would grow without bound;
+//! if the checkpointer falls behind anyway, the writer checkpoints by
+//! itself past `4 × CHECKPOINT_PAGES`.
 //!
 //! Jobs run one after another in arrival order, so a job sees the state
 //! every earlier job of the same batch left: per-entity decisions stay
@@ -31,7 +39,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -46,6 +54,12 @@ pub const MAX_BATCH: usize = 256;
 /// Jobs waiting beyond this many are refused at once (`WriteError::Busy`)
 /// rather than left to pile up.
 pub const QUEUE_DEPTH: usize = 4096;
+
+/// WAL frames (pages) that start a checkpoint on the checkpointer thread:
+/// 16 MB of 4 KB pages. Larger than SQLite's automatic 1000, so a page
+/// written by many batches is copied into the database once, not once per
+/// 4 MB; the writer no longer waits for the copy.
+pub const CHECKPOINT_PAGES: i64 = 4000;
 
 /// Why a write did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -115,9 +129,19 @@ where
 pub struct Opener {
     pub path: PathBuf,
     pub busy_timeout: Duration,
+    /// Frames in the WAL after the last commit of a connection it opened.
+    frames: Arc<AtomicI64>,
 }
 
 impl Opener {
+    pub fn new(path: &Path, busy_timeout: Duration) -> Opener {
+        Opener {
+            path: path.to_owned(),
+            busy_timeout,
+            frames: Arc::default(),
+        }
+    }
+
     /// The write connection: WAL at `synchronous=NORMAL`; the syncer makes
     /// each batch durable before it is answered (see the module's notes),
     /// so a webhook acknowledged to Statuspage survives a power cut, not
@@ -135,8 +159,109 @@ impl Opener {
         // memory between batches.
         conn.pragma_update(None, "cache_size", -16_000)?;
         conn.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
+        // Commits report the WAL's length here instead of checkpointing
+        // (SQLite's automatic checkpoints use the same hook; this replaces
+        // them). SAFETY: the pointer is the `Arc`'s, which this Opener (and
+        // the writer thread, which keeps it past the connection's close)
+        // holds for as long as the connection lives; the callback only
+        // stores an integer in it.
+        unsafe {
+            rusqlite::ffi::sqlite3_wal_hook(
+                conn.handle(),
+                Some(wal_committed),
+                Arc::as_ptr(&self.frames) as *mut std::ffi::c_void,
+            );
+        }
         Ok(conn)
     }
+
+    /// Frames in the WAL after the last commit.
+    fn frames(&self) -> i64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// A connection for the checkpointer: it only checkpoints.
+    fn open_checkpointer(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(conn)
+    }
+}
+
+/// SQLite's WAL hook: a commit left `pages` frames in the WAL.
+unsafe extern "C" fn wal_committed(
+    frames: *mut std::ffi::c_void,
+    _db: *mut rusqlite::ffi::sqlite3,
+    _name: *const std::ffi::c_char,
+    pages: std::ffi::c_int,
+) -> std::ffi::c_int {
+    // SAFETY: registered in `Opener::open` with a pointer to a live AtomicI64.
+    let frames = unsafe { &*(frames as *const AtomicI64) };
+    frames.store(i64::from(pages), Ordering::Relaxed);
+    rusqlite::ffi::SQLITE_OK
+}
+
+/// The checkpointer as the writer sees it.
+struct Checkpoints {
+    /// Wakes the checkpointer (a full channel: it is already at work).
+    start: std::sync::mpsc::SyncSender<()>,
+    /// Set by the checkpointer when a pass has finished.
+    done: Arc<AtomicBool>,
+}
+
+impl Checkpoints {
+    /// Starts the checkpointer thread on its own connection.
+    fn spawn(opener: &Opener) -> std::io::Result<(Checkpoints, std::thread::JoinHandle<()>)> {
+        let (start, wake) = std::sync::mpsc::sync_channel::<()>(1);
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = done.clone();
+        let opener = opener.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                let mut conn = None;
+                while wake.recv().is_ok() {
+                    if conn.is_none() {
+                        conn = opener
+                            .open_checkpointer()
+                            .inspect_err(|e| tracing::warn!(error = %e, "opening the checkpoint connection failed; the writer checkpoints"))
+                            .ok();
+                    }
+                    if let Some(c) = &conn
+                        && let Err(e) = checkpoint(c)
+                    {
+                        tracing::warn!(error = %e, "a WAL checkpoint failed; retried at the next");
+                    }
+                    finished.store(true, Ordering::Release);
+                }
+            })?;
+        Ok((Checkpoints { start, done }, thread))
+    }
+
+    /// Between two batches, with `frames` in the WAL: copies what the
+    /// checkpointer left once it has finished a pass (so the next
+    /// transaction starts the WAL over), or wakes it, or, far behind,
+    /// checkpoints here.
+    fn after_commit(&self, conn: &Connection, frames: i64) {
+        let copy_here = if self.done.swap(false, Ordering::Acquire) {
+            true
+        } else if frames >= CHECKPOINT_PAGES {
+            let _ = self.start.try_send(());
+            frames >= 4 * CHECKPOINT_PAGES
+        } else {
+            false
+        };
+        if copy_here && let Err(e) = checkpoint(conn) {
+            tracing::warn!(error = %e, "a WAL checkpoint failed; retried at the next");
+        }
+    }
+}
+
+/// Copies what it can of the WAL into the database without waiting for
+/// anyone.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// A handle to the writer: SQLite's writer thread, or on PostgreSQL a
@@ -250,6 +375,7 @@ impl Writer {
                 }
             })?;
         let thread_stats = stats.clone();
+        let (checkpoints, checkpointer) = Checkpoints::spawn(&opener)?;
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
@@ -257,11 +383,14 @@ impl Writer {
                     sync,
                     syncer: synced_tx,
                 };
-                let conn = run(conn, &opener, rx, &durable, &thread_stats);
-                // Every batch answered before the connection closes (closing
+                let conn = run(conn, &opener, rx, &durable, &checkpoints, &thread_stats);
+                // Every batch answered and the checkpointer's connection
+                // closed before this one closes (the last to close
                 // checkpoints the WAL and removes it).
                 drop(durable);
                 let _ = syncer.join();
+                drop(checkpoints);
+                let _ = checkpointer.join();
                 if let Err((_, e)) = conn.close() {
                     tracing::warn!(error = %e, "closing the write connection failed");
                 }
@@ -421,6 +550,7 @@ fn run(
     opener: &Opener,
     mut rx: mpsc::Receiver<Box<dyn Job>>,
     durable: &Durable,
+    checkpoints: &Checkpoints,
     stats: &Stats,
 ) -> Connection {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
@@ -437,6 +567,7 @@ fn run(
                 stats.committed(batch.len());
                 let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
                 durable.answer(jobs, rx.is_empty());
+                checkpoints.after_commit(&conn, opener.frames());
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
@@ -572,10 +703,7 @@ impl Wal {
 /// Opens the write connection for `path` and starts its thread.
 pub fn start(path: &Path, busy_timeout: Duration) -> anyhow::Result<(Writer, Closed)> {
     use anyhow::Context;
-    let opener = Opener {
-        path: path.to_owned(),
-        busy_timeout,
-    };
+    let opener = Opener::new(path, busy_timeout);
     let conn = opener
         .open()
         .with_context(|| format!("opening {} for writing", path.display()))?;
@@ -774,10 +902,7 @@ mod tests {
     /// for `Writer::spawn_with`.
     fn opened() -> (tempfile::TempDir, Opener, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let opener = Opener {
-            path: dir.path().join("w.db"),
-            busy_timeout: Duration::from_secs(1),
-        };
+        let opener = Opener::new(&dir.path().join("w.db"), Duration::from_secs(1));
         let conn = opener.open().unwrap();
         conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY)")
             .unwrap();
@@ -936,19 +1061,23 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_wal_starts_over_under_steady_writes() {
-        // 24 MB through the WAL from 16 callers at once, batches following
-        // each other without a pause: the WAL must be checkpointed and
-        // reused, not grow with everything ever written.
+        // Six checkpoints' worth of pages (about 100 MB) through the WAL
+        // from 16 callers at once, batches following each other without a
+        // pause: the checkpointer must copy them and the writer let the WAL
+        // start over, so it stays near one checkpoint's worth. (Checkpoints
+        // from the other connection alone would let it grow with all that
+        // was written, and the writer's own fallback only past four.)
         let dir = tempfile::tempdir().unwrap();
         let (w, _closed) = start(&dir.path().join("w.db"), Duration::from_secs(1)).unwrap();
         w.run(|c| c.execute_batch("CREATE TABLE b (x BLOB)"))
             .await
             .unwrap();
+        let per_caller = (6 * CHECKPOINT_PAGES / 16) as usize;
         let callers: Vec<_> = (0..16)
             .map(|_| {
                 let w = w.clone();
                 tokio::spawn(async move {
-                    for _ in 0..375 {
+                    for _ in 0..per_caller {
                         w.run(|c| {
                             c.execute("INSERT INTO b (x) VALUES (zeroblob(4000))", &[])
                                 .map(|_| ())
@@ -965,7 +1094,8 @@ mod tests {
         let wal = std::fs::metadata(dir.path().join("w.db-wal"))
             .unwrap()
             .len();
-        assert!(wal < 12 << 20, "the WAL grew to {wal} bytes");
+        let bound = 3 * CHECKPOINT_PAGES as u64 * 4096;
+        assert!(wal < bound, "the WAL grew to {wal} bytes (bound {bound})");
     }
 
     #[tokio::test]
