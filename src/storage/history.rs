@@ -69,7 +69,7 @@ impl Scratch<'_> {
 
 /// What only the audit pages, the delivery worker and retention read: the
 /// scratch copy is only written and read by the write path, which walks
-/// primary keys, `applied_events`' key and `incident_components_open`.
+/// primary keys, `applied_events`' key and `incident_components_component`.
 /// Without these a replay writes about half as many B-tree entries.
 const AUDIT_ONLY: &str = "
     DROP TRIGGER IF EXISTS webhooks_entity_name;
@@ -88,8 +88,7 @@ const AUDIT_ONLY: &str = "
     DROP INDEX IF EXISTS outbox_held;
     DROP INDEX IF EXISTS outbox_lane;
     DROP INDEX IF EXISTS incidents_open;
-    DROP INDEX IF EXISTS components_open;
-    DROP INDEX IF EXISTS incident_components_component;";
+    DROP INDEX IF EXISTS components_open;";
 
 /// The stored history as a SQLite file `replay` reads: the live file, or a
 /// read-only snapshot of PostgreSQL copied into a scratch file (removed

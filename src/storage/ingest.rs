@@ -611,10 +611,11 @@ fn link_components(
     Ok(())
 }
 
-/// Walks only the links of open incidents (`incident_components_open`, a
-/// partial index), however many incidents the component has had.
+/// Walks only the links of open incidents (`current = 1 AND incident_open
+/// = 1`, the last two columns of `incident_components_component`), however
+/// many incidents the component has had.
 const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority
-     FROM incident_components ic INDEXED BY incident_components_open
+     FROM incident_components ic INDEXED BY incident_components_component
      JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
                      AND i.incident_id = ic.incident_id
      WHERE ic.source = ? AND ic.page_id = ? AND ic.component_id = ?
@@ -623,11 +624,11 @@ const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
 fn open_incident_priority(conn: Conn<'_>, key: EntityKey<'_>) -> sql::Result<Option<Priority>> {
-    // PostgreSQL picks the partial index by itself; SQLite is told.
+    // PostgreSQL picks the index by itself; SQLite is told.
     let sql = match conn.dialect() {
         Dialect::Sqlite => OPEN_INCIDENT_PRIORITY,
         Dialect::Postgres => {
-            &OPEN_INCIDENT_PRIORITY.replace(" INDEXED BY incident_components_open", "")
+            &OPEN_INCIDENT_PRIORITY.replace(" INDEXED BY incident_components_component", "")
         }
     };
     let priorities = conn.query(sql, &args![key.source, key.page_id, key.entity_id], |r| {
@@ -781,7 +782,7 @@ mod tests {
         assert_eq!(
             plan(OPEN_INCIDENT_PRIORITY),
             [
-                "SEARCH ic USING INDEX incident_components_open (source=? AND page_id=? AND component_id=?)",
+                "SEARCH ic USING INDEX incident_components_component (source=? AND page_id=? AND component_id=? AND current=? AND incident_open=?)",
                 "SEARCH i USING INDEX sqlite_autoindex_incidents_1 (source=? AND page_id=? AND incident_id=?)",
             ]
         );
