@@ -42,27 +42,20 @@ pub struct Scratch<'a> {
 
 impl Scratch<'_> {
     /// Read → plan → write, as the live writer does, without durability,
-    /// and without the raw body (`reading` holds what was read of it; the
-    /// write path never reads a stored body back).
+    /// and keeping only what later decisions read: no webhook row (so no
+    /// raw body: `reading` holds what was read of it) and no transitions.
     pub fn ingest(
         &mut self,
         job: &Job,
         reading: &Reading,
         decide: impl Fn(&Reading, &Context) -> Plan,
     ) -> anyhow::Result<Plan> {
-        let bodiless = Job {
-            id: job.id.clone(),
-            source: job.source.clone(),
-            remote_addr: None,
-            body: Vec::new(),
-            received_at: job.received_at,
-            origin: job.origin.clone(),
-        };
-        Ok(ingest::ingest(
+        Ok(ingest::ingest_keeping(
             super::sql::Conn::Sqlite(&self.tx),
-            &bodiless,
+            job,
             reading,
             decide,
+            ingest::Record::Decisions,
         )?)
     }
 }

@@ -6,7 +6,7 @@
 //! around the caller's pure planning function in one job. Statements are
 //! cached; none decides anything.
 
-use super::sql::{self, Arg, Conn, Dialect, args};
+use super::sql::{self, Arg, Conn, Dialect, ToArg, args};
 use chrono::{DateTime, Utc};
 
 use crate::rules::domain::Action;
@@ -43,12 +43,35 @@ impl Writer {
     }
 }
 
+/// What a write keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// Everything: the webhook's row, the transitions and what later
+    /// decisions read.
+    Everything,
+    /// Only what later decisions read (entity state, applied keys, links,
+    /// the outbox and destination views): a replay's scratch copy, whose
+    /// audit rows nobody reads.
+    Decisions,
+}
+
 /// Read, plan, write on `conn` (the writer's, or a replay's scratch).
 pub fn ingest(
     conn: Conn<'_>,
     job: &Job,
     reading: &Reading,
     decide: impl Fn(&Reading, &Context) -> Plan,
+) -> sql::Result<Plan> {
+    ingest_keeping(conn, job, reading, decide, Record::Everything)
+}
+
+/// `ingest`, keeping only what `record` says.
+pub fn ingest_keeping(
+    conn: Conn<'_>,
+    job: &Job,
+    reading: &Reading,
+    decide: impl Fn(&Reading, &Context) -> Plan,
+    record: Record,
 ) -> sql::Result<Plan> {
     let ctx = match reading.lookup() {
         Some(lookup) => {
@@ -60,7 +83,7 @@ pub fn ingest(
         None => Context::default(),
     };
     let plan = decide(reading, &ctx);
-    write_plan(conn, job, &plan)?;
+    write_plan(conn, job, &plan, record)?;
     Ok(plan)
 }
 
@@ -126,10 +149,13 @@ pub fn read_context(
     })
 }
 
-/// Writes everything `plan` decided for `job`.
-pub fn write_plan(conn: Conn<'_>, job: &Job, plan: &Plan) -> sql::Result<()> {
+/// Writes what `plan` decided for `job` (all of it, or what `record` keeps).
+pub fn write_plan(conn: Conn<'_>, job: &Job, plan: &Plan, record: Record) -> sql::Result<()> {
     let now = format_time(job.received_at);
-    insert_webhook(conn, job, &now, plan)?;
+    let audit = record == Record::Everything;
+    if audit {
+        insert_webhook(conn, job, &now, plan)?;
+    }
     let (Some(page_id), Some(entity_id)) = (&plan.summary.page_id, &plan.summary.entity_id) else {
         return Ok(());
     };
@@ -163,7 +189,7 @@ pub fn write_plan(conn: Conn<'_>, job: &Job, plan: &Plan) -> sql::Result<()> {
             &now,
         )?;
     }
-    for t in &plan.transitions {
+    for t in plan.transitions.iter().filter(|_| audit) {
         insert_transition(conn, key(t.kind, &t.entity_id), &job.id, t)?;
     }
     for c in &plan.cancels {
@@ -405,18 +431,39 @@ fn find_applied(
     key: EntityKey<'_>,
     keys: &[String],
 ) -> sql::Result<Option<String>> {
-    for k in keys {
-        let found: Option<String> = conn.query_value(
-            "SELECT webhook_id FROM applied_events
-             WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key = ?",
-            &args![key.source, key.kind.as_str(), key.page_id, key.entity_id, k],
-        )?;
-        if found.is_some() {
+    // One statement for all of the event's keys (one or two: each count
+    // is its own cached statement); the first key found wins, as listed.
+    let sql = match keys {
+        [] => return Ok(None),
+        [_] => APPLIED_1,
+        [_, _] => APPLIED_2,
+        _ => {
+            let mut found = None;
+            for k in keys {
+                found = find_applied(conn, key, std::slice::from_ref(k))?;
+                if found.is_some() {
+                    break;
+                }
+            }
             return Ok(found);
         }
-    }
-    Ok(None)
+    };
+    let kind = key.kind.as_str();
+    let mut values: Vec<Arg<'_>> = args![key.source, kind, key.page_id, key.entity_id].into();
+    values.extend(keys.iter().map(|k| k.to_arg()));
+    let found = conn.query(sql, &values, |r| {
+        Ok((r.get::<String>(0)?, r.get::<String>(1)?))
+    })?;
+    Ok(keys
+        .iter()
+        .find_map(|k| found.iter().find(|(applied, _)| applied == k))
+        .map(|(_, webhook)| webhook.clone()))
 }
+
+const APPLIED_1: &str = "SELECT event_key, webhook_id FROM applied_events
+     WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key = ?";
+const APPLIED_2: &str = "SELECT event_key, webhook_id FROM applied_events
+     WHERE source = ? AND kind = ? AND page_id = ? AND entity_id = ? AND event_key IN (?, ?)";
 
 fn record_applied(
     conn: Conn<'_>,
@@ -766,6 +813,42 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    /// An event's keys are looked up together; the first listed that was
+    /// applied names the webhook, whatever the order rows come back in.
+    #[test]
+    fn the_first_applied_key_as_listed_names_the_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("applied.db");
+        super::super::migrate(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO applied_events (source, kind, page_id, entity_id, event_key, webhook_id)
+             VALUES ('s', 'incident', 'p', 'i', 'k1', 'w1'), ('s', 'incident', 'p', 'i', 'k2', 'w2'),
+                    ('s', 'incident', 'p', 'other', 'k3', 'w3')",
+        )
+        .unwrap();
+        let key = EntityKey {
+            source: "s",
+            kind: EntityKind::Incident,
+            page_id: "p",
+            entity_id: "i",
+        };
+        let find = |keys: &[&str]| {
+            let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+            find_applied(Conn::Sqlite(&conn), key, &keys).unwrap()
+        };
+        assert_eq!(find(&["k1", "k2"]).as_deref(), Some("w1"));
+        assert_eq!(find(&["k2", "k1"]).as_deref(), Some("w2"));
+        assert_eq!(find(&["k3", "k2"]).as_deref(), Some("w2"));
+        assert_eq!(find(&["k2"]).as_deref(), Some("w2"));
+        assert_eq!(find(&["k3"]), None);
+        assert_eq!(find(&["k3", "k4"]), None);
+        assert_eq!(find(&[]), None);
+        assert_eq!(find(&["k4", "k3", "k2"]).as_deref(), Some("w2"));
+        assert_eq!(find(&["k4", "k3", "k5"]), None);
     }
 
     /// The joins on the write path start from the one entity's key and
