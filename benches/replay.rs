@@ -7,6 +7,10 @@
 //!
 //!     cargo bench --bench replay [-- WEBHOOKS]
 //!
+//! `REPLAY_BENCH_HISTORY=<file>` keeps the history in that file and, when
+//! it already exists, replays it as it is instead of building a new one
+//! (to compare builds on the same history).
+//!
 //! Prints the build and replay rates, and checks that the replay found no
 //! difference (the same rules decide the same; exit 1 if not).
 
@@ -35,12 +39,44 @@ fn main() {
         .unwrap_or(200_000);
     let base = std::env::var("REPLAY_BENCH_DIR").unwrap_or(env!("CARGO_TARGET_TMPDIR").into());
     let dir = tempfile::tempdir_in(base).unwrap();
-    let live = dir.path().join("history.db");
+    let kept = std::env::var_os("REPLAY_BENCH_HISTORY").map(std::path::PathBuf::from);
+    let live = kept
+        .clone()
+        .unwrap_or_else(|| dir.path().join("history.db"));
+    let total = match &kept {
+        Some(file) if file.exists() => {
+            storage::migrate_quietly(file).unwrap();
+            let conn = rusqlite::Connection::open(file).unwrap();
+            let n: i64 = conn
+                .query_row("SELECT count(*) FROM webhooks", [], |r| r.get(0))
+                .unwrap();
+            println!("history: {n} webhooks, kept in {}", file.display());
+            n as usize
+        }
+        _ => build(&live, total),
+    };
 
-    // The history, written as the bridge writes it (no durability needed).
     let started = Instant::now();
-    storage::migrate_quietly(&live).unwrap();
-    let conn = rusqlite::Connection::open(&live).unwrap();
+    let mut differences = 0u64;
+    let replayed = replay::run(&live, Rules::default(), dir.path(), |_| differences += 1).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "replay: {replayed} webhooks in {secs:.1} s ({:.0}/s; 1 000 000 would take {:.0} s), {differences} differences",
+        replayed as f64 / secs,
+        1e6 * secs / replayed as f64
+    );
+    if replayed as usize != total || differences != 0 {
+        eprintln!("MISMATCH: the replay should see every webhook and decide each as recorded");
+        std::process::exit(1);
+    }
+}
+
+/// Writes a history of `total` webhooks into `live`, as the bridge writes
+/// it (no durability needed).
+fn build(live: &std::path::Path, total: usize) -> usize {
+    let started = Instant::now();
+    storage::migrate_quietly(live).unwrap();
+    let conn = rusqlite::Connection::open(live).unwrap();
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -64000;",
     )
@@ -81,23 +117,11 @@ fn main() {
     }
     drop(conn);
     let built = started.elapsed().as_secs_f64();
-    let size_mb = std::fs::metadata(&live).map_or(0, |m| m.len()) as f64 / 1e6;
+    let size_mb = std::fs::metadata(live).map_or(0, |m| m.len()) as f64 / 1e6;
     println!(
         "history: {total} webhooks written in {built:.1} s ({:.0}/s), {size_mb:.0} MB",
         total as f64 / built
     );
 
-    let started = Instant::now();
-    let mut differences = 0u64;
-    let replayed = replay::run(&live, Rules::default(), dir.path(), |_| differences += 1).unwrap();
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "replay: {replayed} webhooks in {secs:.1} s ({:.0}/s; 1 000 000 would take {:.0} s), {differences} differences",
-        replayed as f64 / secs,
-        1e6 * secs / replayed as f64
-    );
-    if replayed as usize != total || differences != 0 {
-        eprintln!("MISMATCH: the replay should see every webhook and decide each as recorded");
-        std::process::exit(1);
-    }
+    total
 }

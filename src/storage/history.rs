@@ -127,8 +127,12 @@ pub async fn snapshot(
 /// Webhooks applied per scratch transaction.
 const CHUNK: u64 = 20_000;
 
-/// Webhooks read ahead of the one being replayed.
-const READ_AHEAD: usize = 1_024;
+/// Webhooks the reading thread hands over at once: one wake-up of the
+/// other thread per this many, not one per webhook.
+const HANDOVER: usize = 256;
+
+/// Hand-overs read ahead of the one being replayed.
+const READ_AHEAD: usize = 4;
 
 /// Hands every webhook of the database at `live`, oldest stored first, to
 /// `each` with the scratch database (made in `scratch_dir`); returns how
@@ -142,6 +146,7 @@ pub fn replay(
     scratch_dir: &Path,
     mut each: impl FnMut(Recorded, &mut Scratch<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
+    super::configure_sqlite();
     let scratch = tempfile::Builder::new()
         .prefix("statuspage-bridge-replay-")
         .tempdir_in(scratch_dir)
@@ -177,13 +182,25 @@ pub fn replay(
 
     std::thread::scope(|threads| {
         let (tx, rx) = std::sync::mpsc::sync_channel(READ_AHEAD);
-        let reader = threads.spawn(move || read_history(&copy, |r| tx.send(r).is_ok()));
+        let reader = threads.spawn(move || {
+            let mut batch = Vec::with_capacity(HANDOVER);
+            read_history(&copy, |r| {
+                batch.push(r);
+                batch.len() < HANDOVER
+                    || tx
+                        .send(std::mem::replace(&mut batch, Vec::with_capacity(HANDOVER)))
+                        .is_ok()
+            })?;
+            // The last, partial hand-over (the caller may have stopped).
+            let _ = tx.send(batch);
+            anyhow::Ok(())
+        });
         let mut count = 0u64;
         let mut out = Scratch {
             tx: scratch_db.unchecked_transaction()?,
         };
         // Ends when the reader has sent everything (or stopped on an error).
-        for recorded in rx {
+        for recorded in rx.into_iter().flatten() {
             each(recorded, &mut out)?;
             count += 1;
             if count.is_multiple_of(CHUNK) {
@@ -261,4 +278,66 @@ fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_webhook_is_handed_over_once_in_stored_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.db");
+        crate::storage::migrate_quietly(&live).unwrap();
+        let conn = Connection::open(&live).unwrap();
+        // Two full hand-overs and a partial one; ids not in rowid order, so
+        // the order seen is the stored one, not the ids'.
+        let n = 2 * HANDOVER + 3;
+        let ids: Vec<String> = (0..n).map(|i| format!("w{:05}", (i * 7919) % n)).collect();
+        for (i, id) in ids.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, outcome,
+                    reason)
+                 VALUES (?1, ?2, 's', 'not json', 8, 'unknown', 'ignored', 'r')",
+                rusqlite::params![id, format!("2025-01-01T00:00:{:02}.000Z", i % 60)],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let mut seen = Vec::new();
+        let count = replay(&live, dir.path(), |r, _| {
+            seen.push(r.job.id);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count, n as u64);
+        assert_eq!(seen, ids);
+    }
+
+    #[test]
+    fn a_failing_caller_stops_the_replay_and_its_error_is_returned() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = dir.path().join("live.db");
+        crate::storage::migrate_quietly(&live).unwrap();
+        let conn = Connection::open(&live).unwrap();
+        for i in 0..(3 * HANDOVER) {
+            conn.execute(
+                "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, outcome,
+                    reason)
+                 VALUES (?1, '2025-01-01T00:00:00.000Z', 's', 'x', 1, 'unknown', 'ignored', 'r')",
+                [format!("w{i}")],
+            )
+            .unwrap();
+        }
+        drop(conn);
+        let mut calls = 0;
+        let err = replay(&live, dir.path(), |_, _| {
+            calls += 1;
+            anyhow::ensure!(calls < 10, "stop here");
+            Ok(())
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "stop here");
+        assert_eq!(calls, 10);
+    }
 }

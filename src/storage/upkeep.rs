@@ -76,6 +76,10 @@ pub(crate) fn copy(from: &Path, to: &Path, keep: Keep) -> anyhow::Result<u64> {
     let copied = (|| -> anyhow::Result<()> {
         let mut dst = Connection::open(&partial)
             .with_context(|| format!("creating {}", partial.display()))?;
+        if keep == Keep::Scratch {
+            // Written once, read once, removed: no journal, no sync.
+            dst.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;")?;
+        }
         {
             let b = backup::Backup::new(&src, &mut dst)?;
             let mut waited = Duration::ZERO;
