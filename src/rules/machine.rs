@@ -66,9 +66,15 @@ pub fn component_keys(ev: &ComponentEvent, body: &[u8]) -> Vec<String> {
 }
 
 fn body_key(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(body);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex}")
+    let mut key = String::with_capacity(7 + 2 * digest.len());
+    key.push_str("sha256:");
+    for b in digest {
+        key.push(HEX[usize::from(b >> 4)].into());
+        key.push(HEX[usize::from(b & 0xf)].into());
+    }
+    key
 }
 
 /// The incident's lifecycle. `duplicate_of` is the webhook id that already

@@ -627,11 +627,21 @@ fn link_components(
     incident_open: bool,
     now: &str,
 ) -> sql::Result<()> {
-    conn.execute(
-        "UPDATE incident_components SET current = 0
-         WHERE source = ? AND page_id = ? AND incident_id = ? AND current = 1",
-        &args![key.source, key.page_id, key.entity_id],
-    )?;
+    // Only links no longer listed are touched here (one statement for up to
+    // two listed components, the usual case): unlinking every link and
+    // linking the listed ones again rewrote each listed link's index entry
+    // twice per update.
+    let unlink = match components {
+        [] => UNLINK_ALL,
+        [_] => UNLINK_BUT_1,
+        [_, _] => UNLINK_BUT_2,
+        _ => UNLINK_ALL,
+    };
+    let mut values: Vec<Arg<'_>> = args![key.source, key.page_id, key.entity_id].into();
+    if unlink != UNLINK_ALL {
+        values.extend(components.iter().map(|(id, _)| id.to_arg()));
+    }
+    conn.execute(unlink, &values)?;
     for (id, name) in components {
         conn.execute(
             "INSERT INTO incident_components (source, page_id, incident_id, component_id,
@@ -657,6 +667,15 @@ fn link_components(
     }
     Ok(())
 }
+
+const UNLINK_ALL: &str = "UPDATE incident_components SET current = 0
+     WHERE source = ? AND page_id = ? AND incident_id = ? AND current = 1";
+const UNLINK_BUT_1: &str = "UPDATE incident_components SET current = 0
+     WHERE source = ? AND page_id = ? AND incident_id = ? AND current = 1
+       AND component_id <> ?";
+const UNLINK_BUT_2: &str = "UPDATE incident_components SET current = 0
+     WHERE source = ? AND page_id = ? AND incident_id = ? AND current = 1
+       AND component_id NOT IN (?, ?)";
 
 /// Walks only the links of open incidents (`current = 1 AND incident_open
 /// = 1`, the last two columns of `incident_components_component`), however
@@ -851,11 +870,104 @@ mod tests {
         assert_eq!(find(&["k4", "k3", "k5"]), None);
     }
 
+    /// Listing components again makes exactly those the current ones,
+    /// whichever statement unlinks the rest.
+    #[test]
+    fn the_listed_components_are_the_current_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("links.db");
+        super::super::migrate(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let key = EntityKey {
+            source: "s",
+            kind: EntityKind::Incident,
+            page_id: "p",
+            entity_id: "i",
+        };
+        let other = EntityKey {
+            entity_id: "other",
+            ..key
+        };
+        let link = |key, ids: &[&str], open: bool| {
+            let ids: Vec<(String, Option<String>)> =
+                ids.iter().map(|c| (c.to_string(), None)).collect();
+            link_components(
+                Conn::Sqlite(&conn),
+                key,
+                &ids,
+                open,
+                "2025-01-01T00:00:00.000Z",
+            )
+            .unwrap();
+        };
+        let current = || -> Vec<(String, String, bool)> {
+            let mut st = conn
+                .prepare(
+                    "SELECT incident_id, component_id, incident_open <> 0 FROM incident_components
+                     WHERE current = 1 ORDER BY incident_id, component_id",
+                )
+                .unwrap();
+            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        let row = |i: &str, c: &str, open| (i.to_owned(), c.to_owned(), open);
+        link(other, &["a"], true);
+        link(key, &["a", "b", "c"], true);
+        link(key, &["b", "c"], true);
+        assert_eq!(
+            current(),
+            [
+                row("i", "b", true),
+                row("i", "c", true),
+                row("other", "a", true)
+            ]
+        );
+        link(key, &["c", "d"], false);
+        assert_eq!(
+            current(),
+            [
+                row("i", "c", false),
+                row("i", "d", false),
+                row("other", "a", true)
+            ]
+        );
+        link(key, &["b"], false);
+        assert_eq!(current(), [row("i", "b", false), row("other", "a", true)]);
+        link(key, &["b"], true);
+        assert_eq!(current(), [row("i", "b", true), row("other", "a", true)]);
+        link(key, &["a", "b", "e"], true);
+        assert_eq!(
+            current(),
+            [
+                row("i", "a", true),
+                row("i", "b", true),
+                row("i", "e", true),
+                row("other", "a", true)
+            ]
+        );
+        link(key, &[], true);
+        assert_eq!(current(), [row("other", "a", true)]);
+        let all: i64 = conn
+            .query_row("SELECT count(*) FROM incident_components", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(all, 6, "earlier links stay recorded");
+    }
+
     /// The joins on the write path start from the one entity's key and
     /// look every other row up by its key: their cost must not grow with
     /// the number of incidents or components on the page.
     #[test]
     fn write_path_joins_start_from_the_entity_key() {
+        for unlink in [UNLINK_ALL, UNLINK_BUT_1, UNLINK_BUT_2] {
+            assert_eq!(
+                plan(unlink),
+                [
+                    "SEARCH incident_components USING INDEX sqlite_autoindex_incident_components_1 (source=? AND page_id=? AND incident_id=?)"
+                ]
+            );
+        }
         assert_eq!(
             plan(OPEN_COMPONENT),
             [
