@@ -284,16 +284,13 @@ fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_webhook_is_handed_over_once_in_stored_order() {
+    /// A live database holding webhooks of these ids, stored in this
+    /// order, of bodies the rules do not read.
+    fn history_of(ids: &[String]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let live = dir.path().join("live.db");
         crate::storage::migrate_quietly(&live).unwrap();
         let conn = Connection::open(&live).unwrap();
-        // Two full hand-overs and a partial one; ids not in rowid order, so
-        // the order seen is the stored one, not the ids'.
-        let n = 2 * HANDOVER + 3;
-        let ids: Vec<String> = (0..n).map(|i| format!("w{:05}", (i * 7919) % n)).collect();
         for (i, id) in ids.iter().enumerate() {
             conn.execute(
                 "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, outcome,
@@ -303,7 +300,16 @@ mod tests {
             )
             .unwrap();
         }
-        drop(conn);
+        (dir, live)
+    }
+
+    #[test]
+    fn every_webhook_is_handed_over_once_in_stored_order() {
+        // Two full hand-overs and a partial one; ids not in rowid order, so
+        // the order seen is the stored one, not the ids'.
+        let n = 2 * HANDOVER + 3;
+        let ids: Vec<String> = (0..n).map(|i| format!("w{:05}", (i * 7919) % n)).collect();
+        let (dir, live) = history_of(&ids);
         let mut seen = Vec::new();
         let count = replay(&live, dir.path(), |r, _| {
             seen.push(r.job.id);
@@ -316,20 +322,8 @@ mod tests {
 
     #[test]
     fn a_failing_caller_stops_the_replay_and_its_error_is_returned() {
-        let dir = tempfile::tempdir().unwrap();
-        let live = dir.path().join("live.db");
-        crate::storage::migrate_quietly(&live).unwrap();
-        let conn = Connection::open(&live).unwrap();
-        for i in 0..(3 * HANDOVER) {
-            conn.execute(
-                "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, outcome,
-                    reason)
-                 VALUES (?1, '2025-01-01T00:00:00.000Z', 's', 'x', 1, 'unknown', 'ignored', 'r')",
-                [format!("w{i}")],
-            )
-            .unwrap();
-        }
-        drop(conn);
+        let ids: Vec<String> = (0..3 * HANDOVER).map(|i| format!("w{i}")).collect();
+        let (dir, live) = history_of(&ids);
         let mut calls = 0;
         let err = replay(&live, dir.path(), |_, _| {
             calls += 1;
