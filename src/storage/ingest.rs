@@ -631,14 +631,13 @@ fn link_components(
     // two listed components, the usual case): unlinking every link and
     // linking the listed ones again rewrote each listed link's index entry
     // twice per update.
-    let unlink = match components {
-        [] => UNLINK_ALL,
-        [_] => UNLINK_BUT_1,
-        [_, _] => UNLINK_BUT_2,
-        _ => UNLINK_ALL,
+    let (unlink, but_listed) = match components {
+        [_] => (UNLINK_BUT_1, true),
+        [_, _] => (UNLINK_BUT_2, true),
+        _ => (UNLINK_ALL, false),
     };
     let mut values: Vec<Arg<'_>> = args![key.source, key.page_id, key.entity_id].into();
-    if unlink != UNLINK_ALL {
+    if but_listed {
         values.extend(components.iter().map(|(id, _)| id.to_arg()));
     }
     conn.execute(unlink, &values)?;
