@@ -374,6 +374,28 @@ fn insert_webhook(conn: Conn<'_>, job: &Job, now: &str, plan: &Plan) -> sql::Res
             job.origin.note(),
         ],
     )?;
+    match (&s.entity_name, conn.dialect()) {
+        (Some(name), Dialect::Sqlite) => index_name(conn, name),
+        // PostgreSQL's trigger adds it (a statement journal is SQLite's).
+        _ => Ok(()),
+    }
+}
+
+/// Adds a name not seen before to `entity_names` and to its trigram index
+/// (SQLite); a known name costs one probe of the names' key. The write path
+/// does it rather than a trigger on `webhooks`: SQLite makes a statement that
+/// fires a trigger keep a statement journal, a copy of every page it touches.
+pub(super) fn index_name(conn: Conn<'_>, name: &str) -> sql::Result<()> {
+    let added = conn.execute(
+        "INSERT INTO entity_names (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
+        &args![name],
+    )?;
+    if added == 1 {
+        conn.execute(
+            "INSERT INTO entity_names_trigram (rowid, name) VALUES (last_insert_rowid(), ?)",
+            &args![name],
+        )?;
+    }
     Ok(())
 }
 

@@ -354,17 +354,19 @@ mod tests {
             origin, "webhook",
             "rows stored before reconcile came from Statuspage"
         );
-        // New webhooks add their name once.
-        for id in ["w2", "w3"] {
-            conn.execute(
-                "INSERT INTO webhooks (id, received_at, source, body, body_bytes, kind, entity_name,
-                    outcome, reason)
-                 VALUES (?, '2025-01-01T00:00:01.000Z', 's', '{}', 2, 'incident', 'Checkout',
-                    'triggered', 'r')",
-                [id],
+        // The write path adds a new name once, to both.
+        for _ in 0..2 {
+            ingest::index_name(sql::Conn::Sqlite(&conn), "Checkout").unwrap();
+        }
+        let found: String = conn
+            .query_row(
+                "SELECT n.name FROM entity_names n WHERE n.id IN
+                   (SELECT rowid FROM entity_names_trigram WHERE name LIKE '%heck%')",
+                [],
+                |r| r.get(0),
             )
             .unwrap();
-        }
+        assert_eq!(found, "Checkout");
         let names: i64 = conn
             .query_row("SELECT count(*) FROM entity_names", [], |r| r.get(0))
             .unwrap();
