@@ -544,23 +544,22 @@ async fn retry_leaves_a_dead_trigger_alone_once_its_resolve_was_delivered() {
     fake.stop().await;
 }
 
-#[tokio::test]
-async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
-    sqlite_only!();
-    const SENDERS: usize = 16;
-    let fake = FakeItoc360::start("itoc-token").await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
-    let p = start(&config);
-    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
+/// Senders posting new incidents, each of a fresh id, until the server
+/// stops answering: the ids answered 2xx, in the order they were.
+struct Load {
+    acknowledged: Arc<Mutex<Vec<String>>>,
+    /// Notified once `enough` are acknowledged.
+    enough: Arc<tokio::sync::Notify>,
+    senders: tokio::task::JoinSet<()>,
+}
 
-    // Senders post unique incidents until the server dies under them.
+fn unique_incidents(url: &str, senders: usize, enough: usize) -> Load {
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let enough = Arc::new(tokio::sync::Notify::new());
-    let mut senders = tokio::task::JoinSet::new();
-    for s in 0..SENDERS {
-        let (url, acknowledged, enough) = (url.clone(), acknowledged.clone(), enough.clone());
-        senders.spawn(async move {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let mut set = tokio::task::JoinSet::new();
+    for s in 0..senders {
+        let (url, acknowledged, notify) = (url.to_owned(), acknowledged.clone(), notify.clone());
+        set.spawn(async move {
             let client = reqwest::Client::new();
             for n in 0.. {
                 let id = format!("k{s}n{n}");
@@ -582,13 +581,35 @@ async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
                     assert_eq!(v["outcome"], "triggered", "{v}");
                     let mut a = acknowledged.lock().unwrap();
                     a.push(id);
-                    if a.len() == 200 {
-                        enough.notify_one();
+                    if a.len() == enough {
+                        notify.notify_one();
                     }
                 }
             }
         });
     }
+    Load {
+        acknowledged,
+        enough: notify,
+        senders: set,
+    }
+}
+
+#[tokio::test]
+async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
+    sqlite_only!();
+    const SENDERS: usize = 16;
+    let fake = FakeItoc360::start("itoc-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
+    let p = start(&config);
+    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
+
+    let Load {
+        acknowledged,
+        enough,
+        mut senders,
+    } = unique_incidents(&url, SENDERS, 200);
     tokio::time::timeout(Duration::from_secs(60), enough.notified())
         .await
         .expect("200 webhooks acknowledged");
@@ -664,6 +685,108 @@ async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
         "{twice} sent twice, but only {leased} rows were held at the kill"
     );
     fake.stop().await;
+}
+
+/// The power-cut disk of `powercut.c`, built for this run.
+fn powercut_disk(dir: &Path) -> PathBuf {
+    let src = dir.join("powercut.c");
+    std::fs::write(&src, include_str!("powercut.c")).unwrap();
+    let lib = dir.join("powercut.so");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
+    let out = Command::new(&cc)
+        .args(["-shared", "-fPIC", "-O2", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .unwrap_or_else(|e| panic!("running {cc}: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lib
+}
+
+/// A power cut right after the kill: the database and its WAL are read back
+/// as they were at their last sync, everything written after it lost. Every
+/// webhook answered 2xx is in them, with the checkpoints (copies from the
+/// WAL into the database, then the WAL starting over) that ran under the
+/// load.
+#[tokio::test]
+async fn a_power_cut_under_load_loses_no_acknowledged_webhook() {
+    sqlite_only!();
+    let live = tempfile::tempdir().unwrap();
+    let live_dir = live.path().canonicalize().unwrap();
+    let synced = tempfile::tempdir().unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    let disk = powercut_disk(tools.path());
+    let config = write_config(&live_dir, None);
+    let p = start_with(
+        &config,
+        &[
+            ("LD_PRELOAD", disk.to_str().unwrap()),
+            ("POWERCUT_WATCH", live_dir.to_str().unwrap()),
+            ("POWERCUT_SHADOW", synced.path().to_str().unwrap()),
+        ],
+    );
+    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
+    let Load {
+        acknowledged,
+        enough,
+        mut senders,
+    } = unique_incidents(&url, 16, 800);
+    tokio::time::timeout(Duration::from_secs(120), enough.notified())
+        .await
+        .expect("800 webhooks acknowledged");
+    p.signal("KILL");
+    let _ = p.wait();
+    while senders.join_next().await.is_some() {}
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    // The disk after the cut: each file as it was at its last sync.
+    let cut = tempfile::tempdir().unwrap();
+    for name in ["bridge.db", "bridge.db-wal"] {
+        let from = synced.path().join(name);
+        assert!(from.exists(), "{name} was never synced");
+        std::fs::copy(&from, cut.path().join(name)).unwrap();
+    }
+    let stored = |db: &rusqlite::Connection| -> std::collections::HashSet<String> {
+        db.prepare("SELECT entity_id FROM webhooks WHERE outcome = 'triggered'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    // The database file alone already holds some: checkpoints ran and
+    // were synced before the WAL started over.
+    let checkpointed = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        synced.path().join("bridge.db"),
+        checkpointed.path().join("bridge.db"),
+    )
+    .unwrap();
+    let alone = stored(&rusqlite::Connection::open(checkpointed.path().join("bridge.db")).unwrap());
+    assert!(!alone.is_empty(), "no checkpoint reached the disk");
+
+    let db = rusqlite::Connection::open(cut.path().join("bridge.db")).unwrap();
+    let check: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let stored = stored(&db);
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !stored.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged webhooks lost in the power cut: {:?}",
+        lost.len(),
+        acknowledged.len(),
+        &lost[..lost.len().min(5)]
+    );
 }
 
 #[tokio::test]
