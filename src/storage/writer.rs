@@ -21,17 +21,18 @@
 //! syncs the WAL before each checkpoint and the database after it, so no
 //! checkpoint or WAL restart can drop a frame the syncer has not covered.
 //!
-//! Checkpoints are shared between two threads. Once the WAL holds
-//! `CHECKPOINT_PAGES` frames, a third thread, the checkpointer, copies them
-//! into the database on a connection of its own (`PASSIVE`: it never
-//! blocks the writer, and at `synchronous=NORMAL` it syncs the WAL before
-//! and the database after). The frames the writer appended meanwhile are
-//! left; the writer copies that remainder itself between two batches, and
-//! with everything copied its next transaction starts the WAL over. A
-//! checkpoint from another connection alone would never let the WAL start
-//! over while the writer keeps appending, so it would grow without bound;
-//! if the checkpointer falls behind anyway, the writer checkpoints by
-//! itself past `4 × CHECKPOINT_PAGES`.
+//! Checkpoints are shared between two threads. Whenever
+//! `CHECKPOINT_PAGES` frames of the WAL wait to be copied, a third thread,
+//! the checkpointer, copies them into the database on a connection of its
+//! own (`PASSIVE`: it never blocks the writer, and at `synchronous=NORMAL`
+//! it syncs the WAL before and the database after). The frames the writer
+//! appends meanwhile are left to the next pass. Once the WAL holds
+//! `RESTART_PAGES` frames, the writer copies what the last pass left itself
+//! between two batches, and with everything copied its next transaction
+//! starts the WAL over. A checkpoint from another connection alone would
+//! never let the WAL start over while the writer keeps appending, so it
+//! would grow without bound; if the checkpointer falls behind anyway, the
+//! writer checkpoints by itself past `2 × RESTART_PAGES`.
 //!
 //! Jobs run one after another in arrival order, so a job sees the state
 //! every earlier job of the same batch left: per-entity decisions stay
