@@ -544,21 +544,16 @@ async fn retry_leaves_a_dead_trigger_alone_once_its_resolve_was_delivered() {
     fake.stop().await;
 }
 
-/// Senders posting new incidents, each of a fresh id, until the server
-/// stops answering: the ids answered 2xx, in the order they were.
-struct Load {
-    acknowledged: Arc<Mutex<Vec<String>>>,
-    /// Notified once `enough` are acknowledged.
-    enough: Arc<tokio::sync::Notify>,
-    senders: tokio::task::JoinSet<()>,
-}
-
-fn unique_incidents(url: &str, senders: usize, enough: usize) -> Load {
+/// Senders post new incidents, each of a fresh id, to `p` until `enough`
+/// are answered 2xx; then `p` is killed with SIGKILL under them. The ids
+/// answered 2xx, in the order they were.
+async fn acknowledged_until_killed(p: Proc, senders: usize, enough: usize) -> Vec<String> {
+    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
-    let notify = Arc::new(tokio::sync::Notify::new());
+    let reached = Arc::new(tokio::sync::Notify::new());
     let mut set = tokio::task::JoinSet::new();
     for s in 0..senders {
-        let (url, acknowledged, notify) = (url.to_owned(), acknowledged.clone(), notify.clone());
+        let (url, acknowledged, reached) = (url.clone(), acknowledged.clone(), reached.clone());
         set.spawn(async move {
             let client = reqwest::Client::new();
             for n in 0.. {
@@ -582,17 +577,21 @@ fn unique_incidents(url: &str, senders: usize, enough: usize) -> Load {
                     let mut a = acknowledged.lock().unwrap();
                     a.push(id);
                     if a.len() == enough {
-                        notify.notify_one();
+                        reached.notify_one();
                     }
                 }
             }
         });
     }
-    Load {
-        acknowledged,
-        enough: notify,
-        senders: set,
-    }
+    tokio::time::timeout(Duration::from_secs(120), reached.notified())
+        .await
+        .unwrap_or_else(|_| panic!("{enough} webhooks acknowledged"));
+    p.signal("KILL");
+    let _ = p.wait();
+    while set.join_next().await.is_some() {}
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= enough);
+    acknowledged
 }
 
 #[tokio::test]
@@ -602,22 +601,7 @@ async fn sigkill_under_concurrent_load_loses_no_acknowledged_webhook() {
     let fake = FakeItoc360::start("itoc-token").await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), Some((&fake.base_url, "itoc-token")));
-    let p = start(&config);
-    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
-
-    let Load {
-        acknowledged,
-        enough,
-        mut senders,
-    } = unique_incidents(&url, SENDERS, 200);
-    tokio::time::timeout(Duration::from_secs(60), enough.notified())
-        .await
-        .expect("200 webhooks acknowledged");
-    p.signal("KILL");
-    let _ = p.wait();
-    while senders.join_next().await.is_some() {}
-    let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= 200);
+    let acknowledged = acknowledged_until_killed(start(&config), SENDERS, 200).await;
 
     // A new process finds every acknowledged webhook and delivers every
     // decided trigger — also those committed but killed before their answer,
@@ -730,19 +714,7 @@ async fn a_power_cut_under_load_loses_no_acknowledged_webhook() {
             ("POWERCUT_SHADOW", synced.path().to_str().unwrap()),
         ],
     );
-    let url = format!("{}/webhooks/statuspage?token={TOKEN}", p.address);
-    let Load {
-        acknowledged,
-        enough,
-        mut senders,
-    } = unique_incidents(&url, 16, 800);
-    tokio::time::timeout(Duration::from_secs(120), enough.notified())
-        .await
-        .expect("800 webhooks acknowledged");
-    p.signal("KILL");
-    let _ = p.wait();
-    while senders.join_next().await.is_some() {}
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = acknowledged_until_killed(p, 16, 800).await;
 
     // The disk after the cut: each file as it was at its last sync.
     let cut = tempfile::tempdir().unwrap();
