@@ -58,7 +58,10 @@ pub struct EventView {
     pub outcome_class: &'static str,
     pub reason: String,
     pub emitted: Option<String>,
-    pub delivery: Option<DeliveryView>,
+    /// Each event it decided: what (naming another entity or destination
+    /// when it is not the webhook's own or the default), and where its
+    /// delivery stands.
+    pub deliveries: Vec<(String, DeliveryView)>,
 }
 
 /// Where an event for ITOC360 stands, as shown.
@@ -126,14 +129,22 @@ impl From<&EventRow> for EventView {
                 (Some(a), None) => Some(a.clone()),
                 _ => None,
             },
-            delivery: r.delivery.as_deref().map(|d| {
-                DeliveryView::new(
-                    d,
-                    r.delivery_attempts.unwrap_or(0),
-                    r.delivery_error.clone(),
-                    r.outbox_id,
-                )
-            }),
+            deliveries: r
+                .events
+                .iter()
+                .map(|e| {
+                    let mut what = format!("{} ({})", e.action, e.priority);
+                    if r.entity_id.as_deref() != Some(e.entity_id.as_str()) {
+                        what.push_str(&format!(" · {} {}", e.kind, e.entity_id));
+                    }
+                    if e.destination != "default" {
+                        what.push_str(&format!(" → {}", e.destination));
+                    }
+                    let view =
+                        DeliveryView::new(&e.state, e.attempts, e.last_error.clone(), Some(e.outbox_id));
+                    (what, view)
+                })
+                .collect(),
         }
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::rules::decide::{self, Emit, Quiet, Target};
-use crate::rules::domain::{Action, Alert, ComponentStatus, IncidentStatus, Outcome, Priority};
+use crate::rules::domain::{Alert, ComponentStatus, IncidentStatus, Outcome, Priority};
 use crate::rules::parse::{ComponentEvent, IncidentEvent};
 use crate::rules::time::format_time;
 
@@ -188,31 +188,28 @@ pub fn component_step(
     applied(prior, status.as_str(), target, false, source)
 }
 
-/// What an incident's event does to one associated component whose alert
-/// is open (docs/BEHAVIOUR.md, "Component: priority"): when the incident's alert
-/// opened or rose (`incident_emit` is a trigger) to a priority above the
-/// component's, the component is re-triggered at the incident's priority;
-/// otherwise nothing — an incident never lowers a component.
-pub fn component_lift(
-    component: &Prior,
-    incident_emit: Option<Emit>,
-    incident: &str,
-) -> Option<Step> {
-    let emit = incident_emit.filter(|e| e.action == Action::Trigger)?;
+/// What an incident's event does to one component it lists whose alert is
+/// open (docs/BEHAVIOUR.md, "Component: priority"): while the incident's
+/// alert is open (`incident_after`) at a priority above the component's,
+/// the component is re-triggered at the incident's priority — whether the
+/// incident just opened, rose, or newly lists the component, so the order
+/// of an action's webhooks does not matter; otherwise nothing: an incident
+/// never lowers a component.
+pub fn component_lift(component: &Prior, incident_after: Alert, incident: &str) -> Option<Step> {
+    let Alert::Open(raised) = incident_after else {
+        return None;
+    };
     let Alert::Open(current) = component.alert else {
         return None;
     };
-    if current >= emit.priority {
+    if current >= raised {
         return None;
     }
-    let d = decide::decide(component.alert, Target::open(emit.priority));
+    let d = decide::decide(component.alert, Target::open(raised));
     let status = component.status.as_deref().unwrap_or("open");
     Some(Step {
         outcome: d.outcome,
-        reason: format!(
-            "{status}: priority {current} → {}, raised by incident {incident}",
-            emit.priority
-        ),
+        reason: format!("{status}: priority {current} → {raised}, raised by incident {incident}"),
         applied: true,
         after: d.after,
         emit: d.emit,

@@ -370,49 +370,50 @@ fn duplicate_keys() {
     );
 }
 
-/// An incident's event and one associated component open before it:
-/// (component alert, incident's emitted event) → the component's outcome,
-/// alert and emitted event, if it changes at all.
+/// An incident's event and one component it lists, open before it:
+/// (component alert, incident's alert after its event) → the component's
+/// outcome, alert and emitted event, if it changes at all.
 #[test]
 fn incidents_lift_their_open_components() {
     use Outcome::*;
     type Lifted = Option<(Outcome, Alert, Option<Emit>)>;
     #[rustfmt::skip]
-    let rows: &[(Alert, Option<Emit>, Lifted)] = &[
-        // Opening or rising above the component: re-trigger at the incident's priority.
+    let rows: &[(Alert, Alert, Lifted)] = &[
+        // Open above the component (opened, rose, or newly listing it):
+        // re-trigger at the incident's priority.
         (
             Alert::Open(Medium),
-            trig(Critical),
+            Alert::Open(Critical),
             Some((Retriggered, Alert::Open(Critical), trig(Critical))),
         ),
         (
             Alert::Open(Medium),
-            trig(High),
+            Alert::Open(High),
             Some((Retriggered, Alert::Open(High), trig(High))),
         ),
         (
             Alert::Open(Low),
-            trig(Medium),
+            Alert::Open(Medium),
             Some((Retriggered, Alert::Open(Medium), trig(Medium))),
         ),
         // Never lowers, never repeats the same priority.
-        (Alert::Open(Critical), trig(High), None),
+        (Alert::Open(Critical), Alert::Open(High), None),
         // Component first, then an incident of impact none: stays at Medium.
-        (Alert::Open(Medium), trig(Low), None),
-        (Alert::Open(High), trig(High), None),
-        // A resolve, or an incident event that sends nothing, leaves it.
-        (Alert::Open(Medium), res(Critical), None),
-        (Alert::Open(Medium), None, None),
+        (Alert::Open(Medium), Alert::Open(Low), None),
+        (Alert::Open(High), Alert::Open(High), None),
+        // A closed incident leaves it.
+        (Alert::Open(Medium), Alert::Closed, None),
         // A closed component is not opened by an incident.
-        (Alert::Closed, trig(Critical), None),
+        (Alert::Closed, Alert::Open(Critical), None),
     ];
-    for &(alert, incident_emit, want) in rows {
+    for &(alert, incident_after, want) in rows {
         let component = prior(alert, "major_outage", 50);
-        let got = component_lift(&component, incident_emit, "\"API down\" (i)")
+        let got = component_lift(&component, incident_after, "\"API down\" (i)")
             .map(|s| (s.outcome, s.after, s.emit));
-        assert_eq!(got, want, "{alert:?} {incident_emit:?}");
+        assert_eq!(got, want, "{alert:?} {incident_after:?}");
     }
-    let lifted = component_lift(&open(Medium), trig(Critical), "\"API down\" (i)").unwrap();
+    let lifted =
+        component_lift(&open(Medium), Alert::Open(Critical), "\"API down\" (i)").unwrap();
     assert!(lifted.applied);
     assert!(
         lifted.reason.contains("medium → critical")
@@ -455,7 +456,7 @@ fn both_orders_agree_for_every_impact_and_status() {
         ] {
             let first = component_step(&closed(), &comp(status), None, Some(emit.priority), rules);
             let early = component_step(&closed(), &comp(status), None, None, rules);
-            let late = component_lift(&prior(early.after, status, 100), incident.emit, "i")
+            let late = component_lift(&prior(early.after, status, 100), incident.after, "i")
                 .map_or(early.after, |l| l.after);
             let want = Alert::Open(emit.priority.max(Medium));
             assert_eq!((first.after, late), (want, want), "{impact} {status}");
@@ -484,18 +485,158 @@ fn component_priority_does_not_depend_on_arrival_order() {
         Some(Critical),
         rules,
     );
-    assert!(component_lift(&closed(), incident.emit, "i").is_none());
+    assert!(component_lift(&closed(), incident.after, "i").is_none());
     let emitted_a = vec![first.emit];
 
     // Component first: it opens at Medium, then the incident lifts it.
     let early = component_step(&closed(), &comp("major_outage"), None, None, rules);
     assert_eq!(early.after, Alert::Open(Medium));
     let prior_b = prior(early.after, "major_outage", 100);
-    let lift = component_lift(&prior_b, incident.emit, "i").expect("lifted");
+    let lift = component_lift(&prior_b, incident.after, "i").expect("lifted");
     let emitted_b = vec![early.emit, lift.emit];
 
     assert_eq!(first.after, Alert::Open(Critical));
     assert_eq!(lift.after, first.after, "both orders end at the same state");
     assert_eq!(emitted_a, [trig(Critical)]);
     assert_eq!(emitted_b, [trig(Medium), trig(Critical)]);
+}
+
+/// An incident event of `impact` at `at` (seconds), listing component `c`
+/// when `listing`.
+fn inc_at(status: &str, impact: &str, at: i64, listing: bool) -> IncidentEvent {
+    let mut ev = inc(status, Some(impact), None);
+    ev.updated_at = Some(t(at));
+    if let Some(u) = ev.latest_update.as_mut() {
+        u.id = Some(format!("u{at}"));
+        u.created_at = Some(t(at));
+    }
+    if listing {
+        ev.components = vec![crate::rules::parse::ComponentRef {
+            id: "c".into(),
+            name: Some("API".into()),
+        }];
+    }
+    ev
+}
+
+fn comp_at(status: &str, at: i64) -> ComponentEvent {
+    let mut ev = comp(status);
+    ev.update_id = Some(format!("cu{at}"));
+    ev.created_at = Some(t(at));
+    ev
+}
+
+/// The entity's prior after an applied step at `at`.
+fn after(step: &Step, status: &str, at: i64) -> Prior {
+    prior(step.after, status, at)
+}
+
+/// The open incidents' priority a component reads: the incident's, while
+/// it is open and lists the component.
+fn listing_priority(incident: Alert, listing: bool) -> Option<Priority> {
+    match incident {
+        Alert::Open(p) if listing => Some(p),
+        _ => None,
+    }
+}
+
+/// Every pair of webhooks of one Statuspage action — an incident's update
+/// and a component's change — from every consistent state before it, in
+/// both orders, ends with the same alerts and priorities wherever
+/// docs/BEHAVIOUR.md promises it: the component returns to closed, or the
+/// incident stays or becomes open, no lower than before, still listing the
+/// component if it did (an incident that falls, resolves or stops listing a
+/// component never lowers it: the component's own next event does).
+#[test]
+fn an_actions_two_webhooks_agree_in_either_order() {
+    const IMPACTS: [&str; 5] = ["none", "minor", "major", "critical", "maintenance"];
+    const INCIDENT: [&str; 4] = ["investigating", "identified", "monitoring", "resolved"];
+    const COMPONENT: [&str; 5] = [
+        "operational",
+        "degraded_performance",
+        "partial_outage",
+        "major_outage",
+        "under_maintenance",
+    ];
+    let mut checked = 0;
+    for rules in [ON, OFF] {
+        for before in INCIDENT.iter().flat_map(|s| IMPACTS.map(|i| (*s, i))) {
+            for listed_before in [false, true] {
+                for comp_before in COMPONENT {
+                    for now in INCIDENT.iter().flat_map(|s| IMPACTS.map(|i| (*s, i))) {
+                        for listed_now in [false, true] {
+                            for comp_now in COMPONENT {
+                                // The state before: the incident, then the
+                                // component reading it.
+                                let i0 = incident_step(
+                                    &closed(),
+                                    &inc_at(before.0, before.1, 10, listed_before),
+                                    None,
+                                    rules,
+                                );
+                                let c0 = component_step(
+                                    &closed(),
+                                    &comp_at(comp_before, 20),
+                                    None,
+                                    listing_priority(i0.after, listed_before),
+                                    rules,
+                                );
+                                let inc_prior = after(&i0, before.0, 10);
+                                let comp_prior = after(&c0, comp_before, 20);
+                                let inc_event = inc_at(now.0, now.1, 100, listed_now);
+                                let comp_event = comp_at(comp_now, 100);
+                                let lift = |c: &Prior, incident: Alert| {
+                                    if !listed_now {
+                                        return c.clone();
+                                    }
+                                    component_lift(c, incident, "i")
+                                        .map_or(c.clone(), |s| after(&s, comp_before, 20))
+                                };
+
+                                // Incident first.
+                                let inc_a = incident_step(&inc_prior, &inc_event, None, rules);
+                                let comp_a = component_step(
+                                    &lift(&comp_prior, inc_a.after),
+                                    &comp_event,
+                                    None,
+                                    listing_priority(inc_a.after, listed_now),
+                                    rules,
+                                );
+                                // Component first.
+                                let comp_b = component_step(
+                                    &comp_prior,
+                                    &comp_event,
+                                    None,
+                                    listing_priority(inc_prior.alert, listed_before),
+                                    rules,
+                                );
+                                let inc_b = incident_step(&inc_prior, &inc_event, None, rules);
+                                let comp_b = lift(&after(&comp_b, comp_now, 100), inc_b.after);
+
+                                let no_lower = match (inc_prior.alert, inc_a.after) {
+                                    (_, Alert::Closed) => false,
+                                    (Alert::Open(p0), Alert::Open(p1)) => p1 >= p0,
+                                    (Alert::Closed, Alert::Open(_)) => true,
+                                };
+                                let promised = comp_a.after == Alert::Closed
+                                    || (no_lower && (listed_now || !listed_before));
+                                if !promised {
+                                    continue;
+                                }
+                                checked += 1;
+                                assert_eq!(
+                                    (inc_a.after, comp_a.after),
+                                    (inc_b.after, comp_b.alert),
+                                    "{rules:?}: incident {before:?} (listing: {listed_before}) \
+                                     → {now:?} (listing: {listed_now}); component \
+                                     {comp_before} → {comp_now}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked} cases checked");
 }

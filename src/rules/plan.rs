@@ -11,7 +11,6 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::rules::decide::Emit;
 use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
 use crate::rules::machine::{self, Prior, Rules, Step};
 use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
@@ -613,8 +612,9 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
     plan
 }
 
-/// Re-triggers the incident's open components at its priority when its
-/// alert opened or rose (`machine::component_lift`), so the order in which
+/// Re-triggers the incident's open components at its priority while its
+/// alert is open above theirs (`machine::component_lift`): when it opens or
+/// rises, and when it newly lists a component, so the order in which
 /// Statuspage delivers an action's incident and component webhooks does not
 /// change the outcome.
 fn raise_components(
@@ -625,9 +625,9 @@ fn raise_components(
     at: DateTime<Utc>,
     s: &Setting<'_>,
 ) {
-    let incident_emit: Option<Emit> = plan.step.emit;
+    let incident_after = plan.step.after;
     for c in &ctx.open_components {
-        let Some(lift) = machine::component_lift(&c.stored.prior, incident_emit, label) else {
+        let Some(lift) = machine::component_lift(&c.stored.prior, incident_after, label) else {
             continue;
         };
         let (Some(emit), Alert::Open(priority)) = (lift.emit, lift.after) else {

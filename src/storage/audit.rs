@@ -79,8 +79,10 @@ pub fn filter_time(field: &'static str, v: &str) -> Result<String, BadFilter> {
     })
 }
 
-/// One line of the audit log: a webhook, what it did, and where its
-/// event for ITOC360 stands.
+/// One line of the audit log: a webhook, what it did, and where the events
+/// it decided for ITOC360 stand — one line per webhook, however many events
+/// it decided (an incident and the components it raised, several
+/// destinations).
 #[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
 pub struct EventRow {
     pub id: String,
@@ -100,20 +102,61 @@ pub struct EventRow {
     pub reason: String,
     pub action: Option<String>,
     pub priority: Option<String>,
-    /// pending | delivered | dead | skipped, when an event was decided.
-    pub delivery: Option<String>,
-    pub delivery_attempts: Option<i64>,
-    pub delivery_error: Option<String>,
-    /// The outbox row of the event decided, if any.
-    pub outbox_id: Option<i64>,
+    /// The events it decided, in the order decided (filled after the
+    /// webhooks are read).
+    #[sqlx(skip)]
+    pub events: Vec<DecidedEvent>,
+}
+
+/// An event a webhook decided for ITOC360, as the log line shows it.
+#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+pub struct DecidedEvent {
+    #[serde(skip)]
+    pub webhook_id: String,
+    /// The outbox row.
+    pub outbox_id: i64,
+    pub kind: String,
+    pub entity_id: String,
+    /// `default` or a route's name.
+    pub destination: String,
+    pub action: String,
+    pub priority: String,
+    /// pending | delivered | dead | skipped | cancelled
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
 }
 
 const ROW_SELECT: &str =
     "SELECT w.id, w.received_at, w.source, w.origin, w.kind, w.page_id, w.entity_id,
         w.entity_name, w.old_status, w.new_status, w.impact, w.event_at, w.outcome, w.reason,
-        w.action, w.priority, o.state AS delivery, o.attempts AS delivery_attempts,
-        o.last_error AS delivery_error, o.id AS outbox_id
-    FROM webhooks w LEFT JOIN outbox o ON o.webhook_id = w.id";
+        w.action, w.priority
+    FROM webhooks w";
+
+/// Fills each row's `events` with one more read: the outbox rows of the
+/// page's webhooks.
+async fn with_events(r: &Reader, rows: &mut [EventRow]) -> ReadResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; rows.len()].join(", ");
+    let sql = format!(
+        "SELECT webhook_id, id AS outbox_id, kind, entity_id, destination, action, priority,
+            state, attempts, last_error
+         FROM outbox WHERE webhook_id IN ({marks}) ORDER BY id"
+    );
+    let ids: Vec<Arg<'_>> = rows
+        .iter()
+        .map(|row| super::sql::ToArg::to_arg(&row.id))
+        .collect();
+    let events: Vec<DecidedEvent> = r.all(&sql, &ids).await?;
+    for e in events {
+        if let Some(row) = rows.iter_mut().find(|row| row.id == e.webhook_id) {
+            row.events.push(e);
+        }
+    }
+    Ok(())
+}
 
 /// A page of the log, newest first.
 #[derive(Debug, Clone, Serialize)]
@@ -219,6 +262,7 @@ pub async fn list(r: &Reader, f: &Filters) -> Result<LogPage, ListError> {
     } else {
         None
     };
+    with_events(r, &mut events).await?;
     Ok(LogPage {
         events,
         next_cursor,
@@ -293,9 +337,10 @@ const OUTBOX_SELECT: &str =
 
 pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
     let sql = format!("{ROW_SELECT} WHERE w.id = ?");
-    let Some(event) = r.optional::<EventRow>(&sql, &args![id]).await? else {
+    let Some(mut event) = r.optional::<EventRow>(&sql, &args![id]).await? else {
         return Ok(None);
     };
+    with_events(r, std::slice::from_mut(&mut event)).await?;
     let (event_id, remote_addr, body_bytes, body): (Option<String>, Option<String>, i64, Vec<u8>) =
         r.optional(
             match r.dialect() {

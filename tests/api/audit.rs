@@ -10,6 +10,10 @@ use crate::helpers::*;
 
 const INC: &str = "01_incident_created_investigating_critical.json";
 
+fn s(v: &str) -> String {
+    v.to_owned()
+}
+
 async fn api(app: &TestApp, path: &str) -> Value {
     let (status, body) = app.get(path).await;
     assert_eq!(status, 200, "{path}: {body}");
@@ -153,6 +157,96 @@ async fn pagination_walks_every_row_once() {
         html2.contains("Incident 3") && !html2.contains("Incident 6"),
         "{older}"
     );
+    app.stop().await;
+}
+
+/// A webhook that decided several events (an incident and the component it
+/// raises) is one line of the log with its events on it, and paging never
+/// skips or repeats a webhook, whatever the page size.
+#[tokio::test]
+async fn the_log_is_one_line_per_webhook_with_its_events() {
+    needs_database!();
+    let app = spawn_app().await;
+    for n in 0..4 {
+        let component = format!("c{n}");
+        let opened = fixture_with(
+            "03_component_major_outage.json",
+            &[
+                ("component.id", json!(component)),
+                ("component_update.id", json!(format!("cu{n}"))),
+                ("component_update.component_id", json!(component)),
+            ],
+        );
+        assert_eq!(app.outcome(opened).await, "triggered");
+        let raising = fixture_with(
+            INC,
+            &[
+                ("incident.id", json!(format!("i{n}"))),
+                ("incident.name", json!(format!("Incident {n}"))),
+                ("incident.components.0.id", json!(component)),
+                (
+                    "incident.incident_updates.0.affected_components.0.code",
+                    json!(component),
+                ),
+            ],
+        );
+        assert_eq!(app.outcome(raising).await, "triggered");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM outbox").await, 12);
+    let all = api(&app, "/api/events?limit=100").await;
+    let rows = all["events"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "one line per webhook: {all}");
+    let incident = &rows[0];
+    assert_eq!(incident["entity_id"], "i3");
+    let mut events: Vec<(String, String, String)> = incident["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap().to_owned();
+            (field("kind"), field("entity_id"), field("priority"))
+        })
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        [
+            (s("component"), s("c3"), s("critical")),
+            (s("incident"), s("i3"), s("critical")),
+        ]
+    );
+    let want: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    for size in 1..=5 {
+        let mut seen = Vec::new();
+        let mut path = format!("/api/events?limit={size}");
+        loop {
+            let page = api(&app, &path).await;
+            seen.extend(
+                page["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_str().unwrap().to_owned()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/api/events?limit={size}&before={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, want, "pages of {size}: every webhook once, in order");
+    }
+    // The page shows the webhook once, with both events and their delivery.
+    let (_, html) = app.get("/events?kind=incident").await;
+    assert_eq!(html.matches("class=\"row\"").count(), 4);
+    assert!(
+        html.contains("trigger (critical) · component c3: <span class=\"delivery"),
+        "{html}"
+    );
+    let detail = api(&app, &format!("/api/events/{}", want[0])).await;
+    assert_eq!(detail["event"]["events"].as_array().unwrap().len(), 2);
     app.stop().await;
 }
 

@@ -600,6 +600,58 @@ async fn component_priority_does_not_depend_on_webhook_order() {
     app.stop().await;
 }
 
+/// An incident already open at Critical that newly lists a component in an
+/// update, and that component's own outage webhook: in either order the
+/// component ends open at Critical (docs/BEHAVIOUR.md, "Component:
+/// priority").
+#[tokio::test]
+async fn an_open_incident_newly_listing_a_component_raises_it_in_either_order() {
+    needs_database!();
+    let unlisted = [
+        ("incident.components", json!([])),
+        ("incident.incident_updates.0.affected_components", json!([])),
+    ];
+    let listing = incident_update("identified", "10:30", &[]);
+    let outage = component_change("operational", "partial_outage", "10:29");
+
+    // Component first: it opens at Medium, then the update raises it.
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(fixture_with(INC, &unlisted)).await, "triggered");
+    assert_eq!(app.outcome(outage.clone()).await, "triggered");
+    assert_eq!(component_events(&app).await, [(s("trigger"), s("medium"))]);
+    let (status, v) = app.post_json(listing.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["outcome"], "deduplicated", "the incident's own outcome");
+    assert_eq!(
+        component_events(&app).await,
+        [(s("trigger"), s("medium")), (s("trigger"), s("critical"))]
+    );
+    let late: String = app
+        .db()
+        .value(
+            "SELECT alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1'",
+            &[],
+        )
+        .await;
+    app.stop().await;
+
+    // The update first: the component opens at Critical.
+    let app = spawn_app().await;
+    assert_eq!(app.outcome(fixture_with(INC, &unlisted)).await, "triggered");
+    assert_eq!(app.outcome(listing).await, "deduplicated");
+    assert_eq!(app.outcome(outage).await, "triggered");
+    assert_eq!(component_events(&app).await, [(s("trigger"), s("critical"))]);
+    let early: String = app
+        .db()
+        .value(
+            "SELECT alert_priority FROM components WHERE component_id = 'r7p3k9d2m5w1'",
+            &[],
+        )
+        .await;
+    assert_eq!((late.as_str(), early.as_str()), ("critical", "critical"));
+    app.stop().await;
+}
+
 /// Reads what the server answers on a raw connection (until it closes it,
 /// or 10 s pass), as text.
 async fn answer_of(stream: &mut tokio::net::TcpStream) -> String {
