@@ -140,8 +140,12 @@ impl From<&EventRow> for EventView {
                     if e.destination != "default" {
                         what.push_str(&format!(" → {}", e.destination));
                     }
-                    let view =
-                        DeliveryView::new(&e.state, e.attempts, e.last_error.clone(), Some(e.outbox_id));
+                    let view = DeliveryView::new(
+                        &e.state,
+                        e.attempts,
+                        e.last_error.clone(),
+                        Some(e.outbox_id),
+                    );
                     (what, view)
                 })
                 .collect(),

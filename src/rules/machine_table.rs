@@ -412,8 +412,7 @@ fn incidents_lift_their_open_components() {
             .map(|s| (s.outcome, s.after, s.emit));
         assert_eq!(got, want, "{alert:?} {incident_after:?}");
     }
-    let lifted =
-        component_lift(&open(Medium), Alert::Open(Critical), "\"API down\" (i)").unwrap();
+    let lifted = component_lift(&open(Medium), Alert::Open(Critical), "\"API down\" (i)").unwrap();
     assert!(lifted.applied);
     assert!(
         lifted.reason.contains("medium → critical")

@@ -641,7 +641,7 @@ pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
                       WHERE d.page_id = a.page_id AND d.kind = a.kind AND d.entity_id = a.entity_id
                         AND (coalesce(d.held_action, '') <> 'resolve' OR d.held_until > ?1)
                       ORDER BY d.destination) labels) AS destinations
-         FROM open_alerts a
+         FROM open_entities a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
              WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id
                AND x.state <> 'cancelled')

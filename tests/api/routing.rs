@@ -164,6 +164,27 @@ async fn alerts_go_to_the_teams_that_own_them_in_their_formats() {
         assert!(metrics.contains(line), "{line}\n{metrics}");
     }
     assert!(alerts.contains("data-label=\"At\">default<"), "{alerts}");
+    // SQL lists what is open per destination: the incident at both teams.
+    let open: Vec<(String, String, String, String)> = app
+        .db()
+        .all(
+            "SELECT destination, kind, entity_id, priority FROM open_alerts
+             ORDER BY destination, kind, entity_id",
+            &[],
+        )
+        .await;
+    let open_row = |d: &str, k: &str, e: &str, p: &str| -> (String, String, String, String) {
+        (d.into(), k.into(), e.into(), p.into())
+    };
+    assert_eq!(
+        open,
+        [
+            open_row("default", "component", "bil1", "medium"),
+            open_row("team-a", "component", "r7p3k9d2m5w1", "critical"),
+            open_row("team-a", "incident", "lq0v6n2c9t4h", "critical"),
+            open_row("team-b", "incident", "lq0v6n2c9t4h", "critical"),
+        ]
+    );
 
     // The API comes back: its resolve goes where it was open, and only there.
     let back = component_change("major_outage", "operational", "10:40");

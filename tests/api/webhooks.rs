@@ -640,7 +640,10 @@ async fn an_open_incident_newly_listing_a_component_raises_it_in_either_order() 
     assert_eq!(app.outcome(fixture_with(INC, &unlisted)).await, "triggered");
     assert_eq!(app.outcome(listing).await, "deduplicated");
     assert_eq!(app.outcome(outage).await, "triggered");
-    assert_eq!(component_events(&app).await, [(s("trigger"), s("critical"))]);
+    assert_eq!(
+        component_events(&app).await,
+        [(s("trigger"), s("critical"))]
+    );
     let early: String = app
         .db()
         .value(
