@@ -297,6 +297,10 @@ pub struct Reconcile {
     pub misses_to_resolve: u32,
     /// Timeout of one request to a status API.
     pub timeout_ms: u64,
+    /// The most a status API answer may hold: a longer one is cut off and
+    /// the round fails with the reason (a real `summary.json` is well under
+    /// 1 MB).
+    pub max_body_bytes: u64,
 }
 
 impl Default for Reconcile {
@@ -305,6 +309,7 @@ impl Default for Reconcile {
             interval_secs: 300,
             misses_to_resolve: 2,
             timeout_ms: 10_000,
+            max_body_bytes: 8 * 1024 * 1024,
         }
     }
 }
@@ -864,6 +869,9 @@ impl Settings {
         }
         if self.reconcile.timeout_ms == 0 {
             return Err(err("reconcile.timeout_ms", "must be greater than 0"));
+        }
+        if self.reconcile.max_body_bytes < 1024 {
+            return Err(err("reconcile.max_body_bytes", "must be 1024 or more"));
         }
         for (i, p) in self.pages.iter().enumerate() {
             let key = format!("pages[{i}]");

@@ -44,7 +44,7 @@ struct PageTask {
     source: String,
     interval: Duration,
     misses_to_resolve: u32,
-    client: reqwest::Client,
+    client: StatusClient,
     pipeline: Pipeline,
     read: Reader,
     writer: Writer,
@@ -86,7 +86,7 @@ impl Reconciler {
                 "reconcile.interval_secs is under 60: status APIs publish no rate limit, poll gently"
             );
         }
-        let client = client(r.timeout_ms)?;
+        let client = client(r)?;
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (rounds_tx, rounds) = watch::channel(0u64);
         let rounds_tx = Arc::new(rounds_tx);
@@ -178,39 +178,88 @@ impl Handle {
 }
 
 /// A client for status APIs: the bridge's user agent, `timeout_ms` for
-/// connecting and for the whole answer.
-pub fn client(timeout_ms: u64) -> anyhow::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .timeout(Duration::from_millis(timeout_ms))
-        .connect_timeout(Duration::from_millis(timeout_ms))
+/// connecting and for the whole answer, answers cut off past
+/// `max_body_bytes`, and redirects followed only within the host asked
+/// (a page that moved to another host is reported, not followed).
+#[derive(Debug, Clone)]
+pub struct StatusClient {
+    http: reqwest::Client,
+    max_body_bytes: u64,
+}
+
+pub fn client(r: &crate::config::Reconcile) -> anyhow::Result<StatusClient> {
+    let same_host = reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().and_then(|u| u.host_str());
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if first.is_some() && first == attempt.url().host_str() {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    });
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(r.timeout_ms))
+        .connect_timeout(Duration::from_millis(r.timeout_ms))
         .user_agent(USER_AGENT)
+        .redirect(same_host)
         .build()
-        .context("building the status API client")
+        .context("building the status API client")?;
+    Ok(StatusClient {
+        http,
+        max_body_bytes: r.max_body_bytes,
+    })
 }
 
 /// Fetches one document of the page's status API (`summary.json` …) as
-/// JSON; a private page's key goes in the `Authorization` header.
-pub async fn fetch(client: &reqwest::Client, page: &Page, path: &str) -> anyhow::Result<Value> {
+/// JSON; a private page's key goes in the `Authorization` header. The
+/// answer is read as it streams in and given up once it passes the
+/// client's `max_body_bytes`.
+pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Result<Value> {
     let url = format!("{}/api/v2/{path}", page.api_base());
-    let mut req = client.get(&url);
+    let mut req = client.http.get(&url);
     if !page.api_key.is_empty() {
         req = req.header(
             reqwest::header::AUTHORIZATION,
             format!("OAuth {}", page.api_key.expose()),
         );
     }
-    let res = req
+    let mut res = req
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
     let status = res.status();
+    if status.is_redirection() {
+        let to = res
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        anyhow::bail!(
+            "GET {url}: HTTP {}: redirected to another host ({}), not followed",
+            status.as_u16(),
+            crate::redact::printable(to)
+        );
+    }
     if status != reqwest::StatusCode::OK {
         anyhow::bail!("GET {url}: HTTP {}", status.as_u16());
     }
-    let bytes = res
-        .bytes()
+    let limit = client.max_body_bytes;
+    let too_long = || anyhow::anyhow!("GET {url}: answer larger than {limit} bytes, cut off");
+    if res.content_length().is_some_and(|n| n > limit) {
+        return Err(too_long());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = res
+        .chunk()
         .await
-        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?
+    {
+        if bytes.len() as u64 + chunk.len() as u64 > limit {
+            return Err(too_long());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
     serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("GET {url}: not JSON: {e}"))
 }
 

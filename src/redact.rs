@@ -57,6 +57,88 @@ pub fn mask(text: &str) -> String {
     redact_text(&out)
 }
 
+/// The shortest prefix of a secret that is masked where a cut ends the
+/// text: a shorter one says too little to matter, and would mask ordinary
+/// words.
+const MIN_PREFIX_LEN: usize = 8;
+
+/// Text from outside, masked (see [`mask`]) and then cut to `max_chars`
+/// (with `…`): masking first, so a secret cut at the boundary is not left
+/// half-visible; a cut that ends on the first 8 or more characters of a
+/// secret masks them too.
+pub fn mask_cut(text: &str, max_chars: usize) -> String {
+    let masked = mask(text);
+    let Some((cut_at, _)) = masked.char_indices().nth(max_chars) else {
+        return masked;
+    };
+    let mut out = masked[..cut_at].to_owned();
+    let known = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    let tail_secret = known
+        .iter()
+        .flat_map(|s| {
+            (MIN_PREFIX_LEN..s.len())
+                .rev()
+                .filter(|n| s.is_char_boundary(*n))
+                .map(move |n| &s[..n])
+        })
+        .filter(|prefix| out.ends_with(prefix))
+        .map(str::len)
+        .max();
+    if let Some(len) = tail_secret {
+        out.truncate(out.len() - len);
+        out.push_str(MASK);
+    }
+    out.push('…');
+    out
+}
+
+/// Characters that change how the text around them reads without showing
+/// themselves: controls (CR, LF, ESC …), bidirectional overrides and
+/// isolates, zero-width characters.
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
+}
+
+/// One line of text as it may safely reach a log line or a terminal: every
+/// hidden character written out visibly (`\n`, `\u{1b}`, `\u{202e}`), so a
+/// value cannot forge a line, move the cursor or reverse what follows.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    visible(s, false)
+}
+
+/// [`printable`] for text shown on a page, where line breaks and tabs are
+/// part of the text (an update's body): only they stay as they are.
+pub fn visible_on_page(s: &str) -> std::borrow::Cow<'_, str> {
+    visible(s, true)
+}
+
+fn visible(s: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
+    let kept = |c: char| keep_lines && matches!(c, '\n' | '\t' | '\r');
+    if !s.chars().any(|c| hidden(c) && !kept(c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            c if kept(c) || !hidden(c) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Masks every string inside a JSON value (see [`mask`]).
 pub fn mask_json(v: &mut Value) {
     match v {
@@ -184,6 +266,40 @@ mod tests {
             v,
             json!({"a": ["********"], "b": {"c": "?unsubscribe=[redacted]"}, "n": 1})
         );
+    }
+
+    #[test]
+    fn a_cut_never_leaves_a_secret_or_its_start() {
+        remember(["itoc-cut-secret-0123456789"]);
+        let echoed = format!(
+            "{}Authorization: Bearer itoc-cut-secret-0123456789 and so on",
+            "x".repeat(260)
+        );
+        // Cut inside the secret: masking first hides it whole.
+        let cut = mask_cut(&echoed, 300);
+        assert!(!cut.contains("itoc-cut"), "{cut}");
+        assert!(cut.contains("Bearer ********"), "{cut}");
+        // A text that itself ends on the secret's first 8+ characters.
+        let partial = format!("{}Bearer itoc-cut-secr and more", "y".repeat(281));
+        let cut = mask_cut(&partial, 300);
+        assert!(cut.ends_with("Bearer ********…"), "{cut}");
+        // Shorter than 8 characters of it: left alone; short text: whole.
+        let seven = mask_cut(&format!("{}itoc-cut-more", "z".repeat(293)), 300);
+        assert!(seven.ends_with("itoc-cu…"), "{seven}");
+        assert_eq!(mask_cut("short", 300), "short");
+    }
+
+    #[test]
+    fn hidden_characters_are_written_out() {
+        assert_eq!(
+            printable("a\r\nfake=1 \u{1b}[31mred \u{202e}cba\u{200b}"),
+            "a\\r\\nfake=1 \\u{1b}[31mred \\u{202e}cba\\u{200b}"
+        );
+        assert!(matches!(
+            printable("plain ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(visible_on_page("line\nnext\u{202e}"), "line\nnext\\u{202e}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(super) async fn components(
 ) -> anyhow::Result<()> {
     let policy = settings.policy();
     let page = page_of(settings, &policy, page);
-    let client = reconcile::client(settings.reconcile.timeout_ms)?;
+    let client = reconcile::client(&settings.reconcile)?;
     let summary = reconcile::fetch(&client, &page, "summary.json").await?;
     let found = catalog::read_catalog(&summary, &page.id)
         .map_err(|e| anyhow::anyhow!("{}/api/v2/summary.json: {e}", page.api_base()))?;

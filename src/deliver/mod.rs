@@ -94,6 +94,8 @@ impl Worker {
             .timeout(d.timeout())
             .connect_timeout(d.timeout())
             .user_agent(USER_AGENT)
+            // A 3xx is a failed attempt (see send.rs), never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let sender = Arc::new(Sender {
             writer,

@@ -59,8 +59,21 @@ impl Sender {
                     .and_then(|v| retry::parse_retry_after(v, Utc::now()));
                 let error = if resp.status().is_success() {
                     None
+                } else if resp.status().is_redirection() {
+                    // Never followed: the bearer token must not go to
+                    // another address, and a moved API is a configuration
+                    // to fix, not to guess.
+                    let to = resp
+                        .headers()
+                        .get("Location")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("?");
+                    Some(format!(
+                        "HTTP {status}: redirected to {}, not followed (check itoc360.base_url)",
+                        redact::mask_cut(to, ERROR_CHARS)
+                    ))
                 } else {
-                    Some(error_text(status, resp.text().await.unwrap_or_default()))
+                    Some(error_text(status, error_body(resp).await))
                 };
                 (Some(status), retry_after, error)
             }
@@ -143,18 +156,46 @@ impl Sender {
     }
 }
 
+/// The most of an error answer read: enough for any message, never a
+/// proxy's whole error page.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// The most of an error's text kept (stored, logged, shown): 2 KB of
+/// ASCII, a little more of other text.
+const ERROR_CHARS: usize = 2000;
+
+/// How much of a proxy's answer that is not ITOC360's JSON is kept.
+const PROXY_CHARS: usize = 300;
+
+/// The start of an error answer's body, read as it streams in.
+async fn error_body(mut resp: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() >= ERROR_BODY_BYTES {
+            bytes.truncate(ERROR_BODY_BYTES);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 /// ITOC360's `{"error": "..."}` message, or the start of whatever a proxy
-/// answered, masked: an answer that echoes the request's `Authorization`
-/// must not carry the token into the log or the database.
+/// answered, masked before it is cut: an answer that echoes the request's
+/// `Authorization` must not carry the token, or its start, into the log or
+/// the database.
 fn error_text(status: u16, body: String) -> String {
-    let msg = serde_json::from_str::<serde_json::Value>(&body)
+    let msg = match serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| body.chars().take(300).collect());
+    {
+        Some(msg) => redact::mask_cut(&msg, ERROR_CHARS),
+        None => redact::mask_cut(&body, PROXY_CHARS),
+    };
     if msg.is_empty() {
         format!("HTTP {status}")
     } else {
-        format!("HTTP {status}: {}", redact::mask(&msg))
+        format!("HTTP {status}: {msg}")
     }
 }
 
@@ -176,5 +217,5 @@ fn transport_error(err: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
         source = s.source();
     }
-    redact::mask(&text)
+    redact::mask_cut(&text, ERROR_CHARS)
 }

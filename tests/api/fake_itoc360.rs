@@ -23,6 +23,13 @@ pub enum Reply {
     /// Answer with this status and an error text that echoes the request's
     /// `Authorization` header, as a careless proxy does.
     Echo(u16),
+    /// Answer with this status and a plain-text page: `pad` characters,
+    /// then the request's `Authorization` header (a proxy's error page).
+    EchoText { status: u16, pad: usize },
+    /// A redirect (307: same method, same body) to this address.
+    Redirect(String),
+    /// Answer with this status and an `{"error": ...}` this many bytes long.
+    LongError(u16, usize),
 }
 
 /// A request the fake received.
@@ -185,11 +192,32 @@ async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse 
         .tokens
         .iter()
         .any(|t| authorization.as_deref() == Some(format!("Bearer {t}").as_str()));
+    match &reply {
+        Some(Reply::EchoText { status, pad }) => {
+            let text = format!(
+                "{}Authorization: {}",
+                "x".repeat(*pad),
+                authorization.as_deref().unwrap_or("")
+            );
+            record(state, arrived, &req, authorization, &body, *status);
+            return HttpResponse::build(actix_web::http::StatusCode::from_u16(*status).unwrap())
+                .content_type("text/plain")
+                .body(text);
+        }
+        Some(Reply::Redirect(to)) => {
+            record(state, arrived, &req, authorization, &body, 307);
+            return HttpResponse::TemporaryRedirect()
+                .insert_header(("Location", to.as_str()))
+                .finish();
+        }
+        _ => {}
+    }
     let (status, answer) = match (&reply, &authorization, &parsed) {
         (Some(Reply::Echo(s)), a, _) => (
             *s,
             json!({"error": format!("refused request with Authorization: {}", a.as_deref().unwrap_or(""))}),
         ),
+        (Some(Reply::LongError(s, n)), _, _) => (*s, json!({"error": "e".repeat(*n)})),
         (_, None, _) => (401, json!({"error": "missing authorization"})),
         (_, Some(_), _) if !known => (404, json!({"error": "source not found"})),
         (_, _, Err(e)) => (400, json!({"error": format!("invalid JSON: {e}")})),
@@ -220,6 +248,31 @@ async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse 
         r.insert_header(("Retry-After", secs.to_string()));
     }
     r.json(answer)
+}
+
+/// Records a request answered without the usual checks.
+fn record(
+    state: &Mutex<State>,
+    arrived: &Notify,
+    req: &HttpRequest,
+    authorization: Option<String>,
+    body: &[u8],
+    status: u16,
+) {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    state.lock().unwrap().received.push(Received {
+        authorization,
+        user_agent: header("User-Agent"),
+        content_type: header("Content-Type"),
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        status,
+    });
+    arrived.notify_waiters();
 }
 
 /// Checks a body as ITOC360 would; returns (type, fingerprint).

@@ -29,6 +29,10 @@ impl Answer {
 #[derive(Default)]
 struct State {
     answers: HashMap<String, Answer>,
+    /// Paths answered with this many bytes, streamed without a length.
+    streamed: HashMap<String, usize>,
+    /// Paths answered with a redirect to this location.
+    redirects: HashMap<String, String>,
     /// (path, Authorization header, User-Agent) of every request.
     seen: Vec<(String, Option<String>, Option<String>)>,
 }
@@ -63,6 +67,21 @@ fn answer(req: &HttpRequest, state: &Shared) -> HttpResponse {
     let mut s = state.lock().unwrap();
     s.seen
         .push((path.clone(), header("authorization"), header("user-agent")));
+    if let Some(to) = s.redirects.get(&path) {
+        return HttpResponse::Found()
+            .insert_header(("Location", to.as_str()))
+            .finish();
+    }
+    if let Some(&n) = s.streamed.get(&path) {
+        let chunk = web::Bytes::from(vec![b' '; 16 * 1024]);
+        let chunks = n.div_ceil(chunk.len());
+        let stream = futures_util::stream::iter(
+            (0..chunks).map(move |_| Ok::<_, actix_web::Error>(chunk.clone())),
+        );
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(stream);
+    }
     match s.answers.get(&path) {
         Some(a) => HttpResponse::build(actix_web::http::StatusCode::from_u16(a.status).unwrap())
             .content_type(if a.body.starts_with('<') {
@@ -109,6 +128,25 @@ impl FakeStatus {
             .unwrap()
             .answers
             .insert(path.to_owned(), answer);
+    }
+
+    /// Serves `n` bytes at `/api/v2/<path>`, streamed, with no length
+    /// announced.
+    pub fn set_streamed(&self, path: &str, n: usize) {
+        self.state
+            .lock()
+            .unwrap()
+            .streamed
+            .insert(path.to_owned(), n);
+    }
+
+    /// Answers `/api/v2/<path>` with a redirect to `location`.
+    pub fn set_redirect(&self, path: &str, location: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .redirects
+            .insert(path.to_owned(), location.to_owned());
     }
 
     /// Serves a page's truth: `summary.json` with these open incidents and
