@@ -108,28 +108,35 @@ fn hidden(c: char) -> bool {
         )
 }
 
-/// One line of text as it may safely reach a log line or a terminal: every
-/// hidden character written out visibly (`\n`, `\u{1b}`, `\u{202e}`), so a
-/// value cannot forge a line, move the cursor or reverse what follows.
+/// One line of text as it may safely reach a log line: every hidden
+/// character written out visibly (`\n`, `\u{1b}`, `\u{202e}`), so a value
+/// cannot forge a line, move the cursor or reverse what follows.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    visible(s, false)
+    visible(s, &[])
+}
+
+/// A line a command prints to the terminal, from text that came from
+/// outside: masked (see [`mask`]), its hidden characters written out except
+/// the tabs that separate its columns.
+pub fn terminal_line(s: &str) -> String {
+    visible(&mask(s), &['\t']).into_owned()
 }
 
 /// [`printable`] for text shown on a page, where line breaks and tabs are
 /// part of the text (an update's body): only they stay as they are.
 pub fn visible_on_page(s: &str) -> std::borrow::Cow<'_, str> {
-    visible(s, true)
+    visible(s, &['\n', '\t', '\r'])
 }
 
-fn visible(s: &str, keep_lines: bool) -> std::borrow::Cow<'_, str> {
-    let kept = |c: char| keep_lines && matches!(c, '\n' | '\t' | '\r');
-    if !s.chars().any(|c| hidden(c) && !kept(c)) {
+fn visible<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    let shown = |c: char| keep.contains(&c) || !hidden(c);
+    if s.chars().all(shown) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
-            c if kept(c) || !hidden(c) => out.push(c),
+            c if shown(c) => out.push(c),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -300,6 +307,7 @@ mod tests {
             std::borrow::Cow::Borrowed(_)
         ));
         assert_eq!(visible_on_page("line\nnext\u{202e}"), "line\nnext\\u{202e}");
+        assert_eq!(terminal_line("a\tb\u{1b}[2J\n"), "a\tb\\u{1b}[2J\\n");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The templates' escaper: every value a page shows is masked (configured
 //! secrets, `token=` and `unsubscribe=` values: `crate::redact::mask`) and
-//! then HTML-escaped, so no template can forget either.
+//! and its hidden characters (controls, bidirectional overrides,
+//! zero-width characters) written out visibly (`\u{202e}`), then
+//! HTML-escaped, so no template can forget any of it.
 
 use std::fmt::{self, Write};
 
@@ -10,7 +12,8 @@ pub struct MaskedHtml;
 
 impl askama::filters::Escaper for MaskedHtml {
     fn write_escaped_str<W: Write>(&self, dest: W, string: &str) -> fmt::Result {
-        askama::filters::Html.write_escaped_str(dest, &crate::redact::mask(string))
+        let masked = crate::redact::mask(string);
+        askama::filters::Html.write_escaped_str(dest, &crate::redact::visible_on_page(&masked))
     }
 }
 
@@ -30,5 +33,10 @@ mod tests {
             out,
             "&#60;b&#62;https://x/?token=[redacted]&#38;a=1&#60;/b&#62;"
         );
+        let mut out = String::new();
+        MaskedHtml
+            .write_escaped_str(&mut out, "txt.\u{202e}exe\u{200b}\nnext")
+            .unwrap();
+        assert_eq!(out, "txt.\\u{202e}exe\\u{200b}\nnext");
     }
 }

@@ -25,7 +25,7 @@ pub(super) async fn outbox(settings: Settings, cmd: OutboxCommand) -> anyhow::Re
                     err = r.last_error.as_deref().unwrap_or("-"),
                     title = r.title,
                 );
-                println!("{}", crate::redact::mask(&line));
+                println!("{}", crate::redact::terminal_line(&line));
             }
         }
         OutboxCommand::Retry(args) => {

@@ -55,7 +55,11 @@ pub(super) async fn components(
             serde_json::to_string_pretty(&as_value(&found, &verdicts, &policy))?
         );
     } else {
-        print!("{}", table(&found, &verdicts, &policy));
+        // Names come from the page: nothing in them reaches the terminal
+        // raw (an escape sequence, a bidi override).
+        for line in table(&found, &verdicts, &policy).lines() {
+            println!("{}", crate::redact::terminal_line(line));
+        }
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ async fn run(
                 println!("no silences");
             }
             for l in all {
-                println!("{}", crate::redact::mask(&line(&l, now)));
+                println!("{}", crate::redact::terminal_line(&line(&l, now)));
             }
         }
         (SilenceCommand::Expire { id }, _) => {

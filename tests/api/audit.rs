@@ -292,6 +292,38 @@ async fn payload_text_is_escaped_everywhere() {
     app.stop().await;
 }
 
+/// Bidirectional overrides and zero-width characters in a name are shown
+/// as what they are, not obeyed: "txt.exe" cannot pass for "exe.txt".
+#[tokio::test]
+async fn hidden_characters_are_shown_visibly_on_pages() {
+    needs_database!();
+    let app = spawn_app().await;
+    let (_, v) = app
+        .post_json(fixture_with(
+            INC,
+            &[("incident.name", json!("invoice\u{202e}txt.exe\u{200b}"))],
+        ))
+        .await;
+    let id = v["id"].as_str().unwrap();
+    for path in [
+        "/events".to_owned(),
+        format!("/events/{id}"),
+        "/alerts".to_owned(),
+    ] {
+        let (status, html) = app.get(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            !html.contains(['\u{202e}', '\u{200b}']),
+            "{path}: a raw bidi or zero-width character"
+        );
+        assert!(
+            html.contains("invoice\\u{202e}txt.exe\\u{200b}"),
+            "{path}: {html}"
+        );
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn secrets_are_redacted_in_pages_and_api() {
     needs_database!();

@@ -890,6 +890,51 @@ fn check_config_and_version() {
     assert!(err.contains("server.listen"), "{err}");
 }
 
+/// Ids, names and texts from outside cannot forge a line of the text log,
+/// colour it or reverse it: CR/LF, ANSI escapes and bidirectional controls
+/// are spelled out.
+#[tokio::test]
+async fn text_logs_spell_out_control_characters_from_outside() {
+    sqlite_only!();
+    let fake = FakeItoc360::start("itoc-token-for-forged-ids").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        Some((&fake.base_url, "itoc-token-for-forged-ids")),
+    );
+    let p = start_with(&config, &[("RUST_LOG", "info")]);
+    let forged = "i1\r\n2025-01-01T00:00:00Z ERROR forged line \u{1b}[31mred\u{202e}gnp.exe";
+    let body = fixture_with(
+        "01_incident_created_investigating_critical.json",
+        &[
+            ("incident.id", json!(forged)),
+            ("page.id", json!("page\nFORGED")),
+            ("incident.page_id", json!("page\nFORGED")),
+        ],
+    );
+    let (status, v) = p.post(body).await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("triggered")));
+    // Its delivery logs the fingerprint, which holds the incident's id.
+    fake.wait_for_requests(1).await;
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("webhook stored"), "{log}");
+    assert!(log.contains("fingerprint=statuspage:page"), "{log}");
+    for line in log.lines() {
+        assert!(
+            !line.trim_start().starts_with("2025-01-01") && !line.starts_with("FORGED"),
+            "a forged line:\n{log}"
+        );
+    }
+    assert!(!log.contains('\u{1b}'), "an ANSI escape reached the log");
+    assert!(!log.contains('\u{202e}'), "a bidi override reached the log");
+    assert!(!log.contains('\r'), "a carriage return reached the log");
+    assert!(log.contains(r"i1\r\n2025-01-01"), "{log}");
+    assert!(log.contains(r"\u{1b}[31mred\u{202e}gnp"), "{log}");
+    fake.stop().await;
+}
+
 #[tokio::test]
 async fn json_logs_are_one_object_per_line_with_the_same_fields_and_redaction() {
     sqlite_only!();
@@ -902,9 +947,21 @@ async fn json_logs_are_one_object_per_line_with_the_same_fields_and_redaction() 
         .post(fixture("01_incident_created_investigating_critical.json"))
         .await;
     assert_eq!((status, v["outcome"].as_str()), (200, Some("triggered")));
+    // A name whose `token=` value ends in a quote: masked after encoding,
+    // the mask would swallow the escaping backslashes and break the line.
+    let quoted = fixture_with(
+        "01_incident_created_investigating_critical.json",
+        &[
+            ("incident.id", json!("quoted1")),
+            ("incident.name", json!("see ?token=abc\\\" and \\ more")),
+        ],
+    );
+    assert_eq!(p.post(quoted).await.0, 200);
     p.signal("TERM");
     let (code, log) = p.wait();
     assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("quoted1"), "{log}");
+    assert!(!log.contains("abc"), "the token= value is masked:\n{log}");
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
@@ -1201,5 +1258,69 @@ async fn a_filter_naming_nothing_the_page_has_is_warned_about_once() {
         warned[0]
     );
     assert!(!log.contains("\"API\", which"), "{log}");
+    fake.stop().await;
+}
+
+/// What a command prints of text from outside (a component's name, an
+/// incident's title) reaches the terminal with its escape sequences and
+/// bidi overrides written out: nothing clears the screen or reverses a
+/// column.
+#[tokio::test]
+async fn commands_print_no_raw_control_characters() {
+    sqlite_only!();
+    let hostile = "Evil\u{1b}[2J\u{202e}txt.exe\r";
+    let fake = crate::fake_status::FakeStatus::start().await;
+    fake.set(
+        "summary.json",
+        crate::fake_status::Answer::json(json!({
+            "page": {"id": "x1y2z3a4b5c6", "name": "Vendor Cloud"},
+            "components": [{"id": "api1", "name": hostile, "status": "major_outage",
+                            "group": false, "group_id": null, "page_id": "x1y2z3a4b5c6",
+                            "position": 1}],
+            "incidents": []})),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // ITOC360 at a closed port: the event stays pending, so it is listed.
+    let config = write_config(
+        dir.path(),
+        Some(("http://127.0.0.1:9", "itoc-token-0123456789")),
+    );
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[[pages]]\nid = \"x1y2z3a4b5c6\"\nbase_url = \"{}\"\n",
+        fake.base_url
+    ));
+    std::fs::write(&config, text).unwrap();
+    let p = start(&config);
+    let named = fixture_with(
+        "01_incident_created_investigating_critical.json",
+        &[("incident.name", json!(hostile))],
+    );
+    assert_eq!(p.post(named).await.0, 200);
+    p.signal("TERM");
+    let (code, log) = p.wait();
+    assert_eq!(code, Some(0), "{log}");
+    let run = |args: &'static [&'static str]| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let out = bridge(&config).args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(0), "{args:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    for (args, shown) in [
+        (&["outbox", "list"][..], "Evil\\u{1b}[2J\\u{202e}txt.exe\\r"),
+        (
+            &["pages", "components", "x1y2z3a4b5c6"][..],
+            "Evil\\u{1b}[2J\\u{202e}txt.exe",
+        ),
+    ] {
+        let out = run(args).await.unwrap();
+        assert!(out.contains(shown), "{args:?}:\n{out}");
+        assert!(
+            !out.contains(['\u{1b}', '\u{202e}', '\r']),
+            "{args:?} printed a raw control character:\n{out:?}"
+        );
+    }
     fake.stop().await;
 }
