@@ -475,40 +475,78 @@ impl Database {
         !self.url.is_empty()
     }
 
-    /// The URL's password, as written and decoded: secrets to keep out of
-    /// logs.
+    /// Every credential the URL carries, as written and decoded: secrets
+    /// to keep out of logs. libpq takes a password in the userinfo
+    /// (`postgres://user:password@host`) and as the `password` (or a client
+    /// key's `sslpassword`) parameter of the query; a `passfile` is a path
+    /// and stays visible.
     fn url_password(&self) -> impl Iterator<Item = Cow<'_, str>> {
         let raw = self.url.expose();
+        let mut found: Vec<&str> = Vec::new();
         // postgres://user:password@host…: after the first ':' of the part
         // between "//" and the last '@' before the path.
         let rest = raw.split_once("://").map_or("", |(_, r)| r);
         let auth = rest.split(['/', '?']).next().unwrap_or("");
-        let password = auth
+        if let Some((_, p)) = auth
             .rsplit_once('@')
             .and_then(|(userinfo, _)| userinfo.split_once(':'))
-            .map_or("", |(_, p)| p);
-        let decoded = percent_encoding::percent_decode_str(password)
-            .decode_utf8()
-            .ok()
-            .filter(|d| d != password);
-        [Some(Cow::Borrowed(password)), decoded]
+        {
+            found.push(p);
+        }
+        found.extend(url_query_secrets(raw).map(|(_, v)| v));
+        found
             .into_iter()
+            .flat_map(|p| {
+                let decoded = percent_encoding::percent_decode_str(&p.replace('+', " "))
+                    .decode_utf8()
+                    .ok()
+                    .map(|d| Cow::Owned(d.into_owned()))
+                    .filter(|d| d != p);
+                [Some(Cow::Borrowed(p)), decoded]
+            })
             .flatten()
             .filter(|p| !p.is_empty())
     }
 
     /// Where the data lives, fit to print: the file's path, or the URL with
-    /// its password replaced by `****`.
+    /// every credential replaced by `****`.
     pub fn shown(&self) -> String {
         if !self.is_postgres() {
             return self.path.display().to_string();
         }
-        let mut shown = self.url.expose().to_owned();
-        for p in self.url_password().take(1) {
+        let raw = self.url.expose();
+        let mut shown = raw.to_owned();
+        let rest = raw.split_once("://").map_or("", |(_, r)| r);
+        let auth = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((_, p)) = auth
+            .rsplit_once('@')
+            .and_then(|(userinfo, _)| userinfo.split_once(':'))
+        {
             shown = shown.replacen(&format!(":{p}@"), ":****@", 1);
+        }
+        for (key, value) in url_query_secrets(raw) {
+            shown = shown.replace(&format!("{key}={value}"), &format!("{key}=****"));
         }
         shown
     }
+}
+
+/// The `password` and `sslpassword` parameters of a URL's query, as
+/// written: (key, value).
+fn url_query_secrets(url: &str) -> impl Iterator<Item = (&str, &str)> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split('#').next().unwrap_or("");
+    query.split('&').filter_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        let name = percent_encoding::percent_decode_str(key)
+            .decode_utf8()
+            .ok()?;
+        matches!(
+            name.to_ascii_lowercase().as_str(),
+            "password" | "sslpassword"
+        )
+        .then_some((key, value))
+    })
 }
 
 impl Default for Database {
@@ -1202,6 +1240,30 @@ mod tests {
             Settings::from_toml("[database]\nurl = \"postgres://localhost/sb\"").unwrap();
         assert_eq!(no_password.database.shown(), "postgres://localhost/sb");
         assert!(!no_password.secrets().any(|x| x.contains("localhost")));
+    }
+
+    /// Every credential form libpq accepts is masked: the userinfo's
+    /// password and the `password` / `sslpassword` parameters, written
+    /// plain or percent-encoded; a `passfile` path stays.
+    #[test]
+    fn every_credential_of_a_database_url_is_masked() {
+        let url = "postgres://u@h:5432/sb?sslmode=require&password=pa%24s+word&PassFile=/etc/pgpass&sslpassword=keypass";
+        let s = Settings::from_toml(&format!("[database]\nurl = \"{url}\"")).unwrap();
+        assert_eq!(
+            s.database.shown(),
+            "postgres://u@h:5432/sb?sslmode=require&password=****&PassFile=/etc/pgpass&sslpassword=****"
+        );
+        let secrets: Vec<String> = s.secrets().map(|x| x.into_owned()).collect();
+        for secret in ["pa%24s+word", "pa$s word", "keypass"] {
+            assert!(secrets.iter().any(|x| x == secret), "{secret}: {secrets:?}");
+        }
+        assert!(!secrets.iter().any(|x| x.contains("pgpass")));
+        let both = Settings::from_toml("[database]\nurl = \"postgres://u:one@h/sb?password=two\"")
+            .unwrap();
+        assert_eq!(
+            both.database.shown(),
+            "postgres://u:****@h/sb?password=****"
+        );
     }
 
     #[test]

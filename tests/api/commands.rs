@@ -583,42 +583,51 @@ async fn replay_candidate_lists_what_another_configuration_would_have_paged_and_
 /// `pg_dump`.
 #[test]
 fn a_database_url_is_shown_masked_and_backup_points_to_pg_dump() {
-    let tmp = tempfile::tempdir().unwrap();
-    let config = tmp.path().join("pg.toml");
-    // Nothing listens on port 9: every connection is refused at once.
-    std::fs::write(
-        &config,
-        format!(
-            "[database]\nurl = \"postgres://bridge:s3cret-pa%40ss@127.0.0.1:9/sb\"\n\n\
-             [[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n"
+    // The password in the userinfo, and as libpq's `password` parameter.
+    for (url, shown) in [
+        (
+            "postgres://bridge:s3cret-pa%40ss@127.0.0.1:9/sb",
+            "postgres://bridge:****@127.0.0.1:9/sb",
         ),
-    )
-    .unwrap();
-    let out = run(&config, tmp.path(), &["check-config"]);
-    assert!(out.status.success(), "{out:?}");
-    let text = stdout(&out);
-    assert!(
-        text.contains("database: postgres://bridge:****@127.0.0.1:9/sb (PostgreSQL"),
-        "{text}"
-    );
+        (
+            "postgres://bridge@127.0.0.1:9/sb?password=s3cret-q%40ery&sslmode=disable",
+            "postgres://bridge@127.0.0.1:9/sb?password=****&sslmode=disable",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let config = tmp.path().join("pg.toml");
+        // Nothing listens on port 9: every connection is refused at once.
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"{url}\"\n\n\
+                 [[sources]]\nname = \"statuspage\"\ntoken = \"{TOKEN}\"\n"
+            ),
+        )
+        .unwrap();
+        let out = run(&config, tmp.path(), &["check-config"]);
+        assert!(out.status.success(), "{out:?}");
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("database: {shown} (PostgreSQL")),
+            "{text}"
+        );
 
-    let out = run(&config, tmp.path(), &["backup", "copy.db"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("pg_dump"), "{err}");
+        let out = run(&config, tmp.path(), &["backup", "copy.db"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("pg_dump"), "{err}");
 
-    let out = run(&config, tmp.path(), &["outbox", "list"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("postgres://bridge:****@127.0.0.1:9/sb"),
-        "{err}"
-    );
+        let out = run(&config, tmp.path(), &["outbox", "list"]);
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(shown), "{err}");
 
-    for o in [&out, &run(&config, tmp.path(), &["check-config"])] {
-        for text in [&o.stdout, &o.stderr] {
-            let text = String::from_utf8_lossy(text);
-            assert!(!text.contains("s3cret"), "{text}");
+        for o in [&out, &run(&config, tmp.path(), &["check-config"])] {
+            for text in [&o.stdout, &o.stderr] {
+                let text = String::from_utf8_lossy(text);
+                assert!(!text.contains("s3cret"), "{text}");
+            }
         }
     }
 }
