@@ -45,12 +45,23 @@ impl Listed {
     }
 }
 
+/// A non-empty string of `v`; a name bounded as a webhook's is
+/// (`parse::bounded_name`).
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key)
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+        .map(|s| match key {
+            "name" => crate::rules::parse::bounded_name(s.to_owned()),
+            _ => s.to_owned(),
+        })
+}
+
+/// An id a component of the page may have: present, and no longer than a
+/// webhook's may be (`parse::MAX_ID_CHARS`).
+fn usable_id(c: &Value) -> bool {
+    text(c, "id").is_some_and(|id| id.chars().count() <= crate::rules::parse::MAX_ID_CHARS)
 }
 
 /// Reads the page's name and components from `summary.json`.
@@ -58,7 +69,7 @@ pub fn read_catalog(v: &Value, page_id: &str) -> Result<Catalog, Unusable> {
     checked(v, page_id, &["components"])?;
     let raw: Vec<&Value> = v["components"]
         .as_array()
-        .map(|a| a.iter().filter(|c| text(c, "id").is_some()).collect())
+        .map(|a| a.iter().filter(|c| usable_id(c)).collect())
         .unwrap_or_default();
     let group_name = |gid: &str| {
         raw.iter()

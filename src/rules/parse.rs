@@ -105,8 +105,68 @@ impl Parsed {
     }
 }
 
+/// The longest id taken: Statuspage's are 12 characters; a longer one is
+/// no id of theirs, and would not fit an index key.
+pub const MAX_ID_CHARS: usize = 255;
+
+/// The longest name kept (longer ones are cut, with `…`): names are keys of
+/// the name index, so they stay bounded on disk and within PostgreSQL's
+/// index row; the raw body keeps the whole name.
+pub const MAX_NAME_CHARS: usize = 500;
+
+/// `s` cut to `MAX_NAME_CHARS`, marked with `…` when cut.
+pub fn bounded_name(s: String) -> String {
+    match s.char_indices().nth(MAX_NAME_CHARS) {
+        None => s,
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}
+
 /// Reads a webhook body.
 pub fn parse(body: &Value) -> Parsed {
+    let parsed = parse_shape(body);
+    match long_id(&parsed) {
+        Some(what) => Parsed::Unrecognized {
+            reason: format!("{what} is longer than {MAX_ID_CHARS} characters: no Statuspage id"),
+        },
+        None => parsed,
+    }
+}
+
+/// The first id of the event longer than `MAX_ID_CHARS`, by name.
+fn long_id(parsed: &Parsed) -> Option<&'static str> {
+    let long = |s: &str| s.chars().count() > MAX_ID_CHARS;
+    let long_opt = |s: &Option<String>| s.as_deref().is_some_and(long);
+    match parsed {
+        Parsed::Incident(e) => {
+            if long(&e.page_id) {
+                Some("the page id")
+            } else if long(&e.incident_id) {
+                Some("the incident id")
+            } else if e.latest_update.as_ref().is_some_and(|u| long_opt(&u.id)) {
+                Some("the incident update's id")
+            } else if e.components.iter().any(|c| long(&c.id)) {
+                Some("a listed component's id")
+            } else {
+                None
+            }
+        }
+        Parsed::Component(e) => {
+            if long(&e.page_id) {
+                Some("the page id")
+            } else if long(&e.component_id) {
+                Some("the component id")
+            } else if long_opt(&e.update_id) || long_opt(&e.group_id) {
+                Some("the component update's or group's id")
+            } else {
+                None
+            }
+        }
+        Parsed::Unrecognized { .. } => None,
+    }
+}
+
+fn parse_shape(body: &Value) -> Parsed {
     let Some(obj) = body.as_object() else {
         return Parsed::Unrecognized {
             reason: format!("body is a JSON {}, not an object", json_type(body)),
@@ -121,8 +181,13 @@ pub fn parse(body: &Value) -> Parsed {
     if let (Some(update), Some(component)) = (update, component) {
         return parse_component(update, component, page_id);
     }
-    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let mut keys: Vec<String> = obj.keys().map(|k| bounded_key(k)).collect();
     keys.sort_unstable();
+    let more = keys.len().saturating_sub(MAX_KEYS_SHOWN);
+    keys.truncate(MAX_KEYS_SHOWN);
+    if more > 0 {
+        keys.push(format!("… {more} more"));
+    }
     Parsed::Unrecognized {
         reason: format!(
             "neither an incident nor a component update (top-level keys: {})",
@@ -169,18 +234,18 @@ fn parse_incident(incident: &Value, page_id: Option<String>) -> Parsed {
         }
     };
     for c in array_at(incident, "components") {
-        add(str_at(c, &["id"]), str_at(c, &["name"]));
+        add(str_at(c, &["id"]), name_at(c, &["name"]));
     }
     if let Some(u) = latest {
         for c in array_at(u, "affected_components") {
-            add(str_at(c, &["code"]), str_at(c, &["name"]));
+            add(str_at(c, &["code"]), name_at(c, &["name"]));
         }
     }
 
     Parsed::Incident(IncidentEvent {
         page_id,
         incident_id,
-        name: str_at(incident, &["name"]),
+        name: name_at(incident, &["name"]),
         status: str_at(incident, &["status"]).map(|s| IncidentStatus::parse(&s)),
         impact: str_at(incident, &["impact"]).map(|s| Impact::parse(&s)),
         impact_override: str_at(incident, &["impact_override"]).map(|s| Impact::parse(&s)),
@@ -211,7 +276,7 @@ fn parse_component(update: &Value, component: &Value, page_id: Option<String>) -
     Parsed::Component(ComponentEvent {
         page_id,
         component_id,
-        name: str_at(component, &["name"]),
+        name: name_at(component, &["name"]),
         group_id: str_at(component, &["group_id"]),
         update_id: str_at(update, &["id"]),
         old_status: str_at(update, &["old_status"]).map(|s| ComponentStatus::parse(&s)),
@@ -220,6 +285,22 @@ fn parse_component(update: &Value, component: &Value, page_id: Option<String>) -
             .map(|s| ComponentStatus::parse(&s)),
         created_at: time_at(update, &["created_at"]),
     })
+}
+
+/// How many of an unknown body's top-level keys its reason names.
+const MAX_KEYS_SHOWN: usize = 20;
+
+/// A key as a reason names it: at most 40 characters.
+fn bounded_key(k: &str) -> String {
+    match k.char_indices().nth(40) {
+        None => k.to_owned(),
+        Some((at, _)) => format!("{}…", &k[..at]),
+    }
+}
+
+/// A name at `path`, bounded (see `MAX_NAME_CHARS`).
+fn name_at(v: &Value, path: &[&str]) -> Option<String> {
+    str_at(v, path).map(bounded_name)
 }
 
 /// A non-empty string at `path`; numbers are accepted as ids too.

@@ -83,9 +83,21 @@ impl ToArg for f64 {
         Arg::Real(None)
     }
 }
+/// Text as both engines store it: without NUL characters, which
+/// PostgreSQL's text cannot hold (SQLite's can, and would then answer
+/// differently), so a `\u0000` in a name or an update is dropped alike on
+/// both. The raw body keeps it: it is bytes.
+fn text_arg(s: &str) -> Arg<'_> {
+    if s.contains('\0') {
+        Arg::Text(Some(Cow::Owned(s.replace('\0', ""))))
+    } else {
+        Arg::Text(Some(Cow::Borrowed(s)))
+    }
+}
+
 impl ToArg for str {
     fn to_arg(&self) -> Arg<'_> {
-        Arg::Text(Some(Cow::Borrowed(self)))
+        text_arg(self)
     }
     fn null() -> Arg<'static> {
         Arg::Text(None)
@@ -93,7 +105,7 @@ impl ToArg for str {
 }
 impl ToArg for String {
     fn to_arg(&self) -> Arg<'_> {
-        Arg::Text(Some(Cow::Borrowed(self)))
+        text_arg(self)
     }
     fn null() -> Arg<'static> {
         Arg::Text(None)

@@ -213,3 +213,139 @@ async fn status_api_redirects_stay_on_the_host_asked() {
     app.stop().await;
     fake.stop().await;
 }
+
+/// Bodies PostgreSQL's text and index rows cannot hold as they are — a NUL
+/// in a name or an update, a name of many kilobytes, an id of kilobytes —
+/// get the same 2xx answers on both engines, and Statuspage's retries
+/// are not needed: each is stored once.
+#[tokio::test]
+async fn hostile_bodies_get_the_same_answers_on_both_engines() {
+    needs_database!();
+    let app = spawn_app().await;
+    let long_name = "N".repeat(5000);
+    let cases = [
+        (
+            fixture_with(
+                INC,
+                &[
+                    ("incident.id", serde_json::json!("nul1")),
+                    ("incident.name", serde_json::json!("API\u{0}down")),
+                    (
+                        "incident.incident_updates.0.body",
+                        serde_json::json!("text\u{0}with NUL"),
+                    ),
+                ],
+            ),
+            "triggered",
+        ),
+        (
+            fixture_with(
+                INC,
+                &[
+                    ("incident.id", serde_json::json!("long1")),
+                    ("incident.name", serde_json::json!(long_name)),
+                ],
+            ),
+            "triggered",
+        ),
+        (
+            fixture_with(INC, &[("incident.id", serde_json::json!("i".repeat(3000)))]),
+            "unrecognized",
+        ),
+        (
+            fixture_with(
+                "03_component_major_outage.json",
+                &[(
+                    "component.name",
+                    serde_json::json!(format!("{long_name}\u{0}")),
+                )],
+            ),
+            "triggered",
+        ),
+    ];
+    for (body, want) in cases {
+        let (status, v) = app.post_json(body).await;
+        assert_eq!((status, v["outcome"].as_str()), (200, Some(want)), "{v}");
+    }
+    let (name, body_text): (String, String) = app
+        .db()
+        .one(
+            "SELECT i.name, o.message FROM incidents i JOIN outbox o ON o.entity_id = i.incident_id
+              WHERE i.incident_id = 'nul1'",
+            &[],
+        )
+        .await;
+    assert_eq!(name, "APIdown", "NUL dropped from the name");
+    assert!(body_text.starts_with("textwith NUL"), "{body_text}");
+    let names: Vec<(String, i64)> = app
+        .db()
+        .all(
+            "SELECT kind, CAST(max(length(entity_name)) AS BIGINT) FROM webhooks
+              WHERE entity_name LIKE 'NNN%' GROUP BY kind ORDER BY kind",
+            &[],
+        )
+        .await;
+    assert_eq!(
+        names,
+        [("component".to_owned(), 501), ("incident".to_owned(), 501)],
+        "names kept to 500 characters and a mark"
+    );
+    let reason: String = app
+        .db()
+        .value(
+            "SELECT reason FROM webhooks WHERE outcome = 'unrecognized'",
+            &[],
+        )
+        .await;
+    assert!(reason.contains("longer than 255 characters"), "{reason}");
+    // The name search still finds the long name.
+    let (status, page) = app.get("/api/events?q=NNNNN").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 4);
+    app.stop().await;
+}
+
+/// A page whose summary holds a NUL in a name, a name of kilobytes and an
+/// id of kilobytes still reconciles, round after round, on both engines.
+#[tokio::test]
+async fn a_hostile_summary_does_not_break_reconcile_rounds() {
+    needs_database!();
+    let fake = FakeStatus::start().await;
+    let component = |id: String, name: String| {
+        serde_json::json!({"id": id, "name": name, "status": "major_outage", "group": false,
+                           "group_id": null, "page_id": PAGE, "position": 1})
+    };
+    fake.page(
+        PAGE,
+        vec![],
+        vec![
+            component("nul1".into(), "Web\u{0}site".into()),
+            component("long1".into(), "L".repeat(5000)),
+            component("x".repeat(3000), "Huge id".into()),
+        ],
+        vec![],
+    );
+    let app = spawn_bounded(fake.base_url.clone()).await;
+    app.reconcile.clone().unwrap().round().await;
+    let rounds: Vec<(String, String)> = app
+        .db()
+        .all(
+            "SELECT result, coalesce(error, '') FROM reconcile_rounds ORDER BY id",
+            &[],
+        )
+        .await;
+    assert_eq!(rounds.len(), 2);
+    assert!(rounds.iter().all(|(r, _)| r == "ok"), "{rounds:?}");
+    let learned: Vec<(String, String)> = app
+        .db()
+        .all(
+            "SELECT component_id, name FROM learned_components ORDER BY component_id",
+            &[],
+        )
+        .await;
+    assert_eq!(learned.len(), 2, "the huge id is left out");
+    assert_eq!(learned[1], ("nul1".to_owned(), "Website".to_owned()));
+    assert_eq!(learned[0].1.chars().count(), 501);
+    app.stop().await;
+    fake.stop().await;
+}
