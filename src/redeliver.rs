@@ -83,6 +83,19 @@ async fn retry(
             };
             HttpResponse::Conflict().json(json!({"error": why, "event": masked(&event)}))
         }
+        Ok(Redelivery::Held { event, by, until }) => HttpResponse::Conflict().json(json!({
+            "error": format!(
+                "this event is held by {by} until {until} and goes out by itself then; \
+                 expire the silence to release it sooner"
+            ),
+            "event": masked(&event),
+        })),
+        Ok(Redelivery::AlreadyQueued(event)) => HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "5"))
+            .json(json!({
+                "error": "this event is already queued again and not yet tried; wait for that attempt",
+                "event": masked(&event),
+            })),
         Ok(Redelivery::Unknown) => not_found(),
         Err(e) => {
             tracing::error!(outbox_id = id, error = %e, "queueing an event again failed");

@@ -378,11 +378,15 @@ pub fn requeue(conn: Conn<'_>, id: Option<i64>, now: DateTime<Utc>) -> sql::Resu
                                AND l.id > outbox.id AND l.state = 'delivered')";
     // ?2 is the row id, or NULL for "every dead row". A pending row keeps
     // its lease: if a worker is sending it right now, nobody else may take it.
+    // A row held by a grace period or a silence is not released early: its
+    // hold ends by itself (or with the silence).
+    let not_held = NOT_HELD;
     let queue = format!(
         "UPDATE outbox SET state = 'pending', next_attempt_at = ?1, queued_at = ?1,
                 lease_until = CASE state WHEN 'dead' THEN NULL ELSE lease_until END,
                 finished_at = NULL
-             WHERE ((?2 IS NULL AND state = 'dead') OR (id = ?2 AND state IN ('dead', 'pending')))
+             WHERE ((?2 IS NULL AND state = 'dead')
+                    OR (id = ?2 AND (state = 'dead' OR (state = 'pending' AND {not_held}))))
                AND NOT {superseded}"
     );
     let skip = format!(
@@ -398,6 +402,10 @@ pub fn requeue(conn: Conn<'_>, id: Option<i64>, now: DateTime<Utc>) -> sql::Resu
     })
 }
 
+/// A pending row not waiting on a hold (a grace period, a silence), with
+/// `?1` now.
+const NOT_HELD: &str = "(held_until IS NULL OR held_until <= ?1)";
+
 /// What [`redeliver`] did with one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redelivery {
@@ -405,6 +413,15 @@ pub enum Redelivery {
     Unknown,
     /// Back to pending, due now; the row as it stands.
     Queued(Event),
+    /// Left alone: held until then by this (`page_after_secs`,
+    /// `resolve_after_secs`, `silence <id>`); the hold ends by itself.
+    Held {
+        event: Event,
+        by: String,
+        until: String,
+    },
+    /// Left alone: queued again already, and not yet tried since.
+    AlreadyQueued(Event),
     /// Left alone: delivered, skipped (dry run), or dead with a later event
     /// of the same alert already delivered (sending it would undo that).
     Refused(Event),
@@ -425,6 +442,29 @@ pub fn redeliver(
     let Some(before) = read(conn)? else {
         return Ok(Redelivery::Unknown);
     };
+    if before.state == State::Pending {
+        let held: Option<(Option<String>, Option<String>)> = conn.query_row(
+            &format!("SELECT held_by, held_until FROM outbox WHERE id = ?2 AND NOT {NOT_HELD}"),
+            &args![format_time(now), id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let Some((by, until)) = held {
+            return Ok(Redelivery::Held {
+                event: before,
+                by: by.unwrap_or_default(),
+                until: until.unwrap_or_default(),
+            });
+        }
+        // One queued retry at a time: a second before the worker has tried
+        // the first adds nothing but load.
+        let last: Option<String> = conn.query_value(
+            "SELECT result FROM delivery_attempts WHERE outbox_id = ? ORDER BY id DESC LIMIT 1",
+            &args![id],
+        )?;
+        if last.as_deref() == Some("requeued") {
+            return Ok(Redelivery::AlreadyQueued(before));
+        }
+    }
     if requeue(conn, Some(id), now)?.queued == 0 {
         return Ok(Redelivery::Refused(before));
     }

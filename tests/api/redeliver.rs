@@ -228,3 +228,90 @@ async fn without_audit_credentials_the_retry_route_is_closed() {
     app.stop().await;
     fake.stop().await;
 }
+
+/// A trigger held by a grace period is not released by the retry route:
+/// 409 with the hold, and it stays held.
+#[tokio::test]
+async fn a_held_event_is_not_released_by_a_retry() {
+    needs_database!();
+    let fake = FakeItoc360::start("itoc-token-0123456789").await;
+    let base = fake.base_url.clone();
+    let app = spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new("itoc-token-0123456789");
+        s.audit.username = USER.into();
+        s.audit.password = Secret::new(PASSWORD);
+        s.routing.pages = vec![statuspage_bridge::config::PageRules {
+            page_id: "x1y2z3a4b5c6".into(),
+            page_after_secs: Some(600),
+            ..Default::default()
+        }];
+    })
+    .await;
+    let down = component_change("operational", "major_outage", "10:00");
+    assert_eq!(app.outcome(down).await, "triggered");
+    let (by, until): (String, String) = app
+        .db()
+        .one("SELECT held_by, held_until FROM outbox WHERE id = 1", &[])
+        .await;
+    assert_eq!(by, "page_after_secs");
+    let (status, v) = retry(&app, "1", Some((USER, PASSWORD)), &[]).await;
+    assert_eq!(status, 409, "{v}");
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("held by page_after_secs until"), "{error}");
+    let still: (String, String, i64) = app
+        .db()
+        .one(
+            "SELECT held_until, state, (SELECT count(*) FROM delivery_attempts) FROM outbox WHERE id = 1",
+            &[],
+        )
+        .await;
+    assert_eq!(still, (until, "pending".to_owned(), 0), "still held");
+    assert!(fake.received().is_empty());
+    app.stop().await;
+    fake.stop().await;
+}
+
+/// One queued retry per event at a time: a second before the worker has
+/// tried the first gets 429 with `Retry-After`.
+#[tokio::test]
+async fn a_second_retry_before_the_first_is_tried_is_429() {
+    needs_database!();
+    let fake = FakeItoc360::start("itoc-token-0123456789").await;
+    // Dead at once; the attempt the retry queues is answered slowly, so
+    // it is still under way when the second retry comes.
+    fake.script([
+        Reply::Status(400),
+        Reply::Slow(std::time::Duration::from_millis(1000)),
+    ]);
+    let mut app = spawn(&fake).await;
+    app.outcome(fixture(INC)).await;
+    app.drain().await;
+    assert_eq!(outbox_state(&app).await, ("dead".to_owned(), 1));
+    let (status, v) = retry(&app, "1", Some((USER, PASSWORD)), &[]).await;
+    assert_eq!(status, 202, "{v}");
+    fake.wait_for_started(2).await;
+    let res = app
+        .client
+        .post(retry_url(&app, "1"))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 429);
+    assert_eq!(res.headers()["retry-after"], "5");
+    let v: Value = res.json().await.unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("already queued"),
+        "{v}"
+    );
+    app.drain().await;
+    fake.wait_for_requests(2).await;
+    assert_eq!(outbox_state(&app).await, ("delivered".to_owned(), 2));
+    let requeued = app
+        .count("SELECT count(*) FROM delivery_attempts WHERE result = 'requeued'")
+        .await;
+    assert_eq!(requeued, 1, "the refused retry queued nothing");
+    app.stop().await;
+    fake.stop().await;
+}
