@@ -79,6 +79,10 @@ pub struct Facts<'a> {
     pub target: Option<&'a str>,
     /// `Sec-Fetch-Site`, sent by browsers.
     pub fetch_site: Option<&'a str>,
+    /// A person opening the page in a tab: a GET with `Sec-Fetch-Mode:
+    /// navigate` and `Sec-Fetch-Dest: document` (a link followed from chat
+    /// or an e-mail), as opposed to another site's script, image or frame.
+    pub navigation: bool,
     /// `Origin`, sent by browsers on cross-origin and most non-GET requests.
     pub origin: Option<&'a str>,
     pub authorization: Option<&'a str>,
@@ -136,6 +140,15 @@ impl Refusal {
 /// The whole rule, pure.
 pub fn decide(guard: &Guard, facts: Facts<'_>) -> Access {
     if let Some((user, pass)) = &guard.credentials {
+        // A browser holding the credentials sends them whoever asks: another
+        // site's script, image or frame gets nothing; a person following a
+        // link from elsewhere still opens the page.
+        let cross_site = facts
+            .fetch_site
+            .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"));
+        if cross_site && !facts.navigation {
+            return Access::Forbidden(Refusal::CrossSite);
+        }
         return if auth::basic_auth_matches(facts.authorization, user, pass) {
             Access::Allow
         } else {
@@ -285,6 +298,12 @@ async fn enforce(
         host: header("host"),
         target: req.uri().authority().map(|a| a.as_str()),
         fetch_site: header("sec-fetch-site"),
+        navigation: matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        ) && header("sec-fetch-mode")
+            .is_some_and(|m| m.eq_ignore_ascii_case("navigate"))
+            && header("sec-fetch-dest").is_some_and(|d| d.eq_ignore_ascii_case("document")),
         origin: header("origin"),
         authorization: header("authorization"),
     };
@@ -586,6 +605,40 @@ mod tests {
                 Allow,
             ),
             (local("localhost"), Challenge),
+            // Another site's script, image or frame: refused, credentials or
+            // not; a person following a link from elsewhere: served.
+            (
+                Facts {
+                    fetch_site: Some("cross-site"),
+                    authorization: Some(&good),
+                    ..local("localhost")
+                },
+                Forbidden(Refusal::CrossSite),
+            ),
+            (
+                Facts {
+                    fetch_site: Some("Cross-Site"),
+                    ..local("localhost")
+                },
+                Forbidden(Refusal::CrossSite),
+            ),
+            (
+                Facts {
+                    fetch_site: Some("cross-site"),
+                    navigation: true,
+                    authorization: Some(&good),
+                    ..local("localhost")
+                },
+                Allow,
+            ),
+            (
+                Facts {
+                    fetch_site: Some("same-site"),
+                    authorization: Some(&good),
+                    ..local("localhost")
+                },
+                Allow,
+            ),
             (
                 Facts {
                     proxied: true,

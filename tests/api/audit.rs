@@ -736,3 +736,52 @@ async fn name_searches_shorter_than_three_characters_are_refused_clearly() {
     assert_eq!(names(&api(&app, "/api/events?q=").await).len(), 5);
     app.stop().await;
 }
+
+/// With credentials set, another site's script, image or frame gets 403 on
+/// every audit route even though the browser sends the credentials; a
+/// person following a link from elsewhere opens the page.
+#[tokio::test]
+async fn cross_site_reads_are_refused_even_with_credentials() {
+    needs_database!();
+    let app = spawn_app_with(|s| {
+        s.audit.username = "oncall".into();
+        s.audit.password = Secret::new("correct horse");
+    })
+    .await;
+    let (_, v) = app.post_json(fixture(INC)).await;
+    let id = v["id"].as_str().unwrap().to_owned();
+    let get = |path: String, headers: &'static [(&'static str, &'static str)]| {
+        let mut req = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .basic_auth("oncall", Some("correct horse"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let fetch: &[(&str, &str)] = &[
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "cors"),
+        ("Sec-Fetch-Dest", "empty"),
+    ];
+    let navigate: &[(&str, &str)] = &[
+        ("Sec-Fetch-Site", "cross-site"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "document"),
+    ];
+    for path in [
+        "/events".to_owned(),
+        "/api/events".to_owned(),
+        format!("/events/{id}"),
+        format!("/api/events/{id}"),
+        "/alerts".to_owned(),
+        "/reconcile".to_owned(),
+        "/silences".to_owned(),
+    ] {
+        assert_eq!(get(path.clone(), fetch).await, 403, "{path}");
+        assert_eq!(get(path.clone(), &[]).await, 200, "{path}");
+        assert_eq!(get(path.clone(), navigate).await, 200, "{path}");
+    }
+    app.stop().await;
+}
