@@ -146,12 +146,21 @@ fn visible<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
     std::borrow::Cow::Owned(out)
 }
 
-/// Masks every string inside a JSON value (see [`mask`]).
+/// Masks every string inside a JSON value, object keys included (see
+/// [`mask`]).
 pub fn mask_json(v: &mut Value) {
     match v {
         Value::String(s) => *s = mask(s),
         Value::Array(items) => items.iter_mut().for_each(mask_json),
-        Value::Object(map) => map.values_mut().for_each(mask_json),
+        Value::Object(map) => {
+            *map = std::mem::take(map)
+                .into_iter()
+                .map(|(k, mut v)| {
+                    mask_json(&mut v);
+                    (mask(&k), v)
+                })
+                .collect();
+        }
         _ => {}
     }
 }
@@ -267,11 +276,13 @@ mod tests {
         );
         assert_eq!(mask("ab stays, so does abc"), "ab stays, so does abc");
         assert_eq!(mask("x?token=abc y"), "x?token=[redacted] y");
-        let mut v = json!({"a": ["itoc-secret-token-1"], "b": {"c": "?unsubscribe=q"}, "n": 1});
+        let mut v = json!({"a": ["itoc-secret-token-1"], "b": {"c": "?unsubscribe=q"}, "n": 1,
+                           "itoc-secret-token-1": {"x?token=k": 2}});
         mask_json(&mut v);
         assert_eq!(
             v,
-            json!({"a": ["********"], "b": {"c": "?unsubscribe=[redacted]"}, "n": 1})
+            json!({"a": ["********"], "b": {"c": "?unsubscribe=[redacted]"}, "n": 1,
+                   "********": {"x?token=[redacted]": 2}})
         );
     }
 

@@ -14,9 +14,18 @@ use crate::storage::outbox::Event;
 pub const SENDER: &str = "statuspage-bridge";
 
 pub fn body(format: Format, e: &Event) -> Value {
+    // A webhook's text may hold a configured secret — another
+    // destination's token, a page's API key: masked before it leaves, so
+    // no destination learns another's.
+    let shown = Event {
+        title: crate::redact::mask(&e.title),
+        message: crate::redact::mask(&e.message),
+        link: e.link.as_deref().map(crate::redact::mask),
+        ..e.clone()
+    };
     match format {
-        Format::Generic => generic(e),
-        Format::Alertmanager => alertmanager(e),
+        Format::Generic => generic(&shown),
+        Format::Alertmanager => alertmanager(&shown),
     }
 }
 

@@ -631,3 +631,45 @@ fn the_readmes_routing_example_is_a_working_configuration() {
     );
     assert_eq!(codespaces.unsent.map(|u| u.0), Some(Outcome::Filtered));
 }
+
+/// A configured secret that turns up in a webhook — another destination's
+/// token in an update's text, or as a JSON key — never reaches a
+/// destination, nor `/api/events/<id>`.
+#[tokio::test]
+async fn a_secret_in_a_webhook_is_not_forwarded_to_any_destination() {
+    needs_database!();
+    let fake = FakeItoc360::start_many(&[TEAM_A, TEAM_B, DEFAULT]).await;
+    let base = fake.base_url.clone();
+    let mut app = spawn_app_with(move |s| two_teams(s, &base)).await;
+    let leaky = fixture_with(
+        "01_incident_created_investigating_critical.json",
+        &[
+            (
+                "incident.incident_updates.0.body",
+                serde_json::json!(format!("pasted by mistake: {TEAM_A}")),
+            ),
+            ("incident.name", serde_json::json!(format!("API {TEAM_A}"))),
+            (
+                "incident.shortlink",
+                serde_json::json!(format!("https://stspg.io/x?k={TEAM_A}")),
+            ),
+            (&format!("incident.{TEAM_A}"), serde_json::json!(true)),
+        ],
+    );
+    let (status, v) = app.post_json(leaky).await;
+    assert_eq!(status, 200, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    app.drain().await;
+    let received = fake.received();
+    assert!(received.len() >= 2, "{received:?}");
+    for r in &received {
+        let text = r.body.to_string();
+        assert!(!text.contains(TEAM_A), "forwarded a token: {text}");
+        assert!(text.contains("********"), "{text}");
+    }
+    let (status, detail) = app.get(&format!("/api/events/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(!detail.contains(TEAM_A), "{detail}");
+    app.stop().await;
+    fake.stop().await;
+}
