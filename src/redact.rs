@@ -92,22 +92,6 @@ pub fn mask_cut(text: &str, max_chars: usize) -> String {
     out
 }
 
-/// Characters that change how the text around them reads without showing
-/// themselves: controls (CR, LF, ESC …), bidirectional overrides and
-/// isolates, zero-width characters.
-fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061C}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{FEFF}'
-        )
-}
-
 /// One line of text as it may safely reach a log line: every hidden
 /// character written out visibly (`\n`, `\u{1b}`, `\u{202e}`), so a value
 /// cannot forge a line, move the cursor or reverse what follows.
@@ -129,7 +113,7 @@ pub fn visible_on_page(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 fn visible<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
-    let shown = |c: char| keep.contains(&c) || !hidden(c);
+    let shown = |c: char| keep.contains(&c) || !crate::rules::text::is_hidden(c);
     if s.chars().all(shown) {
         return std::borrow::Cow::Borrowed(s);
     }

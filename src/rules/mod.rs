@@ -1,7 +1,7 @@
 //! The pure rules: no I/O, no clock, no randomness — time comes in as a
 //! parameter. Data flows `parse` → `plan` (which runs the `machine`, which
-//! asks `decide`); `domain` is the shared vocabulary and `time` the one text
-//! form of a time. `heal` compares a page's status API with the bridge's
+//! asks `decide`); `domain` is the shared vocabulary, `time` the one text
+//! form of a time and `text` what outside text may hide. `heal` compares a page's status API with the bridge's
 //! view (reconcile); `catalog` is what a page is made of, as its `summary.json`
 //! says. See docs/ARCHITECTURE.md.
 
@@ -14,4 +14,5 @@ pub mod parse;
 pub mod plan;
 pub mod route;
 pub mod silence;
+pub mod text;
 pub mod time;

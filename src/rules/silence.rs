@@ -27,6 +27,9 @@ pub struct Silence {
     pub reason: String,
 }
 
+/// The longest a silence may last, and the furthest ahead it may start.
+const MAX_SPAN: chrono::TimeDelta = chrono::TimeDelta::days(366);
+
 /// What a person asks for, before it is stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
@@ -43,10 +46,12 @@ impl Request {
     /// The silence this request makes at `now`, or what is wrong with it,
     /// naming the field: it needs a matcher and an end after its start.
     pub fn silence(&self, id: String, now: DateTime<Utc>) -> Result<Silence, String> {
+        // A matcher that shows nothing (only spaces, zero-width or control
+        // characters) would silence something nobody can read: none at all.
         let clean = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)
-                .filter(|v| !v.is_empty())
+                .filter(|v| crate::rules::text::shows_something(v))
                 .map(str::to_owned)
         };
         let (page, component, incident, route) = (
@@ -70,6 +75,19 @@ impl Request {
                 "ends_at ({}) must be after starts_at ({})",
                 ends_at.to_rfc3339(),
                 starts_at.to_rfc3339()
+            ));
+        }
+        if starts_at > now + MAX_SPAN {
+            return Err(format!(
+                "starts_at ({}) is more than a year away: plan it closer to the time",
+                starts_at.to_rfc3339()
+            ));
+        }
+        if ends_at - starts_at > MAX_SPAN {
+            return Err(format!(
+                "a silence lasts at most a year (366 days): ends_at ({}) is later than that; \
+                 filter the page or component in the configuration to mute it for good",
+                ends_at.to_rfc3339()
             ));
         }
         let reason = self.reason.trim();
@@ -373,15 +391,45 @@ mod tests {
         assert_eq!((s.starts_at, s.ends_at), (now, at(12)));
         assert_eq!(s.reason, "vendor ticket");
         assert_eq!(s.matchers(), "page=\"GitHub\"");
-        let no_matcher = Request {
-            page: Some("  ".into()),
+        for invisible in ["  ", "\u{200b}", " \u{202e}\u{feff}\t"] {
+            let no_matcher = Request {
+                page: Some(invisible.into()),
+                ..ok.clone()
+            };
+            assert!(
+                no_matcher
+                    .silence("x".into(), now)
+                    .unwrap_err()
+                    .contains("matcher"),
+                "{invisible:?}"
+            );
+        }
+        // At most a year long, starting at most a year ahead.
+        let year = chrono::TimeDelta::days(366);
+        let longest = Request {
+            ends_at: Some(now + year),
+            ..ok.clone()
+        };
+        assert!(longest.silence("x".into(), now).is_ok());
+        let forever = Request {
+            ends_at: Some(now + year + chrono::TimeDelta::seconds(1)),
             ..ok.clone()
         };
         assert!(
-            no_matcher
+            forever
                 .silence("x".into(), now)
                 .unwrap_err()
-                .contains("matcher")
+                .contains("at most a year")
+        );
+        let far = Request {
+            starts_at: Some(now + year + chrono::TimeDelta::seconds(1)),
+            ends_at: Some(now + year + year),
+            ..ok.clone()
+        };
+        assert!(
+            far.silence("x".into(), now)
+                .unwrap_err()
+                .contains("more than a year away")
         );
         let backwards = Request {
             starts_at: Some(at(13)),

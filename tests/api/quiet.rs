@@ -139,6 +139,14 @@ async fn a_silence_holds_new_triggers_lets_resolves_through_and_pages_when_expir
             json!({"page": PAGE, "ends_at": in_an_hour, "colour": "red"}),
             "colour",
         ),
+        (
+            json!({"page": PAGE, "ends_at": "9999-12-31T23:59:59Z"}),
+            "at most a year",
+        ),
+        (
+            json!({"component": "\u{200b}", "ends_at": in_an_hour}),
+            "matcher",
+        ),
     ];
     for (body, names) in &bad {
         let (status, v) = post_silence(&app, body, Some((USER, PASS))).await;
