@@ -304,7 +304,7 @@ impl PageTask {
             // Masked: a status API (or a proxy) may echo the API key.
             Err(e) => (
                 "failed",
-                Some(crate::redact::mask(&format!("{e:#}"))),
+                Some(crate::redact::mask_cut(&format!("{e:#}"), 2000)),
                 &Counts::default(),
             ),
         };

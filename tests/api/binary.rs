@@ -1061,6 +1061,20 @@ fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
         "bad input stored nothing"
     );
 
+    // A silence is at most a year long.
+    let (code, _, err) = run(&[
+        "silence",
+        "add",
+        "--page",
+        "GitHub",
+        "--until",
+        "2099-01-01",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("at most a year"), "{err}");
+
+    let day = (chrono::Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d");
+    let until = format!("{day}T18:00Z");
     let (code, id, err) = run(&[
         "silence",
         "add",
@@ -1069,7 +1083,7 @@ fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
         "--component",
         "Git Operations",
         "--until",
-        "2099-01-01T18:00Z",
+        &until,
         "--reason",
         "known, vendor ticket 4411",
     ]);
@@ -1082,7 +1096,7 @@ fn silence_commands_add_list_and_expire_and_refuse_bad_input_with_exit_2() {
         out.contains(&id)
             && out.contains("active")
             && out.contains("component=\"Git Operations\"")
-            && out.contains("2099-01-01T18:00:00Z")
+            && out.contains(&format!("{day}T18:00:00Z"))
             && out.contains("known, vendor ticket 4411"),
         "{out}"
     );
