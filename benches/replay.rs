@@ -109,7 +109,13 @@ fn build(live: &std::path::Path, total: usize) -> usize {
                 at,
                 Origin::Webhook,
             );
-            ingest::ingest(Conn::Sqlite(&tx), &job, &Reading::of(&job.body), decide).unwrap();
+            ingest::ingest(
+                Conn::Sqlite(&tx),
+                &job,
+                &Reading::of(&job.body, &job.origin),
+                decide,
+            )
+            .unwrap();
             n += 1;
         }
         tx.commit().unwrap();

@@ -301,6 +301,9 @@ pub struct Reconcile {
     /// the round fails with the reason (a real `summary.json` is well under
     /// 1 MB).
     pub max_body_bytes: u64,
+    /// The most components one round of one page pages one by one; beyond
+    /// that, one alert of the page names the rest. 0: no limit.
+    pub max_triggers_per_round: usize,
 }
 
 impl Default for Reconcile {
@@ -310,6 +313,7 @@ impl Default for Reconcile {
             misses_to_resolve: 2,
             timeout_ms: 10_000,
             max_body_bytes: 8 * 1024 * 1024,
+            max_triggers_per_round: 20,
         }
     }
 }

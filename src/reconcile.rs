@@ -20,8 +20,9 @@ use crate::deliver::USER_AGENT;
 use crate::metrics::Metrics;
 use crate::pipeline::{Incoming, Origin, Pipeline};
 use crate::rules::catalog;
-use crate::rules::domain::Outcome;
+use crate::rules::domain::{EntityKind, GROUPED_NOTE, Outcome, Priority};
 use crate::rules::heal::{self, Local, Misses};
+use crate::rules::page_alert;
 use crate::rules::route::Policy;
 use crate::rules::time::format_time;
 use crate::storage::rounds::Round;
@@ -44,6 +45,8 @@ struct PageTask {
     source: String,
     interval: Duration,
     misses_to_resolve: u32,
+    /// Components one round pages one by one before grouping the rest.
+    max_triggers_per_round: usize,
     client: StatusClient,
     pipeline: Pipeline,
     read: Reader,
@@ -101,6 +104,7 @@ impl Reconciler {
                 page: page.clone(),
                 interval: Duration::from_secs(r.interval_secs),
                 misses_to_resolve: r.misses_to_resolve,
+                max_triggers_per_round: r.max_triggers_per_round,
                 client: client.clone(),
                 pipeline: pipeline.clone(),
                 read: read.clone(),
@@ -335,6 +339,49 @@ impl PageTask {
         }
     }
 
+    /// Opens, updates or resolves the page's alert naming the components
+    /// this round (and earlier ones) grouped.
+    async fn follow_grouped(
+        &self,
+        grouped: &[page_alert::Grouped],
+        troubled: &[String],
+        learned_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let named = self
+            .read
+            .open_page_alert(&self.source, &self.page.id, page_alert::GROUPED)
+            .await
+            .context("reading the page's grouped alert")?;
+        let round = page_alert::Round {
+            page_id: &self.page.id,
+            page_shown: self.policy.page_shown(&self.page.id, learned_name),
+            priority: Priority::High,
+            limit: self.max_triggers_per_round,
+            at: now,
+        };
+        let Some(alert) = page_alert::grouped_alert(round, named.as_deref(), grouped, troubled)
+        else {
+            return Ok(());
+        };
+        let why = if alert.open {
+            format!("{} component(s) grouped", alert.detail.len())
+        } else {
+            "every grouped component is operational again".to_owned()
+        };
+        self.pipeline
+            .ingest(Incoming {
+                source: self.source.clone(),
+                remote_addr: None,
+                body: alert.body(),
+                received_at: Utc::now(),
+                origin: Origin::Reconcile { why },
+            })
+            .await
+            .context("storing the page's grouped alert")?;
+        Ok(())
+    }
+
     /// Fetches one status API document as JSON.
     async fn fetch(&self, path: &str) -> anyhow::Result<Value> {
         fetch(&self.client, &self.page, path).await
@@ -370,14 +417,28 @@ impl PageTask {
             heals: 0,
         };
         let mut unannounced = Vec::new();
+        // Components this round opened one by one, and those grouped past
+        // the limit (docs/RECONCILE.md, "Many changes at once").
+        let limit = self.max_triggers_per_round;
+        let mut triggered = 0;
+        let mut grouped: Vec<page_alert::Grouped> = Vec::new();
         for h in plan.heals {
             let kind = h.kind;
+            let grouping = limit > 0 && kind == EntityKind::Component && triggered >= limit;
+            let why = if grouping {
+                format!(
+                    "{GROUPED_NOTE} ({limit} components paged one by one this round); {}",
+                    h.why
+                )
+            } else {
+                h.why
+            };
             let incoming = Incoming {
                 source: self.source.clone(),
                 remote_addr: None,
                 body: serde_json::to_vec(&h.body).expect("JSON values serialise"),
                 received_at: Utc::now(),
-                origin: Origin::Reconcile { why: h.why },
+                origin: Origin::Reconcile { why },
             };
             let ingested = self
                 .pipeline
@@ -387,12 +448,32 @@ impl PageTask {
             if matches!(ingested.outcome, Outcome::Duplicate | Outcome::Stale) {
                 continue;
             }
+            if kind == EntityKind::Component && ingested.outcome == Outcome::Triggered {
+                triggered += 1;
+            }
+            if grouping
+                && ingested.outcome == Outcome::Filtered
+                && ingested.reason.contains("grouped: ")
+            {
+                grouped.push(page_alert::Grouped {
+                    name: h.body["component"]["name"].as_str().map(str::to_owned),
+                    id: h.entity_id.clone(),
+                });
+            }
             counts.heals += 1;
             self.metrics.reconcile_healed(&self.page.id, kind.as_str());
             if let Some(at) = h.changed_at.filter(|at| now - *at > QUARANTINE_AGE) {
                 unannounced.push(at);
             }
         }
+        let troubled: Vec<String> = summary
+            .components
+            .iter()
+            .filter(|c| c.get("status").and_then(Value::as_str) != Some("operational"))
+            .filter_map(|c| c.get("id").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        self.follow_grouped(&grouped, &troubled, learned.name.as_deref(), now)
+            .await?;
         if self.page.webhooks && !unannounced.is_empty() {
             self.warn_if_quarantined(&unannounced).await;
         }

@@ -225,7 +225,7 @@ impl EventsPage {
         error: Option<String>,
     ) -> Self {
         let chosen = |v: &Option<String>, x: &str| v.as_deref() == Some(x);
-        let kinds = ["incident", "component", "unknown", "invalid"]
+        let kinds = ["incident", "component", "page", "unknown", "invalid"]
             .into_iter()
             .map(|k| (k, chosen(&filters.kind, k)))
             .collect();

@@ -60,6 +60,7 @@ pub fn alertmanager(e: &Event) -> Value {
         "alertname": match e.kind {
             EntityKind::Incident => "StatuspageIncident",
             EntityKind::Component => "StatuspageComponent",
+            EntityKind::Page => "StatuspagePage",
         },
         "severity": severity,
         "source": "statuspage",
@@ -67,7 +68,11 @@ pub fn alertmanager(e: &Event) -> Value {
         "page_id": e.page_id,
         "statuspage_status": e.status,
     });
-    labels[format!("{}_id", e.kind)] = json!(e.entity_id);
+    match e.kind {
+        // `page_id` is the page already; the page alert's topic says which.
+        EntityKind::Page => labels["topic"] = json!(e.entity_id),
+        kind => labels[format!("{}_id", kind.as_str())] = json!(e.entity_id),
+    }
     if let Some(impact) = &e.impact {
         labels["statuspage_impact"] = json!(impact);
     }

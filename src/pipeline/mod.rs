@@ -113,7 +113,7 @@ impl Pipeline {
         let span = tracing::info_span!("webhook", id = %id, source = %incoming.source);
         let source = incoming.source.clone();
         let from_statuspage = (incoming.origin == Origin::Webhook).then_some(incoming.received_at);
-        let reading = Reading::of(&incoming.body);
+        let reading = Reading::of(&incoming.body, &incoming.origin);
         let subject = reading.subject();
         let decide = decide(
             self.rules,

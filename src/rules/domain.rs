@@ -148,11 +148,14 @@ impl fmt::Display for Priority {
     }
 }
 
-/// Which kind of Statuspage entity a webhook is about.
+/// Which kind of entity an alert is about: a Statuspage incident or
+/// component, or the page itself (an alert the bridge raises about a page,
+/// such as the components a reconcile round grouped).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EntityKind {
     Incident,
     Component,
+    Page,
 }
 
 impl EntityKind {
@@ -160,6 +163,7 @@ impl EntityKind {
         match self {
             EntityKind::Incident => "incident",
             EntityKind::Component => "component",
+            EntityKind::Page => "page",
         }
     }
 
@@ -167,6 +171,7 @@ impl EntityKind {
         match s {
             "incident" => Some(EntityKind::Incident),
             "component" => Some(EntityKind::Component),
+            "page" => Some(EntityKind::Page),
             _ => None,
         }
     }
@@ -315,6 +320,17 @@ impl Origin {
         }
     }
 
+    pub fn is_reconcile(&self) -> bool {
+        matches!(self, Origin::Reconcile { .. })
+    }
+
+    /// A heal its round grouped (docs/RECONCILE.md, "Many changes at
+    /// once"): the note says so, so a replay of the stored history decides
+    /// the same.
+    pub fn grouped(&self) -> bool {
+        matches!(self, Origin::Reconcile { why } if why.starts_with(GROUPED_NOTE))
+    }
+
     /// What the reconcile round found, for a heal.
     pub fn note(&self) -> Option<&str> {
         match self {
@@ -323,6 +339,9 @@ impl Origin {
         }
     }
 }
+
+/// How the note of a heal its round grouped begins.
+pub const GROUPED_NOTE: &str = "grouped with the round's other changes";
 
 /// The ITOC360 de-duplication key of an entity; stable for its whole life.
 pub fn fingerprint(kind: EntityKind, page_id: &str, entity_id: &str) -> String {

@@ -216,6 +216,15 @@ pub fn component_lift(component: &Prior, incident_after: Alert, incident: &str) 
     })
 }
 
+/// A page alert's step: open at `open`'s priority, or closed when `None`.
+pub fn page_step(prior: &Prior, status: &str, open: Option<Priority>) -> Step {
+    let target = match open {
+        Some(p) => Target::open(p),
+        None => Target::closed(),
+    };
+    applied(prior, status, target, false, None)
+}
+
 fn duplicate_or_stale(
     prior: &Prior,
     event_at: Option<DateTime<Utc>>,

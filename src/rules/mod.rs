@@ -10,6 +10,7 @@ pub mod decide;
 pub mod domain;
 pub mod heal;
 pub mod machine;
+pub mod page_alert;
 pub mod parse;
 pub mod plan;
 pub mod route;

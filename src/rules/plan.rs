@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
 use crate::rules::machine::{self, Prior, Rules, Step};
+use crate::rules::page_alert::PageAlertEvent;
 use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
 use crate::rules::route::{self, AlertFacts, ComponentFacts, Hold, Policy, Quiet, View};
 use crate::rules::silence::Silence;
@@ -30,6 +31,8 @@ pub enum Reading {
         event: ComponentEvent,
         keys: Vec<String>,
     },
+    /// An alert the bridge raises about a page (`rules::page_alert`).
+    PageAlert(PageAlertEvent),
 }
 
 /// The webhook row's `kind`.
@@ -37,6 +40,8 @@ pub enum Reading {
 pub enum BodyKind {
     Incident,
     Component,
+    /// An alert the bridge raised about a page.
+    Page,
     /// JSON of a shape nobody has seen.
     Unknown,
     /// Not JSON.
@@ -48,6 +53,7 @@ impl BodyKind {
         match self {
             BodyKind::Incident => "incident",
             BodyKind::Component => "component",
+            BodyKind::Page => "page",
             BodyKind::Unknown => "unknown",
             BodyKind::Invalid => "invalid",
         }
@@ -67,11 +73,26 @@ pub struct Lookup<'a> {
 }
 
 impl Reading {
-    /// Parses a body: JSON, then the Statuspage shape, then the keys.
-    pub fn of(body: &[u8]) -> Reading {
+    /// Parses a body that came from `origin`: JSON, then the Statuspage
+    /// shape, then the keys. A page alert's shape is the bridge's own: only
+    /// a reconcile round makes one, and a webhook of that shape is not
+    /// understood.
+    pub fn of(body: &[u8], origin: &Origin) -> Reading {
         match serde_json::from_slice::<Value>(body) {
             Err(e) => Reading::NotJson(e.to_string()),
-            Ok(json) => match parse::parse(&json) {
+            Ok(json) => match PageAlertEvent::read(&json) {
+                Some(alert) if origin.is_reconcile() => Reading::PageAlert(alert),
+                Some(_) => Reading::Unrecognized(
+                    "a page alert's shape, which only the bridge's own reconcile makes".into(),
+                ),
+                None => Reading::statuspage(&json, body),
+            },
+        }
+    }
+
+    fn statuspage(json: &Value, body: &[u8]) -> Reading {
+        {
+            match parse::parse(json) {
                 Parsed::Unrecognized { reason } => Reading::Unrecognized(reason),
                 Parsed::Incident(event) => Reading::Incident {
                     keys: machine::incident_keys(&event, body),
@@ -81,7 +102,7 @@ impl Reading {
                     keys: machine::component_keys(&event, body),
                     event,
                 },
-            },
+            }
         }
     }
 
@@ -110,6 +131,13 @@ impl Reading {
                 keys,
                 components: Vec::new(),
             }),
+            Reading::PageAlert(alert) => Some(Lookup {
+                kind: EntityKind::Page,
+                page_id: &alert.page_id,
+                entity_id: &alert.topic,
+                keys: &[],
+                components: Vec::new(),
+            }),
         }
     }
 
@@ -129,6 +157,7 @@ impl Reading {
             Reading::Component { event: e, .. } => {
                 named("component", e.name.as_deref(), &e.page_id, &e.component_id)
             }
+            Reading::PageAlert(a) => named("page alert", None, &a.page_id, &a.topic),
         }
     }
 }
@@ -298,6 +327,20 @@ pub struct ComponentState {
 pub enum NewState {
     Incident(IncidentState),
     Component(ComponentState),
+    Page(PageAlertState),
+}
+
+/// A page alert's columns after an applied event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageAlertState {
+    pub title: String,
+    pub status: String,
+    pub alert: Alert,
+    /// When it opened, while open.
+    pub opened_at: Option<DateTime<Utc>>,
+    pub last_event_at: DateTime<Utc>,
+    /// What it is about (ids), for the next round.
+    pub detail: Vec<String>,
 }
 
 /// One row of `transitions`.
@@ -439,9 +482,23 @@ impl Plan {
             now: s.now,
             silences,
         };
-        let routed = s
+        let mut routed = s
             .policy
             .route(alert, draft.action, draft.priority, views, &quiet);
+        if s.origin.grouped() && draft.action == Action::Trigger {
+            // One of many changes a reconcile round found at once: followed,
+            // but opened nowhere new; the page's grouped alert names it.
+            let open_at = |d: &str| views.iter().any(|v| v.destination == d);
+            let told = routed.sends.len();
+            routed.sends.retain(|send| open_at(&send.destination));
+            routed.views.retain(|v| open_at(&v.destination));
+            if routed.sends.is_empty() && told > 0 && routed.unsent.is_none() {
+                routed.unsent = Some((
+                    Outcome::Filtered,
+                    "grouped: not paged one by one, the page's grouped alert names it".to_owned(),
+                ));
+            }
+        }
         let title = match s.policy.page_name_of(alert) {
             Some(name) => format!("[{name}] {}", draft.title),
             None => draft.title.clone(),
@@ -509,6 +566,7 @@ pub fn plan(reading: &Reading, ctx: &Context, s: &Setting<'_>) -> Plan {
         ),
         Reading::Incident { event, keys } => plan_incident(event, keys, ctx, s),
         Reading::Component { event, keys } => plan_component(event, keys, ctx, s),
+        Reading::PageAlert(alert) => plan_page_alert(alert, ctx, s),
     }
 }
 
@@ -771,6 +829,71 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
 }
 
 /// The machine's step, its reason led by what reconcile found for a heal.
+/// A page alert the bridge raised: open at its priority or closed, worded
+/// as the round said, routed like any alert.
+fn plan_page_alert(ev: &PageAlertEvent, ctx: &Context, s: &Setting<'_>) -> Plan {
+    let prior = &ctx.stored.prior;
+    let status = ev.status();
+    let step = marked(
+        s.origin,
+        machine::page_step(prior, status, ev.open.then(|| ev.priority())),
+    );
+    let summary = WebhookFields {
+        kind: BodyKind::Page,
+        page_id: Some(ev.page_id.clone()),
+        entity_id: Some(ev.topic.clone()),
+        entity_name: None,
+        event_id: None,
+        old_status: prior.status.clone(),
+        new_status: Some(status.to_owned()),
+        impact: None,
+        event_at: Some(ev.at),
+    };
+    let mut plan = Plan::recorded_only(step.clone(), summary);
+    let opened_at = match (prior.alert, step.after) {
+        (_, Alert::Closed) => None,
+        (Alert::Open(_), Alert::Open(_)) => ctx.stored.started_at.or(Some(ev.at)),
+        (Alert::Closed, Alert::Open(_)) => Some(ev.at),
+    };
+    plan.state = Some(NewState::Page(PageAlertState {
+        title: ev.title.clone(),
+        status: status.to_owned(),
+        alert: step.after,
+        opened_at,
+        last_event_at: ev.at,
+        detail: ev.detail.clone(),
+    }));
+    plan.applied(EntityKind::Page, &ev.topic, ev.at, prior, status, &[]);
+    if let Some(emit) = step.emit {
+        let draft = Draft {
+            destination: String::new(),
+            kind: EntityKind::Page,
+            entity_id: ev.topic.clone(),
+            fingerprint: fingerprint(EntityKind::Page, &ev.page_id, &ev.topic),
+            action: emit.action,
+            priority: emit.priority,
+            title: ev.title.clone(),
+            message: ev.message.clone(),
+            status: status.to_owned(),
+            impact: None,
+            link: None,
+            starts_at: ctx.stored.started_at.unwrap_or(ev.at),
+            ends_at: (emit.action == Action::Resolve).then_some(ev.at),
+            delivery: s.delivery,
+            hold: None,
+        };
+        let alert = AlertFacts {
+            kind: EntityKind::Page,
+            page_id: ev.page_id.clone(),
+            page_name: ctx.learned.page_name.clone(),
+            entity_id: ev.topic.clone(),
+            components: Vec::new(),
+        };
+        plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
+    }
+    plan
+}
+
 fn marked(origin: &Origin, mut step: Step) -> Step {
     if let Origin::Reconcile { why } = origin {
         step.reason = format!("reconcile: {why}; {}", step.reason);

@@ -4,7 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::*;
-use crate::rules::domain::{Action, ComponentStatus, Impact, IncidentStatus};
+use crate::rules::domain::{Action, ComponentStatus, GROUPED_NOTE, Impact, IncidentStatus};
 use crate::rules::parse::{ComponentRef, IncidentUpdate};
 use crate::rules::route::{PagePolicy, RoutePolicy};
 use Priority::*;
@@ -352,7 +352,7 @@ fn readings_say_what_storage_must_look_up() {
     let body =
         br#"{"incident": {"id": "i1", "page_id": "p1", "name": "Down", "status": "investigating",
         "components": [{"id": "b"}, {"id": "a"}, {"id": "b"}]}}"#;
-    let r = Reading::of(body);
+    let r = Reading::of(body, &Origin::Webhook);
     let l = r.lookup().unwrap();
     assert_eq!(
         (l.kind, l.page_id, l.entity_id),
@@ -361,9 +361,15 @@ fn readings_say_what_storage_must_look_up() {
     assert_eq!(l.components, ["a", "b"], "distinct and sorted");
     assert_eq!(l.keys.len(), 1, "a body key; no update id");
     assert_eq!(r.subject(), "incident \"Down\" (p1/i1)");
-    assert!(matches!(Reading::of(b"nope"), Reading::NotJson(_)));
-    assert!(Reading::of(b"nope").lookup().is_none());
-    assert_eq!(Reading::of(b"{}").subject(), "a payload of unknown shape");
+    assert!(matches!(
+        Reading::of(b"nope", &Origin::Webhook),
+        Reading::NotJson(_)
+    ));
+    assert!(Reading::of(b"nope", &Origin::Webhook).lookup().is_none());
+    assert_eq!(
+        Reading::of(b"{}", &Origin::Webhook).subject(),
+        "a payload of unknown shape"
+    );
 }
 
 #[test]
@@ -576,5 +582,137 @@ fn a_learned_page_name_leads_titles_and_learned_groups_reach_the_filters() {
             id: "c9".into(),
             ..ComponentFacts::default()
         }
+    );
+}
+
+/// A page alert: only from the bridge's own reconcile; open → a trigger of
+/// kind `page` at its priority with its wording, routed like any alert;
+/// closed → its resolve.
+#[test]
+fn page_alerts_open_and_resolve_and_only_reconcile_makes_them() {
+    use crate::rules::page_alert::PageAlertEvent;
+    let ev = PageAlertEvent {
+        page_id: "p1".into(),
+        topic: "grouped".into(),
+        open: true,
+        priority: "high".into(),
+        title: "7 more component(s) in trouble on page p1".into(),
+        message: "Not paged one by one: A, B".into(),
+        at: t(500),
+        detail: vec!["a".into(), "b".into()],
+    };
+    let body = ev.body();
+    assert!(matches!(
+        Reading::of(&body, &Origin::Webhook),
+        Reading::Unrecognized(why) if why.contains("only the bridge's own reconcile")
+    ));
+    let origin = Origin::Reconcile {
+        why: "2 component(s) grouped".into(),
+    };
+    let reading = Reading::of(&body, &origin);
+    let l = reading.lookup().unwrap();
+    assert_eq!(
+        (l.kind, l.page_id, l.entity_id),
+        (EntityKind::Page, "p1", "grouped")
+    );
+    let opened = plan(&reading, &Context::default(), &setting(&origin));
+    assert_eq!(opened.step.outcome, Outcome::Triggered);
+    assert_eq!(opened.summary.kind, BodyKind::Page);
+    let [d] = opened.drafts.as_slice() else {
+        panic!("one draft: {:?}", opened.drafts)
+    };
+    assert_eq!(
+        (d.kind, d.action, d.priority, d.fingerprint.as_str()),
+        (
+            EntityKind::Page,
+            Action::Trigger,
+            High,
+            "statuspage:p1:page:grouped"
+        )
+    );
+    assert_eq!(d.title, ev.title);
+    assert_eq!(d.message, ev.message);
+    let Some(NewState::Page(state)) = &opened.state else {
+        panic!("{:?}", opened.state)
+    };
+    assert_eq!(
+        (state.alert, state.opened_at),
+        (Alert::Open(High), Some(t(500)))
+    );
+    assert_eq!(state.detail, ev.detail);
+
+    let closed_ev = PageAlertEvent {
+        open: false,
+        at: t(900),
+        ..ev.clone()
+    };
+    let ctx = Context {
+        stored: Stored {
+            prior: Prior {
+                alert: Alert::Open(High),
+                status: Some("open".into()),
+                last_event_at: Some(t(500)),
+            },
+            started_at: Some(t(500)),
+        },
+        views: at_default(High),
+        ..Context::default()
+    };
+    let closed = plan(&Reading::PageAlert(closed_ev), &ctx, &setting(&origin));
+    assert_eq!(closed.step.outcome, Outcome::Resolved);
+    assert_eq!(
+        closed
+            .drafts
+            .iter()
+            .map(|d| (d.action, d.priority, d.starts_at, d.ends_at))
+            .collect::<Vec<_>>(),
+        [(Action::Resolve, High, t(500), Some(t(900)))]
+    );
+}
+
+/// A heal its round grouped opens its alert nowhere new (outcome
+/// `filtered`, saying why), but still changes an alert a destination
+/// already has open.
+#[test]
+fn a_grouped_heal_opens_nothing_new_and_follows_what_is_open() {
+    let grouped = Origin::Reconcile {
+        why: format!("{GROUPED_NOTE} (3 components paged one by one this round); down"),
+    };
+    assert!(grouped.grouped());
+    assert!(!Origin::Reconcile { why: "down".into() }.grouped());
+    let reading = Reading::Component {
+        event: component("operational", "major_outage"),
+        keys: vec!["component_update:cu1".into()],
+    };
+    let p = plan(&reading, &Context::default(), &setting(&grouped));
+    assert_eq!(p.step.outcome, Outcome::Filtered);
+    assert!(
+        p.step.reason.contains("grouped: not paged one by one"),
+        "{}",
+        p.step.reason
+    );
+    assert!(p.drafts.is_empty() && p.views.is_empty(), "{p:?}");
+    assert!(matches!(&p.state, Some(NewState::Component(c)) if c.alert == Alert::Open(Medium)));
+    // Already open at the default destination, now raised: sent there.
+    let open = Context {
+        stored: Stored {
+            prior: Prior {
+                alert: Alert::Open(Low),
+                status: Some("degraded_performance".into()),
+                last_event_at: Some(t(100)),
+            },
+            started_at: Some(t(100)),
+        },
+        views: at_default(Low),
+        ..Context::default()
+    };
+    let p = plan(&reading, &open, &setting(&grouped));
+    assert_eq!(p.step.outcome, Outcome::Retriggered);
+    assert_eq!(
+        p.drafts
+            .iter()
+            .map(|d| (d.action, d.priority))
+            .collect::<Vec<_>>(),
+        [(Action::Trigger, Medium)]
     );
 }

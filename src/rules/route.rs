@@ -568,6 +568,9 @@ impl Policy {
                     }
                 }
             }
+            // An alert about the page itself: the page's filters name
+            // components and incidents, not it.
+            EntityKind::Page => {}
             EntityKind::Incident => match p.incidents {
                 Incidents::All => {}
                 Incidents::None => return Err(format!("incidents do not page on page {page}")),

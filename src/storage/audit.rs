@@ -437,6 +437,9 @@ pub async fn timeline(
 ) -> ReadResult<Option<Timeline>> {
     use crate::rules::domain::EntityKind;
     let (entity_sql, links_sql) = match kind {
+        // A page alert has no timeline of its own: its webhook rows are
+        // the whole story.
+        EntityKind::Page => return Ok(None),
         EntityKind::Incident => (
             "SELECT source, name, status, alert_open <> 0 AS alert_open, alert_priority, last_event_at,
                 first_seen_at,

@@ -254,7 +254,7 @@ fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::
             .query_map([&id], |e| Ok((e.get(0)?, e.get(1)?, e.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let recorded = Recorded {
-            reading: Reading::of(&body),
+            reading: Reading::of(&body, &origin),
             job: Job {
                 received_at: parse_time(&received_at).with_context(|| {
                     format!("webhook {id}: unreadable received_at {received_at:?}")

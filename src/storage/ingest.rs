@@ -146,6 +146,15 @@ pub fn read_context(
             silences,
             learned: super::catalog::learned(conn, l.page_id, &l.components)?,
         },
+        EntityKind::Page => Context {
+            stored,
+            duplicate_of,
+            incident_priority: None,
+            open_components: Vec::new(),
+            views,
+            silences,
+            learned: super::catalog::learned(conn, l.page_id, &[])?,
+        },
     })
 }
 
@@ -178,6 +187,9 @@ pub fn write_plan(conn: Conn<'_>, job: &Job, plan: &Plan, record: Record) -> sql
             let component = key(EntityKind::Component, entity_id);
             save_component(conn, component, s, &job.id, &now)?;
             record_applied(conn, component, &plan.applied_keys, &job.id)?;
+        }
+        Some(NewState::Page(s)) => {
+            save_page_alert(conn, key(EntityKind::Page, entity_id), s, &job.id, &now)?;
         }
         None => {}
     }
@@ -409,6 +421,10 @@ fn load_entity(conn: Conn<'_>, key: EntityKey<'_>) -> sql::Result<Stored> {
             "SELECT alert_open, alert_priority, status, last_event_at, alert_opened_at
              FROM components WHERE source = ? AND page_id = ? AND component_id = ?"
         }
+        EntityKind::Page => {
+            "SELECT alert_open, alert_priority, status, last_event_at, opened_at
+             FROM page_alerts WHERE source = ? AND page_id = ? AND topic = ?"
+        }
     };
     let row = conn.query_row(sql, &args![key.source, key.page_id, key.entity_id], |r| {
         Ok((
@@ -600,6 +616,49 @@ fn save_component(
         now,
         now,
     ])?;
+    Ok(())
+}
+
+fn save_page_alert(
+    conn: Conn<'_>,
+    key: EntityKey<'_>,
+    s: &crate::rules::plan::PageAlertState,
+    webhook_id: &str,
+    now: &str,
+) -> sql::Result<()> {
+    let (open, priority) = alert_columns(s.alert);
+    let detail = serde_json::to_string(&s.detail).expect("JSON values serialise");
+    conn.execute(
+        "INSERT INTO page_alerts (source, page_id, topic, title, status, alert_open,
+            alert_priority, opened_at, last_event_at, last_webhook_id, detail, first_seen_at,
+            updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (source, page_id, topic) DO UPDATE SET
+            title = excluded.title,
+            status = excluded.status,
+            alert_open = excluded.alert_open,
+            alert_priority = coalesce(excluded.alert_priority, page_alerts.alert_priority),
+            opened_at = excluded.opened_at,
+            last_event_at = excluded.last_event_at,
+            last_webhook_id = excluded.last_webhook_id,
+            detail = excluded.detail,
+            updated_at = excluded.updated_at",
+        &args![
+            key.source,
+            key.page_id,
+            key.entity_id,
+            s.title,
+            s.status,
+            open,
+            priority,
+            s.opened_at.map(format_time),
+            format_time(s.last_event_at),
+            webhook_id,
+            detail,
+            now,
+            now,
+        ],
+    )?;
     Ok(())
 }
 

@@ -256,6 +256,23 @@ impl Reader {
     }
 
     /// When the last webhook from Statuspage (not a heal) for a page came.
+    /// The ids a page alert names while it is open; `None` while closed.
+    pub async fn open_page_alert(
+        &self,
+        source: &str,
+        page_id: &str,
+        topic: &str,
+    ) -> ReadResult<Option<Vec<String>>> {
+        let detail: Option<String> = self
+            .value(
+                "SELECT max(detail) FROM page_alerts
+                 WHERE source = ? AND page_id = ? AND topic = ? AND alert_open = 1",
+                &args![source, page_id, topic],
+            )
+            .await?;
+        Ok(detail.map(|d| serde_json::from_str(&d).unwrap_or_default()))
+    }
+
     pub async fn last_webhook_at(&self, page_id: &str) -> ReadResult<Option<DateTime<Utc>>> {
         let last: Option<String> = self
             .value(

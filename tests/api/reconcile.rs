@@ -348,3 +348,136 @@ async fn a_failed_round_changes_nothing() {
     app.stop().await;
     fake.stop().await;
 }
+
+/// One round that finds ten components in trouble pages three one by one
+/// (`max_triggers_per_round = 3`) and names the other seven in one alert
+/// of the page; when they recover, the three are resolved and the page's
+/// alert with them — the seven were never paged, so nothing resolves them.
+#[tokio::test]
+async fn many_changes_in_one_round_are_grouped_into_one_alert() {
+    needs_database!();
+    use crate::fake_itoc360::FakeItoc360;
+    let fake = FakeStatus::start().await;
+    let down: Vec<Value> = (0..10)
+        .map(|i| up_component(&format!("c{i}"), "major_outage", false))
+        .collect();
+    fake.page(PAGE, vec![], down, vec![]);
+    let itoc = FakeItoc360::start("itoc-token-0123456789").await;
+    let (base_url, itoc_url) = (fake.base_url.clone(), itoc.base_url.clone());
+    let mut app = spawn_app_with(move |s| {
+        s.itoc360.base_url = itoc_url;
+        s.itoc360.token = Secret::new("itoc-token-0123456789");
+        s.pages = vec![Page {
+            id: PAGE.into(),
+            source: String::new(),
+            base_url,
+            api_key: Secret::default(),
+            webhooks: false,
+        }];
+        s.reconcile.interval_secs = 3600;
+        s.reconcile.max_triggers_per_round = 3;
+    })
+    .await;
+    app.reconcile.clone().unwrap().wait_for(1).await;
+    app.drain().await;
+    let sent = |itoc: &FakeItoc360| -> Vec<(String, String)> {
+        itoc.accepted()
+            .iter()
+            .map(|e| {
+                (
+                    e["status"].as_str().unwrap().to_owned(),
+                    e["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let first = sent(&itoc);
+    let triggers: Vec<&(String, String)> = first.iter().filter(|(a, _)| a == "trigger").collect();
+    assert_eq!(
+        triggers.len(),
+        4,
+        "three components and the page: {first:?}"
+    );
+    let page_fp = format!("statuspage:{PAGE}:page:grouped");
+    let summary = itoc
+        .accepted()
+        .into_iter()
+        .find(|e| e["id"] == page_fp.as_str())
+        .expect("the page's grouped alert");
+    assert_eq!(summary["severity"], "high");
+    assert!(
+        summary["title"]
+            .as_str()
+            .unwrap()
+            .contains("7 more component(s) in trouble on page"),
+        "{summary}"
+    );
+    let message = summary["message"].as_str().unwrap();
+    for i in 3..10 {
+        assert!(message.contains(&format!("Component c{i}")), "{message}");
+    }
+    assert!(!message.contains("Component c0"), "{message}");
+    // The grouped ones are followed: open in the bridge, filtered.
+    assert_eq!(
+        app.count("SELECT count(*) FROM components WHERE alert_open = 1")
+            .await,
+        10
+    );
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM webhooks WHERE outcome = 'filtered' AND reason LIKE '%grouped%'"
+        )
+        .await,
+        7
+    );
+    let open: Vec<(String, String)> = app
+        .db()
+        .all(
+            "SELECT kind, destination FROM open_alerts WHERE kind = 'page'",
+            &[],
+        )
+        .await;
+    assert_eq!(open, [("page".to_owned(), "default".to_owned())]);
+
+    // A round that finds the same: nothing more is sent.
+    app.reconcile.clone().unwrap().round().await;
+    app.drain().await;
+    assert_eq!(sent(&itoc).len(), 4);
+
+    // Everything recovers: three resolves, and the page's alert resolves.
+    let up: Vec<Value> = (0..10)
+        .map(|i| {
+            let mut c = up_component(&format!("c{i}"), "operational", false);
+            c["updated_at"] = json!("2025-03-04T11:00:00.000Z");
+            c
+        })
+        .collect();
+    fake.page(PAGE, vec![], up, vec![]);
+    app.reconcile.clone().unwrap().round().await;
+    app.drain().await;
+    let all = sent(&itoc);
+    let resolves: Vec<&String> = all
+        .iter()
+        .filter(|(a, _)| a == "resolve")
+        .map(|(_, fp)| fp)
+        .collect();
+    assert_eq!(resolves.len(), 4, "{all:?}");
+    assert!(resolves.contains(&&page_fp), "{all:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM open_alerts").await,
+        0,
+        "nothing left open anywhere"
+    );
+    let (_, events) = app.get("/api/events?kind=page").await;
+    let events: Value = serde_json::from_str(&events).unwrap();
+    let outcomes: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["resolved", "triggered"], "{events}");
+    app.stop().await;
+    fake.stop().await;
+    itoc.stop().await;
+}
