@@ -192,7 +192,8 @@ mod tests {
     #[test]
     fn the_grouped_alert_follows_what_it_names() {
         type Want = Option<(bool, Vec<String>)>;
-        let rows: Vec<(Option<Vec<String>>, Vec<Grouped>, Vec<String>, Want)> = vec![
+        type Row = (Option<Vec<String>>, Vec<Grouped>, Vec<String>, Want);
+        let rows: Vec<Row> = vec![
             // Nothing grouped, nothing open: nothing.
             (None, vec![], ids(&["a"]), None),
             // Grouped now: open, naming them.
