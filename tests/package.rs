@@ -119,6 +119,19 @@ fn the_debian_package_builds_and_its_unit_verifies() {
             "./usr/lib/systemd/system/statuspage-bridge.service",
         ),
         ("-rw-r--r--", "./usr/share/doc/statuspage-bridge/README.md"),
+        // The docs the README links, beside it.
+        (
+            "-rw-r--r--",
+            "./usr/share/doc/statuspage-bridge/docs/OPERATING.md",
+        ),
+        (
+            "-rw-r--r--",
+            "./usr/share/doc/statuspage-bridge/docs/SCHEMA.md",
+        ),
+        (
+            "-rw-r--r--",
+            "./usr/share/doc/statuspage-bridge/static/screenshots/events.png",
+        ),
     ] {
         assert!(
             listing

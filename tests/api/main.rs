@@ -18,6 +18,7 @@ mod cdp;
 mod commands;
 mod correlation;
 mod delivery;
+mod docs;
 mod hardening;
 mod learned;
 mod postmortem;

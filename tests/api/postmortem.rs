@@ -1,17 +1,24 @@
-//! The README's SQL is a test: every ```sql block runs against a database
-//! filled by a real lifecycle, so the README cannot drift from the schema.
+//! The documented SQL is a test: every ```sql block of the README and of
+//! docs/SCHEMA.md runs against a database filled by a real lifecycle, so
+//! neither can drift from the schema.
 
 use serde_json::json;
 
 use crate::fake_itoc360::{FakeItoc360, Reply};
 use crate::helpers::*;
 
-/// The statements of every ```sql block in the README for this engine
-/// (```sql: both; ```sql sqlite or ```sql postgres: that one), each with
-/// the comment lines that precede it (its title).
+/// The files whose SQL is tested.
+const DOCUMENTED: [&str; 2] = ["README.md", "docs/SCHEMA.md"];
+
+/// The statements of every ```sql block in the documented files for this
+/// engine (```sql: both; ```sql sqlite or ```sql postgres: that one), each
+/// with the comment lines that precede it (its title).
 fn readme_queries(postgres: bool) -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme: String = DOCUMENTED
+        .iter()
+        .map(|f| std::fs::read_to_string(format!("{}/{f}", env!("CARGO_MANIFEST_DIR"))).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
     let mine = if postgres {
         "```sql postgres"
     } else {
@@ -37,7 +44,7 @@ fn readme_queries(postgres: bool) -> Vec<String> {
     }
     assert!(
         current.trim().is_empty(),
-        "a README query lacks its ';':\n{current}"
+        "a documented query lacks its ';':\n{current}"
     );
     queries
 }
@@ -62,7 +69,7 @@ async fn component_then_incident(app: &mut TestApp) {
 async fn every_readme_query_runs_and_answers_on_a_real_lifecycle() {
     needs_database!();
     let queries = readme_queries(postgres());
-    assert!(queries.len() >= 6, "found {} queries", queries.len());
+    assert!(queries.len() >= 7, "found {} queries", queries.len());
 
     let fake = FakeItoc360::start("itoc-token").await;
     // ITOC360 refuses the first attempt, so the failure query has a row.
@@ -85,10 +92,10 @@ async fn every_readme_query_runs_and_answers_on_a_real_lifecycle() {
             .db()
             .try_count_rows(q.as_str())
             .await
-            .unwrap_or_else(|e| panic!("README query failed: {e}\n{q}"));
+            .unwrap_or_else(|e| panic!("documented query failed: {e}\n{q}"));
         assert!(
             rows > 0,
-            "README query answered nothing on a full lifecycle:\n{q}"
+            "documented query answered nothing on a full lifecycle:\n{q}"
         );
     }
     app.stop().await;

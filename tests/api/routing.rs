@@ -534,14 +534,14 @@ continue = true
 }
 
 #[test]
-fn the_readmes_routing_example_is_a_working_configuration() {
+fn the_documented_routing_example_is_a_working_configuration() {
     needs_database!();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("## Routing and quiet: who is paged for what, and when")
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/ROUTING.md")).unwrap();
+    let section = doc
+        .split("## In practice: routing and quiet")
         .nth(1)
-        .expect("the README has a routing and quiet section");
+        .expect("docs/ROUTING.md has a routing and quiet section");
     let example = section
         .split("```toml")
         .nth(1)
