@@ -51,7 +51,7 @@ impl PageAlertEvent {
         Priority::parse(&self.priority).unwrap_or(Priority::High)
     }
 
-    /// `grouped` while open, `clear` once closed.
+    /// `open` while open, `clear` once closed.
     pub fn status(&self) -> &'static str {
         if self.open { "open" } else { "clear" }
     }
@@ -236,6 +236,17 @@ mod tests {
         assert!(e.message.contains("Name 49 and 10 more"), "{}", e.message);
         assert!(!e.message.contains("Name 50"), "{}", e.message);
         assert!(e.message.contains("max_triggers_per_round = 20"));
+        assert_eq!((e.status(), e.open), ("open", true));
+        // Exactly as many as are listed: no "more".
+        let fifty: Vec<Grouped> = (0..50).map(|i| g(&i.to_string())).collect();
+        let e50 = grouped_alert(round(), None, &fifty, &[]).unwrap();
+        assert!(e50.message.contains("Name 49."), "{}", e50.message);
+        assert!(!e50.message.contains("more."), "{}", e50.message);
+        let closed = PageAlertEvent {
+            open: false,
+            ..e50.clone()
+        };
+        assert_eq!(closed.status(), "clear");
         assert_eq!(e.priority(), Priority::High);
         // The body reads back as the same event.
         let body: Value = serde_json::from_slice(&e.body()).unwrap();
