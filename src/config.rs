@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::rules::domain::Priority;
+
 /// The token in the repository's development `config.toml` and the built-in
 /// defaults. Refused on a non-loopback address.
 pub const DEV_TOKEN: &str = "dev-token-change-me";
@@ -64,6 +66,8 @@ pub struct Settings {
     pub audit: Audit,
     pub sources: Vec<Source>,
     pub reconcile: Reconcile,
+    /// When a page the bridge can no longer see pages someone.
+    pub health: Health,
     /// Statuspage pages whose status API is polled; none: reconcile is off.
     pub pages: Vec<Page>,
     pub log: Log,
@@ -85,6 +89,7 @@ struct RawSettings {
     audit: Audit,
     sources: Vec<Source>,
     reconcile: Reconcile,
+    health: Health,
     pages: Vec<PageEntry>,
     routes: Vec<Route>,
     log: Log,
@@ -102,6 +107,7 @@ impl Default for RawSettings {
             audit: s.audit,
             sources: s.sources,
             reconcile: s.reconcile,
+            health: s.health,
             pages: Vec::new(),
             routes: Vec::new(),
             log: s.log,
@@ -144,6 +150,7 @@ impl From<RawSettings> for Settings {
             audit: r.audit,
             sources: r.sources,
             reconcile: r.reconcile,
+            health: r.health,
             pages,
             log: r.log,
             routing: Routing {
@@ -318,6 +325,50 @@ impl Default for Reconcile {
     }
 }
 
+/// Page health (docs/RECONCILE.md, "Page health"): when a page the bridge
+/// can no longer see — quarantined webhooks, an API that fails, moved or is
+/// gone — opens an alert of its own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// How long a page may be unhealthy before its alert opens.
+    pub page_after_secs: u64,
+    /// The alert's priority: `low`, `medium`, `high` or `critical`.
+    pub priority: String,
+    /// Failed rounds in a row before a page is unreachable, moved or gone.
+    pub failed_rounds: u32,
+    /// How old an upstream change may be, with no webhook since, before the
+    /// page is stale (the quarantine signature).
+    pub expect_webhook_within_secs: u64,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            page_after_secs: 1800,
+            priority: "high".into(),
+            failed_rounds: 3,
+            expect_webhook_within_secs: 900,
+        }
+    }
+}
+
+impl Health {
+    pub fn thresholds(&self) -> crate::rules::health::Thresholds {
+        crate::rules::health::Thresholds {
+            failed_rounds: self.failed_rounds as usize,
+            expect_webhook_within: chrono::Duration::seconds(
+                self.expect_webhook_within_secs.min(i64::MAX as u64) as i64,
+            ),
+        }
+    }
+
+    /// The alert's priority (validated at load).
+    pub fn priority(&self) -> Priority {
+        Priority::parse(&self.priority).unwrap_or(Priority::High)
+    }
+}
+
 /// One Statuspage page to reconcile.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -452,6 +503,7 @@ impl Default for Settings {
                 token: Secret::new(DEV_TOKEN),
             }],
             reconcile: Reconcile::default(),
+            health: Health::default(),
             pages: Vec::new(),
             log: Log::default(),
             routing: Routing::default(),
@@ -911,6 +963,18 @@ impl Settings {
         }
         if self.reconcile.timeout_ms == 0 {
             return Err(err("reconcile.timeout_ms", "must be greater than 0"));
+        }
+        if Priority::parse(&self.health.priority).is_none() {
+            return Err(err(
+                "health.priority",
+                format!(
+                    "\"{}\" is none of low, medium, high, critical",
+                    self.health.priority
+                ),
+            ));
+        }
+        if self.health.failed_rounds == 0 {
+            return Err(err("health.failed_rounds", "must be 1 or more"));
         }
         if self.reconcile.max_body_bytes < 1024 {
             return Err(err("reconcile.max_body_bytes", "must be 1024 or more"));

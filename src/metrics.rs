@@ -54,6 +54,13 @@ pub struct Metrics {
     rounds: Family<RoundLabels, Counter>,
     healed: Family<HealLabels, Counter>,
     last_webhook: Family<SourceLabels, Gauge>,
+    page_health: Family<HealthLabels, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HealthLabels {
+    page: String,
+    state: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -142,8 +149,15 @@ impl Metrics {
             "When the last webhook from Statuspage (not a heal) was stored, by source",
             last_webhook.clone(),
         );
+        let page_health = Family::<HealthLabels, Gauge>::default();
+        registry.register(
+            "page_health",
+            "A configured page's health: 1 for its state (unknown, ok, stale, unreachable, moved, gone), 0 for the others",
+            page_health.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
+            page_health,
             rounds,
             healed,
             last_webhook,
@@ -214,6 +228,18 @@ impl Metrics {
                 result: result.to_owned(),
             })
             .inc();
+    }
+
+    /// The page's health: its state 1, every other 0.
+    pub fn page_health(&self, page: &str, state: crate::rules::health::State) {
+        for s in crate::rules::health::State::ALL {
+            self.page_health
+                .get_or_create(&HealthLabels {
+                    page: page.to_owned(),
+                    state: s.as_str().to_owned(),
+                })
+                .set(i64::from(s == state));
+        }
     }
 
     pub fn reconcile_healed(&self, page: &str, kind: &str) {

@@ -22,6 +22,7 @@ use crate::pipeline::{Incoming, Origin, Pipeline};
 use crate::rules::catalog;
 use crate::rules::domain::{EntityKind, GROUPED_NOTE, Outcome, Priority};
 use crate::rules::heal::{self, Local, Misses};
+use crate::rules::health::{self, Failure};
 use crate::rules::page_alert;
 use crate::rules::route::Policy;
 use crate::rules::time::format_time;
@@ -47,6 +48,8 @@ struct PageTask {
     misses_to_resolve: u32,
     /// Components one round pages one by one before grouping the rest.
     max_triggers_per_round: usize,
+    /// When an unhealthy page pages someone.
+    health: crate::config::Health,
     client: StatusClient,
     pipeline: Pipeline,
     read: Reader,
@@ -67,6 +70,8 @@ struct Counts {
     incidents: usize,
     components: usize,
     heals: usize,
+    /// The newest upstream change the summary shows.
+    latest_change_at: Option<DateTime<Utc>>,
 }
 
 impl Reconciler {
@@ -105,6 +110,7 @@ impl Reconciler {
                 interval: Duration::from_secs(r.interval_secs),
                 misses_to_resolve: r.misses_to_resolve,
                 max_triggers_per_round: r.max_triggers_per_round,
+                health: settings.health.clone(),
                 client: client.clone(),
                 pipeline: pipeline.clone(),
                 read: read.clone(),
@@ -221,6 +227,10 @@ pub fn client(r: &crate::config::Reconcile) -> anyhow::Result<StatusClient> {
 /// client's `max_body_bytes`.
 pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Result<Value> {
     let url = format!("{}/api/v2/{path}", page.api_base());
+    let failed = |failure: Failure, why: String| FetchFailed {
+        failure,
+        message: format!("GET {url}: {why}"),
+    };
     let mut req = client.http.get(&url);
     if !page.api_key.is_empty() {
         req = req.header(
@@ -231,7 +241,7 @@ pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Re
     let mut res = req
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?;
+        .map_err(|e| failed(Failure::Unreachable, e.without_url().to_string()))?;
     let status = res.status();
     if status.is_redirection() {
         let to = res
@@ -239,32 +249,64 @@ pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Re
             .get(reqwest::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("?");
-        anyhow::bail!(
-            "GET {url}: HTTP {}: redirected to another host ({}), not followed",
-            status.as_u16(),
-            crate::redact::printable(to)
-        );
+        return Err(failed(
+            Failure::Moved,
+            format!(
+                "HTTP {}: redirected to another host ({}), not followed",
+                status.as_u16(),
+                crate::redact::printable(to)
+            ),
+        )
+        .into());
     }
     if status != reqwest::StatusCode::OK {
-        anyhow::bail!("GET {url}: HTTP {}", status.as_u16());
+        return Err(failed(
+            Failure::of(Some(status.as_u16()), false),
+            format!("HTTP {}", status.as_u16()),
+        )
+        .into());
     }
     let limit = client.max_body_bytes;
-    let too_long = || anyhow::anyhow!("GET {url}: answer larger than {limit} bytes, cut off");
+    let too_long = || {
+        failed(
+            Failure::Unreachable,
+            format!("answer larger than {limit} bytes, cut off"),
+        )
+    };
     if res.content_length().is_some_and(|n| n > limit) {
-        return Err(too_long());
+        return Err(too_long().into());
     }
     let mut bytes = Vec::new();
     while let Some(chunk) = res
         .chunk()
         .await
-        .map_err(|e| anyhow::anyhow!("GET {url}: {}", e.without_url()))?
+        .map_err(|e| failed(Failure::Unreachable, e.without_url().to_string()))?
     {
         if bytes.len() as u64 + chunk.len() as u64 > limit {
-            return Err(too_long());
+            return Err(too_long().into());
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("GET {url}: not JSON: {e}"))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| failed(Failure::Moved, format!("not JSON: {e}")).into())
+}
+
+/// A fetch that failed, and how (`rules::health::Failure`).
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct FetchFailed {
+    pub failure: Failure,
+    message: String,
+}
+
+/// How a failed round failed, when the page's API is to blame: a fetch
+/// that failed, or an answer that is not this page's summary.
+fn failure_of(e: &anyhow::Error) -> Option<Failure> {
+    e.chain().find_map(|c| {
+        c.downcast_ref::<FetchFailed>()
+            .map(|f| f.failure)
+            .or_else(|| c.downcast_ref::<heal::Unusable>().map(|_| Failure::Moved))
+    })
 }
 
 impl PageTask {
@@ -312,6 +354,7 @@ impl PageTask {
                 &Counts::default(),
             ),
         };
+        let failure = result.as_ref().err().and_then(failure_of);
         match &error {
             None => {
                 tracing::info!(page = %self.page.id, incidents = counts.incidents, components = counts.components, heals = counts.heals, duration_ms, "reconcile round")
@@ -332,11 +375,68 @@ impl PageTask {
                 incidents: counts.incidents as i64,
                 components: counts.components as i64,
                 heals: counts.heals as i64,
+                failure,
+                latest_change_at: counts.latest_change_at,
             })
             .await;
         if let Err(e) = recorded {
             tracing::warn!(page = %self.page.id, error = %e, "recording the reconcile round failed");
         }
+        if let Err(e) = self.follow_health(Utc::now()).await {
+            tracing::warn!(page = %self.page.id, error = %format!("{e:#}"), "following the page's health failed");
+        }
+    }
+
+    /// Decides the page's health from its rounds and webhooks, shows it in
+    /// the metrics, and opens or resolves the page's `source` alert.
+    async fn follow_health(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
+        let evidence = self
+            .read
+            .page_evidence(&self.page.id, self.page.webhooks)
+            .await
+            .context("reading the page's rounds")?;
+        let h = health::health(&evidence, self.health.thresholds(), now);
+        self.metrics.page_health(&self.page.id, h.state);
+        let open = self
+            .read
+            .open_page_alert(&self.source, &self.page.id, page_alert::SOURCE)
+            .await
+            .context("reading the page's source alert")?
+            .is_some();
+        let learned = self.read.page_name(&self.page.id).await.unwrap_or(None);
+        let shown = self.policy.page_shown(&self.page.id, learned.as_deref());
+        let Some(alert) = page_alert::source_alert(
+            page_alert::SourceRound {
+                page_id: &self.page.id,
+                page_shown: shown,
+                page_url: &self.page.api_base(),
+                priority: self.health.priority(),
+                page_after: chrono::Duration::seconds(self.health.page_after_secs as i64),
+                at: now,
+            },
+            open,
+            &h,
+        ) else {
+            return Ok(());
+        };
+        if alert.open {
+            tracing::warn!(page = %self.page.id, health = h.state.as_str(), why = %h.why, "page unhealthy: alert opened");
+        } else {
+            tracing::info!(page = %self.page.id, "page healthy again: alert resolved");
+        }
+        self.pipeline
+            .ingest(Incoming {
+                source: self.source.clone(),
+                remote_addr: None,
+                body: alert.body(),
+                received_at: Utc::now(),
+                origin: Origin::Reconcile {
+                    why: format!("page health {}: {}", h.state.as_str(), h.why),
+                },
+            })
+            .await
+            .context("storing the page's source alert")?;
+        Ok(())
     }
 
     /// Opens, updates or resolves the page's alert naming the components
@@ -415,6 +515,7 @@ impl PageTask {
             incidents: summary.incidents.len(),
             components: summary.components.len(),
             heals: 0,
+            latest_change_at: heal::latest_change(&summary),
         };
         let mut unannounced = Vec::new();
         // Components this round opened one by one, and those grouped past

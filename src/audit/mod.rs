@@ -42,6 +42,8 @@ struct Configured {
     destinations: Vec<String>,
     /// Page names, filters and routes.
     policy: std::sync::Arc<Policy>,
+    /// `[health]`'s thresholds, to show each page's health.
+    health: Option<crate::rules::health::Thresholds>,
 }
 
 impl Configured {
@@ -97,6 +99,7 @@ impl AuditState {
                     .chain(settings.routing.routes.iter().map(|r| r.name.clone()))
                     .collect(),
                 policy: std::sync::Arc::new(settings.policy()),
+                health: Some(settings.health.thresholds()),
             },
         }
     }
@@ -242,10 +245,31 @@ async fn reconcile_page(reader: web::Data<Reader>, pages: web::Data<Configured>)
                 .iter()
                 .map(ToString::to_string)
                 .collect();
+            view.health = page_health(&reader, &pages).await;
             html(StatusCode::OK, &view)
         }
         Err(e) => db_error(e),
     }
+}
+
+/// Each configured page's health, as reconcile decides it.
+async fn page_health(reader: &Reader, pages: &Configured) -> Vec<views::HealthView> {
+    let Some(thresholds) = pages.health else {
+        return Vec::new();
+    };
+    let now = chrono::Utc::now();
+    let mut out = Vec::new();
+    for page in &pages.all {
+        let webhooks = pages.with_webhooks.contains(page);
+        match reader.page_evidence(page, webhooks).await {
+            Ok(e) => {
+                let h = crate::rules::health::health(&e, thresholds, now);
+                out.push(views::HealthView::new(page, &e, &h));
+            }
+            Err(e) => tracing::error!(page = %page, error = %e, "reading a page's health failed"),
+        }
+    }
+    out
 }
 
 /// `GET /alerts`: what the bridge believes is open in ITOC360 now.

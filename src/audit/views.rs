@@ -535,10 +535,57 @@ impl TimelinePage {
 pub struct ReconcilePage {
     /// Filters naming a component or group their page does not have.
     pub unknown: Vec<String>,
+    /// Each configured page's health.
+    pub health: Vec<HealthView>,
     pub rounds: Vec<RoundView>,
     /// Configured pages with no round recorded yet.
     pub waiting: Vec<String>,
     pub banners: Vec<String>,
+}
+
+/// One page's health, as shown.
+pub struct HealthView {
+    pub page_id: String,
+    pub state: &'static str,
+    /// `ok`, `bad` or `warn` (unknown): the pill's class.
+    pub class: &'static str,
+    pub since: String,
+    pub last_webhook: String,
+    pub last_good: String,
+    pub why: String,
+}
+
+impl HealthView {
+    pub fn new(
+        page_id: &str,
+        e: &crate::rules::health::Evidence,
+        h: &crate::rules::health::Health,
+    ) -> HealthView {
+        use crate::rules::health::State;
+        let shown = |t: Option<chrono::DateTime<chrono::Utc>>| {
+            t.map_or_else(
+                || "never".to_owned(),
+                |t| when(&crate::rules::time::format_time(t)),
+            )
+        };
+        HealthView {
+            page_id: page_id.to_owned(),
+            state: h.state.as_str(),
+            class: match h.state {
+                State::Ok => "ok",
+                State::Unknown => "warn",
+                _ => "bad",
+            },
+            since: h.since.map(|t| shown(Some(t))).unwrap_or_default(),
+            last_webhook: if e.webhooks {
+                shown(e.last_webhook_at)
+            } else {
+                "not expected (polling only)".to_owned()
+            },
+            last_good: shown(e.last_ok_at),
+            why: h.why.clone(),
+        }
+    }
 }
 
 pub struct RoundView {
@@ -558,6 +605,7 @@ impl ReconcilePage {
     pub fn new(rounds: &[RoundRow], pages: &[String], banners: Vec<String>) -> Self {
         ReconcilePage {
             unknown: Vec::new(),
+            health: Vec::new(),
             waiting: pages
                 .iter()
                 .filter(|p| !rounds.iter().any(|r| &r.page_id == *p))

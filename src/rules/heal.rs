@@ -100,6 +100,17 @@ pub(crate) fn checked(v: &Value, page_id: &str, lists: &[&str]) -> Result<(), Un
     Ok(())
 }
 
+/// The newest change the summary shows: the latest `updated_at` of its
+/// incidents, maintenances and components.
+pub fn latest_change(s: &PageSummary<'_>) -> Option<DateTime<Utc>> {
+    s.incidents
+        .iter()
+        .chain(s.components.iter())
+        .filter_map(|v| v.get("updated_at").and_then(Value::as_str))
+        .filter_map(parse_time)
+        .max()
+}
+
 /// Reads `summary.json`.
 pub fn read_summary<'a>(v: &'a Value, page_id: &str) -> Result<PageSummary<'a>, Unusable> {
     checked(v, page_id, &["components", "incidents"])?;

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod decide;
 pub mod domain;
 pub mod heal;
+pub mod health;
 pub mod machine;
 pub mod page_alert;
 pub mod parse;

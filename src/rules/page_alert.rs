@@ -18,6 +18,10 @@ const BODY_KEY: &str = "bridge_page_alert";
 /// The topic of the alert naming the components a round grouped.
 pub const GROUPED: &str = "grouped";
 
+/// The topic of the alert saying the bridge can no longer see a page
+/// (`rules::health`).
+pub const SOURCE: &str = "source";
+
 /// What the bridge wants of one page alert: open at a priority with this
 /// wording, or closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,6 +161,101 @@ pub fn grouped_alert(
     })
 }
 
+/// The round a page's source alert is decided in.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRound<'a> {
+    pub page_id: &'a str,
+    pub page_shown: &'a str,
+    /// The page's address (`https://<id>.statuspage.io` or its domain).
+    pub page_url: &'a str,
+    pub priority: Priority,
+    /// How long the page may be unhealthy before the alert opens.
+    pub page_after: chrono::Duration,
+    pub at: DateTime<Utc>,
+}
+
+/// What becomes of a page's source alert given its health: opened once it
+/// has been unhealthy for `page_after`, worded with what to do; resolved
+/// once the page is `ok`; otherwise unchanged (`None`).
+pub fn source_alert(
+    round: SourceRound<'_>,
+    open: bool,
+    h: &crate::rules::health::Health,
+) -> Option<PageAlertEvent> {
+    use crate::rules::health::State;
+    let SourceRound {
+        page_id,
+        page_shown,
+        page_url,
+        priority,
+        page_after,
+        at,
+    } = round;
+    let event = |open: bool, title: String, message: String| PageAlertEvent {
+        page_id: page_id.to_owned(),
+        topic: SOURCE.to_owned(),
+        open,
+        priority: priority.as_str().to_owned(),
+        title,
+        message,
+        at,
+        detail: Vec::new(),
+    };
+    if h.state == State::Ok {
+        return open.then(|| {
+            event(
+                false,
+                format!("Page {page_shown} is seen again"),
+                format!("The bridge reads page {page_shown} again: {}.", h.why),
+            )
+        });
+    }
+    let since = h.since?;
+    if open || at - since < page_after {
+        return None;
+    }
+    let todo = match h.state {
+        State::Stale => format!(
+            "Statuspage has probably quarantined the webhook subscriber (it stops sending after \
+             repeated failures). Re-add the webhook subscriber at {page_url}/subscribers \
+             (Notifications → Webhook); the bridge is polling the page meanwhile."
+        ),
+        State::Unreachable => format!(
+            "Check the network, DNS and proxy between the bridge and {page_url}; the bridge keeps \
+             polling, and webhooks that still arrive are applied."
+        ),
+        State::Moved => format!(
+            "The vendor may have moved its status page to another platform: find its new status \
+             page and update this [[pages]] entry (base_url); {page_url} is no longer followed."
+        ),
+        State::Gone => format!(
+            "The page was removed, made private, or its id or API key is wrong: check this \
+             [[pages]] entry (id, api_key) against {page_url}."
+        ),
+        State::Unknown => format!(
+            "The bridge has never read this page: check this [[pages]] entry (id, base_url) \
+             against {page_url}."
+        ),
+        State::Ok => unreachable!("handled above"),
+    };
+    Some(event(
+        true,
+        format!(
+            "Page {page_shown} is {}: the bridge cannot see it",
+            h.state.as_str()
+        ),
+        format!("{}. {todo}", upper_first(&h.why)),
+    ))
+}
+
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +324,74 @@ mod tests {
                 .map(|e| (e.open, e.detail));
             assert_eq!(got, want, "{named:?} {grouped:?} {troubled:?}");
         }
+    }
+
+    /// (health, alert open, minutes unhealthy) → opened, resolved, or
+    /// nothing; the wording says what to do.
+    #[test]
+    fn the_source_alert_follows_the_pages_health() {
+        use crate::rules::health::{Health, State};
+        let round = SourceRound {
+            page_id: "p",
+            page_shown: "Example",
+            page_url: "https://p.statuspage.io",
+            priority: Priority::High,
+            page_after: chrono::Duration::minutes(30),
+            at: at(),
+        };
+        let h = |state: State, mins_ago: Option<i64>| Health {
+            state,
+            since: mins_ago.map(|m| at() - chrono::Duration::minutes(m)),
+            why: "the status API shows a change".to_owned(),
+        };
+        let rows: Vec<(Health, bool, Option<bool>)> = vec![
+            (h(State::Ok, Some(5)), false, None),
+            (h(State::Ok, Some(5)), true, Some(false)),
+            (h(State::Stale, Some(29)), false, None),
+            (h(State::Stale, Some(30)), false, Some(true)),
+            (h(State::Stale, Some(90)), true, None),
+            (h(State::Gone, Some(31)), false, Some(true)),
+            (h(State::Unknown, None), false, None),
+            (h(State::Unknown, Some(40)), false, Some(true)),
+        ];
+        for (health, open, want) in rows {
+            let got = source_alert(round, open, &health).map(|e| e.open);
+            assert_eq!(got, want, "{health:?} open={open}");
+        }
+        let stale = source_alert(round, false, &h(State::Stale, Some(30))).unwrap();
+        assert_eq!(stale.topic, "source");
+        assert_eq!(
+            stale.title,
+            "Page Example is stale: the bridge cannot see it"
+        );
+        assert!(
+            stale.message.starts_with("The status API shows a change. "),
+            "{}",
+            stale.message
+        );
+        assert!(
+            stale
+                .message
+                .contains("Re-add the webhook subscriber at https://p.statuspage.io/subscribers"),
+            "{}",
+            stale.message
+        );
+        let gone = source_alert(round, false, &h(State::Gone, Some(31))).unwrap();
+        assert!(gone.message.contains("(id, api_key)"), "{}", gone.message);
+        let moved = source_alert(round, false, &h(State::Moved, Some(31))).unwrap();
+        assert!(
+            moved.message.contains("another platform"),
+            "{}",
+            moved.message
+        );
+        let unreachable = source_alert(round, false, &h(State::Unreachable, Some(31))).unwrap();
+        assert!(
+            unreachable.message.contains("network, DNS"),
+            "{}",
+            unreachable.message
+        );
+        let back = source_alert(round, true, &h(State::Ok, None)).unwrap();
+        assert_eq!(back.title, "Page Example is seen again");
     }
 
     #[test]

@@ -499,9 +499,10 @@ impl Plan {
                 ));
             }
         }
+        // A page alert's title names its page already.
         let title = match s.policy.page_name_of(alert) {
-            Some(name) => format!("[{name}] {}", draft.title),
-            None => draft.title.clone(),
+            Some(name) if alert.kind != EntityKind::Page => format!("[{name}] {}", draft.title),
+            _ => draft.title.clone(),
         };
         let worded = |destination: &str, action: Action, priority: Priority, hold| Draft {
             delivery: s.delivery_to(destination),

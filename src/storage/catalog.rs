@@ -141,6 +141,15 @@ impl Reader {
         Ok(out)
     }
 
+    /// The name a page's `summary.json` gave, if a round learned one.
+    pub async fn page_name(&self, page_id: &str) -> ReadResult<Option<String>> {
+        self.value(
+            "SELECT max(name) FROM learned_pages WHERE page_id = ?",
+            &args![page_id],
+        )
+        .await
+    }
+
     /// Every page the bridge knows of (learned, or with incidents or
     /// components stored), with its learned name if any.
     pub async fn known_pages(&self) -> ReadResult<Vec<(String, Option<String>)>> {

@@ -149,6 +149,11 @@ impl FakeStatus {
             .insert(path.to_owned(), location.to_owned());
     }
 
+    /// Stops answering `/api/v2/<path>` with a redirect.
+    pub fn clear_redirect(&self, path: &str) {
+        self.state.lock().unwrap().redirects.remove(path);
+    }
+
     /// Serves a page's truth: `summary.json` with these open incidents and
     /// components, `incidents/unresolved.json` to match, and
     /// `incidents.json` with the open ones plus `recent`.

@@ -20,6 +20,7 @@ mod correlation;
 mod delivery;
 mod docs;
 mod hardening;
+mod health;
 mod learned;
 mod postmortem;
 mod quiet;
