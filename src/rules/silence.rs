@@ -431,6 +431,12 @@ mod tests {
                 .unwrap_err()
                 .contains("more than a year away")
         );
+        let a_year_ahead = Request {
+            starts_at: Some(now + year),
+            ends_at: Some(now + year + chrono::TimeDelta::hours(1)),
+            ..ok.clone()
+        };
+        assert!(a_year_ahead.silence("x".into(), now).is_ok());
         let backwards = Request {
             starts_at: Some(at(13)),
             ..ok.clone()
