@@ -68,6 +68,8 @@ pub struct Settings {
     pub reconcile: Reconcile,
     /// When a page the bridge can no longer see pages someone.
     pub health: Health,
+    /// The bridge proves it is alive to a dead-man's switch.
+    pub heartbeat: Heartbeat,
     /// Statuspage pages whose status API is polled; none: reconcile is off.
     pub pages: Vec<Page>,
     pub log: Log,
@@ -90,6 +92,7 @@ struct RawSettings {
     sources: Vec<Source>,
     reconcile: Reconcile,
     health: Health,
+    heartbeat: Heartbeat,
     pages: Vec<PageEntry>,
     routes: Vec<Route>,
     log: Log,
@@ -108,6 +111,7 @@ impl Default for RawSettings {
             sources: s.sources,
             reconcile: s.reconcile,
             health: s.health,
+            heartbeat: s.heartbeat,
             pages: Vec::new(),
             routes: Vec::new(),
             log: s.log,
@@ -151,6 +155,7 @@ impl From<RawSettings> for Settings {
             sources: r.sources,
             reconcile: r.reconcile,
             health: r.health,
+            heartbeat: r.heartbeat,
             pages,
             log: r.log,
             routing: Routing {
@@ -369,6 +374,47 @@ impl Health {
     }
 }
 
+/// The outgoing heartbeat (docs/OPERATING.md, "Proving it is alive"):
+/// while the bridge is healthy it calls `url` every `interval_secs`, so a
+/// dead-man's switch pages someone when the calls stop.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Heartbeat {
+    /// Called with a POST while healthy; empty: no heartbeat. A secret
+    /// (such URLs carry their check's key): never logged or shown.
+    pub url: Secret,
+    /// Called with a POST and the reason while the bridge is unhealthy
+    /// (a Healthchecks-style `<url>/fail`); empty: the beat is only
+    /// withheld.
+    pub fail_url: Secret,
+    pub interval_secs: u64,
+    /// A dead event older than this makes the bridge unhealthy: something
+    /// ITOC360 refused has waited too long for a person.
+    pub max_dead_age_secs: u64,
+    /// Also send ITOC360 an always-firing Alertmanager `Watchdog` alert
+    /// each beat, for pipelines that page when it stops.
+    pub watchdog: bool,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat {
+            url: Secret::default(),
+            fail_url: Secret::default(),
+            interval_secs: 60,
+            max_dead_age_secs: 3600,
+            watchdog: false,
+        }
+    }
+}
+
+impl Heartbeat {
+    /// Whether anything is sent at all.
+    pub fn enabled(&self) -> bool {
+        !self.url.is_empty() || self.watchdog
+    }
+}
+
 /// One Statuspage page to reconcile.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -504,6 +550,7 @@ impl Default for Settings {
             }],
             reconcile: Reconcile::default(),
             health: Health::default(),
+            heartbeat: Heartbeat::default(),
             pages: Vec::new(),
             log: Log::default(),
             routing: Routing::default(),
@@ -829,7 +876,12 @@ impl Settings {
             .map(|s| s.token.expose())
             .chain(self.pages.iter().map(|p| p.api_key.expose()))
             .chain(self.routing.routes.iter().map(|r| r.token.expose()))
-            .chain([self.itoc360.token.expose(), self.audit.password.expose()])
+            .chain([
+                self.itoc360.token.expose(),
+                self.audit.password.expose(),
+                self.heartbeat.url.expose(),
+                self.heartbeat.fail_url.expose(),
+            ])
             .map(Cow::Borrowed)
             .chain(self.database.url_password())
     }
@@ -972,6 +1024,18 @@ impl Settings {
                     self.health.priority
                 ),
             ));
+        }
+        for (key, url) in [
+            ("heartbeat.url", &self.heartbeat.url),
+            ("heartbeat.fail_url", &self.heartbeat.fail_url),
+        ] {
+            let u = url.expose();
+            if !u.is_empty() && !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(err(key, "must be an http:// or https:// URL"));
+            }
+        }
+        if self.heartbeat.interval_secs == 0 {
+            return Err(err("heartbeat.interval_secs", "must be 1 or more"));
         }
         if self.health.failed_rounds == 0 {
             return Err(err("health.failed_rounds", "must be 1 or more"));

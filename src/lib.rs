@@ -9,15 +9,17 @@
 //!   writes the plan on the writer thread
 //! - `deliver`   — the worker that sends outbox rows to ITOC360, with
 //!   retries, per-fingerprint order and dead letters
-//! - `reconcile` — polls pages' status APIs and heals what the webhooks
-//!   missed through the pipeline
+//! - `reconcile` — polls pages' status APIs, heals what the webhooks
+//!   missed through the pipeline, and follows each page's health
+//! - `heartbeat` — proves the bridge is alive to a dead-man's switch
 //! - `audit`     — read-only pages and JSON over the stored history;
 //!   `redeliver` and `silences` — the changes the pages offer (queue a dead
 //!   event again; add or expire a silence)
 //! - `replay`    — the stored history through the current rules on a
 //!   scratch copy
 //! - `rules`     — the pure rules (no I/O, no clock): `parse`, `plan`,
-//!   `machine`, `decide`, `heal`, `domain`, `time`
+//!   `machine`, `decide`, `heal`, `health`, `page_alert`, `route`,
+//!   `silence`, `catalog`, `domain`, `text`, `time`
 //! - `storage`   — every SQL string and driver type: migrations, the writer
 //!   thread (group commit), ingest, outbox, upkeep (backup, prune,
 //!   retention), history, the read pool and the audit queries
@@ -28,6 +30,7 @@
 
 pub mod audit;
 pub mod deliver;
+pub mod heartbeat;
 pub mod pipeline;
 pub mod receive;
 pub mod reconcile;

@@ -55,6 +55,13 @@ pub struct Metrics {
     healed: Family<HealLabels, Counter>,
     last_webhook: Family<SourceLabels, Gauge>,
     page_health: Family<HealthLabels, Gauge>,
+    heartbeats: Family<HeartbeatLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HeartbeatLabels {
+    target: String,
+    result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -155,9 +162,16 @@ impl Metrics {
             "A configured page's health: 1 for its state (unknown, ok, stale, unreachable, moved, gone), 0 for the others",
             page_health.clone(),
         );
+        let heartbeats = Family::<HeartbeatLabels, Counter>::default();
+        registry.register(
+            "heartbeats",
+            "Heartbeats, by target (url, fail_url, watchdog) and result (sent, withheld, failed)",
+            heartbeats.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             page_health,
+            heartbeats,
             rounds,
             healed,
             last_webhook,
@@ -225,6 +239,15 @@ impl Metrics {
         self.rounds
             .get_or_create(&RoundLabels {
                 page: page.to_owned(),
+                result: result.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn heartbeat(&self, target: &str, result: &str) {
+        self.heartbeats
+            .get_or_create(&HeartbeatLabels {
+                target: target.to_owned(),
                 result: result.to_owned(),
             })
             .inc();

@@ -58,6 +58,7 @@ pub struct Application {
     worker: Option<Worker>,
     reconciler: Option<Reconciler>,
     retention: Option<Retention>,
+    heartbeat: Option<crate::heartbeat::Heartbeat>,
 }
 
 impl Application {
@@ -107,6 +108,15 @@ impl Application {
                 metrics.clone(),
             )?)
         };
+
+        let heartbeat = crate::heartbeat::Heartbeat::spawn(
+            &settings,
+            db.writer.clone(),
+            db.read.clone(),
+            db.poller.clone(),
+            worker.as_ref().map(Worker::running),
+            metrics.clone(),
+        )?;
 
         let retention = Retention::spawn(
             db.writer.clone(),
@@ -170,6 +180,7 @@ impl Application {
             worker,
             reconciler,
             retention,
+            heartbeat,
         })
     }
 
@@ -212,6 +223,13 @@ impl Application {
         self.retention.as_ref().map(Retention::runs)
     }
 
+    /// Beats the heartbeat now; `None` when `[heartbeat]` sends nothing.
+    pub fn heartbeat(&self) -> Option<crate::heartbeat::Handle> {
+        self.heartbeat
+            .as_ref()
+            .map(crate::heartbeat::Heartbeat::handle)
+    }
+
     /// See `Worker::progress`; `None` in a dry run.
     pub fn delivery_progress(&self) -> Option<watch::Receiver<u64>> {
         self.worker.as_ref().map(Worker::progress)
@@ -227,6 +245,7 @@ impl Application {
             worker,
             reconciler,
             retention,
+            heartbeat,
             local,
             database_shown,
             ..
@@ -234,6 +253,9 @@ impl Application {
         tracing::info!(database = %database_shown, "listening on http://{local}");
         let served = server.await;
         tracing::info!("server stopped taking requests");
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.stop().await;
+        }
         if let Some(retention) = retention {
             retention.stop().await;
         }

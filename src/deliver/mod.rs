@@ -14,6 +14,7 @@ mod send;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -78,6 +79,16 @@ pub struct Worker {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
     progress: watch::Receiver<u64>,
+    running: Arc<AtomicBool>,
+}
+
+/// Clears the worker's `running` flag when its task ends, however it ends.
+struct Running(Arc<AtomicBool>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
 }
 
 impl Worker {
@@ -114,7 +125,9 @@ impl Worker {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (progress_tx, progress) = watch::channel(0u64);
+        let running = Arc::new(AtomicBool::new(true));
         let run = WorkerTask {
+            _running: Running(running.clone()),
             sender,
             wake,
             shutdown: shutdown_rx,
@@ -129,7 +142,13 @@ impl Worker {
             shutdown,
             task,
             progress,
+            running,
         })
+    }
+
+    /// True while the worker's task runs (the heartbeat's check).
+    pub fn running(&self) -> Arc<AtomicBool> {
+        self.running.clone()
     }
 
     /// A counter bumped after every pass over the outbox and every finished
@@ -149,6 +168,8 @@ impl Worker {
 }
 
 struct WorkerTask {
+    /// Dropped with the task, clearing the flag.
+    _running: Running,
     sender: Arc<Sender>,
     wake: Arc<Notify>,
     shutdown: watch::Receiver<bool>,

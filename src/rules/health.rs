@@ -203,6 +203,42 @@ pub fn health(e: &Evidence, t: Thresholds, now: DateTime<Utc>) -> Health {
     }
 }
 
+/// What the heartbeat checks of the bridge itself before it says it is
+/// alive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vitals {
+    /// A write transaction committed, or why not.
+    pub database: Result<(), String>,
+    /// The delivery worker is running; `None` in a dry run (nothing to
+    /// deliver).
+    pub delivering: Option<bool>,
+    /// Dead events older than the allowed age.
+    pub old_dead: i64,
+    /// That age, for the reason.
+    pub max_dead_age: Duration,
+}
+
+/// Why the heartbeat is withheld, or `None` when the bridge is healthy:
+/// the database takes writes, the delivery worker runs, and no dead event
+/// has waited longer than allowed.
+pub fn withheld(v: &Vitals) -> Option<String> {
+    let mut why = Vec::new();
+    if let Err(e) = &v.database {
+        why.push(format!("the database does not take writes: {e}"));
+    }
+    if v.delivering == Some(false) {
+        why.push("the delivery worker has stopped".to_owned());
+    }
+    if v.old_dead > 0 {
+        why.push(format!(
+            "{} dead event(s) older than {} s wait for `outbox retry`",
+            v.old_dead,
+            v.max_dead_age.num_seconds()
+        ));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +416,58 @@ mod tests {
                 h.why
             );
         }
+    }
+
+    #[test]
+    fn the_heartbeat_is_withheld_for_each_reason() {
+        let healthy = Vitals {
+            database: Ok(()),
+            delivering: Some(true),
+            old_dead: 0,
+            max_dead_age: Duration::seconds(3600),
+        };
+        assert_eq!(withheld(&healthy), None);
+        assert_eq!(
+            withheld(&Vitals {
+                delivering: None,
+                ..healthy.clone()
+            }),
+            None,
+            "a dry run delivers nothing"
+        );
+        let rows: Vec<(Vitals, &str)> = vec![
+            (
+                Vitals {
+                    database: Err("database is locked".into()),
+                    ..healthy.clone()
+                },
+                "the database does not take writes: database is locked",
+            ),
+            (
+                Vitals {
+                    delivering: Some(false),
+                    ..healthy.clone()
+                },
+                "the delivery worker has stopped",
+            ),
+            (
+                Vitals {
+                    old_dead: 2,
+                    ..healthy.clone()
+                },
+                "2 dead event(s) older than 3600 s wait for `outbox retry`",
+            ),
+        ];
+        for (v, want) in rows {
+            assert_eq!(withheld(&v).as_deref(), Some(want));
+        }
+        let all = Vitals {
+            database: Err("x".into()),
+            delivering: Some(false),
+            old_dead: 1,
+            ..healthy
+        };
+        assert_eq!(withheld(&all).unwrap().matches("; ").count(), 2);
     }
 
     #[test]

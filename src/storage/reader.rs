@@ -189,6 +189,15 @@ impl Reader {
         Ok(())
     }
 
+    /// Dead events that died before `cutoff` (the heartbeat's check).
+    pub async fn dead_before(&self, cutoff: DateTime<Utc>) -> ReadResult<i64> {
+        self.value(
+            "SELECT count(*) FROM outbox WHERE state = 'dead' AND finished_at < ?",
+            &args![crate::rules::time::format_time(cutoff)],
+        )
+        .await
+    }
+
     /// The bridge's view of one page of one source, for reconcile.
     pub async fn page_view(&self, source: &str, page_id: &str) -> ReadResult<Local> {
         // (id, name, status, impact, last event time)

@@ -266,6 +266,47 @@ fn configuration_errors_name_the_key_and_exit_non_zero() {
     let out = bridge(&dir.path().join("missing.toml")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
+
+    // Health and heartbeat keys: an unknown one, or a bad value, names it.
+    for (text, key) in [
+        (
+            "[heartbeat]
+urll = \"http://x\"\n",
+            "urll",
+        ),
+        (
+            "[heartbeat]
+url = \"ftp://hc/k3y\"\n",
+            "heartbeat.url",
+        ),
+        (
+            "[heartbeat]
+interval_secs = 0\n",
+            "heartbeat.interval_secs",
+        ),
+        (
+            "[health]
+priority = \"urgent\"\n",
+            "health.priority",
+        ),
+        (
+            "[health]
+page_after = 5\n",
+            "page_after",
+        ),
+        (
+            "[health]
+failed_rounds = 0\n",
+            "health.failed_rounds",
+        ),
+    ] {
+        std::fs::write(&bad, text).unwrap();
+        let out = bridge(&bad).arg("check-config").output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(key), "{text}: {err}");
+        assert!(!err.contains("k3y"), "a heartbeat URL is a secret: {err}");
+    }
 }
 
 #[tokio::test]

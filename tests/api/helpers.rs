@@ -277,6 +277,8 @@ pub struct TestApp {
     pub reconcile: Option<statuspage_bridge::reconcile::Handle>,
     /// Finished daily prunes, when `database.retention_days` is set.
     pub retention: Option<watch::Receiver<u64>>,
+    /// Beats the heartbeat now, when `[heartbeat]` is set.
+    pub heartbeat: Option<statuspage_bridge::heartbeat::Handle>,
 }
 
 /// Settings for a test: port 0, a database in `dir`, one source, dry run.
@@ -336,6 +338,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
     let progress = app.delivery_progress();
     let reconcile = app.reconcile();
     let retention = app.retention_runs();
+    let heartbeat = app.heartbeat();
     let join = tokio::spawn(app.run_until_stopped());
     let pool = test_db(&settings).await;
     TestApp {
@@ -349,6 +352,7 @@ pub async fn spawn_in(dir: TempDir, settings: Settings) -> TestApp {
         pool,
         reconcile,
         retention,
+        heartbeat,
     }
 }
 

@@ -21,6 +21,7 @@ mod delivery;
 mod docs;
 mod hardening;
 mod health;
+mod heartbeat;
 mod learned;
 mod postmortem;
 mod quiet;
