@@ -1030,7 +1030,7 @@ impl Settings {
             ("heartbeat.fail_url", &self.heartbeat.fail_url),
         ] {
             let u = url.expose();
-            if !u.is_empty() && !(u.starts_with("http://") || u.starts_with("https://")) {
+            if !(u.is_empty() || u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(err(key, "must be an http:// or https:// URL"));
             }
         }
