@@ -14,24 +14,25 @@ use statuspage_bridge::config::Secret;
 use crate::fake_itoc360::{FakeItoc360, Reply};
 use crate::helpers::*;
 
-/// A dead-man's switch: records (path, body) of every call.
+/// (path, body) of every call.
+type Calls = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A dead-man's switch: records every call.
 struct Receiver {
     base_url: String,
-    calls: Arc<Mutex<Vec<(String, String)>>>,
+    calls: Calls,
     handle: ServerHandle,
 }
 
 impl Receiver {
     async fn start() -> Receiver {
-        let calls: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+        let calls: Calls = Arc::default();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let data = web::Data::new(calls.clone());
         let server = HttpServer::new(move || {
             App::new().app_data(data.clone()).default_service(web::to(
-                |req: HttpRequest,
-                 body: web::Bytes,
-                 calls: web::Data<Arc<Mutex<Vec<(String, String)>>>>| async move {
+                |req: HttpRequest, body: web::Bytes, calls: web::Data<Calls>| async move {
                     calls.lock().unwrap().push((
                         req.path().to_owned(),
                         String::from_utf8_lossy(&body).into_owned(),
