@@ -132,6 +132,10 @@ fn the_debian_package_builds_and_its_unit_verifies() {
             "-rw-r--r--",
             "./usr/share/doc/statuspage-bridge/static/screenshots/events.png",
         ),
+        (
+            "-rw-r--r--",
+            "./usr/share/doc/statuspage-bridge/packaging/prometheus/alerts.yml",
+        ),
     ] {
         assert!(
             listing

@@ -1,5 +1,7 @@
-//! The documentation holds together: the README stays short, and every
-//! relative link of the README and docs/ — file and anchor — resolves.
+//! The documentation holds together: the README stays short, every
+//! relative link of the README and docs/ — file and anchor — resolves, and
+//! the shipped Prometheus rules and Grafana dashboard are valid and watch
+//! only metrics the bridge exposes.
 
 use std::path::{Path, PathBuf};
 
@@ -106,4 +108,66 @@ fn every_doc_link_resolves() {
     }
     assert!(checked > 20, "only {checked} links checked");
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The shipped Prometheus rules are valid (`promtool check rules`, when
+/// installed; CI installs it).
+#[test]
+fn the_alert_rules_pass_promtool() {
+    let rules = root().join("packaging/prometheus/alerts.yml");
+    let Ok(out) = std::process::Command::new("promtool")
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+    else {
+        eprintln!("skipped: promtool is not installed (Debian: prometheus)");
+        return;
+    };
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("SUCCESS: 8 rules found"), "{text}");
+}
+
+/// Every metric the rules and the dashboard name is one the bridge
+/// exposes, so neither watches a name that never comes.
+#[tokio::test]
+async fn the_rules_and_the_dashboard_name_only_exposed_metrics() {
+    crate::helpers::needs_database!();
+    let app = crate::helpers::spawn_app().await;
+    let (_, metrics) = app.get("/metrics").await;
+    app.stop().await;
+    let exposed: Vec<&str> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let dashboard =
+        std::fs::read_to_string(root().join("packaging/grafana/statuspage-bridge.json")).unwrap();
+    let dashboard_json: serde_json::Value = serde_json::from_str(&dashboard).expect("valid JSON");
+    assert!(dashboard_json["panels"].as_array().unwrap().len() >= 8);
+    let rules = std::fs::read_to_string(root().join("packaging/prometheus/alerts.yml")).unwrap();
+    let mut named = 0;
+    for text in [&rules, &dashboard] {
+        for (i, _) in text.match_indices("statuspage_bridge_") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let base = ["_total", "_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(&name);
+            named += 1;
+            assert!(
+                exposed.contains(&base),
+                "{name} is not exposed; /metrics has {exposed:?}"
+            );
+        }
+    }
+    assert!(named >= 15, "{named} metric names checked");
 }
