@@ -134,6 +134,7 @@ impl From<RawSettings> for Settings {
                     incidents: e.incidents,
                     page_after_secs: e.page_after_secs,
                     resolve_after_secs: e.resolve_after_secs,
+                    maintenance: e.maintenance,
                 };
                 let page = Page {
                     id: e.id,
@@ -193,6 +194,8 @@ struct PageEntry {
     page_after_secs: Option<u64>,
     #[serde(default)]
     resolve_after_secs: Option<u64>,
+    #[serde(default)]
+    maintenance: Option<String>,
 }
 
 /// Page names, page filters and routes (docs/ROUTING.md). Empty: every
@@ -220,6 +223,9 @@ pub struct PageRules {
     /// Grace periods for every destination of the page (docs/ROUTING.md).
     pub page_after_secs: Option<u64>,
     pub resolve_after_secs: Option<u64>,
+    /// `notify` or `off`: whether the page's scheduled maintenances are
+    /// followed; unset: `[maintenance] notify`.
+    pub maintenance: Option<String>,
 }
 
 /// One `[[routes]]` entry: who is told.
@@ -515,10 +521,44 @@ pub struct Delivery {
     pub shutdown_grace_secs: u64,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Scheduled maintenance (docs/BEHAVIOUR.md; docs/RECONCILE.md,
+/// "Maintenance").
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Maintenance {
+    /// Page for maintenance in progress (`in_progress`, `verifying`,
+    /// `under_maintenance`).
     pub page: bool,
+    /// Follow every page's scheduled maintenances: a heads-up before, a
+    /// note at start and end, components held while it runs, an alert on
+    /// overrun. A `[[pages]] maintenance` says it per page.
+    pub notify: bool,
+    /// How long before a maintenance starts its heads-up goes out.
+    pub lead_secs: u64,
+    /// How long a maintenance may run past its scheduled end before it
+    /// overran.
+    pub overrun_grace_secs: u64,
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        Maintenance {
+            page: false,
+            notify: false,
+            lead_secs: 3600,
+            overrun_grace_secs: 900,
+        }
+    }
+}
+
+impl Maintenance {
+    pub fn settings(&self) -> crate::rules::maintenance::Settings {
+        let secs = |s: u64| chrono::Duration::seconds(s.min(i64::MAX as u64 / 1000) as i64);
+        crate::rules::maintenance::Settings {
+            lead: secs(self.lead_secs),
+            overrun_grace: secs(self.overrun_grace_secs),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -886,6 +926,20 @@ impl Settings {
             .chain(self.database.url_password())
     }
 
+    /// Whether `page_id`'s scheduled maintenances are followed.
+    pub fn maintenance_notify(&self, page_id: &str) -> bool {
+        match self
+            .routing
+            .pages
+            .iter()
+            .find(|p| p.page_id == page_id)
+            .and_then(|p| p.maintenance.as_deref())
+        {
+            Some(m) => m == "notify",
+            None => self.maintenance.notify,
+        }
+    }
+
     pub fn audit_credentials(&self) -> Option<(&str, &Secret)> {
         (!self.audit.username.is_empty())
             .then_some((self.audit.username.as_str(), &self.audit.password))
@@ -1032,6 +1086,17 @@ impl Settings {
             let u = url.expose();
             if !(u.is_empty() || u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(err(key, "must be an http:// or https:// URL"));
+            }
+        }
+        for (i, p) in self.routing.pages.iter().enumerate() {
+            if let Some(m) = &p.maintenance
+                && m != "notify"
+                && m != "off"
+            {
+                return Err(err(
+                    &format!("pages[{i}].maintenance"),
+                    format!("\"{m}\" is neither \"notify\" nor \"off\""),
+                ));
             }
         }
         if self.heartbeat.interval_secs == 0 {

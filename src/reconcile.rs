@@ -50,6 +50,8 @@ struct PageTask {
     max_triggers_per_round: usize,
     /// When an unhealthy page pages someone.
     health: crate::config::Health,
+    /// Follow the page's scheduled maintenances, and how.
+    maintenance: Option<crate::rules::maintenance::Settings>,
     client: StatusClient,
     pipeline: Pipeline,
     read: Reader,
@@ -111,6 +113,9 @@ impl Reconciler {
                 misses_to_resolve: r.misses_to_resolve,
                 max_triggers_per_round: r.max_triggers_per_round,
                 health: settings.health.clone(),
+                maintenance: settings
+                    .maintenance_notify(&page.id)
+                    .then(|| settings.maintenance.settings()),
                 client: client.clone(),
                 pipeline: pipeline.clone(),
                 read: read.clone(),
@@ -482,6 +487,70 @@ impl PageTask {
         Ok(())
     }
 
+    /// Follows the page's scheduled maintenances: heads-ups, start and end,
+    /// their components held while they run, overruns
+    /// (`rules::maintenance`).
+    async fn follow_maintenance(
+        &self,
+        settings: crate::rules::maintenance::Settings,
+        summary_json: &Value,
+        troubled: &[String],
+        learned_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        use crate::rules::maintenance;
+        let upstream = maintenance::read(summary_json);
+        let open: Vec<maintenance::Open> = self
+            .read
+            .open_page_alerts(&self.source, &self.page.id, "maintenance:")
+            .await
+            .context("reading the page's maintenance alerts")?
+            .into_iter()
+            .map(|(topic, detail)| maintenance::Open { topic, detail })
+            .collect();
+        let shown = self.policy.page_shown(&self.page.id, learned_name);
+        let decided = maintenance::follow(
+            &self.page.id,
+            shown,
+            settings,
+            &upstream,
+            &open,
+            |c| !troubled.iter().any(|t| t == c),
+            now,
+        );
+        for hold in decided.holds {
+            let silence = crate::rules::silence::Silence {
+                id: crate::cli::silence::new_id(),
+                page: Some(self.page.id.clone()),
+                component: Some(hold.component_id),
+                incident: None,
+                route: None,
+                starts_at: now,
+                ends_at: hold.until,
+                expired_at: None,
+                reason: hold.reason,
+            };
+            self.writer
+                .add_silence(silence, hold.by, now)
+                .await
+                .context("holding a maintenance's components")?;
+        }
+        for alert in decided.alerts {
+            let why = format!("maintenance {}", alert.topic);
+            self.pipeline
+                .ingest(Incoming {
+                    source: self.source.clone(),
+                    remote_addr: None,
+                    body: alert.body(),
+                    received_at: Utc::now(),
+                    origin: Origin::Reconcile { why },
+                })
+                .await
+                .context("storing a maintenance alert")?;
+        }
+        Ok(())
+    }
+
     /// Fetches one status API document as JSON.
     async fn fetch(&self, path: &str) -> anyhow::Result<Value> {
         fetch(&self.client, &self.page, path).await
@@ -575,6 +644,16 @@ impl PageTask {
             .collect();
         self.follow_grouped(&grouped, &troubled, learned.name.as_deref(), now)
             .await?;
+        if let Some(settings) = self.maintenance {
+            self.follow_maintenance(
+                settings,
+                &summary_json,
+                &troubled,
+                learned.name.as_deref(),
+                now,
+            )
+            .await?;
+        }
         if self.page.webhooks && !unannounced.is_empty() {
             self.warn_if_quarantined(&unannounced).await;
         }

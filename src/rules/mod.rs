@@ -11,6 +11,7 @@ pub mod domain;
 pub mod heal;
 pub mod health;
 pub mod machine;
+pub mod maintenance;
 pub mod page_alert;
 pub mod parse;
 pub mod plan;

@@ -265,6 +265,38 @@ impl Reader {
     }
 
     /// When the last webhook from Statuspage (not a heal) for a page came.
+    /// A page's open alerts whose topic starts with `prefix`: (topic, the
+    /// ids it names).
+    pub async fn open_page_alerts(
+        &self,
+        source: &str,
+        page_id: &str,
+        prefix: &str,
+    ) -> ReadResult<Vec<(String, Vec<String>)>> {
+        let rows: Vec<(String, String)> = self
+            .all(
+                "SELECT topic, detail FROM page_alerts
+                 WHERE source = ? AND page_id = ? AND alert_open = 1 AND topic LIKE ? ESCAPE '\\'
+                 ORDER BY topic",
+                &args![
+                    source,
+                    page_id,
+                    format!(
+                        "{}%",
+                        prefix
+                            .replace('\\', "\\\\")
+                            .replace('%', "\\%")
+                            .replace('_', "\\_")
+                    )
+                ],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(t, d)| (t, serde_json::from_str(&d).unwrap_or_default()))
+            .collect())
+    }
+
     /// The ids a page alert names while it is open; `None` while closed.
     pub async fn open_page_alert(
         &self,

@@ -13,7 +13,7 @@ use crate::helpers::*;
 const BIN: &str = env!("CARGO_BIN_EXE_statuspage-bridge");
 
 /// A config file for the commands, pointing at the running app's database.
-fn config_for(app: &TestApp) -> PathBuf {
+pub(crate) fn config_for(app: &TestApp) -> PathBuf {
     let path = app.dir.path().join("commands.toml");
     std::fs::write(
         &path,
@@ -28,7 +28,7 @@ fn config_for(app: &TestApp) -> PathBuf {
 }
 
 /// Runs the binary with `args`; scratch files go to `tmp`.
-fn run(config: &Path, tmp: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(config: &Path, tmp: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--config")
         .arg(config)
@@ -42,7 +42,7 @@ fn run(config: &Path, tmp: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 

@@ -23,6 +23,7 @@ mod hardening;
 mod health;
 mod heartbeat;
 mod learned;
+mod maintenance;
 mod postmortem;
 mod quiet;
 mod reconcile;
