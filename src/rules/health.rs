@@ -365,6 +365,17 @@ mod tests {
                 Some(60),
             ),
             (
+                "a webhook at the very time of the change: ok",
+                Evidence {
+                    latest_change_at: Some(t(30)),
+                    last_webhook_at: Some(t(30)),
+                    ..read(0, 60)
+                },
+                60,
+                State::Ok,
+                Some(60),
+            ),
+            (
                 "a webhook after the change: ok",
                 Evidence {
                     latest_change_at: Some(t(30)),
