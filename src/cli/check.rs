@@ -72,6 +72,46 @@ pub(super) fn check_config(settings: &Settings) -> anyhow::Result<String> {
             s.reconcile.interval_secs,
             pages.join(", ")
         );
+        let notified: Vec<&str> = s
+            .pages
+            .iter()
+            .filter(|p| s.maintenance_notify(&p.id))
+            .map(|p| p.id.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "page health: an alert after {} s unhealthy; maintenance followed for: {}",
+            s.health.page_after_secs,
+            if notified.is_empty() {
+                "none".to_owned()
+            } else {
+                notified.join(", ")
+            }
+        );
     }
+    let h = &s.heartbeat;
+    let _ = writeln!(
+        out,
+        "heartbeat: {}",
+        if h.enabled() {
+            format!(
+                "every {} s{}{}{}",
+                h.interval_secs,
+                if h.url.is_empty() { "" } else { " to its URL" },
+                if h.fail_url.is_empty() {
+                    ""
+                } else {
+                    ", reasons to its fail URL"
+                },
+                if h.watchdog {
+                    ", Watchdog alert to ITOC360"
+                } else {
+                    ""
+                }
+            )
+        } else {
+            "off".to_owned()
+        }
+    );
     Ok(out)
 }
