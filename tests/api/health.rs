@@ -177,6 +177,13 @@ async fn a_page_gone_or_moved_pages_once_and_resolves_once() {
             .contains("check this [[pages]] entry (id, api_key)"),
         "{first}"
     );
+    // A replay of the stored history decides the page's alerts the same.
+    let config = crate::commands::config_for(&app);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::commands::run(&config, tmp.path(), &["replay", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = crate::commands::stdout(&out);
+    assert!(text.contains("\"differences\":0"), "{text}");
     app.stop().await;
     fake.stop().await;
     itoc.stop().await;
