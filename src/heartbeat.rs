@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -22,7 +21,6 @@ use crate::config::{Secret, Settings};
 use crate::deliver::USER_AGENT;
 use crate::metrics::Metrics;
 use crate::rules::health::{Vitals, withheld};
-use crate::rules::time::format_time;
 use crate::storage::{Poller, Reader, Writer};
 
 /// The running heartbeat.
@@ -244,29 +242,7 @@ impl Task {
     /// An always-firing Alertmanager alert: ITOC360 (or what reads its
     /// events) pages when it stops arriving.
     async fn watchdog(&self, w: &Watchdog) {
-        let body = json!({
-            "receiver": crate::deliver::format::SENDER,
-            "status": "firing",
-            "alerts": [{
-                "status": "firing",
-                "labels": {"alertname": "Watchdog", "severity": "info", "source": "statuspage-bridge"},
-                "annotations": {
-                    "summary": "statuspage-bridge is alive",
-                    "description": "Always firing while the bridge is healthy; page when it stops arriving."
-                },
-                "startsAt": format_time(self.started_at),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": "statuspage-bridge:watchdog",
-            }],
-            "groupLabels": {"alertname": "Watchdog"},
-            "commonLabels": {"alertname": "Watchdog", "severity": "info"},
-            "commonAnnotations": {"summary": "statuspage-bridge is alive"},
-            "externalURL": "",
-            "version": "4",
-            "groupKey": "statuspage-bridge:watchdog",
-            "truncatedAlerts": 0,
-        });
+        let body = crate::deliver::format::watchdog(self.started_at);
         let sent = self
             .client
             .post(&w.url)

@@ -429,19 +429,28 @@ impl PageTask {
         } else {
             tracing::info!(page = %self.page.id, "page healthy again: alert resolved");
         }
+        let why = format!("page health {}: {}", h.state.as_str(), h.why);
+        self.raise(alert, why)
+            .await
+            .context("storing the page's source alert")
+    }
+
+    /// Feeds a page alert through the pipeline like a heal, `why` its note.
+    async fn raise(
+        &self,
+        alert: page_alert::PageAlertEvent,
+        why: String,
+    ) -> Result<(), crate::pipeline::IngestError> {
         self.pipeline
             .ingest(Incoming {
                 source: self.source.clone(),
                 remote_addr: None,
                 body: alert.body(),
                 received_at: Utc::now(),
-                origin: Origin::Reconcile {
-                    why: format!("page health {}: {}", h.state.as_str(), h.why),
-                },
+                origin: Origin::Reconcile { why },
             })
             .await
-            .context("storing the page's source alert")?;
-        Ok(())
+            .map(|_| ())
     }
 
     /// Opens, updates or resolves the page's alert naming the components
@@ -474,17 +483,9 @@ impl PageTask {
         } else {
             "every grouped component is operational again".to_owned()
         };
-        self.pipeline
-            .ingest(Incoming {
-                source: self.source.clone(),
-                remote_addr: None,
-                body: alert.body(),
-                received_at: Utc::now(),
-                origin: Origin::Reconcile { why },
-            })
+        self.raise(alert, why)
             .await
-            .context("storing the page's grouped alert")?;
-        Ok(())
+            .context("storing the page's grouped alert")
     }
 
     /// Follows the page's scheduled maintenances: heads-ups, start and end,
@@ -537,14 +538,7 @@ impl PageTask {
         }
         for alert in decided.alerts {
             let why = format!("maintenance {}", alert.topic);
-            self.pipeline
-                .ingest(Incoming {
-                    source: self.source.clone(),
-                    remote_addr: None,
-                    body: alert.body(),
-                    received_at: Utc::now(),
-                    origin: Origin::Reconcile { why },
-                })
+            self.raise(alert, why)
                 .await
                 .context("storing a maintenance alert")?;
         }

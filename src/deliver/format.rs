@@ -104,6 +104,37 @@ pub fn alertmanager(e: &Event) -> Value {
     })
 }
 
+/// The heartbeat's always-firing Alertmanager `Watchdog` alert
+/// (docs/OPERATING.md, "Proving it is alive"), firing since `started_at`.
+pub fn watchdog(started_at: chrono::DateTime<chrono::Utc>) -> Value {
+    json!({
+        "receiver": SENDER,
+        "status": "firing",
+        "alerts": [{
+            "status": "firing",
+            "labels": {"alertname": "Watchdog", "severity": "info", "source": SENDER},
+            "annotations": {
+                "summary": "statuspage-bridge is alive",
+                "description": "Always firing while the bridge is healthy; page when it stops arriving."
+            },
+            "startsAt": format_time(started_at),
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "",
+            "fingerprint": WATCHDOG,
+        }],
+        "groupLabels": {"alertname": "Watchdog"},
+        "commonLabels": {"alertname": "Watchdog", "severity": "info"},
+        "commonAnnotations": {"summary": "statuspage-bridge is alive"},
+        "externalURL": "",
+        "version": "4",
+        "groupKey": WATCHDOG,
+        "truncatedAlerts": 0,
+    })
+}
+
+/// The Watchdog alert's fingerprint.
+const WATCHDOG: &str = "statuspage-bridge:watchdog";
+
 #[cfg(test)]
 mod tests {
     use super::*;
