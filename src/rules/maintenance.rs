@@ -553,6 +553,23 @@ mod tests {
             t(170),
         );
         assert!(d.holds.is_empty());
+        // Exactly at its end: nothing left to hold either.
+        let at_end = |now: i64, open: &[Open]| {
+            follow(
+                "p",
+                "Example",
+                S,
+                &[m("in_progress")],
+                open,
+                |_| true,
+                t(now),
+            )
+        };
+        assert!(at_end(160, &[]).holds.is_empty());
+        assert_eq!(at_end(159, &[]).holds.len(), 2);
+        // Exactly at the end of the grace: not yet overran; a moment later it is.
+        assert!(at_end(175, &[open("in_progress")]).alerts.is_empty());
+        assert_eq!(at_end(176, &[open("in_progress")]).alerts.len(), 1);
         let late = follow(
             "p",
             "Example",
