@@ -521,7 +521,7 @@ impl PageTask {
         );
         for hold in decided.holds {
             let silence = crate::rules::silence::Silence {
-                id: crate::cli::silence::new_id(),
+                id: crate::silences::new_id(),
                 page: Some(self.page.id.clone()),
                 component: Some(hold.component_id),
                 incident: None,

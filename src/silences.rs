@@ -19,6 +19,12 @@ use crate::auth;
 use crate::redeliver::RedeliverState;
 use crate::rules::silence::{Request, Silence};
 use crate::rules::time::{format_time, parse_moment};
+
+/// A new silence's id, short enough to type: 12 hex digits of a v4 UUID
+/// (the API, `silence add` and maintenance holds alike).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
 use crate::storage::silences::Expired;
 
 /// Registers the routes behind the change rule.
@@ -139,11 +145,10 @@ async fn add(req: HttpRequest, body: web::Bytes, state: web::Data<RedeliverState
         serde_json::from_slice(&body).map_err(|e| format!("body: {e}"))
     };
     let now = chrono::Utc::now();
-    let silence =
-        match parsed.and_then(|b| b.request(form)?.silence(crate::cli::silence::new_id(), now)) {
-            Ok(s) => s,
-            Err(e) => return bad(e),
-        };
+    let silence = match parsed.and_then(|b| b.request(form)?.silence(new_id(), now)) {
+        Ok(s) => s,
+        Err(e) => return bad(e),
+    };
     let by = who(&req);
     match state.writer.add_silence(silence, by.clone(), now).await {
         Ok(s) => {

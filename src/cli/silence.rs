@@ -12,7 +12,11 @@ pub(super) async fn silence(settings: Settings, cmd: SilenceCommand) -> anyhow::
     // Bad input changes nothing: check it before opening the database.
     let now = chrono::Utc::now();
     let new = match &cmd {
-        SilenceCommand::Add(args) => Some(request(args)?.silence(new_id(), now).map_err(Usage)?),
+        SilenceCommand::Add(args) => Some(
+            request(args)?
+                .silence(crate::silences::new_id(), now)
+                .map_err(Usage)?,
+        ),
         _ => None,
     };
     let db = crate::storage::open_configured(&settings.database).await?;
@@ -101,11 +105,6 @@ fn line(l: &Listed, now: chrono::DateTime<chrono::Utc>) -> String {
             .map(|b| format!("; expired by {b}"))
             .unwrap_or_default()
     )
-}
-
-/// A short id people can type: 12 hex digits of a v4 UUID.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 
 fn who() -> String {
