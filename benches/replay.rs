@@ -23,7 +23,6 @@ use statuspage_bridge::replay;
 use statuspage_bridge::rules::domain::Origin;
 use statuspage_bridge::rules::machine::Rules;
 use statuspage_bridge::rules::plan::{Delivery, Reading};
-use statuspage_bridge::storage::sql::Conn;
 use statuspage_bridge::storage::{self, ingest};
 
 mod common;
@@ -81,7 +80,7 @@ fn build(live: &std::path::Path, total: usize) -> usize {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = OFF; PRAGMA cache_size = -64000;",
     )
     .unwrap();
-    conn.set_prepared_statement_cache_capacity(storage::STATEMENT_CACHE);
+    conn.set_prepared_statement_cache_capacity(storage::sqlite::STATEMENT_CACHE);
     let t0 = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap();
     let policy = Arc::default();
     let mut n = 0usize;
@@ -110,7 +109,7 @@ fn build(live: &std::path::Path, total: usize) -> usize {
                 Origin::Webhook,
             );
             ingest::ingest(
-                Conn::Sqlite(&tx),
+                statuspage_bridge::storage::sqlite::conn(&tx),
                 &job,
                 &Reading::of(&job.body, &job.origin),
                 decide,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
-use super::sql::{Arg, Dialect, args};
+use super::sql::{Arg, args};
 
 use super::reader::{ReadResult, Reader};
 
@@ -184,8 +184,8 @@ const MATCHING_NAMES: &str = "SELECT n.name FROM entity_names n
 /// serves substrings of 3+ characters without LIKE wildcards, and the
 /// detour pays off when the matching webhooks are rare.
 async fn use_name_index(r: &Reader, text: &str) -> ReadResult<bool> {
-    // PostgreSQL has no trigram index here: a plain ILIKE it is.
-    if text.contains(['%', '_', '\\']) || r.dialect() == Dialect::Postgres {
+    // Without a trigram index a plain ILIKE it is.
+    if text.contains(['%', '_', '\\']) || !r.engine().searches_names_by_trigram() {
         return Ok(false);
     }
     let sql = format!(
@@ -227,10 +227,10 @@ pub async fn list(r: &Reader, f: &Filters) -> Result<LogPage, ListError> {
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             // Names match whatever their case, as SQLite's LIKE does.
-            sql.push_str(match r.dialect() {
-                Dialect::Sqlite => " AND w.entity_name LIKE ? ESCAPE '\\'",
-                Dialect::Postgres => " AND w.entity_name ILIKE ? ESCAPE '\\'",
-            });
+            sql.push_str(&format!(
+                " AND w.entity_name {} ? ESCAPE '\\'",
+                r.engine().like_any_case()
+            ));
             binds.push(text(&format!("%{escaped}%")));
         }
     }
@@ -343,14 +343,10 @@ pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
     with_events(r, std::slice::from_mut(&mut event)).await?;
     let (event_id, remote_addr, body_bytes, body): (Option<String>, Option<String>, i64, Vec<u8>) =
         r.optional(
-            match r.dialect() {
-                Dialect::Sqlite => {
-                    "SELECT event_id, remote_addr, body_bytes, CAST(body AS BLOB) FROM webhooks WHERE id = ?"
-                }
-                Dialect::Postgres => {
-                    "SELECT event_id, remote_addr, body_bytes, body FROM webhooks WHERE id = ?"
-                }
-            },
+            &format!(
+                "SELECT event_id, remote_addr, body_bytes, {} FROM webhooks WHERE id = ?",
+                r.engine().body_bytes()
+            ),
             &args![id],
         )
         .await?

@@ -51,7 +51,7 @@ impl Scratch<'_> {
         decide: impl Fn(&Reading, &Context) -> Plan,
     ) -> anyhow::Result<Plan> {
         Ok(ingest::ingest_keeping(
-            super::sql::Conn::Sqlite(&self.tx),
+            super::sqlite::conn(&self.tx),
             job,
             reading,
             decide,
@@ -92,6 +92,22 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The live SQLite file itself.
+    pub(super) fn live(path: std::path::PathBuf) -> Snapshot {
+        Snapshot {
+            path,
+            _scratch: None,
+        }
+    }
+
+    /// A copy at `path` in `dir`, removed with it.
+    pub(super) fn scratch(path: std::path::PathBuf, dir: tempfile::TempDir) -> Snapshot {
+        Snapshot {
+            path,
+            _scratch: Some(dir),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -103,25 +119,9 @@ pub async fn snapshot(
     db: &crate::config::Database,
     scratch_dir: &Path,
 ) -> anyhow::Result<Snapshot> {
-    super::ensure_exists(db)?;
-    if !db.is_postgres() {
-        return Ok(Snapshot {
-            path: db.path.clone(),
-            _scratch: None,
-        });
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("statuspage-bridge-history-")
-        .tempdir_in(scratch_dir)
-        .with_context(|| format!("making a scratch folder in {}", scratch_dir.display()))?;
-    let file = dir.path().join("history.db");
-    super::postgres::export_history(db.url.expose(), &file)
-        .await
-        .with_context(|| format!("reading the history from {}", db.shown()))?;
-    Ok(Snapshot {
-        path: file,
-        _scratch: Some(dir),
-    })
+    let engine = super::engine::configured(db);
+    engine.ensure_exists(db)?;
+    engine.snapshot(db, scratch_dir).await
 }
 
 /// Webhooks applied per scratch transaction.
@@ -146,7 +146,7 @@ pub fn replay(
     scratch_dir: &Path,
     mut each: impl FnMut(Recorded, &mut Scratch<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
-    super::configure_sqlite();
+    super::sqlite::configure_sqlite();
     let scratch = tempfile::Builder::new()
         .prefix("statuspage-bridge-replay-")
         .tempdir_in(scratch_dir)
@@ -160,7 +160,7 @@ pub fn replay(
     migrate_quietly(&fresh)?;
 
     let scratch_db = Connection::open(&fresh)?;
-    scratch_db.set_prepared_statement_cache_capacity(super::STATEMENT_CACHE);
+    scratch_db.set_prepared_statement_cache_capacity(super::sqlite::STATEMENT_CACHE);
     scratch_db.execute_batch(AUDIT_ONLY)?;
     // No durability, and no foreign-key lookups: the copy is thrown away,
     // and it is written by the write path that the live database's

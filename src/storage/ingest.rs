@@ -6,7 +6,7 @@
 //! around the caller's pure planning function in one job. Statements are
 //! cached; none decides anything.
 
-use super::sql::{self, Arg, Conn, Dialect, ToArg, args};
+use super::sql::{self, Arg, Conn, ToArg, args};
 use chrono::{DateTime, Utc};
 
 use crate::rules::domain::Action;
@@ -38,7 +38,11 @@ impl Writer {
     where
         F: Fn(&Reading, &Context) -> Plan + Send + 'static,
     {
-        self.try_run(move |conn| ingest(conn, &job, &reading, &decide))
+        let keys = reading
+            .lookup()
+            .map(|l| entity_locks(&job.source, &l))
+            .unwrap_or_default();
+        self.try_run_locked(keys, move |conn| ingest(conn, &job, &reading, &decide))
             .await
     }
 }
@@ -74,12 +78,7 @@ pub fn ingest_keeping(
     record: Record,
 ) -> sql::Result<Plan> {
     let ctx = match reading.lookup() {
-        Some(lookup) => {
-            if conn.dialect() == Dialect::Postgres {
-                conn.lock(&mut entity_locks(&job.source, &lookup))?;
-            }
-            read_context(conn, &job.source, &lookup, job.received_at)?
-        }
+        Some(lookup) => read_context(conn, &job.source, &lookup, job.received_at)?,
         None => Context::default(),
     };
     let plan = decide(reading, &ctx);
@@ -89,7 +88,8 @@ pub fn ingest_keeping(
 
 /// What an event reads and writes, to serialise it with every other event
 /// of the same entities (other replicas' on PostgreSQL): the entity, and
-/// for an incident the components it lists, whose alerts it may lift.
+/// for an incident the components it lists, whose alerts it may lift. The
+/// writer's runner locks them before the job runs.
 fn entity_locks(source: &str, l: &Lookup<'_>) -> Vec<String> {
     let key =
         |kind: EntityKind, id: &str| format!("{source}\u{1f}{kind}\u{1f}{}\u{1f}{id}", l.page_id);
@@ -348,13 +348,7 @@ fn save_view(
 }
 
 fn insert_webhook(conn: Conn<'_>, job: &Job, now: &str, plan: &Plan) -> sql::Result<()> {
-    // Text when it is text, so analysts can json_extract() it directly;
-    // the exact bytes otherwise.
-    // (PostgreSQL keeps the bytes as they came, in a BYTEA.)
-    let body = match std::str::from_utf8(&job.body) {
-        Ok(t) if conn.dialect() == Dialect::Sqlite => Arg::Text(Some(t.into())),
-        _ => Arg::Bytes(Some(&job.body)),
-    };
+    let body = conn.engine().body_arg(&job.body);
     let s = &plan.summary;
     let step = &plan.step;
     conn.execute(
@@ -386,27 +380,24 @@ fn insert_webhook(conn: Conn<'_>, job: &Job, now: &str, plan: &Plan) -> sql::Res
             job.origin.note(),
         ],
     )?;
-    match (&s.entity_name, conn.dialect()) {
-        (Some(name), Dialect::Sqlite) => index_name(conn, name),
-        // PostgreSQL's trigger adds it (a statement journal is SQLite's).
-        _ => Ok(()),
+    match &s.entity_name {
+        Some(name) => index_name(conn, name),
+        None => Ok(()),
     }
 }
 
-/// Adds a name not seen before to `entity_names` and to its trigram index
-/// (SQLite); a known name costs one probe of the names' key. The write path
-/// does it rather than a trigger on `webhooks`: SQLite makes a statement that
-/// fires a trigger keep a statement journal, a copy of every page it touches.
+/// Adds a name not seen before to `entity_names` and to the engine's search
+/// index beside it (SQLite's trigrams); a known name costs one probe of the
+/// names' key. The write path does it on both engines rather than a trigger
+/// on `webhooks`: SQLite makes a statement that fires a trigger keep a
+/// statement journal, a copy of every page it touches.
 pub(super) fn index_name(conn: Conn<'_>, name: &str) -> sql::Result<()> {
     let added = conn.execute(
         "INSERT INTO entity_names (name) VALUES (?) ON CONFLICT (name) DO NOTHING",
         &args![name],
     )?;
     if added == 1 {
-        conn.execute(
-            "INSERT INTO entity_names_trigram (rowid, name) VALUES (last_insert_rowid(), ?)",
-            &args![name],
-        )?;
+        conn.engine().index_new_name(conn, name)?;
     }
     Ok(())
 }
@@ -760,24 +751,27 @@ const UNLINK_BUT_2: &str = "UPDATE incident_components SET current = 0
 /// Walks only the links of open incidents (`current = 1 AND incident_open
 /// = 1`, the last two columns of `incident_components_component`), however
 /// many incidents the component has had.
-const OPEN_INCIDENT_PRIORITY: &str = "SELECT i.alert_priority
-     FROM incident_components ic INDEXED BY incident_components_component
+const OPEN_INCIDENT_PRIORITY_FROM: &str = "SELECT i.alert_priority
+     FROM incident_components ic";
+const OPEN_INCIDENT_PRIORITY_WHERE: &str = "
      JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
                      AND i.incident_id = ic.incident_id
      WHERE ic.source = ? AND ic.page_id = ? AND ic.component_id = ?
        AND ic.current = 1 AND ic.incident_open = 1 AND i.alert_open = 1";
 
+/// The statement of `open_incident_priority` (SQLite is told the index).
+fn open_incident_priority_sql(engine: &dyn super::engine::Engine) -> String {
+    format!(
+        "{OPEN_INCIDENT_PRIORITY_FROM}{}{OPEN_INCIDENT_PRIORITY_WHERE}",
+        engine.indexed_by("incident_components_component")
+    )
+}
+
 /// The highest priority of the open incidents currently associated with a
 /// component, if any.
 fn open_incident_priority(conn: Conn<'_>, key: EntityKey<'_>) -> sql::Result<Option<Priority>> {
-    // PostgreSQL picks the index by itself; SQLite is told.
-    let sql = match conn.dialect() {
-        Dialect::Sqlite => OPEN_INCIDENT_PRIORITY,
-        Dialect::Postgres => {
-            &OPEN_INCIDENT_PRIORITY.replace(" INDEXED BY incident_components_component", "")
-        }
-    };
-    let priorities = conn.query(sql, &args![key.source, key.page_id, key.entity_id], |r| {
+    let sql = open_incident_priority_sql(conn.engine());
+    let priorities = conn.query(&sql, &args![key.source, key.page_id, key.entity_id], |r| {
         r.get::<Option<String>>(0)
     })?;
     let mut highest = None;
@@ -937,7 +931,7 @@ mod tests {
         };
         let find = |keys: &[&str]| {
             let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-            find_applied(Conn::Sqlite(&conn), key, &keys).unwrap()
+            find_applied(crate::storage::sqlite::conn(&conn), key, &keys).unwrap()
         };
         assert_eq!(find(&["k1", "k2"]).as_deref(), Some("w1"));
         assert_eq!(find(&["k2", "k1"]).as_deref(), Some("w2"));
@@ -972,7 +966,7 @@ mod tests {
             let ids: Vec<(String, Option<String>)> =
                 ids.iter().map(|c| (c.to_string(), None)).collect();
             link_components(
-                Conn::Sqlite(&conn),
+                crate::storage::sqlite::conn(&conn),
                 key,
                 &ids,
                 open,
@@ -1055,7 +1049,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan(OPEN_INCIDENT_PRIORITY),
+            plan(&open_incident_priority_sql(&crate::storage::sqlite::Sqlite)),
             [
                 "SEARCH ic USING INDEX incident_components_component (source=? AND page_id=? AND component_id=? AND current=? AND incident_open=?)",
                 "SEARCH i USING INDEX sqlite_autoindex_incidents_1 (source=? AND page_id=? AND incident_id=?)",

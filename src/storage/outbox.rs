@@ -3,7 +3,7 @@
 //! webhook's transaction; the delivery worker claims them with a lease,
 //! and records each attempt. Nothing here decides what to send.
 
-use super::sql::{self, Conn, Dialect, Row, args};
+use super::sql::{self, Conn, Row, args};
 use chrono::{DateTime, Utc};
 
 use crate::storage::{WriteError, Writer};
@@ -236,12 +236,7 @@ pub fn claim(
                              AND e.id < o.id AND e.state = 'pending')
          ORDER BY o.next_attempt_at, o.id
          LIMIT ?2{}",
-        // Replicas claim at once: a row another one is claiming is skipped,
-        // not waited for (its lease keeps it theirs once they commit).
-        match conn.dialect() {
-            Dialect::Sqlite => "",
-            Dialect::Postgres => " FOR UPDATE OF o SKIP LOCKED",
-        }
+        conn.engine().claim_skip_locked()
     );
     let candidates = conn.query(
         &sql,

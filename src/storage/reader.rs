@@ -16,7 +16,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Decode, FromRow, PgPool, Postgres, Sqlite, Type};
 
-use super::sql::{Arg, Dialect, args, bind_all, numbered};
+use super::engine::Engine;
+use super::postgres::numbered;
+use super::sql::{Arg, args, bind_all};
 
 use crate::rules::heal::{Local, LocalComponent, LocalIncident};
 use crate::rules::time::parse_time;
@@ -79,11 +81,11 @@ macro_rules! on_engine {
 }
 
 impl Reader {
-    /// Which SQL the engine takes where the two differ.
-    pub(super) fn dialect(&self) -> Dialect {
+    /// The engine: the fragments of SQL it writes its own way.
+    pub(super) fn engine(&self) -> &'static dyn Engine {
         match self.pool {
-            Pool::Sqlite(_) => Dialect::Sqlite,
-            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Sqlite(_) => &super::sqlite::Sqlite,
+            Pool::Postgres(_) => &super::postgres::Postgres,
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, backup};
 
-use super::sql::{self, Conn, Dialect, args};
+use super::sql::{self, Conn, args};
 
 /// Copies the live database at `from` to `to` with SQLite's backup API, in
 /// one step under one read transaction: a consistent snapshot even while
@@ -26,16 +26,7 @@ pub enum Backup {
 /// `backup` of the configured database: the SQLite file is copied; for
 /// PostgreSQL, the answer says to use `pg_dump`.
 pub fn backup_configured(db: &crate::config::Database, to: &Path) -> anyhow::Result<Backup> {
-    if db.is_postgres() {
-        return Ok(Backup::UseTheEngine(format!(
-            "backup copies the SQLite file; this bridge keeps its data in PostgreSQL ({}). \
-             Back it up with PostgreSQL's own tools, e.g. `pg_dump --format=custom --file {} <database URL>`, \
-             or your provider's snapshots",
-            db.shown(),
-            to.display()
-        )));
-    }
-    backup(&db.path, to).map(Backup::Copied)
+    super::engine::configured(db).backup(db, to)
 }
 
 pub fn backup(from: &Path, to: &Path) -> anyhow::Result<u64> {
@@ -232,10 +223,7 @@ pub fn prune_batch(
     conn.execute_batch("SAVEPOINT prune")?;
     let result = (|| -> sql::Result<Pruned> {
         let ids = serde_json::to_string(&ids).expect("strings serialize");
-        let batch = match conn.dialect() {
-            Dialect::Sqlite => "(SELECT value FROM json_each(?1))",
-            Dialect::Postgres => "(SELECT json_array_elements_text(?1::json))",
-        };
+        let batch = conn.engine().json_text_list();
         let mut p = Pruned {
             attempts: conn.execute(
                 &format!(
@@ -415,7 +403,7 @@ mod tests {
         let mut batches = 0;
         loop {
             let b = prune_batch(
-                Conn::Sqlite(conn),
+                crate::storage::sqlite::conn(conn),
                 "2026-01-01T00:00:00.000Z",
                 &cursor,
                 limit,

@@ -170,7 +170,7 @@ macro_rules! on_test_db {
                 $body
             }
             TestDb::Postgres($p) => {
-                let sql = statuspage_bridge::storage::sql::numbered($sql);
+                let sql = statuspage_bridge::storage::postgres::numbered($sql);
                 let $q = bind_each!(sqlx::$f(sqlx::AssertSqlSafe(sql)), $binds);
                 $body
             }

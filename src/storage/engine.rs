@@ -1,0 +1,86 @@
+//! The engine as a type: every difference between SQLite and PostgreSQL is
+//! a method of [`Engine`], implemented once in `storage/sqlite/` and once in
+//! `storage/postgres/`. The statement files (`ingest`, `outbox`, `audit`,
+//! `upkeep`, …) are written once and ask the engine for the few fragments
+//! the two write differently; they never ask which engine it is.
+
+use std::path::Path;
+
+use futures_util::future::BoxFuture;
+
+use super::sql::{self, Arg, Conn};
+use super::{Database, history::Snapshot, upkeep::Backup};
+use crate::config;
+
+/// One database engine: the SQL it writes its own way, and how a store of
+/// it is opened, checked, described and copied.
+pub trait Engine: Send + Sync + 'static {
+    // --- statements ---
+
+    /// Appended to the outbox claim's `SELECT`: rows another replica is
+    /// claiming are skipped rather than waited for (nothing where one
+    /// writer claims alone).
+    fn claim_skip_locked(&self) -> &'static str;
+
+    /// The operator matching a name whatever its case (`LIKE` on SQLite,
+    /// whose `LIKE` already ignores ASCII case; `ILIKE` on PostgreSQL).
+    fn like_any_case(&self) -> &'static str;
+
+    /// A subquery listing the strings of the JSON array bound as `?1`.
+    fn json_text_list(&self) -> &'static str;
+
+    /// The raw body as the engine stores it: SQLite keeps text as text, so
+    /// analysts can `json_extract()` it directly; PostgreSQL a `BYTEA`.
+    fn body_arg<'a>(&self, body: &'a [u8]) -> Arg<'a>;
+
+    /// The expression reading the stored body back as bytes.
+    fn body_bytes(&self) -> &'static str;
+
+    /// ` INDEXED BY <index>` where the planner must be told which index
+    /// to use, else nothing.
+    fn indexed_by(&self, index: &str) -> String;
+
+    /// Adds a name newly inserted into `entity_names` to the engine's name
+    /// search index, if it keeps one beside the table.
+    fn index_new_name(&self, conn: Conn<'_>, name: &str) -> sql::Result<()>;
+
+    /// Whether name searches can use a trigram index
+    /// (`entity_names_trigram`).
+    fn searches_names_by_trigram(&self) -> bool;
+
+    // --- the store ---
+
+    /// Migrates and opens the configured store: the writer and the reader.
+    fn open<'a>(&'a self, db: &'a config::Database) -> BoxFuture<'a, anyhow::Result<Database>>;
+
+    /// Where the store lives, fit to print (no password).
+    fn describe(&self, db: &config::Database) -> String;
+
+    /// For `check-config`: whatever can be checked without serving.
+    fn check_location(&self, db: &config::Database) -> anyhow::Result<()>;
+
+    /// Fails when there is no store yet (commands that only read or prune
+    /// must not create one).
+    fn ensure_exists(&self, db: &config::Database) -> anyhow::Result<()>;
+
+    /// `backup`: a consistent copy at `to`, or how to back it up instead.
+    fn backup(&self, db: &config::Database, to: &Path) -> anyhow::Result<Backup>;
+
+    /// The stored history as a SQLite file `replay` reads; a scratch copy
+    /// goes in `scratch_dir`.
+    fn snapshot<'a>(
+        &'a self,
+        db: &'a config::Database,
+        scratch_dir: &'a Path,
+    ) -> BoxFuture<'a, anyhow::Result<Snapshot>>;
+}
+
+/// The engine the configuration names: PostgreSQL when `database.url` is
+/// set, else the SQLite file at `database.path`.
+pub fn configured(db: &config::Database) -> &'static dyn Engine {
+    if db.url.is_empty() {
+        &super::sqlite::Sqlite
+    } else {
+        &super::postgres::Postgres
+    }
+}

@@ -1,0 +1,235 @@
+//! Group commit on PostgreSQL: each replica runs its write jobs in a few
+//! lanes, each a thread with a transaction at a time. A lane takes every
+//! job waiting (up to [`MAX_BATCH`]), takes the advisory locks of all the
+//! entities they name at once, sorted (so two batches, on this replica or
+//! another, never wait for each other in a cycle), runs the jobs one after
+//! the other and commits once: one round of locks and one commit for the
+//! batch instead of one per webhook.
+//!
+//! A batch that loses a deadlock or serialisation race is run again whole
+//! (up to [`RERUNS`] times). If a job's own statements fail (or it panics),
+//! the batch is rolled back and each job run again alone in a transaction
+//! of its own, so the failing job fails alone. A failed `BEGIN` or
+//! `COMMIT` fails every job of the batch with `NotCommitted`.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sqlx::PgPool;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, oneshot};
+
+use super::tx::{PgTx, wait};
+use crate::storage::sql::{self, Conn};
+use crate::storage::writer::{Closed, Job, Stats, Writer};
+
+/// Jobs per transaction at most.
+pub const MAX_BATCH: usize = 64;
+/// Lanes (transactions at once) per replica.
+pub const LANES: usize = 4;
+/// Jobs waiting beyond this many are refused at once (`Busy`).
+pub const QUEUE_DEPTH: usize = 1024;
+/// Reruns of a batch (or a lone job) that lost a deadlock or serialisation
+/// race.
+const RERUNS: usize = 3;
+/// How long a caller waits for a job, queue to commit.
+pub const JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
+
+type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>;
+
+/// Starts the lanes on `pool`; `Closed` resolves once every handle is gone
+/// and the lanes have finished the queue.
+pub fn start(pool: PgPool, handle: Handle) -> std::io::Result<(Writer, Closed)> {
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    let queue: Queue = Arc::new(Mutex::new(rx));
+    let stats = Arc::new(Stats::default());
+    let mut lanes = Vec::with_capacity(LANES);
+    for i in 0..LANES {
+        let (queue, pool, handle, stats) =
+            (queue.clone(), pool.clone(), handle.clone(), stats.clone());
+        lanes.push(
+            std::thread::Builder::new()
+                .name(format!("postgres-lane-{i}"))
+                .spawn(move || lane(&queue, &pool, &handle, &stats))?,
+        );
+    }
+    let (closed_tx, closed_rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("postgres-lanes".into())
+        .spawn(move || {
+            for l in lanes {
+                let _ = l.join();
+            }
+            let _ = closed_tx.send(());
+        })?;
+    Ok((
+        Writer::new(tx, stats, Some(JOB_DEADLINE)),
+        Closed::new(closed_rx),
+    ))
+}
+
+/// One lane: a batch per turn, until every handle is gone.
+fn lane(queue: &Queue, pool: &PgPool, handle: &Handle, stats: &Stats) {
+    loop {
+        let mut batch = {
+            let mut rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(first) = rx.blocking_recv() else {
+                return;
+            };
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        let ran = catch_unwind(AssertUnwindSafe(|| {
+            run_batch(pool, handle, &mut batch, stats);
+        }));
+        if ran.is_err() {
+            // Jobs not answered yet are dropped: their callers hear the
+            // writer is gone, and retry.
+            tracing::error!(
+                jobs = batch.len(),
+                "a PostgreSQL lane panicked running a batch; it goes on with the next"
+            );
+        }
+    }
+}
+
+/// How a transaction ended when it did not commit.
+enum Failed {
+    /// A job's own statements failed (or it panicked).
+    Job,
+    /// A deadlock or serialisation failure: running it again succeeds.
+    Race,
+    /// BEGIN, a lock or COMMIT failed: nothing of it stays.
+    NotCommitted(String),
+}
+
+/// Runs `batch` in one transaction (again if it lost a race); if a job
+/// fails, each job alone. Answers every job.
+fn run_batch(pool: &PgPool, handle: &Handle, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
+    let mut keys: Vec<String> = batch.iter().flat_map(|j| j.keys().to_vec()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut races = 0;
+    loop {
+        match transaction(pool, handle, &keys, batch) {
+            Ok(()) => {
+                stats.committed(batch.len());
+                for job in batch.drain(..) {
+                    job.answer(Ok(()));
+                }
+                return;
+            }
+            Err(Failed::Race) if races < RERUNS => {
+                races += 1;
+                tracing::debug!(
+                    races,
+                    jobs = batch.len(),
+                    "a write batch lost a race; running it again"
+                );
+            }
+            Err(Failed::NotCommitted(why)) => {
+                tracing::error!(error = %why, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
+                for job in batch.drain(..) {
+                    job.answer(Err(&why));
+                }
+                return;
+            }
+            Err(Failed::Job | Failed::Race) => break,
+        }
+    }
+    if batch.len() > 1 {
+        stats
+            .reruns
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    for mut job in batch.drain(..) {
+        let keys = job.keys().to_vec();
+        let mut races = 0;
+        let ended = loop {
+            match transaction(pool, handle, &keys, std::slice::from_mut(&mut job)) {
+                Err(Failed::Race) if races < RERUNS => races += 1,
+                ended => break ended,
+            }
+        };
+        match ended {
+            Ok(()) => {
+                stats.committed(1);
+                job.answer(Ok(()));
+            }
+            // The job's own error (or its panic) tells its caller why.
+            Err(Failed::Job) => job.answer(Ok(())),
+            Err(Failed::Race) => job.answer(Err(
+                "PostgreSQL: the write lost a deadlock or serialisation race again and again",
+            )),
+            Err(Failed::NotCommitted(why)) => job.answer(Err(&why)),
+        }
+    }
+}
+
+/// One transaction: `keys` locked, `jobs` run in order, committed.
+fn transaction(
+    pool: &PgPool,
+    handle: &Handle,
+    keys: &[String],
+    jobs: &mut [Box<dyn Job>],
+) -> Result<(), Failed> {
+    let tx =
+        wait(handle, pool.begin()).map_err(|e| Failed::NotCommitted(format!("PostgreSQL: {e}")))?;
+    let pg = PgTx::new(handle.clone(), tx);
+    let conn = Conn::new(&pg);
+    let mut failed = match conn.lock(&mut keys.to_vec()) {
+        Ok(()) => None,
+        Err(e) if is_race(&e) => Some(Failed::Race),
+        Err(e) => Some(Failed::NotCommitted(format!(
+            "taking the entities' locks: {e}"
+        ))),
+    };
+    if failed.is_none() {
+        for job in jobs.iter_mut() {
+            let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
+                tracing::error!("a database write job panicked; nothing of it is kept");
+                false
+            });
+            if !ok {
+                failed = Some(if pg.raced() {
+                    Failed::Race
+                } else {
+                    Failed::Job
+                });
+                break;
+            }
+        }
+    }
+    let tx = pg.into_inner();
+    match failed {
+        None => wait(handle, tx.commit()).map_err(|e| {
+            let e = sql::Error::Postgres(e);
+            if is_race(&e) {
+                Failed::Race
+            } else {
+                Failed::NotCommitted(format!("COMMIT: {e}"))
+            }
+        }),
+        Some(f) => {
+            let _ = wait(handle, tx.rollback());
+            Err(f)
+        }
+    }
+}
+
+/// A deadlock or a serialisation failure: running the job again succeeds.
+pub(super) fn is_race(e: &sql::Error) -> bool {
+    match e {
+        sql::Error::Postgres(sqlx::Error::Database(d)) => {
+            matches!(d.code().as_deref(), Some("40P01" | "40001"))
+        }
+        _ => false,
+    }
+}
