@@ -15,10 +15,13 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sqlx::PgPool;
-use tokio::runtime::Handle;
+use sqlx::Connection as _;
+use sqlx::PgConnection;
+use sqlx::postgres::PgConnectOptions;
+use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, oneshot};
 
+use super::connect::ACQUIRE;
 use super::tx::{PgTx, wait};
 use crate::storage::sql::{self, Conn};
 use crate::storage::writer::{Closed, Job, Stats, Writer};
@@ -26,7 +29,7 @@ use crate::storage::writer::{Closed, Job, Stats, Writer};
 /// Jobs per transaction at most.
 pub const MAX_BATCH: usize = 64;
 /// Lanes (transactions at once) per replica.
-pub const LANES: usize = 4;
+pub const LANES: usize = 2;
 /// Jobs waiting beyond this many are refused at once (`Busy`).
 pub const QUEUE_DEPTH: usize = 1024;
 /// Reruns of a batch (or a lone job) that lost a deadlock or serialisation
@@ -37,20 +40,30 @@ pub const JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
 type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>;
 
-/// Starts the lanes on `pool`; `Closed` resolves once every handle is gone
-/// and the lanes have finished the queue.
-pub fn start(pool: PgPool, handle: Handle) -> std::io::Result<(Writer, Closed)> {
+/// Starts the lanes, each with its own connection to `options`'s server;
+/// `Closed` resolves once every handle is gone and the lanes have finished
+/// the queue.
+pub fn start(options: PgConnectOptions) -> std::io::Result<(Writer, Closed)> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let queue: Queue = Arc::new(Mutex::new(rx));
     let stats = Arc::new(Stats::default());
     let mut lanes = Vec::with_capacity(LANES);
     for i in 0..LANES {
-        let (queue, pool, handle, stats) =
-            (queue.clone(), pool.clone(), handle.clone(), stats.clone());
+        let (queue, options, stats) = (queue.clone(), options.clone(), stats.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         lanes.push(
             std::thread::Builder::new()
                 .name(format!("postgres-lane-{i}"))
-                .spawn(move || lane(&queue, &pool, &handle, &stats))?,
+                .spawn(move || {
+                    let mut lane = Lane {
+                        rt,
+                        options,
+                        conn: None,
+                    };
+                    lane.run(&queue, &stats);
+                })?,
         );
     }
     let (closed_tx, closed_rx) = oneshot::channel();
@@ -68,35 +81,158 @@ pub fn start(pool: PgPool, handle: Handle) -> std::io::Result<(Writer, Closed)> 
     ))
 }
 
-/// One lane: a batch per turn, until every handle is gone.
-fn lane(queue: &Queue, pool: &PgPool, handle: &Handle, stats: &Stats) {
-    loop {
-        let mut batch = {
-            let mut rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
-            let Some(first) = rx.blocking_recv() else {
-                return;
-            };
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
+/// One lane: its runtime (driven by the lane's thread alone) and its
+/// connection, made when first needed and again after it broke.
+struct Lane {
+    rt: Runtime,
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
+}
+
+impl Lane {
+    /// A batch per turn, until every handle is gone.
+    fn run(&mut self, queue: &Queue, stats: &Stats) {
+        loop {
+            let mut batch = {
+                let mut rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
+                let Some(first) = rx.blocking_recv() else {
+                    return;
+                };
+                let mut batch = Vec::with_capacity(MAX_BATCH);
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
                 }
+                batch
+            };
+            let ran = catch_unwind(AssertUnwindSafe(|| self.batch(&mut batch, stats)));
+            if ran.is_err() {
+                // Jobs not answered yet are dropped: their callers hear the
+                // writer is gone, and retry.
+                self.conn = None;
+                tracing::error!(
+                    jobs = batch.len(),
+                    "a PostgreSQL lane panicked running a batch; it goes on with the next"
+                );
             }
-            batch
-        };
-        let ran = catch_unwind(AssertUnwindSafe(|| {
-            run_batch(pool, handle, &mut batch, stats);
-        }));
-        if ran.is_err() {
-            // Jobs not answered yet are dropped: their callers hear the
-            // writer is gone, and retry.
-            tracing::error!(
-                jobs = batch.len(),
-                "a PostgreSQL lane panicked running a batch; it goes on with the next"
-            );
         }
+    }
+
+    /// The lane's connection, made if there is none.
+    fn connection(&mut self) -> Result<&mut PgConnection, Failed> {
+        if self.conn.is_none() {
+            let connect = PgConnection::connect_with(&self.options);
+            let conn = self
+                .rt
+                .block_on(async { tokio::time::timeout(ACQUIRE, connect).await })
+                .map_err(|_| {
+                    Failed::NotCommitted(format!(
+                        "PostgreSQL: no connection within {} s",
+                        ACQUIRE.as_secs()
+                    ))
+                })?
+                .map_err(|e| Failed::NotCommitted(format!("PostgreSQL: {e}")))?;
+            self.conn = Some(conn);
+        }
+        Ok(self.conn.as_mut().expect("made above"))
+    }
+
+    /// Runs `batch` in one transaction (again if it lost a race); if a job
+    /// fails, each job alone. Answers every job.
+    fn batch(&mut self, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
+        let mut keys: Vec<String> = batch.iter().flat_map(|j| j.keys().to_vec()).collect();
+        keys.sort();
+        keys.dedup();
+        let mut races = 0;
+        loop {
+            match self.transaction(&keys, batch) {
+                Ok(()) => {
+                    stats.committed(batch.len());
+                    for job in batch.drain(..) {
+                        job.answer(Ok(()));
+                    }
+                    return;
+                }
+                Err(Failed::Race) if races < RERUNS => {
+                    races += 1;
+                    tracing::debug!(
+                        races,
+                        jobs = batch.len(),
+                        "a write batch lost a race; running it again"
+                    );
+                }
+                Err(Failed::NotCommitted(why) | Failed::NoBegin(why)) => {
+                    tracing::error!(error = %why, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
+                    for job in batch.drain(..) {
+                        job.answer(Err(&why));
+                    }
+                    return;
+                }
+                Err(Failed::Job | Failed::Race) => break,
+            }
+        }
+        if batch.len() > 1 {
+            stats
+                .reruns
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        for mut job in batch.drain(..) {
+            let keys = job.keys().to_vec();
+            let mut races = 0;
+            let ended = loop {
+                match self.transaction(&keys, std::slice::from_mut(&mut job)) {
+                    Err(Failed::Race) if races < RERUNS => races += 1,
+                    ended => break ended,
+                }
+            };
+            match ended {
+                Ok(()) => {
+                    stats.committed(1);
+                    job.answer(Ok(()));
+                }
+                // The job's own error (or its panic) tells its caller why.
+                Err(Failed::Job) => job.answer(Ok(())),
+                Err(Failed::Race) => job.answer(Err(
+                    "PostgreSQL: the write lost a deadlock or serialisation race again and again",
+                )),
+                Err(Failed::NotCommitted(why) | Failed::NoBegin(why)) => job.answer(Err(&why)),
+            }
+        }
+    }
+
+    /// One transaction: `keys` locked, `jobs` run in order, committed. A
+    /// connection left in doubt is dropped, to be made anew.
+    fn transaction(&mut self, keys: &[String], jobs: &mut [Box<dyn Job>]) -> Result<(), Failed> {
+        let reused = self.conn.is_some();
+        let ended = self.transaction_once(keys, jobs);
+        match ended {
+            // A connection kept from before that the server (or the
+            // network) dropped meanwhile: nothing ran, so once more on a
+            // new one.
+            Err(Failed::NoBegin(_)) if reused => match self.transaction_once(keys, jobs) {
+                Err(Failed::NoBegin(why)) => Err(Failed::NotCommitted(why)),
+                ended => ended,
+            },
+            Err(Failed::NoBegin(why)) => Err(Failed::NotCommitted(why)),
+            ended => ended,
+        }
+    }
+
+    fn transaction_once(
+        &mut self,
+        keys: &[String],
+        jobs: &mut [Box<dyn Job>],
+    ) -> Result<(), Failed> {
+        self.connection()?;
+        let conn = self.conn.as_mut().expect("made above");
+        let (ended, broken) = transaction_on(&self.rt, conn, keys, jobs);
+        if broken {
+            self.conn = None;
+        }
+        ended
     }
 }
 
@@ -108,81 +244,23 @@ enum Failed {
     Race,
     /// BEGIN, a lock or COMMIT failed: nothing of it stays.
     NotCommitted(String),
+    /// BEGIN failed: nothing ran.
+    NoBegin(String),
 }
 
-/// Runs `batch` in one transaction (again if it lost a race); if a job
-/// fails, each job alone. Answers every job.
-fn run_batch(pool: &PgPool, handle: &Handle, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
-    let mut keys: Vec<String> = batch.iter().flat_map(|j| j.keys().to_vec()).collect();
-    keys.sort();
-    keys.dedup();
-    let mut races = 0;
-    loop {
-        match transaction(pool, handle, &keys, batch) {
-            Ok(()) => {
-                stats.committed(batch.len());
-                for job in batch.drain(..) {
-                    job.answer(Ok(()));
-                }
-                return;
-            }
-            Err(Failed::Race) if races < RERUNS => {
-                races += 1;
-                tracing::debug!(
-                    races,
-                    jobs = batch.len(),
-                    "a write batch lost a race; running it again"
-                );
-            }
-            Err(Failed::NotCommitted(why)) => {
-                tracing::error!(error = %why, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
-                for job in batch.drain(..) {
-                    job.answer(Err(&why));
-                }
-                return;
-            }
-            Err(Failed::Job | Failed::Race) => break,
-        }
-    }
-    if batch.len() > 1 {
-        stats
-            .reruns
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    for mut job in batch.drain(..) {
-        let keys = job.keys().to_vec();
-        let mut races = 0;
-        let ended = loop {
-            match transaction(pool, handle, &keys, std::slice::from_mut(&mut job)) {
-                Err(Failed::Race) if races < RERUNS => races += 1,
-                ended => break ended,
-            }
-        };
-        match ended {
-            Ok(()) => {
-                stats.committed(1);
-                job.answer(Ok(()));
-            }
-            // The job's own error (or its panic) tells its caller why.
-            Err(Failed::Job) => job.answer(Ok(())),
-            Err(Failed::Race) => job.answer(Err(
-                "PostgreSQL: the write lost a deadlock or serialisation race again and again",
-            )),
-            Err(Failed::NotCommitted(why)) => job.answer(Err(&why)),
-        }
-    }
-}
-
-/// One transaction: `keys` locked, `jobs` run in order, committed.
-fn transaction(
-    pool: &PgPool,
-    handle: &Handle,
+/// One transaction on `conn`: `keys` locked, `jobs` run in order,
+/// committed; and whether the connection is left in doubt.
+fn transaction_on(
+    rt: &Runtime,
+    conn: &mut PgConnection,
     keys: &[String],
     jobs: &mut [Box<dyn Job>],
-) -> Result<(), Failed> {
-    let tx =
-        wait(handle, pool.begin()).map_err(|e| Failed::NotCommitted(format!("PostgreSQL: {e}")))?;
-    let pg = PgTx::new(handle.clone(), tx);
+) -> (Result<(), Failed>, bool) {
+    let tx = match wait(rt, conn.begin()) {
+        Ok(tx) => tx,
+        Err(e) => return (Err(Failed::NoBegin(format!("PostgreSQL: {e}"))), true),
+    };
+    let pg = PgTx::new(rt, tx);
     let conn = Conn::new(&pg);
     let mut failed = match conn.lock(&mut keys.to_vec()) {
         Ok(()) => None,
@@ -207,21 +285,26 @@ fn transaction(
             }
         }
     }
+    let mut broken = pg.broken();
     let tx = pg.into_inner();
-    match failed {
-        None => wait(handle, tx.commit()).map_err(|e| {
+    let ended = match failed {
+        None => wait(rt, tx.commit()).map_err(|e| {
             let e = sql::Error::Postgres(e);
             if is_race(&e) {
                 Failed::Race
             } else {
+                broken = true;
                 Failed::NotCommitted(format!("COMMIT: {e}"))
             }
         }),
         Some(f) => {
-            let _ = wait(handle, tx.rollback());
+            if wait(rt, tx.rollback()).is_err() {
+                broken = true;
+            }
             Err(f)
         }
-    }
+    };
+    (ended, broken)
 }
 
 /// A deadlock or a serialisation failure: running the job again succeeds.

@@ -87,8 +87,7 @@ impl Engine for Postgres {
                 .await
                 .with_context(|| format!("opening PostgreSQL at {}", db.shown()))?;
             let pool = pool(url)?;
-            let (writer, writer_closed) =
-                jobs::start(pool.clone(), tokio::runtime::Handle::current())?;
+            let (writer, writer_closed) = jobs::start(connect::options(url)?)?;
             let (held, poller) = tokio::sync::watch::channel(false);
             hold_poller_lease(url, held).await?;
             Ok(Database {

@@ -5,32 +5,42 @@ use std::cell::RefCell;
 
 use sqlx::postgres::PgRow;
 use sqlx::{Column as _, Postgres as Pg, Row as _, TypeInfo as _};
-use tokio::runtime::Handle;
+use tokio::runtime::Runtime;
 
 use super::Postgres;
 use crate::storage::engine::Engine;
 use crate::storage::sql::{self, Arg, RawRow, Row, Tx, args, bind_all};
 
-/// A PostgreSQL transaction that a synchronous job drives from a blocking
-/// thread (never a runtime worker).
-pub struct PgTx {
-    handle: Handle,
-    tx: RefCell<sqlx::Transaction<'static, Pg>>,
+/// A PostgreSQL transaction that a synchronous job drives from its lane's
+/// thread, on the lane's own runtime and connection: a statement's round
+/// trip wakes no other thread.
+pub struct PgTx<'c> {
+    rt: &'c Runtime,
+    tx: RefCell<sqlx::Transaction<'c, Pg>>,
     /// A statement lost a deadlock or serialisation race.
     raced: std::cell::Cell<bool>,
+    /// A statement failed in a way that leaves the connection in doubt
+    /// (I/O, a protocol error, no answer in time).
+    broken: std::cell::Cell<bool>,
 }
 
-impl PgTx {
-    pub(super) fn new(handle: Handle, tx: sqlx::Transaction<'static, Pg>) -> PgTx {
+impl<'c> PgTx<'c> {
+    pub(super) fn new(rt: &'c Runtime, tx: sqlx::Transaction<'c, Pg>) -> PgTx<'c> {
         PgTx {
-            handle,
+            rt,
             tx: RefCell::new(tx),
             raced: std::cell::Cell::new(false),
+            broken: std::cell::Cell::new(false),
         }
     }
 
-    pub(super) fn into_inner(self) -> sqlx::Transaction<'static, Pg> {
+    pub(super) fn into_inner(self) -> sqlx::Transaction<'c, Pg> {
         self.tx.into_inner()
+    }
+
+    /// Whether the connection should be replaced after this transaction.
+    pub(super) fn broken(&self) -> bool {
+        self.broken.get()
     }
 
     fn query<'q>(
@@ -47,11 +57,15 @@ impl PgTx {
         &self,
         f: impl std::future::Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, sqlx::Error> {
-        let done = wait(&self.handle, f);
-        if let Err(sqlx::Error::Database(d)) = &done
-            && matches!(d.code().as_deref(), Some("40P01" | "40001"))
-        {
-            self.raced.set(true);
+        let done = wait(self.rt, f);
+        match &done {
+            Err(sqlx::Error::Database(d)) => {
+                if matches!(d.code().as_deref(), Some("40P01" | "40001")) {
+                    self.raced.set(true);
+                }
+            }
+            Err(_) => self.broken.set(true),
+            Ok(_) => {}
         }
         done
     }
@@ -68,7 +82,7 @@ impl PgTx {
     }
 }
 
-impl Tx for PgTx {
+impl Tx for PgTx<'_> {
     fn engine(&self) -> &'static dyn Engine {
         &Postgres
     }
@@ -170,15 +184,14 @@ impl RawRow for PgRow {
 /// How long one PostgreSQL statement (or BEGIN, COMMIT) may take.
 pub const STATEMENT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// `f` run to its end on `handle` from a blocking thread, for
-/// `STATEMENT_DEADLINE` at most.
+/// `f` run to its end on the lane's runtime `rt`, for `STATEMENT_DEADLINE`
+/// at most.
 pub(super) fn wait<T>(
-    handle: &Handle,
+    rt: &Runtime,
     f: impl std::future::Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
     // The timer is made inside `block_on`, in the runtime's context.
-    handle
-        .block_on(async { tokio::time::timeout(STATEMENT_DEADLINE, f).await })
+    rt.block_on(async { tokio::time::timeout(STATEMENT_DEADLINE, f).await })
         .unwrap_or_else(|_| {
             Err(sqlx::Error::Io(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
