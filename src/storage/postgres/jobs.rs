@@ -44,11 +44,16 @@ type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>;
 /// `Closed` resolves once every handle is gone and the lanes have finished
 /// the queue.
 pub fn start(options: PgConnectOptions) -> std::io::Result<(Writer, Closed)> {
+    start_with(options, LANES)
+}
+
+/// `start` with `lanes` lanes.
+fn start_with(options: PgConnectOptions, lanes_wanted: usize) -> std::io::Result<(Writer, Closed)> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let queue: Queue = Arc::new(Mutex::new(rx));
     let stats = Arc::new(Stats::default());
-    let mut lanes = Vec::with_capacity(LANES);
-    for i in 0..LANES {
+    let mut lanes = Vec::with_capacity(lanes_wanted);
+    for i in 0..lanes_wanted {
         let (queue, options, stats) = (queue.clone(), options.clone(), stats.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -314,5 +319,176 @@ pub(super) fn is_race(e: &sql::Error) -> bool {
             matches!(d.code().as_deref(), Some("40P01" | "40001"))
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! On the cluster named by `BRIDGE_TEST_DATABASE_URL` (`.ci/run` starts
+    //! one); skipped without it.
+
+    use std::str::FromStr as _;
+    use std::sync::atomic::Ordering;
+
+    use super::*;
+    use crate::storage::WriteError;
+    use crate::storage::sql::args;
+
+    fn cluster() -> Option<PgConnectOptions> {
+        let url = std::env::var("BRIDGE_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty());
+        if url.is_none() {
+            eprintln!("skipped: BRIDGE_TEST_DATABASE_URL is not set");
+        }
+        url.map(|u| PgConnectOptions::from_str(&u).expect("a PostgreSQL URL"))
+    }
+
+    /// A table of this test's own.
+    async fn table(w: &Writer) -> String {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let create = format!("CREATE TABLE {name} (id TEXT PRIMARY KEY)");
+        w.run(move |c| c.execute_batch(&create)).await.unwrap();
+        name
+    }
+
+    type TestJob = Box<dyn FnMut(Conn<'_>) -> sql::Result<()> + Send>;
+
+    fn insert(table: &str, id: &'static str) -> TestJob {
+        let sql = format!("INSERT INTO {table} (id) VALUES (?)");
+        Box::new(move |c| c.execute(&sql, &args![id]).map(|_| ()))
+    }
+
+    /// Holds a lane of `w` inside a job locking `keys` until the returned
+    /// sender is used; returns once the job runs.
+    async fn hold(
+        w: &Writer,
+        keys: Vec<String>,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let (running_tx, running) = oneshot::channel::<()>();
+        let w = w.clone();
+        let mut running_tx = Some(running_tx);
+        let held = tokio::spawn(async move {
+            w.try_run_locked(keys, move |_| {
+                if let Some(tx) = running_tx.take() {
+                    let _ = tx.send(());
+                    let _ = wait.recv();
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        });
+        running.await.unwrap();
+        (go, held)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_commits_once_and_a_failing_job_fails_alone() {
+        let Some(options) = cluster() else { return };
+        let (w, closed) = start_with(options, 1).unwrap();
+        let t = table(&w).await;
+        let (go, held) = hold(&w, Vec::new()).await;
+        let (before, reruns) = (
+            w.stats().batches.load(Ordering::Relaxed),
+            w.stats().reruns.load(Ordering::Relaxed),
+        );
+        let t2 = t.clone();
+        let jobs: Vec<TestJob> = vec![
+            insert(&t, "a"),
+            Box::new(move |c| {
+                insert(&t2, "b")(c)?;
+                insert(&t2, "a")(c) // primary key: fails after writing "b"
+            }),
+            Box::new(|_| panic!("a bug in a job")),
+            insert(&t, "c"),
+        ];
+        let mut handles = Vec::new();
+        for job in jobs {
+            let queued = w.queued();
+            let w2 = w.clone();
+            handles.push(tokio::spawn(async move {
+                w2.try_run_locked(vec!["k".into()], job).await
+            }));
+            while w.queued() == queued {
+                tokio::task::yield_now().await;
+            }
+        }
+        go.send(()).unwrap();
+        held.await.unwrap();
+        let mut results = Vec::new();
+        for h in handles {
+            results.push(h.await.unwrap());
+        }
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert!(
+            matches!(results[1], Err(WriteError::Failed(_))),
+            "{:?}",
+            results[1]
+        );
+        assert!(
+            matches!(results[2], Err(WriteError::Panicked)),
+            "{:?}",
+            results[2]
+        );
+        assert!(results[3].is_ok(), "{:?}", results[3]);
+        let select = format!("SELECT id FROM {t} ORDER BY id");
+        let rows = w
+            .run(move |c| c.query(&select, &[], |r| r.get::<String>(0)))
+            .await
+            .unwrap();
+        assert_eq!(rows, ["a", "c"], "the failed job's own write is gone");
+        // The held job, the four together (rolled back), then "a" and "c"
+        // alone, then the read above.
+        assert_eq!(w.stats().reruns.load(Ordering::Relaxed), reruns + 1);
+        assert_eq!(w.stats().batches.load(Ordering::Relaxed), before + 4);
+        drop(w);
+        closed.wait().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_waits_for_another_replica_holding_one_of_its_entities() {
+        let Some(options) = cluster() else { return };
+        let (one, _) = start_with(options.clone(), 1).unwrap();
+        let (two, _) = start_with(options.clone(), 1).unwrap();
+        let t = table(&one).await;
+        let key = format!("{t}-entity");
+        let (go, held) = hold(&one, vec![key.clone(), "other".into()]).await;
+        let waiting = {
+            let job = insert(&t, "second");
+            let two = two.clone();
+            let keys = vec![key.clone()];
+            tokio::spawn(async move { two.try_run_locked(keys, job).await })
+        };
+        // The second replica's batch waits on the lock (seen from a third
+        // session), and has written nothing.
+        let mut probe = PgConnection::connect_with(&options).await.unwrap();
+        // Until it waits, or (were it not held back) finishes.
+        while !waiting.is_finished() {
+            let blocked: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+            )
+            .fetch_one(&mut probe)
+            .await
+            .unwrap();
+            if blocked > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !waiting.is_finished(),
+            "the second replica wrote while the first held the entity"
+        );
+        go.send(()).unwrap();
+        held.await.unwrap();
+        waiting.await.unwrap().unwrap();
+        let count = format!("SELECT count(*) FROM {t}");
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count))
+            .fetch_one(&mut probe)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
     }
 }
