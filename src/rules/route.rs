@@ -189,7 +189,7 @@ pub struct Quiet<'a> {
 
 /// One event for one destination; sent when due, or held.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Send {
+pub struct Outgoing {
     pub destination: String,
     pub action: Action,
     pub priority: Priority,
@@ -220,7 +220,7 @@ pub struct ViewAfter {
 /// What routing made of one decision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routed {
-    pub sends: Vec<Send>,
+    pub sends: Vec<Outgoing>,
     pub cancels: Vec<Cancel>,
     /// Every destination whose view changes.
     pub views: Vec<ViewAfter>,
@@ -243,7 +243,7 @@ impl Routed {
             held: hold.clone().map(|h| (action, h)),
         };
         self.set_view(view);
-        self.sends.push(Send {
+        self.sends.push(Outgoing {
             destination: destination.to_owned(),
             action,
             priority,

@@ -62,10 +62,10 @@ fn route(name: &str, f: impl FnOnce(&mut RoutePolicy)) -> RoutePolicy {
     r
 }
 
-fn to(destinations: &[&str], action: Action, priority: Priority) -> Vec<Send> {
+fn to(destinations: &[&str], action: Action, priority: Priority) -> Vec<Outgoing> {
     destinations
         .iter()
-        .map(|d| Send {
+        .map(|d| Outgoing {
             destination: (*d).into(),
             action,
             priority,
@@ -377,13 +377,13 @@ fn each_destination_keeps_its_own_view() {
             .route(&api, Action::Trigger, Critical, &open, &quiet())
             .sends,
         [
-            Send {
+            Outgoing {
                 destination: "team-a".into(),
                 action: Action::Trigger,
                 priority: Critical,
                 hold: None,
             },
-            Send {
+            Outgoing {
                 destination: "team-b".into(),
                 action: Action::Trigger,
                 priority: Critical,
@@ -399,13 +399,13 @@ fn each_destination_keeps_its_own_view() {
             .route(&api, Action::Resolve, Low, &both, &quiet())
             .sends,
         [
-            Send {
+            Outgoing {
                 destination: "team-a".into(),
                 action: Action::Resolve,
                 priority: High,
                 hold: None,
             },
-            Send {
+            Outgoing {
                 destination: "old".into(),
                 action: Action::Resolve,
                 priority: Medium,
