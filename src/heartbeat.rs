@@ -27,19 +27,19 @@ use crate::storage::{Poller, Reader, Writer};
 pub struct Heartbeat {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
-    handle: Handle,
+    handle: Beater,
 }
 
 /// Lets a caller beat now and wait for it, without sleeping (tests).
 #[derive(Clone)]
-pub struct Handle {
+pub struct Beater {
     poke: Arc<Notify>,
     /// Beats begun, and beats done.
     started: Arc<AtomicU64>,
     beats: watch::Receiver<u64>,
 }
 
-impl Handle {
+impl Beater {
     /// Beats now and waits until a beat that began after this call is done
     /// (one under way may have looked before the caller's change).
     pub async fn beat(&mut self) {
@@ -55,7 +55,7 @@ struct Watchdog {
     token: Secret,
 }
 
-struct Task {
+struct Pinger {
     url: Secret,
     fail_url: Secret,
     watchdog: Option<Watchdog>,
@@ -110,7 +110,7 @@ impl Heartbeat {
         let (beats_tx, beats) = watch::channel(0u64);
         let poke = Arc::new(Notify::new());
         let started = Arc::new(AtomicU64::new(0));
-        let task = Task {
+        let task = Pinger {
             url: h.url.clone(),
             fail_url: h.fail_url.clone(),
             watchdog,
@@ -135,7 +135,7 @@ impl Heartbeat {
         Ok(Some(Heartbeat {
             shutdown,
             task,
-            handle: Handle {
+            handle: Beater {
                 poke,
                 started,
                 beats,
@@ -143,7 +143,7 @@ impl Heartbeat {
         }))
     }
 
-    pub fn handle(&self) -> Handle {
+    pub fn handle(&self) -> Beater {
         self.handle.clone()
     }
 
@@ -153,7 +153,7 @@ impl Heartbeat {
     }
 }
 
-impl Task {
+impl Pinger {
     async fn run(
         mut self,
         poke: Arc<Notify>,

@@ -254,8 +254,8 @@ impl Metrics {
     }
 
     /// The page's health: its state 1, every other 0.
-    pub fn page_health(&self, page: &str, state: crate::rules::health::State) {
-        for s in crate::rules::health::State::ALL {
+    pub fn page_health(&self, page: &str, state: crate::rules::health::HealthState) {
+        for s in crate::rules::health::HealthState::ALL {
             self.page_health
                 .get_or_create(&HealthLabels {
                     page: page.to_owned(),

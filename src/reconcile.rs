@@ -26,7 +26,7 @@ use crate::rules::health::{self, Failure};
 use crate::rules::page_alert;
 use crate::rules::route::Policy;
 use crate::rules::time::format_time;
-use crate::storage::rounds::Round;
+use crate::storage::rounds::RoundRecord;
 use crate::storage::{Poller, Reader, Writer};
 
 /// A change older than this when healed means its webhook never came.
@@ -49,9 +49,9 @@ struct PageTask {
     /// Components one round pages one by one before grouping the rest.
     max_triggers_per_round: usize,
     /// When an unhealthy page pages someone.
-    health: crate::config::Health,
+    health: crate::config::HealthConfig,
     /// Follow the page's scheduled maintenances, and how.
-    maintenance: Option<crate::rules::maintenance::Settings>,
+    maintenance: Option<crate::rules::maintenance::Margins>,
     client: StatusClient,
     pipeline: Pipeline,
     read: Reader,
@@ -115,7 +115,7 @@ impl Reconciler {
                 health: settings.health.clone(),
                 maintenance: settings
                     .maintenance_notify(&page.id)
-                    .then(|| settings.maintenance.settings()),
+                    .then(|| settings.maintenance.margins()),
                 client: client.clone(),
                 pipeline: pipeline.clone(),
                 read: read.clone(),
@@ -143,8 +143,8 @@ impl Reconciler {
     }
 
     /// A handle to start rounds and wait for them.
-    pub fn handle(&self) -> Handle {
-        Handle {
+    pub fn handle(&self) -> Rounds {
+        Rounds {
             rounds: self.rounds.clone(),
             pokes: self.pokes.clone(),
         }
@@ -161,12 +161,12 @@ impl Reconciler {
 
 /// Starts rounds and counts them; cheap to clone.
 #[derive(Clone)]
-pub struct Handle {
+pub struct Rounds {
     rounds: watch::Receiver<u64>,
     pokes: Vec<Arc<Notify>>,
 }
 
-impl Handle {
+impl Rounds {
     /// Rounds finished so far, of every page.
     pub fn rounds(&self) -> u64 {
         *self.rounds.borrow()
@@ -202,7 +202,7 @@ pub struct StatusClient {
     max_body_bytes: u64,
 }
 
-pub fn client(r: &crate::config::Reconcile) -> anyhow::Result<StatusClient> {
+pub fn client(r: &crate::config::ReconcileConfig) -> anyhow::Result<StatusClient> {
     let same_host = reqwest::redirect::Policy::custom(|attempt| {
         let first = attempt.previous().first().and_then(|u| u.host_str());
         if attempt.previous().len() > 5 {
@@ -371,7 +371,7 @@ impl PageTask {
         self.metrics.reconcile_round(&self.page.id, label);
         let recorded = self
             .writer
-            .record_round(Round {
+            .record_round(RoundRecord {
                 page_id: self.page.id.clone(),
                 source: self.source.clone(),
                 started_at: started,
@@ -415,7 +415,7 @@ impl PageTask {
                 page_id: &self.page.id,
                 page_shown: shown,
                 page_url: &self.page.api_base(),
-                priority: self.health.priority(),
+                priority: self.health.priority,
                 page_after: chrono::Duration::seconds(self.health.page_after_secs as i64),
                 at: now,
             },
@@ -493,7 +493,7 @@ impl PageTask {
     /// (`rules::maintenance`).
     async fn follow_maintenance(
         &self,
-        settings: crate::rules::maintenance::Settings,
+        settings: crate::rules::maintenance::Margins,
         summary_json: &Value,
         troubled: &[String],
         learned_name: Option<&str>,

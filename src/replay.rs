@@ -18,7 +18,7 @@ use crate::storage::history;
 /// What was decided for one webhook (at one destination, under
 /// `--candidate`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Decision {
+pub struct Decided {
     pub outcome: String,
     pub action: Option<String>,
     pub priority: Option<String>,
@@ -36,8 +36,8 @@ pub struct Difference {
     /// Under `--candidate`: the destination whose events differ.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
-    pub recorded: Decision,
-    pub replayed: Decision,
+    pub recorded: Decided,
+    pub replayed: Decided,
 }
 
 /// Replays the database at `live` under a whole other configuration
@@ -85,7 +85,7 @@ pub fn run_candidate(
             if was == would {
                 continue;
             }
-            let decision = |outcome: &str, events: &[(String, String)]| Decision {
+            let decision = |outcome: &str, events: &[(String, String)]| Decided {
                 outcome: outcome.to_owned(),
                 action: events.first().map(|e| e.0.clone()),
                 priority: events.first().map(|e| e.1.clone()),
@@ -128,13 +128,13 @@ pub fn run_routed(
 ) -> anyhow::Result<u64> {
     replay_planned(live, rules, policy, scratch_dir, |recorded, plan| {
         let step = plan.step;
-        let replayed = Decision {
+        let replayed = Decided {
             outcome: step.outcome.to_string(),
             action: step.emit.map(|e| e.action.to_string()),
             priority: step.emit.map(|e| e.priority.to_string()),
             destination: None,
         };
-        let recorded_decision = Decision {
+        let recorded_decision = Decided {
             outcome: recorded.outcome,
             action: recorded.action,
             priority: recorded.priority,

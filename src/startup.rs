@@ -213,7 +213,7 @@ impl Application {
 
     /// Starts reconcile rounds and waits for them; `None` with no
     /// `[[pages]]`.
-    pub fn reconcile(&self) -> Option<crate::reconcile::Handle> {
+    pub fn reconcile(&self) -> Option<crate::reconcile::Rounds> {
         self.reconciler.as_ref().map(Reconciler::handle)
     }
 
@@ -224,7 +224,7 @@ impl Application {
     }
 
     /// Beats the heartbeat now; `None` when `[heartbeat]` sends nothing.
-    pub fn heartbeat(&self) -> Option<crate::heartbeat::Handle> {
+    pub fn heartbeat(&self) -> Option<crate::heartbeat::Beater> {
         self.heartbeat
             .as_ref()
             .map(crate::heartbeat::Heartbeat::handle)

@@ -561,7 +561,7 @@ impl HealthView {
         e: &crate::rules::health::Evidence,
         h: &crate::rules::health::Health,
     ) -> HealthView {
-        use crate::rules::health::State;
+        use crate::rules::health::HealthState;
         let shown = |t: Option<chrono::DateTime<chrono::Utc>>| {
             t.map_or_else(
                 || "never".to_owned(),
@@ -572,8 +572,8 @@ impl HealthView {
             page_id: page_id.to_owned(),
             state: h.state.as_str(),
             class: match h.state {
-                State::Ok => "ok",
-                State::Unknown => "warn",
+                HealthState::Ok => "ok",
+                HealthState::Unknown => "warn",
                 _ => "bad",
             },
             since: h.since.map(|t| shown(Some(t))).unwrap_or_default(),
@@ -789,7 +789,7 @@ pub struct SilenceView {
 
 impl SilencesPage {
     pub fn new(
-        all: &[crate::storage::silences::Listed],
+        all: &[crate::storage::silences::SilenceRecord],
         form: SilenceForm,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Self {

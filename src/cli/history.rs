@@ -90,7 +90,7 @@ pub(super) async fn replay(
 }
 
 /// `triggered trigger/critical`, or the outcome alone.
-fn decision(d: &crate::replay::Decision) -> String {
+fn decision(d: &crate::replay::Decided) -> String {
     match (&d.action, &d.priority) {
         (Some(a), Some(p)) => format!("{} {a}/{p}", d.outcome),
         (Some(a), None) => format!("{} {a}", d.outcome),

@@ -6,7 +6,7 @@ use super::{SilenceAddArgs, SilenceCommand, Usage};
 use crate::config::Settings;
 use crate::rules::silence::Request;
 use crate::rules::time::parse_moment;
-use crate::storage::silences::{Expired, Listed};
+use crate::storage::silences::{Expired, SilenceRecord};
 
 pub(super) async fn silence(settings: Settings, cmd: SilenceCommand) -> anyhow::Result<()> {
     // Bad input changes nothing: check it before opening the database.
@@ -87,7 +87,7 @@ fn request(a: &SilenceAddArgs) -> Result<Request, Usage> {
 }
 
 /// `id  state  matchers  from  until  reason  created by/at`.
-fn line(l: &Listed, now: chrono::DateTime<chrono::Utc>) -> String {
+fn line(l: &SilenceRecord, now: chrono::DateTime<chrono::Utc>) -> String {
     let s = &l.silence;
     let state = s.state(now);
     let t = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 /// How one attempt ended, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Answered {
     Delivered,
     /// Worth sending again unchanged (408, 429, 5xx, no answer).
     Retry {
@@ -20,12 +20,12 @@ pub enum Verdict {
 
 /// Classifies an HTTP answer. `None` status means no answer came
 /// (refused, reset, timeout, DNS, TLS).
-pub fn classify(status: Option<u16>, retry_after: Option<Duration>) -> Verdict {
+pub fn classify(status: Option<u16>, retry_after: Option<Duration>) -> Answered {
     match status {
-        None => Verdict::Retry { retry_after: None },
-        Some(200..=299) => Verdict::Delivered,
-        Some(408 | 429) | Some(500..=599) => Verdict::Retry { retry_after },
-        Some(_) => Verdict::Dead,
+        None => Answered::Retry { retry_after: None },
+        Some(200..=299) => Answered::Delivered,
+        Some(408 | 429) | Some(500..=599) => Answered::Retry { retry_after },
+        Some(_) => Answered::Dead,
     }
 }
 
@@ -88,19 +88,19 @@ mod tests {
     fn classification_table() {
         let ra = Some(Duration::from_secs(7));
         let rows = [
-            (Some(200), None, Verdict::Delivered),
-            (Some(202), None, Verdict::Delivered),
-            (Some(408), None, Verdict::Retry { retry_after: None }),
-            (Some(429), ra, Verdict::Retry { retry_after: ra }),
-            (Some(500), None, Verdict::Retry { retry_after: None }),
-            (Some(503), ra, Verdict::Retry { retry_after: ra }),
-            (None, None, Verdict::Retry { retry_after: None }),
-            (Some(400), None, Verdict::Dead),
-            (Some(401), None, Verdict::Dead),
-            (Some(402), None, Verdict::Dead),
-            (Some(404), None, Verdict::Dead),
-            (Some(422), None, Verdict::Dead),
-            (Some(301), None, Verdict::Dead),
+            (Some(200), None, Answered::Delivered),
+            (Some(202), None, Answered::Delivered),
+            (Some(408), None, Answered::Retry { retry_after: None }),
+            (Some(429), ra, Answered::Retry { retry_after: ra }),
+            (Some(500), None, Answered::Retry { retry_after: None }),
+            (Some(503), ra, Answered::Retry { retry_after: ra }),
+            (None, None, Answered::Retry { retry_after: None }),
+            (Some(400), None, Answered::Dead),
+            (Some(401), None, Answered::Dead),
+            (Some(402), None, Answered::Dead),
+            (Some(404), None, Answered::Dead),
+            (Some(422), None, Answered::Dead),
+            (Some(301), None, Answered::Dead),
         ];
         for (status, retry_after, want) in rows {
             assert_eq!(classify(status, retry_after), want, "{status:?}");

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
-use super::retry::{self, Verdict};
+use super::retry::{self, Answered};
 use super::{Sender, format};
 use crate::redact;
 use crate::storage::outbox::{After, Attempt, Event, Finished};
@@ -84,9 +84,9 @@ impl Sender {
         let attempt_no = e.attempts as u32 + 1;
         let queued_at = e.queued_at;
         let (after, error) = match retry::classify(status, retry_after) {
-            Verdict::Delivered => (After::Delivered, error),
-            Verdict::Dead => (After::Dead, error),
-            Verdict::Retry { retry_after } => {
+            Answered::Delivered => (After::Delivered, error),
+            Answered::Dead => (After::Dead, error),
+            Answered::Retry { retry_after } => {
                 match self.schedule.next_attempt(
                     attempt_no,
                     retry_after,

@@ -8,9 +8,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::rules::alert::{AlertFacts, ComponentFacts};
 use crate::rules::domain::{EntityKind, Priority};
 use crate::rules::heal::{Unusable, checked};
-use crate::rules::route::{AlertFacts, ComponentFacts, Policy};
+use crate::rules::route::Policy;
 
 /// One page's name and components.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

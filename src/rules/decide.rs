@@ -19,12 +19,12 @@ pub struct Target {
     /// Set when a closed target comes from a rule that says "do not page
     /// this" (backfilled, maintenance not paged): a closed → closed step is
     /// then `ignored` rather than `no_change`.
-    pub quiet: Option<Quiet>,
+    pub quiet: Option<Unpaged>,
 }
 
 /// Why an event is deliberately not paged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quiet {
+pub enum Unpaged {
     Backfilled,
     MaintenanceNotPaged,
 }
@@ -44,7 +44,7 @@ impl Target {
         }
     }
 
-    pub fn quiet(why: Quiet) -> Target {
+    pub fn quiet(why: Unpaged) -> Target {
         Target {
             alert: Alert::Closed,
             quiet: Some(why),
@@ -161,20 +161,20 @@ mod tests {
             ),
             (
                 Alert::Open(Low),
-                Target::quiet(Quiet::MaintenanceNotPaged),
+                Target::quiet(Unpaged::MaintenanceNotPaged),
                 Outcome::Resolved,
                 res(Low),
             ),
             (Alert::Closed, Target::closed(), Outcome::NoChange, None),
             (
                 Alert::Closed,
-                Target::quiet(Quiet::Backfilled),
+                Target::quiet(Unpaged::Backfilled),
                 Outcome::Ignored,
                 None,
             ),
             (
                 Alert::Closed,
-                Target::quiet(Quiet::MaintenanceNotPaged),
+                Target::quiet(Unpaged::MaintenanceNotPaged),
                 Outcome::Ignored,
                 None,
             ),

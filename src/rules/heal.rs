@@ -247,8 +247,8 @@ fn missed(misses: &mut Misses, key: (EntityKind, String), limit: u32) -> (bool, 
     (*n >= limit, *n)
 }
 
-/// What the summary alone says a round heals.
-pub struct Plan {
+/// What the summary alone says a round heals (the heals, and what to look up).
+pub struct Heals {
     pub heals: Vec<Heal>,
     /// Local incidents going on that the summary does not list: look them
     /// up in `incidents.json` (`plan_missing`).
@@ -264,7 +264,7 @@ pub fn plan_summary(
     misses: &mut Misses,
     misses_to_resolve: u32,
     now: DateTime<Utc>,
-) -> Plan {
+) -> Heals {
     let mut heals = Vec::new();
     let mut listed = std::collections::HashSet::new();
     for up in &summary.incidents {
@@ -323,7 +323,7 @@ pub fn plan_summary(
         .map(|(id, _)| id.clone())
         .collect();
     missing_incidents.sort();
-    Plan {
+    Heals {
         heals,
         missing_incidents,
     }

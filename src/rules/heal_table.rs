@@ -43,7 +43,7 @@ fn local_component(status: &str, open: bool, at: i64) -> LocalComponent {
     }
 }
 
-fn plan(v: &Value, local: &Local, misses: &mut Misses) -> Plan {
+fn plan(v: &Value, local: &Local, misses: &mut Misses) -> Heals {
     let s = read_summary(v, "p").unwrap();
     plan_summary("p", &s, local, misses, 2, t(1000))
 }

@@ -53,7 +53,7 @@ impl Failure {
 
 /// A page's health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum State {
+pub enum HealthState {
     /// Never read successfully: no evidence either way.
     Unknown,
     Ok,
@@ -65,34 +65,34 @@ pub enum State {
     Gone,
 }
 
-impl State {
-    pub const ALL: [State; 6] = [
-        State::Unknown,
-        State::Ok,
-        State::Stale,
-        State::Unreachable,
-        State::Moved,
-        State::Gone,
+impl HealthState {
+    pub const ALL: [HealthState; 6] = [
+        HealthState::Unknown,
+        HealthState::Ok,
+        HealthState::Stale,
+        HealthState::Unreachable,
+        HealthState::Moved,
+        HealthState::Gone,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
-            State::Unknown => "unknown",
-            State::Ok => "ok",
-            State::Stale => "stale",
-            State::Unreachable => "unreachable",
-            State::Moved => "moved",
-            State::Gone => "gone",
+            HealthState::Unknown => "unknown",
+            HealthState::Ok => "ok",
+            HealthState::Stale => "stale",
+            HealthState::Unreachable => "unreachable",
+            HealthState::Moved => "moved",
+            HealthState::Gone => "gone",
         }
     }
 }
 
-impl From<Failure> for State {
-    fn from(f: Failure) -> State {
+impl From<Failure> for HealthState {
+    fn from(f: Failure) -> HealthState {
         match f {
-            Failure::Unreachable => State::Unreachable,
-            Failure::Moved => State::Moved,
-            Failure::Gone => State::Gone,
+            Failure::Unreachable => HealthState::Unreachable,
+            Failure::Moved => HealthState::Moved,
+            Failure::Gone => HealthState::Gone,
         }
     }
 }
@@ -137,7 +137,7 @@ pub struct Thresholds {
 /// A page's health, since when, and what a person should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Health {
-    pub state: State,
+    pub state: HealthState,
     /// When the state began, as far as the evidence says.
     pub since: Option<DateTime<Utc>>,
     /// Why, in words.
@@ -166,7 +166,7 @@ pub fn health(e: &Evidence, t: Thresholds, now: DateTime<Utc>) -> Health {
     }
     let Some(first_ok) = e.first_ok_at else {
         return Health {
-            state: State::Unknown,
+            state: HealthState::Unknown,
             since: e.failed.first().map(|f| f.at),
             why: match e.failed.last() {
                 Some(f) => format!(
@@ -184,7 +184,7 @@ pub fn health(e: &Evidence, t: Thresholds, now: DateTime<Utc>) -> Health {
         && change <= now - t.expect_webhook_within
     {
         return Health {
-            state: State::Stale,
+            state: HealthState::Stale,
             since: Some(change + t.expect_webhook_within),
             why: format!(
                 "the status API shows a change at {} and no webhook has come since {}",
@@ -197,7 +197,7 @@ pub fn health(e: &Evidence, t: Thresholds, now: DateTime<Utc>) -> Health {
         };
     }
     Health {
-        state: State::Ok,
+        state: HealthState::Ok,
         since: e.last_ok_at,
         why: "read by the last round; webhooks keep up".to_owned(),
     }
@@ -274,8 +274,14 @@ mod tests {
     #[test]
     fn each_state_from_its_evidence() {
         use Failure::*;
-        let rows: Vec<(&str, Evidence, i64, State, Option<i64>)> = vec![
-            ("nothing yet", Evidence::default(), 0, State::Unknown, None),
+        let rows: Vec<(&str, Evidence, i64, HealthState, Option<i64>)> = vec![
+            (
+                "nothing yet",
+                Evidence::default(),
+                0,
+                HealthState::Unknown,
+                None,
+            ),
             (
                 "never read, failing but not enough",
                 Evidence {
@@ -283,7 +289,7 @@ mod tests {
                     ..Evidence::default()
                 },
                 10,
-                State::Unknown,
+                HealthState::Unknown,
                 Some(0),
             ),
             (
@@ -293,10 +299,10 @@ mod tests {
                     ..Evidence::default()
                 },
                 10,
-                State::Gone,
+                HealthState::Gone,
                 Some(0),
             ),
-            ("read, quiet", read(0, 60), 60, State::Ok, Some(60)),
+            ("read, quiet", read(0, 60), 60, HealthState::Ok, Some(60)),
             (
                 "two failures after a good round: still ok",
                 Evidence {
@@ -304,7 +310,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 70,
-                State::Ok,
+                HealthState::Ok,
                 Some(60),
             ),
             (
@@ -318,7 +324,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 75,
-                State::Unreachable,
+                HealthState::Unreachable,
                 Some(65),
             ),
             (
@@ -328,7 +334,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 75,
-                State::Moved,
+                HealthState::Moved,
                 Some(65),
             ),
             (
@@ -339,7 +345,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Stale,
+                HealthState::Stale,
                 Some(45),
             ),
             (
@@ -350,7 +356,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Ok,
+                HealthState::Ok,
                 Some(60),
             ),
             (
@@ -361,7 +367,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Stale,
+                HealthState::Stale,
                 Some(60),
             ),
             (
@@ -372,7 +378,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Ok,
+                HealthState::Ok,
                 Some(60),
             ),
             (
@@ -383,7 +389,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Ok,
+                HealthState::Ok,
                 Some(60),
             ),
             (
@@ -393,7 +399,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Ok,
+                HealthState::Ok,
                 Some(60),
             ),
             (
@@ -403,7 +409,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Stale,
+                HealthState::Stale,
                 Some(35),
             ),
             (
@@ -414,7 +420,7 @@ mod tests {
                     ..read(0, 60)
                 },
                 60,
-                State::Ok,
+                HealthState::Ok,
                 Some(60),
             ),
         ];
@@ -506,7 +512,7 @@ mod tests {
         assert_eq!(Failure::of(Some(200), true), Failure::Moved);
         for f in [Failure::Unreachable, Failure::Moved, Failure::Gone] {
             assert_eq!(Failure::parse(f.as_str()), Some(f));
-            assert_eq!(State::from(f).as_str(), f.as_str());
+            assert_eq!(HealthState::from(f).as_str(), f.as_str());
         }
         // A threshold of 0 reads as 1: one failed round is enough.
         let once = Evidence {
@@ -517,6 +523,6 @@ mod tests {
             failed_rounds: 0,
             ..T
         };
-        assert_eq!(health(&once, t0, t(1)).state, State::Moved);
+        assert_eq!(health(&once, t0, t(1)).state, HealthState::Moved);
     }
 }

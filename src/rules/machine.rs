@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::rules::decide::{self, Emit, Quiet, Target};
+use crate::rules::decide::{self, Emit, Target, Unpaged};
 use crate::rules::domain::{Alert, ComponentStatus, IncidentStatus, Outcome, Priority};
 use crate::rules::parse::{ComponentEvent, IncidentEvent};
 use crate::rules::time::format_time;
@@ -110,7 +110,7 @@ pub fn incident_step(
             Target::open(priority)
         }
         IncidentStatus::InProgress | IncidentStatus::Verifying => {
-            Target::quiet(Quiet::MaintenanceNotPaged)
+            Target::quiet(Unpaged::MaintenanceNotPaged)
         }
         IncidentStatus::Unknown(s) => {
             return not_applied(
@@ -123,7 +123,7 @@ pub fn incident_step(
     // A backfilled incident is history typed in after the fact: it may
     // close an alert that is somehow open, but never opens one.
     if ev.backfilled && !prior.alert.is_open() {
-        target = Target::quiet(Quiet::Backfilled);
+        target = Target::quiet(Unpaged::Backfilled);
     }
     let reopened = prior
         .status
@@ -167,7 +167,7 @@ pub fn component_step(
         | ComponentStatus::PartialOutage
         | ComponentStatus::MajorOutage => Target::open(priority),
         ComponentStatus::UnderMaintenance if rules.page_maintenance => Target::open(priority),
-        ComponentStatus::UnderMaintenance => Target::quiet(Quiet::MaintenanceNotPaged),
+        ComponentStatus::UnderMaintenance => Target::quiet(Unpaged::MaintenanceNotPaged),
         ComponentStatus::Unknown(s) => {
             return not_applied(
                 prior,
@@ -289,7 +289,7 @@ fn applied(
         }
         (Outcome::Resolved, _, _) => format!("{moved}: alert resolved"),
         (Outcome::Ignored, _, _) => match target.quiet {
-            Some(Quiet::Backfilled) => {
+            Some(Unpaged::Backfilled) => {
                 format!("{moved}: backfilled incident, recorded but never paged")
             }
             _ => format!("{moved}: maintenance paging is off, not paged"),

@@ -91,7 +91,7 @@ enum Ev {
     C(ComponentEvent, Option<Priority>),
 }
 
-struct Row {
+struct MachineCase {
     name: &'static str,
     prior: Prior,
     ev: Ev,
@@ -110,8 +110,8 @@ fn row(
     outcome: Outcome,
     after: Alert,
     emit: Option<Emit>,
-) -> Row {
-    Row {
+) -> MachineCase {
+    MachineCase {
         name,
         prior,
         ev,
@@ -132,7 +132,7 @@ fn c(status: &str) -> Ev {
 }
 
 #[rustfmt::skip]
-fn rows() -> Vec<Row> {
+fn rows() -> Vec<MachineCase> {
     use Alert::{Closed as C0, Open as O};
     use Outcome::*;
     let mut rows = vec![

@@ -101,14 +101,14 @@ pub struct Open {
 
 /// `[maintenance]` as it applies to the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
+pub struct Margins {
     pub lead: Duration,
     pub overrun_grace: Duration,
 }
 
 /// A silence to add: one component of the page, until `until`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hold {
+pub struct MaintenanceSilence {
     pub component_id: String,
     pub until: DateTime<Utc>,
     pub reason: String,
@@ -120,7 +120,7 @@ pub struct Hold {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decisions {
     pub alerts: Vec<PageAlertEvent>,
-    pub holds: Vec<Hold>,
+    pub holds: Vec<MaintenanceSilence>,
 }
 
 fn topic(id: &str, phase: &str) -> String {
@@ -139,7 +139,7 @@ fn parse_topic(topic: &str) -> Option<(&str, &str)> {
 pub fn follow(
     page_id: &str,
     page_shown: &str,
-    s: Settings,
+    s: Margins,
     upstream: &[Maintenance],
     open: &[Open],
     operational: impl Fn(&str) -> bool,
@@ -231,12 +231,13 @@ pub fn follow(
                 ids.clone(),
             ));
             if let Some(until) = m.scheduled_until.filter(|u| *u > now) {
-                d.holds.extend(m.components.iter().map(|(id, name)| Hold {
-                    component_id: id.clone(),
-                    until,
-                    reason: format!("maintenance \"{}\" in progress: {name}", m.name),
-                    by: format!("maintenance:{}", m.id),
-                }));
+                d.holds
+                    .extend(m.components.iter().map(|(id, name)| MaintenanceSilence {
+                        component_id: id.clone(),
+                        until,
+                        reason: format!("maintenance \"{}\" in progress: {name}", m.name),
+                        by: format!("maintenance:{}", m.id),
+                    }));
             }
         }
         let late = m.scheduled_until.is_some_and(|u| now > u + s.overrun_grace);
@@ -327,7 +328,7 @@ mod tests {
         Utc.timestamp_opt(1_700_000_000, 0).unwrap() + Duration::minutes(mins)
     }
 
-    const S: Settings = Settings {
+    const S: Margins = Margins {
         lead: Duration::minutes(60),
         overrun_grace: Duration::minutes(15),
     };
@@ -354,7 +355,7 @@ mod tests {
     /// (topic phase, open) and how many holds.
     #[test]
     fn a_maintenance_from_heads_up_to_overrun() {
-        type Row = (
+        type RoundCase = (
             Vec<Maintenance>,
             Vec<Open>,
             Option<&'static str>,
@@ -362,7 +363,7 @@ mod tests {
             Vec<(&'static str, bool)>,
             usize,
         );
-        let rows: Vec<Row> = vec![
+        let rows: Vec<RoundCase> = vec![
             // Too early for the heads-up.
             (vec![m("scheduled")], vec![], None, 30, vec![], 0),
             // Within the lead: the heads-up, once.
@@ -535,7 +536,7 @@ mod tests {
         );
         assert_eq!(
             d.holds[0],
-            Hold {
+            MaintenanceSilence {
                 component_id: "c1".into(),
                 until: t(160),
                 reason: "maintenance \"DB upgrade\" in progress: API".into(),

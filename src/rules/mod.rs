@@ -5,6 +5,7 @@
 //! view (reconcile); `catalog` is what a page is made of, as its `summary.json`
 //! says. See docs/ARCHITECTURE.md.
 
+pub mod alert;
 pub mod catalog;
 pub mod decide;
 pub mod domain;

@@ -182,7 +182,7 @@ pub fn source_alert(
     open: bool,
     h: &crate::rules::health::Health,
 ) -> Option<PageAlertEvent> {
-    use crate::rules::health::State;
+    use crate::rules::health::HealthState;
     let SourceRound {
         page_id,
         page_shown,
@@ -201,7 +201,7 @@ pub fn source_alert(
         at,
         detail: Vec::new(),
     };
-    if h.state == State::Ok {
+    if h.state == HealthState::Ok {
         return open.then(|| {
             event(
                 false,
@@ -215,28 +215,28 @@ pub fn source_alert(
         return None;
     }
     let todo = match h.state {
-        State::Stale => format!(
+        HealthState::Stale => format!(
             "Statuspage has probably quarantined the webhook subscriber (it stops sending after \
              repeated failures). Re-add the webhook subscriber at {page_url}/subscribers \
              (Notifications → Webhook); the bridge is polling the page meanwhile."
         ),
-        State::Unreachable => format!(
+        HealthState::Unreachable => format!(
             "Check the network, DNS and proxy between the bridge and {page_url}; the bridge keeps \
              polling, and webhooks that still arrive are applied."
         ),
-        State::Moved => format!(
+        HealthState::Moved => format!(
             "The vendor may have moved its status page to another platform: find its new status \
              page and update this [[pages]] entry (base_url); {page_url} is no longer followed."
         ),
-        State::Gone => format!(
+        HealthState::Gone => format!(
             "The page was removed, made private, or its id or API key is wrong: check this \
              [[pages]] entry (id, api_key) against {page_url}."
         ),
-        State::Unknown => format!(
+        HealthState::Unknown => format!(
             "The bridge has never read this page: check this [[pages]] entry (id, base_url) \
              against {page_url}."
         ),
-        State::Ok => unreachable!("handled above"),
+        HealthState::Ok => unreachable!("handled above"),
     };
     Some(event(
         true,
@@ -291,8 +291,8 @@ mod tests {
     #[test]
     fn the_grouped_alert_follows_what_it_names() {
         type Want = Option<(bool, Vec<String>)>;
-        type Row = (Option<Vec<String>>, Vec<Grouped>, Vec<String>, Want);
-        let rows: Vec<Row> = vec![
+        type GroupCase = (Option<Vec<String>>, Vec<Grouped>, Vec<String>, Want);
+        let rows: Vec<GroupCase> = vec![
             // Nothing grouped, nothing open: nothing.
             (None, vec![], ids(&["a"]), None),
             // Grouped now: open, naming them.
@@ -330,7 +330,7 @@ mod tests {
     /// nothing; the wording says what to do.
     #[test]
     fn the_source_alert_follows_the_pages_health() {
-        use crate::rules::health::{Health, State};
+        use crate::rules::health::{Health, HealthState};
         let round = SourceRound {
             page_id: "p",
             page_shown: "Example",
@@ -339,26 +339,26 @@ mod tests {
             page_after: chrono::Duration::minutes(30),
             at: at(),
         };
-        let h = |state: State, mins_ago: Option<i64>| Health {
+        let h = |state: HealthState, mins_ago: Option<i64>| Health {
             state,
             since: mins_ago.map(|m| at() - chrono::Duration::minutes(m)),
             why: "the status API shows a change".to_owned(),
         };
         let rows: Vec<(Health, bool, Option<bool>)> = vec![
-            (h(State::Ok, Some(5)), false, None),
-            (h(State::Ok, Some(5)), true, Some(false)),
-            (h(State::Stale, Some(29)), false, None),
-            (h(State::Stale, Some(30)), false, Some(true)),
-            (h(State::Stale, Some(90)), true, None),
-            (h(State::Gone, Some(31)), false, Some(true)),
-            (h(State::Unknown, None), false, None),
-            (h(State::Unknown, Some(40)), false, Some(true)),
+            (h(HealthState::Ok, Some(5)), false, None),
+            (h(HealthState::Ok, Some(5)), true, Some(false)),
+            (h(HealthState::Stale, Some(29)), false, None),
+            (h(HealthState::Stale, Some(30)), false, Some(true)),
+            (h(HealthState::Stale, Some(90)), true, None),
+            (h(HealthState::Gone, Some(31)), false, Some(true)),
+            (h(HealthState::Unknown, None), false, None),
+            (h(HealthState::Unknown, Some(40)), false, Some(true)),
         ];
         for (health, open, want) in rows {
             let got = source_alert(round, open, &health).map(|e| e.open);
             assert_eq!(got, want, "{health:?} open={open}");
         }
-        let stale = source_alert(round, false, &h(State::Stale, Some(30))).unwrap();
+        let stale = source_alert(round, false, &h(HealthState::Stale, Some(30))).unwrap();
         assert_eq!(stale.topic, "source");
         assert_eq!(
             stale.title,
@@ -376,21 +376,22 @@ mod tests {
             "{}",
             stale.message
         );
-        let gone = source_alert(round, false, &h(State::Gone, Some(31))).unwrap();
+        let gone = source_alert(round, false, &h(HealthState::Gone, Some(31))).unwrap();
         assert!(gone.message.contains("(id, api_key)"), "{}", gone.message);
-        let moved = source_alert(round, false, &h(State::Moved, Some(31))).unwrap();
+        let moved = source_alert(round, false, &h(HealthState::Moved, Some(31))).unwrap();
         assert!(
             moved.message.contains("another platform"),
             "{}",
             moved.message
         );
-        let unreachable = source_alert(round, false, &h(State::Unreachable, Some(31))).unwrap();
+        let unreachable =
+            source_alert(round, false, &h(HealthState::Unreachable, Some(31))).unwrap();
         assert!(
             unreachable.message.contains("network, DNS"),
             "{}",
             unreachable.message
         );
-        let back = source_alert(round, true, &h(State::Ok, None)).unwrap();
+        let back = source_alert(round, true, &h(HealthState::Ok, None)).unwrap();
         assert_eq!(back.title, "Page Example is seen again");
     }
 

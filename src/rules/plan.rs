@@ -11,11 +11,12 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::rules::alert::{AlertFacts, ComponentFacts};
 use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
 use crate::rules::machine::{self, Prior, Rules, Step};
 use crate::rules::page_alert::PageAlertEvent;
 use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
-use crate::rules::route::{self, AlertFacts, ComponentFacts, Hold, Policy, Quiet, View};
+use crate::rules::route::{self, Hold, Policy, Quiet, View};
 use crate::rules::silence::Silence;
 
 /// What a body turned out to be, with the keys that identify its event.

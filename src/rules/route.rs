@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::rules::alert::{AlertFacts, ComponentFacts};
 use crate::rules::domain::{Action, EntityKind, Outcome, Priority};
 use crate::rules::silence::{self, Silence};
 
@@ -92,54 +93,6 @@ pub struct RoutePolicy {
     pub delays: Delays,
 }
 
-/// A component as selectors see it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ComponentFacts {
-    pub id: String,
-    pub name: Option<String>,
-    pub group_id: Option<String>,
-    /// Its group's name, as reconcile learned it from `summary.json`.
-    pub group_name: Option<String>,
-}
-
-/// Names are compared case-insensitively, after trimming.
-fn same_name(name: Option<&str>, selector: &str) -> bool {
-    name.is_some_and(|n| n.trim().eq_ignore_ascii_case(selector))
-}
-
-impl ComponentFacts {
-    /// A selector names this component by its id or name, or by its
-    /// group's id or name.
-    pub fn is(&self, selector: &str) -> bool {
-        let s = selector.trim();
-        self.id == s
-            || self.group_id.as_deref() == Some(s)
-            || same_name(self.name.as_deref(), s)
-            || same_name(self.group_name.as_deref(), s)
-    }
-}
-
-/// The alert being routed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlertFacts {
-    pub kind: EntityKind,
-    pub page_id: String,
-    /// The page's name as reconcile learned it (a configured name wins).
-    pub page_name: Option<String>,
-    pub entity_id: String,
-    /// A component alert's component, or the components an incident lists.
-    pub components: Vec<ComponentFacts>,
-}
-
-impl AlertFacts {
-    /// Lists a component one of `selectors` names.
-    pub fn lists(&self, selectors: &[String]) -> bool {
-        self.components
-            .iter()
-            .any(|c| selectors.iter().any(|s| c.is(s)))
-    }
-}
-
 /// One destination's view of one alert, as stored: it has the alert open
 /// at `priority` (or will, once a held trigger goes out).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,9 +149,9 @@ pub struct Outgoing {
     pub hold: Option<Hold>,
 }
 
-/// A held event that is no longer wanted.
+/// A held event that is no longer wanted: withdrawn from one destination.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cancel {
+pub struct Withdraw {
     pub destination: String,
     pub outbox_id: i64,
     /// What to queue instead if the held event went out in the meantime
@@ -221,7 +174,7 @@ pub struct ViewAfter {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Routed {
     pub sends: Vec<Outgoing>,
-    pub cancels: Vec<Cancel>,
+    pub cancels: Vec<Withdraw>,
     /// Every destination whose view changes.
     pub views: Vec<ViewAfter>,
     /// Set when no destination is told now or later: the outcome and
@@ -309,10 +262,7 @@ impl Policy {
     /// `selector` (from a route's or a silence's `pages`) names the alert's
     /// page by id, configured name or learned name.
     pub fn names_page(&self, alert: &AlertFacts, selector: &str) -> bool {
-        let s = selector.trim();
-        s == alert.page_id
-            || same_name(self.page_name(&alert.page_id), s)
-            || same_name(alert.page_name.as_deref(), s)
+        alert.names_page(self.page_name(&alert.page_id), selector)
     }
 
     fn page(&self, page_id: &str) -> Option<&PagePolicy> {
@@ -345,7 +295,7 @@ impl Policy {
         for v in views {
             match &v.held {
                 Some(h) if h.action == Action::Trigger => {
-                    r.cancels.push(Cancel {
+                    r.cancels.push(Withdraw {
                         destination: v.destination.clone(),
                         outbox_id: h.outbox_id,
                         fallback: Some((Action::Resolve, v.priority)),
@@ -421,7 +371,7 @@ impl Policy {
                     }
                 }
                 Some(h) if h.action == Action::Resolve => {
-                    r.cancels.push(Cancel {
+                    r.cancels.push(Withdraw {
                         destination: v.destination.clone(),
                         outbox_id: h.outbox_id,
                         fallback: (v.priority == priority).then_some((Action::Trigger, priority)),
@@ -441,7 +391,7 @@ impl Policy {
                 }
                 Some(h) => {
                     if v.priority != priority {
-                        r.cancels.push(Cancel {
+                        r.cancels.push(Withdraw {
                             destination: v.destination.clone(),
                             outbox_id: h.outbox_id,
                             fallback: None,
@@ -480,7 +430,13 @@ impl Policy {
                 until: quiet.now + secs(page_after),
                 by: "page_after_secs".to_owned(),
             });
-            let matching = silence::matching(quiet.silences, self, alert, &n, quiet.now);
+            let matching = silence::matching(
+                quiet.silences,
+                alert,
+                self.page_name(&alert.page_id),
+                &n,
+                quiet.now,
+            );
             match matching.iter().max_by_key(|s| s.end()) {
                 Some(s) => {
                     let until = hold.as_ref().map_or(s.end(), |h| h.until.max(s.end()));

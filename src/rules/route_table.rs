@@ -522,7 +522,7 @@ mod quiet {
         assert!(r.sends.is_empty());
         assert_eq!(
             r.cancels,
-            [Cancel {
+            [Withdraw {
                 destination: DEFAULT.into(),
                 outbox_id: 7,
                 fallback: Some((Action::Resolve, High)),

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::rules::alert::AlertFacts;
 use crate::rules::domain::EntityKind;
-use crate::rules::route::{AlertFacts, Policy};
 
 /// One silence as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,16 +136,14 @@ impl Silence {
         }
     }
 
-    /// Every matcher it has matches the alert at `destination`.
-    pub fn matches(&self, policy: &Policy, alert: &AlertFacts, destination: &str) -> bool {
+    /// Every matcher it has matches the alert at `destination`; `page_name`
+    /// is the page's configured name, if any.
+    pub fn matches(&self, alert: &AlertFacts, page_name: Option<&str>, destination: &str) -> bool {
         let page_ok = self
             .page
             .as_deref()
-            .is_none_or(|p| policy.names_page(alert, p));
-        let component_ok = self
-            .component
-            .as_deref()
-            .is_none_or(|c| alert.lists(std::slice::from_ref(&c.to_owned())));
+            .is_none_or(|p| alert.names_page(page_name, p));
+        let component_ok = self.component.as_deref().is_none_or(|c| alert.lists_one(c));
         let incident_ok = self
             .incident
             .as_deref()
@@ -185,21 +183,21 @@ impl Silence {
 /// The silences in force at `now` that match the alert at `destination`.
 pub fn matching<'a>(
     silences: &'a [Silence],
-    policy: &Policy,
     alert: &AlertFacts,
+    page_name: Option<&str>,
     destination: &str,
     now: DateTime<Utc>,
 ) -> Vec<&'a Silence> {
     silences
         .iter()
-        .filter(|s| s.is_active(now) && s.matches(policy, alert, destination))
+        .filter(|s| s.is_active(now) && s.matches(alert, page_name, destination))
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::route::{ComponentFacts, PagePolicy};
+    use crate::rules::alert::ComponentFacts;
     use chrono::TimeZone;
 
     fn at(h: u32) -> DateTime<Utc> {
@@ -222,16 +220,8 @@ mod tests {
         s
     }
 
-    fn policy() -> Policy {
-        Policy {
-            pages: vec![PagePolicy {
-                page_id: "gh".into(),
-                name: Some("GitHub".into()),
-                ..PagePolicy::default()
-            }],
-            ..Policy::default()
-        }
-    }
+    /// The page's configured name.
+    const GITHUB: Option<&str> = Some("GitHub");
 
     fn git() -> AlertFacts {
         AlertFacts {
@@ -260,7 +250,6 @@ mod tests {
 
     #[test]
     fn each_matcher_narrows_and_all_must_match() {
-        let p = policy();
         let cases: &[(Silence, &AlertFacts, &str, bool)] = &[
             (
                 silence(|s| s.page = Some("gh".into())),
@@ -346,7 +335,7 @@ mod tests {
         ];
         for (s, alert, dest, want) in cases {
             assert_eq!(
-                s.matches(&p, alert, dest),
+                s.matches(alert, GITHUB, dest),
                 *want,
                 "{} at {dest}",
                 s.matchers()
@@ -373,9 +362,9 @@ mod tests {
         // Expiring after the end changes nothing.
         assert_eq!(silence(|s| s.expired_at = Some(at(13))).end(), at(12));
         let all = [s, silence(|s| s.id = "s2".into())];
-        let hits = matching(&all, &policy(), &git(), "default", at(11));
+        let hits = matching(&all, &git(), GITHUB, "default", at(11));
         assert_eq!(hits.len(), 2);
-        assert!(matching(&all, &policy(), &git(), "default", at(13)).is_empty());
+        assert!(matching(&all, &git(), GITHUB, "default", at(13)).is_empty());
     }
 
     #[test]

@@ -6,9 +6,9 @@
 use super::sql::{self, Conn, args};
 use chrono::{DateTime, Utc};
 
+use crate::rules::alert::ComponentFacts;
 use crate::rules::catalog::{Catalog, Listed};
 use crate::rules::plan::Learned;
-use crate::rules::route::ComponentFacts;
 use crate::rules::time::format_time;
 use crate::storage::{ReadResult, Reader, WriteError, Writer};
 
@@ -99,7 +99,7 @@ impl Reader {
             .await?;
         let mut out = Vec::new();
         for (page_id, name) in pages {
-            type Row = (
+            type ComponentRow = (
                 String,
                 Option<String>,
                 bool,
@@ -107,7 +107,7 @@ impl Reader {
                 Option<String>,
                 Option<String>,
             );
-            let rows: Vec<Row> = self
+            let rows: Vec<ComponentRow> = self
                 .all(
                     "SELECT component_id, name, is_group <> 0, group_id, group_name, status
                  FROM learned_components WHERE page_id = ?1

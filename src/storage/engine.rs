@@ -51,33 +51,36 @@ pub trait Engine: Send + Sync + 'static {
     // --- the store ---
 
     /// Migrates and opens the configured store: the writer and the reader.
-    fn open<'a>(&'a self, db: &'a config::Database) -> BoxFuture<'a, anyhow::Result<Database>>;
+    fn open<'a>(
+        &'a self,
+        db: &'a config::DatabaseConfig,
+    ) -> BoxFuture<'a, anyhow::Result<Database>>;
 
     /// Where the store lives, fit to print (no password).
-    fn describe(&self, db: &config::Database) -> String;
+    fn describe(&self, db: &config::DatabaseConfig) -> String;
 
     /// For `check-config`: whatever can be checked without serving.
-    fn check_location(&self, db: &config::Database) -> anyhow::Result<()>;
+    fn check_location(&self, db: &config::DatabaseConfig) -> anyhow::Result<()>;
 
     /// Fails when there is no store yet (commands that only read or prune
     /// must not create one).
-    fn ensure_exists(&self, db: &config::Database) -> anyhow::Result<()>;
+    fn ensure_exists(&self, db: &config::DatabaseConfig) -> anyhow::Result<()>;
 
     /// `backup`: a consistent copy at `to`, or how to back it up instead.
-    fn backup(&self, db: &config::Database, to: &Path) -> anyhow::Result<Backup>;
+    fn backup(&self, db: &config::DatabaseConfig, to: &Path) -> anyhow::Result<Backup>;
 
     /// The stored history as a SQLite file `replay` reads; a scratch copy
     /// goes in `scratch_dir`.
     fn snapshot<'a>(
         &'a self,
-        db: &'a config::Database,
+        db: &'a config::DatabaseConfig,
         scratch_dir: &'a Path,
     ) -> BoxFuture<'a, anyhow::Result<Snapshot>>;
 }
 
 /// The engine the configuration names: PostgreSQL when `database.url` is
 /// set, else the SQLite file at `database.path`.
-pub fn configured(db: &config::Database) -> &'static dyn Engine {
+pub fn configured(db: &config::DatabaseConfig) -> &'static dyn Engine {
     if db.url.is_empty() {
         &super::sqlite::Sqlite
     } else {

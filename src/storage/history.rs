@@ -116,7 +116,7 @@ impl Snapshot {
 /// The history of the configured database, as a file; a scratch copy goes
 /// in `scratch_dir`.
 pub async fn snapshot(
-    db: &crate::config::Database,
+    db: &crate::config::DatabaseConfig,
     scratch_dir: &Path,
 ) -> anyhow::Result<Snapshot> {
     let engine = super::engine::configured(db);

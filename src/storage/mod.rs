@@ -112,23 +112,23 @@ impl Database {
 
 /// Opens the configured database: PostgreSQL when `database.url` is set
 /// (migrated under a lock, several replicas at once), else the SQLite file.
-pub async fn open_configured(db: &crate::config::Database) -> anyhow::Result<Database> {
+pub async fn open_configured(db: &crate::config::DatabaseConfig) -> anyhow::Result<Database> {
     engine::configured(db).open(db).await
 }
 
 /// Where the configured database lives, fit to print (no password).
-pub fn describe(db: &crate::config::Database) -> String {
+pub fn describe(db: &crate::config::DatabaseConfig) -> String {
     engine::configured(db).describe(db)
 }
 
 /// For `check-config`: the SQLite file, or the folder that will hold it,
 /// must be usable (PostgreSQL is only reached when serving).
-pub fn check_location(db: &crate::config::Database) -> anyhow::Result<()> {
+pub fn check_location(db: &crate::config::DatabaseConfig) -> anyhow::Result<()> {
     engine::configured(db).check_location(db)
 }
 
 /// Fails with "no database at …" when the SQLite file does not exist yet
 /// (commands that only read or prune must not create one).
-pub fn ensure_exists(db: &crate::config::Database) -> anyhow::Result<()> {
+pub fn ensure_exists(db: &crate::config::DatabaseConfig) -> anyhow::Result<()> {
     engine::configured(db).ensure_exists(db)
 }

@@ -9,7 +9,7 @@ use crate::storage::{ReadResult, Reader, WriteError, Writer};
 
 /// One finished round of one page.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Round {
+pub struct RoundRecord {
     pub page_id: String,
     pub source: String,
     pub started_at: DateTime<Utc>,
@@ -33,7 +33,7 @@ impl Writer {
         self.run(|_| Ok(())).await
     }
 
-    pub async fn record_round(&self, r: Round) -> Result<(), WriteError> {
+    pub async fn record_round(&self, r: RoundRecord) -> Result<(), WriteError> {
         self.run(move |conn| {
             conn.execute(
                 "INSERT INTO reconcile_rounds (page_id, source, started_at, duration_ms,

@@ -12,7 +12,7 @@ use crate::storage::{ReadResult, Reader, WriteError, Writer};
 
 /// A silence with who made it and when, for lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listed {
+pub struct SilenceRecord {
     pub silence: Silence,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
@@ -38,12 +38,12 @@ fn time(s: &str) -> DateTime<Utc> {
     parse_time(s).unwrap_or_default()
 }
 
-fn from_row(r: &Row<'_>) -> sql::Result<Listed> {
+fn from_row(r: &Row<'_>) -> sql::Result<SilenceRecord> {
     let starts: String = r.get(5)?;
     let ends: String = r.get(6)?;
     let expired: Option<String> = r.get(7)?;
     let created: String = r.get(9)?;
-    Ok(Listed {
+    Ok(SilenceRecord {
         silence: Silence {
             id: r.get(0)?,
             page: r.get(1)?,
@@ -146,8 +146,8 @@ impl Writer {
 
 impl Reader {
     /// Every silence, latest end first (`/silences`, `silence list`).
-    pub async fn silences(&self) -> ReadResult<Vec<Listed>> {
-        type Row = (
+    pub async fn silences(&self) -> ReadResult<Vec<SilenceRecord>> {
+        type SilenceRow = (
             String,
             Option<String>,
             Option<String>,
@@ -161,7 +161,7 @@ impl Reader {
             String,
             Option<String>,
         );
-        let rows: Vec<Row> = self
+        let rows: Vec<SilenceRow> = self
             .all(
                 "SELECT id, page, component, incident, route, starts_at, ends_at, expired_at,
                     reason, created_at, created_by, expired_by
@@ -171,7 +171,7 @@ impl Reader {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| Listed {
+            .map(|r| SilenceRecord {
                 silence: Silence {
                     id: r.0,
                     page: r.1,

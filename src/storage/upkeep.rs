@@ -25,7 +25,7 @@ pub enum Backup {
 
 /// `backup` of the configured database: the SQLite file is copied; for
 /// PostgreSQL, the answer says to use `pg_dump`.
-pub fn backup_configured(db: &crate::config::Database, to: &Path) -> anyhow::Result<Backup> {
+pub fn backup_configured(db: &crate::config::DatabaseConfig, to: &Path) -> anyhow::Result<Backup> {
     super::engine::configured(db).backup(db, to)
 }
 

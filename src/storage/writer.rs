@@ -226,7 +226,7 @@ impl Writer {
     }
 
     /// The job's answer, within the deadline if there is one.
-    async fn answer<T>(&self, answer: Answer<T>) -> Result<T, WriteError> {
+    async fn answer<T>(&self, answer: Awaited<T>) -> Result<T, WriteError> {
         let Some(deadline) = self.deadline else {
             return answer.await.map_err(|_| WriteError::Gone)?;
         };
@@ -240,9 +240,9 @@ impl Writer {
     }
 }
 
-type Answer<T> = oneshot::Receiver<Result<T, WriteError>>;
+type Awaited<T> = oneshot::Receiver<Result<T, WriteError>>;
 
-fn task<T, F>(keys: Vec<String>, f: F) -> (Box<dyn Job>, Answer<T>)
+fn task<T, F>(keys: Vec<String>, f: F) -> (Box<dyn Job>, Awaited<T>)
 where
     T: Send + 'static,
     F: FnMut(Conn<'_>) -> sql::Result<T> + Send + 'static,

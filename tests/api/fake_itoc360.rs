@@ -44,7 +44,7 @@ pub struct Received {
 }
 
 #[derive(Default)]
-struct State {
+struct Fake {
     /// Source tokens it accepts: one per ITOC360 source (destination).
     tokens: Vec<String>,
     script: VecDeque<Reply>,
@@ -54,7 +54,7 @@ struct State {
 
 pub struct FakeItoc360 {
     pub base_url: String,
-    state: Arc<Mutex<State>>,
+    state: Arc<Mutex<Fake>>,
     arrived: Arc<Notify>,
     handle: ServerHandle,
 }
@@ -67,9 +67,9 @@ impl FakeItoc360 {
 
     /// Starts a fake with several sources, told apart by their tokens.
     pub async fn start_many(tokens: &[&str]) -> FakeItoc360 {
-        let state = Arc::new(Mutex::new(State {
+        let state = Arc::new(Mutex::new(Fake {
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
-            ..State::default()
+            ..Fake::default()
         }));
         let arrived = Arc::new(Notify::new());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -165,7 +165,7 @@ impl FakeItoc360 {
     }
 }
 
-type Data = web::Data<(Arc<Mutex<State>>, Arc<Notify>)>;
+type Data = web::Data<(Arc<Mutex<Fake>>, Arc<Notify>)>;
 
 async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse {
     let (state, arrived) = (&data.0, &data.1);
@@ -252,7 +252,7 @@ async fn events(req: HttpRequest, body: web::Bytes, data: Data) -> HttpResponse 
 
 /// Records a request answered without the usual checks.
 fn record(
-    state: &Mutex<State>,
+    state: &Mutex<Fake>,
     arrived: &Notify,
     req: &HttpRequest,
     authorization: Option<String>,

@@ -27,7 +27,7 @@ impl Answer {
 }
 
 #[derive(Default)]
-struct State {
+struct Served {
     answers: HashMap<String, Answer>,
     /// Paths answered with this many bytes, streamed without a length.
     streamed: HashMap<String, usize>,
@@ -37,7 +37,7 @@ struct State {
     seen: Vec<(String, Option<String>, Option<String>)>,
 }
 
-type Shared = Arc<Mutex<State>>;
+type Shared = Arc<Mutex<Served>>;
 
 pub struct FakeStatus {
     pub base_url: String,

@@ -274,11 +274,11 @@ pub struct TestApp {
     progress: Option<watch::Receiver<u64>>,
     pool: TestDb,
     /// Reconcile rounds, when `[[pages]]` are set.
-    pub reconcile: Option<statuspage_bridge::reconcile::Handle>,
+    pub reconcile: Option<statuspage_bridge::reconcile::Rounds>,
     /// Finished daily prunes, when `database.retention_days` is set.
     pub retention: Option<watch::Receiver<u64>>,
     /// Beats the heartbeat now, when `[heartbeat]` is set.
-    pub heartbeat: Option<statuspage_bridge::heartbeat::Handle>,
+    pub heartbeat: Option<statuspage_bridge::heartbeat::Beater>,
 }
 
 /// Settings for a test: port 0, a database in `dir`, one source, dry run.

@@ -216,7 +216,7 @@ async fn the_views_answer_a_scripted_lifecycle() {
     assert_eq!((r.12, r.13), (2, 1), "two webhooks, one component");
 
     // alert_events: every decided event, all delivered
-    type Event = (
+    type TimelineRow = (
         i64,
         String,
         String,
@@ -227,7 +227,7 @@ async fn the_views_answer_a_scripted_lifecycle() {
         f64,
         Option<i64>,
     );
-    let events: Vec<Event> = app
+    let events: Vec<TimelineRow> = app
         .db()
         .all(
             "SELECT outbox_id, kind, action, priority, state, attempts, delivered_at,

@@ -4,6 +4,7 @@
 use chrono::{Duration as Span, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use statuspage_bridge::config::{PageRules, Route, Secret, Settings};
+use statuspage_bridge::rules::domain::EntityKind;
 
 use crate::fake_itoc360::FakeItoc360;
 use crate::helpers::{TestApp, needs_database, other_component, spawn_app_with, spawn_in};
@@ -21,7 +22,7 @@ fn route(name: &str, token: &str, component: &str, page_after: u64, resolve_afte
         name: name.into(),
         pages: vec![],
         components: vec![component.into()],
-        kinds: vec!["component".into()],
+        kinds: vec![EntityKind::Component],
         min_priority: None,
         token: Secret::new(token),
         format: None,

@@ -4,6 +4,7 @@
 //! of each alert across restarts and route changes.
 
 use statuspage_bridge::config::{Format, PageRules, Route, Secret, Settings};
+use statuspage_bridge::rules::domain::{EntityKind, Priority};
 
 use crate::fake_itoc360::FakeItoc360;
 use crate::helpers::*;
@@ -54,7 +55,7 @@ fn two_teams(s: &mut Settings, base_url: &str) {
             r.format = Some(Format::Alertmanager);
             r.continue_matching = true;
         }),
-        route("team-b", TEAM_B, |r| r.kinds = vec!["incident".into()]),
+        route("team-b", TEAM_B, |r| r.kinds = vec![EntityKind::Incident]),
     ];
 }
 
@@ -265,7 +266,7 @@ async fn a_minimum_priority_gates_opening_and_the_alert_is_followed_once_open() 
     needs_database!();
     let fake = FakeItoc360::start(DEFAULT).await;
     let mut app = spawn_routed(&fake, |s| {
-        s.routing.pages = vec![example_page(|p| p.min_priority = Some("high".into()))];
+        s.routing.pages = vec![example_page(|p| p.min_priority = Some(Priority::High))];
     })
     .await;
     let (outcome, reason) = outcome_and_reason(
@@ -567,8 +568,9 @@ fn the_documented_routing_example_is_a_working_configuration() {
     // silence on Webhooks holds that component's trigger; Codespaces never
     // pages.
     use chrono::TimeZone;
+    use statuspage_bridge::rules::alert::{AlertFacts, ComponentFacts};
     use statuspage_bridge::rules::domain::{Action, EntityKind, Outcome, Priority};
-    use statuspage_bridge::rules::route::{AlertFacts, ComponentFacts, Quiet};
+    use statuspage_bridge::rules::route::Quiet;
     use statuspage_bridge::rules::silence::Request;
     let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap();
     let component = |name: &str| AlertFacts {

@@ -127,19 +127,19 @@ impl Lane {
     }
 
     /// The lane's connection, made if there is none.
-    fn connection(&mut self) -> Result<&mut PgConnection, Failed> {
+    fn connection(&mut self) -> Result<&mut PgConnection, BatchFailed> {
         if self.conn.is_none() {
             let connect = PgConnection::connect_with(&self.options);
             let conn = self
                 .rt
                 .block_on(async { tokio::time::timeout(ACQUIRE, connect).await })
                 .map_err(|_| {
-                    Failed::NotCommitted(format!(
+                    BatchFailed::NotCommitted(format!(
                         "PostgreSQL: no connection within {} s",
                         ACQUIRE.as_secs()
                     ))
                 })?
-                .map_err(|e| Failed::NotCommitted(format!("PostgreSQL: {e}")))?;
+                .map_err(|e| BatchFailed::NotCommitted(format!("PostgreSQL: {e}")))?;
             self.conn = Some(conn);
         }
         Ok(self.conn.as_mut().expect("made above"))
@@ -161,7 +161,7 @@ impl Lane {
                     }
                     return;
                 }
-                Err(Failed::Race) if races < RERUNS => {
+                Err(BatchFailed::Race) if races < RERUNS => {
                     races += 1;
                     tracing::debug!(
                         races,
@@ -169,14 +169,14 @@ impl Lane {
                         "a write batch lost a race; running it again"
                     );
                 }
-                Err(Failed::NotCommitted(why) | Failed::NoBegin(why)) => {
+                Err(BatchFailed::NotCommitted(why) | BatchFailed::NoBegin(why)) => {
                     tracing::error!(error = %why, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
                     for job in batch.drain(..) {
                         job.answer(Err(&why));
                     }
                     return;
                 }
-                Err(Failed::Job | Failed::Race) => break,
+                Err(BatchFailed::Job | BatchFailed::Race) => break,
             }
         }
         if batch.len() > 1 {
@@ -189,7 +189,7 @@ impl Lane {
             let mut races = 0;
             let ended = loop {
                 match self.transaction(&keys, std::slice::from_mut(&mut job)) {
-                    Err(Failed::Race) if races < RERUNS => races += 1,
+                    Err(BatchFailed::Race) if races < RERUNS => races += 1,
                     ended => break ended,
                 }
             };
@@ -199,29 +199,35 @@ impl Lane {
                     job.answer(Ok(()));
                 }
                 // The job's own error (or its panic) tells its caller why.
-                Err(Failed::Job) => job.answer(Ok(())),
-                Err(Failed::Race) => job.answer(Err(
+                Err(BatchFailed::Job) => job.answer(Ok(())),
+                Err(BatchFailed::Race) => job.answer(Err(
                     "PostgreSQL: the write lost a deadlock or serialisation race again and again",
                 )),
-                Err(Failed::NotCommitted(why) | Failed::NoBegin(why)) => job.answer(Err(&why)),
+                Err(BatchFailed::NotCommitted(why) | BatchFailed::NoBegin(why)) => {
+                    job.answer(Err(&why))
+                }
             }
         }
     }
 
     /// One transaction: `keys` locked, `jobs` run in order, committed. A
     /// connection left in doubt is dropped, to be made anew.
-    fn transaction(&mut self, keys: &[String], jobs: &mut [Box<dyn Job>]) -> Result<(), Failed> {
+    fn transaction(
+        &mut self,
+        keys: &[String],
+        jobs: &mut [Box<dyn Job>],
+    ) -> Result<(), BatchFailed> {
         let reused = self.conn.is_some();
         let ended = self.transaction_once(keys, jobs);
         match ended {
             // A connection kept from before that the server (or the
             // network) dropped meanwhile: nothing ran, so once more on a
             // new one.
-            Err(Failed::NoBegin(_)) if reused => match self.transaction_once(keys, jobs) {
-                Err(Failed::NoBegin(why)) => Err(Failed::NotCommitted(why)),
+            Err(BatchFailed::NoBegin(_)) if reused => match self.transaction_once(keys, jobs) {
+                Err(BatchFailed::NoBegin(why)) => Err(BatchFailed::NotCommitted(why)),
                 ended => ended,
             },
-            Err(Failed::NoBegin(why)) => Err(Failed::NotCommitted(why)),
+            Err(BatchFailed::NoBegin(why)) => Err(BatchFailed::NotCommitted(why)),
             ended => ended,
         }
     }
@@ -230,7 +236,7 @@ impl Lane {
         &mut self,
         keys: &[String],
         jobs: &mut [Box<dyn Job>],
-    ) -> Result<(), Failed> {
+    ) -> Result<(), BatchFailed> {
         self.connection()?;
         let conn = self.conn.as_mut().expect("made above");
         let (ended, broken) = transaction_on(&self.rt, conn, keys, jobs);
@@ -242,7 +248,7 @@ impl Lane {
 }
 
 /// How a transaction ended when it did not commit.
-enum Failed {
+enum BatchFailed {
     /// A job's own statements failed (or it panicked).
     Job,
     /// A deadlock or serialisation failure: running it again succeeds.
@@ -260,17 +266,17 @@ fn transaction_on(
     conn: &mut PgConnection,
     keys: &[String],
     jobs: &mut [Box<dyn Job>],
-) -> (Result<(), Failed>, bool) {
+) -> (Result<(), BatchFailed>, bool) {
     let tx = match wait(rt, conn.begin()) {
         Ok(tx) => tx,
-        Err(e) => return (Err(Failed::NoBegin(format!("PostgreSQL: {e}"))), true),
+        Err(e) => return (Err(BatchFailed::NoBegin(format!("PostgreSQL: {e}"))), true),
     };
     let pg = PgTx::new(rt, tx);
     let conn = Conn::new(&pg);
     let mut failed = match conn.lock(&mut keys.to_vec()) {
         Ok(()) => None,
-        Err(e) if is_race(&e) => Some(Failed::Race),
-        Err(e) => Some(Failed::NotCommitted(format!(
+        Err(e) if is_race(&e) => Some(BatchFailed::Race),
+        Err(e) => Some(BatchFailed::NotCommitted(format!(
             "taking the entities' locks: {e}"
         ))),
     };
@@ -282,9 +288,9 @@ fn transaction_on(
             });
             if !ok {
                 failed = Some(if pg.raced() {
-                    Failed::Race
+                    BatchFailed::Race
                 } else {
-                    Failed::Job
+                    BatchFailed::Job
                 });
                 break;
             }
@@ -296,10 +302,10 @@ fn transaction_on(
         None => wait(rt, tx.commit()).map_err(|e| {
             let e = sql::Error::Postgres(e);
             if is_race(&e) {
-                Failed::Race
+                BatchFailed::Race
             } else {
                 broken = true;
-                Failed::NotCommitted(format!("COMMIT: {e}"))
+                BatchFailed::NotCommitted(format!("COMMIT: {e}"))
             }
         }),
         Some(f) => {
@@ -352,9 +358,9 @@ mod tests {
         name
     }
 
-    type TestJob = Box<dyn FnMut(Conn<'_>) -> sql::Result<()> + Send>;
+    type BatchJob = Box<dyn FnMut(Conn<'_>) -> sql::Result<()> + Send>;
 
-    fn insert(table: &str, id: &'static str) -> TestJob {
+    fn insert(table: &str, id: &'static str) -> BatchJob {
         let sql = format!("INSERT INTO {table} (id) VALUES (?)");
         Box::new(move |c| c.execute(&sql, &args![id]).map(|_| ()))
     }
@@ -395,7 +401,7 @@ mod tests {
             w.stats().reruns.load(Ordering::Relaxed),
         );
         let t2 = t.clone();
-        let jobs: Vec<TestJob> = vec![
+        let jobs: Vec<BatchJob> = vec![
             insert(&t, "a"),
             Box::new(move |c| {
                 insert(&t2, "b")(c)?;

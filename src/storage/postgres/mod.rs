@@ -80,7 +80,10 @@ impl Engine for Postgres {
         false
     }
 
-    fn open<'a>(&'a self, db: &'a config::Database) -> BoxFuture<'a, anyhow::Result<Database>> {
+    fn open<'a>(
+        &'a self,
+        db: &'a config::DatabaseConfig,
+    ) -> BoxFuture<'a, anyhow::Result<Database>> {
         Box::pin(async move {
             let url = db.url.expose();
             migrate(url, true)
@@ -99,20 +102,20 @@ impl Engine for Postgres {
         })
     }
 
-    fn describe(&self, db: &config::Database) -> String {
+    fn describe(&self, db: &config::DatabaseConfig) -> String {
         format!("{} (PostgreSQL; database.path is not used)", db.shown())
     }
 
-    fn check_location(&self, _db: &config::Database) -> anyhow::Result<()> {
+    fn check_location(&self, _db: &config::DatabaseConfig) -> anyhow::Result<()> {
         // PostgreSQL is only reached when serving.
         Ok(())
     }
 
-    fn ensure_exists(&self, _db: &config::Database) -> anyhow::Result<()> {
+    fn ensure_exists(&self, _db: &config::DatabaseConfig) -> anyhow::Result<()> {
         Ok(())
     }
 
-    fn backup(&self, db: &config::Database, to: &Path) -> anyhow::Result<Backup> {
+    fn backup(&self, db: &config::DatabaseConfig, to: &Path) -> anyhow::Result<Backup> {
         Ok(Backup::UseTheEngine(format!(
             "backup copies the SQLite file; this bridge keeps its data in PostgreSQL ({}). \
              Back it up with PostgreSQL's own tools, e.g. `pg_dump --format=custom --file {} <database URL>`, \
@@ -124,7 +127,7 @@ impl Engine for Postgres {
 
     fn snapshot<'a>(
         &'a self,
-        db: &'a config::Database,
+        db: &'a config::DatabaseConfig,
         scratch_dir: &'a Path,
     ) -> BoxFuture<'a, anyhow::Result<Snapshot>> {
         Box::pin(async move {

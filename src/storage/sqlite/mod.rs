@@ -71,30 +71,33 @@ impl Engine for Sqlite {
         true
     }
 
-    fn open<'a>(&'a self, db: &'a config::Database) -> BoxFuture<'a, anyhow::Result<Database>> {
+    fn open<'a>(
+        &'a self,
+        db: &'a config::DatabaseConfig,
+    ) -> BoxFuture<'a, anyhow::Result<Database>> {
         Box::pin(open(&db.path, Duration::from_millis(db.busy_timeout_ms)))
     }
 
-    fn describe(&self, db: &config::Database) -> String {
+    fn describe(&self, db: &config::DatabaseConfig) -> String {
         db.shown()
     }
 
-    fn check_location(&self, db: &config::Database) -> anyhow::Result<()> {
+    fn check_location(&self, db: &config::DatabaseConfig) -> anyhow::Result<()> {
         check_file(&db.path)
     }
 
-    fn ensure_exists(&self, db: &config::Database) -> anyhow::Result<()> {
+    fn ensure_exists(&self, db: &config::DatabaseConfig) -> anyhow::Result<()> {
         anyhow::ensure!(db.path.is_file(), "no database at {}", db.path.display());
         Ok(())
     }
 
-    fn backup(&self, db: &config::Database, to: &Path) -> anyhow::Result<Backup> {
+    fn backup(&self, db: &config::DatabaseConfig, to: &Path) -> anyhow::Result<Backup> {
         super::upkeep::backup(&db.path, to).map(Backup::Copied)
     }
 
     fn snapshot<'a>(
         &'a self,
-        db: &'a config::Database,
+        db: &'a config::DatabaseConfig,
         _scratch_dir: &'a Path,
     ) -> BoxFuture<'a, anyhow::Result<Snapshot>> {
         Box::pin(async move {
