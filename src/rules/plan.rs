@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::rules::alert::{AlertFacts, ComponentFacts};
+use crate::rules::decide::Emit;
 use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority, fingerprint};
 use crate::rules::machine::{self, Prior, Rules, Step};
 use crate::rules::page_alert::PageAlertEvent;
@@ -381,6 +382,47 @@ pub struct Draft {
     pub hold: Option<Hold>,
 }
 
+/// What a draft says, as its entity's kind words it.
+pub struct Wording {
+    pub title: String,
+    pub message: String,
+    pub status: String,
+    pub impact: Option<String>,
+    pub link: Option<String>,
+}
+
+impl Draft {
+    /// The one way a draft is made: `emit` for `alert`, worded, with the
+    /// alert's start and, for a resolve, `ended_at` as its end. Routing
+    /// addresses it to each destination afterwards (and may hold it).
+    fn of(
+        alert: &AlertFacts,
+        emit: Emit,
+        wording: Wording,
+        starts_at: DateTime<Utc>,
+        ended_at: DateTime<Utc>,
+        delivery: Delivery,
+    ) -> Draft {
+        Draft {
+            destination: String::new(),
+            kind: alert.kind,
+            entity_id: alert.entity_id.clone(),
+            fingerprint: fingerprint(alert.kind, &alert.page_id, &alert.entity_id),
+            action: emit.action,
+            priority: emit.priority,
+            title: wording.title,
+            message: wording.message,
+            status: wording.status,
+            impact: wording.impact,
+            link: wording.link,
+            starts_at,
+            ends_at: (emit.action == Action::Resolve).then_some(ended_at),
+            delivery,
+            hold: None,
+        }
+    }
+}
+
 /// A held outbox row that is no longer wanted, and what to queue instead
 /// if it went out meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -639,23 +681,6 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
         if let Some(link) = &ev.shortlink {
             message = format!("{message}\n\n{link}");
         }
-        let draft = Draft {
-            destination: String::new(),
-            kind: EntityKind::Incident,
-            entity_id: ev.incident_id.clone(),
-            fingerprint: fingerprint(EntityKind::Incident, &ev.page_id, &ev.incident_id),
-            action: emit.action,
-            priority: emit.priority,
-            title: format!("Statuspage incident \"{name}\": {status} ({impact_text})"),
-            message,
-            impact,
-            link: ev.shortlink.clone(),
-            starts_at: started_at.or(ctx.stored.started_at).unwrap_or(at),
-            ends_at: (emit.action == Action::Resolve).then(|| ev.resolved_at.unwrap_or(at)),
-            status,
-            delivery: s.delivery,
-            hold: None,
-        };
         let alert = AlertFacts {
             kind: EntityKind::Incident,
             page_id: ev.page_id.clone(),
@@ -667,6 +692,21 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
                 .map(|c| ctx.learned.facts(&c.id, c.name.as_deref(), None))
                 .collect(),
         };
+        let wording = Wording {
+            title: format!("Statuspage incident \"{name}\": {status} ({impact_text})"),
+            message,
+            status,
+            impact,
+            link: ev.shortlink.clone(),
+        };
+        let draft = Draft::of(
+            &alert,
+            emit,
+            wording,
+            started_at.or(ctx.stored.started_at).unwrap_or(at),
+            ev.resolved_at.unwrap_or(at),
+            s.delivery,
+        );
         plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
     }
     plan
@@ -707,25 +747,6 @@ fn raise_components(
             reason: Some(lift.reason),
         });
         let name = c.name.as_deref().unwrap_or(&c.component_id);
-        let draft = Draft {
-            destination: String::new(),
-            kind: EntityKind::Component,
-            entity_id: c.component_id.clone(),
-            fingerprint: fingerprint(EntityKind::Component, page_id, &c.component_id),
-            action: emit.action,
-            priority: emit.priority,
-            title: format!("Statuspage component \"{name}\": {status}"),
-            message: format!(
-                "Component \"{name}\" is {status}; priority raised to {priority} by incident {label}."
-            ),
-            status: status.to_owned(),
-            impact: None,
-            link: None,
-            starts_at: c.stored.started_at.unwrap_or(at),
-            ends_at: None,
-            delivery: s.delivery,
-            hold: None,
-        };
         let alert = AlertFacts {
             kind: EntityKind::Component,
             page_id: page_id.to_owned(),
@@ -733,6 +754,23 @@ fn raise_components(
             entity_id: c.component_id.clone(),
             components: vec![ctx.learned.facts(&c.component_id, c.name.as_deref(), None)],
         };
+        let wording = Wording {
+            title: format!("Statuspage component \"{name}\": {status}"),
+            message: format!(
+                "Component \"{name}\" is {status}; priority raised to {priority} by incident {label}."
+            ),
+            status: status.to_owned(),
+            impact: None,
+            link: None,
+        };
+        let draft = Draft::of(
+            &alert,
+            emit,
+            wording,
+            c.stored.started_at.unwrap_or(at),
+            at,
+            s.delivery,
+        );
         plan.route(draft, &alert, &c.views, false, s, &ctx.silences);
     }
 }
@@ -797,23 +835,6 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
     if let Some(emit) = step.emit {
         let name = ev.name.as_deref().unwrap_or(&ev.component_id);
         let from = old_status.as_deref().unwrap_or("unknown");
-        let draft = Draft {
-            destination: String::new(),
-            kind: EntityKind::Component,
-            entity_id: ev.component_id.clone(),
-            fingerprint: fingerprint(EntityKind::Component, &ev.page_id, &ev.component_id),
-            action: emit.action,
-            priority: emit.priority,
-            title: format!("Statuspage component \"{name}\": {status}"),
-            message: format!("Component \"{name}\" changed from {from} to {status}."),
-            status,
-            impact: None,
-            link: None,
-            starts_at: opened_at.or(ctx.stored.started_at).unwrap_or(at),
-            ends_at: (emit.action == Action::Resolve).then_some(at),
-            delivery: s.delivery,
-            hold: None,
-        };
         let alert = AlertFacts {
             kind: EntityKind::Component,
             page_id: ev.page_id.clone(),
@@ -825,6 +846,21 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
                 ev.group_id.as_deref(),
             )],
         };
+        let wording = Wording {
+            title: format!("Statuspage component \"{name}\": {status}"),
+            message: format!("Component \"{name}\" changed from {from} to {status}."),
+            status,
+            impact: None,
+            link: None,
+        };
+        let draft = Draft::of(
+            &alert,
+            emit,
+            wording,
+            opened_at.or(ctx.stored.started_at).unwrap_or(at),
+            at,
+            s.delivery,
+        );
         plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
     }
     plan
@@ -867,23 +903,6 @@ fn plan_page_alert(ev: &PageAlertEvent, ctx: &Context, s: &Setting<'_>) -> Plan 
     }));
     plan.applied(EntityKind::Page, &ev.topic, ev.at, prior, status, &[]);
     if let Some(emit) = step.emit {
-        let draft = Draft {
-            destination: String::new(),
-            kind: EntityKind::Page,
-            entity_id: ev.topic.clone(),
-            fingerprint: fingerprint(EntityKind::Page, &ev.page_id, &ev.topic),
-            action: emit.action,
-            priority: emit.priority,
-            title: ev.title.clone(),
-            message: ev.message.clone(),
-            status: status.to_owned(),
-            impact: None,
-            link: None,
-            starts_at: ctx.stored.started_at.unwrap_or(ev.at),
-            ends_at: (emit.action == Action::Resolve).then_some(ev.at),
-            delivery: s.delivery,
-            hold: None,
-        };
         let alert = AlertFacts {
             kind: EntityKind::Page,
             page_id: ev.page_id.clone(),
@@ -891,6 +910,21 @@ fn plan_page_alert(ev: &PageAlertEvent, ctx: &Context, s: &Setting<'_>) -> Plan 
             entity_id: ev.topic.clone(),
             components: Vec::new(),
         };
+        let wording = Wording {
+            title: ev.title.clone(),
+            message: ev.message.clone(),
+            status: status.to_owned(),
+            impact: None,
+            link: None,
+        };
+        let draft = Draft::of(
+            &alert,
+            emit,
+            wording,
+            ctx.stored.started_at.unwrap_or(ev.at),
+            ev.at,
+            s.delivery,
+        );
         plan.route(draft, &alert, &ctx.views, true, s, &ctx.silences);
     }
     plan
