@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -12,6 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::rules::domain::Outcome;
+use crate::storage::Stats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct WebhookLabels {
@@ -95,7 +98,19 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
+        Self::build(None)
+    }
+
+    /// The metrics, with the database writer's batches among them.
+    pub fn with_writer(stats: Arc<Stats>) -> Metrics {
+        Self::build(Some(stats))
+    }
+
+    fn build(writer: Option<Arc<Stats>>) -> Metrics {
         let mut registry = Registry::with_prefix("statuspage_bridge");
+        if let Some(stats) = writer {
+            registry.register_collector(Box::new(WriterBatches(stats)));
+        }
         let webhooks = Family::<WebhookLabels, Counter>::default();
         registry.register(
             "webhooks",
@@ -287,5 +302,76 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+/// The database writer's batches, read from its counters at each scrape.
+#[derive(Debug)]
+struct WriterBatches(Arc<Stats>);
+
+impl Collector for WriterBatches {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let b = self.0.batches();
+        encoder
+            .encode_descriptor(
+                "write_batch_size",
+                "Jobs committed together by the database writer (one commit each)",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(b.jobs as f64, b.count, &b.sizes, None)?;
+        encoder
+            .encode_descriptor(
+                "write_batch_reruns",
+                "Batches run again without a job that failed",
+                None,
+                MetricType::Counter,
+            )?
+            .encode_counter::<NoLabelSet, u64, u64>(&b.reruns, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value of the exposition's line for `series`.
+    fn value(text: &str, series: &str) -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse::<f64>()
+            .unwrap() as u64
+    }
+
+    #[test]
+    fn the_writers_batches_are_a_histogram_in_the_registry() {
+        let stats = Arc::new(Stats::default());
+        let metrics = Metrics::with_writer(stats.clone());
+        for size in [1, 1, 3, 300] {
+            stats.committed(size);
+        }
+        stats
+            .reruns
+            .fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+        let text = metrics.render();
+        let bucket = |le: &str| {
+            value(
+                &text,
+                &format!("statuspage_bridge_write_batch_size_bucket{{le=\"{le}\"}}"),
+            )
+        };
+        assert_eq!(bucket("1.0"), 2, "{text}");
+        assert_eq!(bucket("3.0"), 3, "cumulative: {text}");
+        assert_eq!(bucket("255.0"), 3, "{text}");
+        assert_eq!(bucket("+Inf"), 4, "{text}");
+        assert_eq!(value(&text, "statuspage_bridge_write_batch_size_count"), 4);
+        assert_eq!(value(&text, "statuspage_bridge_write_batch_size_sum"), 305);
+        assert_eq!(
+            value(&text, "statuspage_bridge_write_batch_reruns_total"),
+            2
+        );
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
+        assert!(!Metrics::new().render().contains("write_batch"));
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use crate::metrics::Metrics;
-use crate::storage::{Reader, Writer};
+use crate::storage::Reader;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -24,15 +24,12 @@ pub async fn healthz(reader: web::Data<Reader>) -> HttpResponse {
     }
 }
 
-/// `GET /metrics`: the registry's metrics, then the database writer's
-/// batch sizes, before the closing `# EOF`.
-pub async fn metrics(metrics: web::Data<Metrics>, writer: web::Data<Writer>) -> HttpResponse {
-    let mut text = metrics.render();
-    let end = text.rfind("# EOF").unwrap_or(text.len());
-    text.insert_str(end, &writer.stats().render());
+/// `GET /metrics`: the registry's metrics, the database writer's batches
+/// among them.
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(text)
+        .body(metrics.render())
 }
 
 /// Logs one line per request: method, path (never the query), status,

@@ -68,7 +68,7 @@ impl Application {
         crate::redact::remember(settings.secrets());
         let db = storage::open_configured(&settings.database).await?;
         warn_of_orphans(&settings, &db).await;
-        let metrics = Metrics::new();
+        let metrics = Metrics::with_writer(db.writer.stats());
         let wake = Arc::new(Notify::new());
         let rules = settings.rules();
         let pipeline = Pipeline::new(

@@ -31,7 +31,7 @@ pub mod writer;
 
 pub use reader::{ReadError, ReadResult, Reader, Rows, Scalar};
 pub use sqlite::{migrate, migrate_quietly, open};
-pub use writer::{Closed, WriteError, Writer};
+pub use writer::{Batches, Closed, Stats, WriteError, Writer};
 
 /// Everything a process needs to use the database.
 pub struct Database {

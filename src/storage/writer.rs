@@ -103,48 +103,55 @@ pub struct Stats {
     pub(in crate::storage) batches: AtomicU64,
     jobs: AtomicU64,
     /// Batches run a second time because a job failed.
-    pub(in crate::storage) reruns: AtomicU64,
+    pub(crate) reruns: AtomicU64,
 }
 
-/// Buckets of `Stats::sizes`: 1, 2–3, 4–7, … 256–511.
+/// Buckets of `Stats::sizes`: 1, 2–3, 4–7, … 256 and more.
 const BUCKETS: usize = 10;
 
 impl Stats {
-    pub(super) fn committed(&self, size: usize) {
+    pub(crate) fn committed(&self, size: usize) {
         let bucket = (usize::BITS - 1 - size.max(1).leading_zeros()) as usize;
         self.sizes[bucket.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.jobs.fetch_add(size as u64, Ordering::Relaxed);
     }
 
-    /// The batch-size histogram in Prometheus text: cumulative buckets
-    /// (`le` = the largest size each holds), sum and count.
-    pub fn render(&self) -> String {
-        let mut out = String::from(
-            "# HELP statuspage_bridge_write_batch_size Jobs committed together by the database writer (one commit each).\n\
-             # TYPE statuspage_bridge_write_batch_size histogram\n",
-        );
-        let mut cumulative = 0;
-        for (i, n) in self.sizes.iter().enumerate() {
-            cumulative += n.load(Ordering::Relaxed);
-            let le = (1u64 << (i + 1)) - 1;
-            out.push_str(&format!(
-                "statuspage_bridge_write_batch_size_bucket{{le=\"{le}\"}} {cumulative}\n"
-            ));
+    /// The batch-size histogram and the reruns, read at once for
+    /// `/metrics` (`metrics.rs` encodes them).
+    pub fn batches(&self) -> Batches {
+        let last = BUCKETS - 1;
+        Batches {
+            sizes: self
+                .sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let le = if i == last {
+                        f64::MAX
+                    } else {
+                        ((1u64 << (i + 1)) - 1) as f64
+                    };
+                    (le, n.load(Ordering::Relaxed))
+                })
+                .collect(),
+            jobs: self.jobs.load(Ordering::Relaxed),
+            count: self.batches.load(Ordering::Relaxed),
+            reruns: self.reruns.load(Ordering::Relaxed),
         }
-        let batches = self.batches.load(Ordering::Relaxed);
-        out.push_str(&format!(
-            "statuspage_bridge_write_batch_size_bucket{{le=\"+Inf\"}} {batches}\n\
-             statuspage_bridge_write_batch_size_sum {}\n\
-             statuspage_bridge_write_batch_size_count {batches}\n\
-             # HELP statuspage_bridge_write_batch_reruns_total Batches run again without a job that failed.\n\
-             # TYPE statuspage_bridge_write_batch_reruns_total counter\n\
-             statuspage_bridge_write_batch_reruns_total {}\n",
-            self.jobs.load(Ordering::Relaxed),
-            self.reruns.load(Ordering::Relaxed),
-        ));
-        out
     }
+}
+
+/// Committed batches, as `Stats` counted them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batches {
+    /// (the largest size a bucket holds, `f64::MAX` for the last; how many
+    /// batches it holds), not cumulative.
+    pub sizes: Vec<(f64, u64)>,
+    /// Jobs in all batches (the histogram's sum).
+    pub jobs: u64,
+    pub count: u64,
+    pub reruns: u64,
 }
 
 /// Resolves when the writer thread has closed its connection.
@@ -175,8 +182,8 @@ impl Writer {
     }
 
     /// Batch sizes so far.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    pub fn stats(&self) -> Arc<Stats> {
+        self.stats.clone()
     }
 
     /// Jobs waiting in the queue now.
