@@ -36,6 +36,8 @@ pub struct Beater {
     poke: Arc<Notify>,
     /// Beats begun, and beats done.
     started: Arc<AtomicU64>,
+    /// The latest beat a poke asked for (by the count of beats begun).
+    wanted: Arc<AtomicU64>,
     beats: watch::Receiver<u64>,
 }
 
@@ -44,6 +46,7 @@ impl Beater {
     /// (one under way may have looked before the caller's change).
     pub async fn beat(&mut self) {
         let target = self.started.load(Ordering::SeqCst) + 1;
+        self.wanted.fetch_max(target, Ordering::SeqCst);
         self.poke.notify_one();
         let _ = self.beats.wait_for(|b| *b >= target).await;
     }
@@ -110,6 +113,7 @@ impl Heartbeat {
         let (beats_tx, beats) = watch::channel(0u64);
         let poke = Arc::new(Notify::new());
         let started = Arc::new(AtomicU64::new(0));
+        let wanted = Arc::new(AtomicU64::new(0));
         let task = Pinger {
             url: h.url.clone(),
             fail_url: h.fail_url.clone(),
@@ -131,13 +135,20 @@ impl Heartbeat {
             watchdog = task.watchdog.is_some(),
             "heartbeat started"
         );
-        let task = tokio::spawn(task.run(poke.clone(), started.clone(), shutdown_rx, beats_tx));
+        let task = tokio::spawn(task.run(
+            poke.clone(),
+            started.clone(),
+            wanted.clone(),
+            shutdown_rx,
+            beats_tx,
+        ));
         Ok(Some(Heartbeat {
             shutdown,
             task,
             handle: Beater {
                 poke,
                 started,
+                wanted,
                 beats,
             },
         }))
@@ -158,19 +169,29 @@ impl Pinger {
         mut self,
         poke: Arc<Notify>,
         started: Arc<AtomicU64>,
+        wanted: Arc<AtomicU64>,
         mut shutdown: watch::Receiver<bool>,
         beats: watch::Sender<u64>,
     ) {
         while !*shutdown.borrow() {
-            started.fetch_add(1, Ordering::SeqCst);
+            let begun = started.fetch_add(1, Ordering::SeqCst) + 1;
             if self.poller.held() {
                 self.beat().await;
             }
             beats.send_modify(|b| *b += 1);
-            tokio::select! {
-                _ = tokio::time::sleep(self.interval) => {}
-                _ = poke.notified() => {}
-                _ = shutdown.changed() => {}
+            let due = tokio::time::Instant::now() + self.interval;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => break,
+                    _ = poke.notified() => {
+                        // A poke this beat already answered (it came
+                        // before the beat began) asks for nothing more.
+                        if wanted.load(Ordering::SeqCst) > begun {
+                            break;
+                        }
+                    }
+                    _ = shutdown.changed() => break,
+                }
             }
         }
     }

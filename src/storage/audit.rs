@@ -2,11 +2,11 @@
 //! the read pool; nothing here writes.
 
 use serde::{Deserialize, Serialize};
-use sqlx::FromRow;
 
 use super::sql::{Arg, args};
 
 use super::reader::{ReadResult, Reader};
+use super::sql::struct_from_row;
 
 use crate::rules::time::{format_time, parse_moment};
 
@@ -83,7 +83,7 @@ pub fn filter_time(field: &'static str, v: &str) -> Result<String, BadFilter> {
 /// it decided for ITOC360 stand — one line per webhook, however many events
 /// it decided (an incident and the components it raised, several
 /// destinations).
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EventRow {
     pub id: String,
     pub received_at: String,
@@ -104,12 +104,12 @@ pub struct EventRow {
     pub priority: Option<String>,
     /// The events it decided, in the order decided (filled after the
     /// webhooks are read).
-    #[sqlx(skip)]
     pub events: Vec<DecidedEvent>,
 }
+struct_from_row!(EventRow { id, received_at, source, origin, kind, page_id, entity_id, entity_name, old_status, new_status, impact, event_at, outcome, reason, action, priority }; events: Vec::new());
 
 /// An event a webhook decided for ITOC360, as the log line shows it.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct DecidedEvent {
     #[serde(skip)]
     pub webhook_id: String,
@@ -126,6 +126,18 @@ pub struct DecidedEvent {
     pub attempts: i64,
     pub last_error: Option<String>,
 }
+struct_from_row!(DecidedEvent {
+    webhook_id,
+    outbox_id,
+    kind,
+    entity_id,
+    destination,
+    action,
+    priority,
+    state,
+    attempts,
+    last_error
+});
 
 const ROW_SELECT: &str =
     "SELECT w.id, w.received_at, w.source, w.origin, w.kind, w.page_id, w.entity_id,
@@ -297,7 +309,7 @@ pub struct Detail {
     pub attempts: Vec<AttemptRow>,
 }
 
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OutboxRow {
     pub id: i64,
     pub webhook_id: String,
@@ -318,8 +330,25 @@ pub struct OutboxRow {
     /// `page_after_secs`, `resolve_after_secs` or `silence <id>`.
     pub held_by: Option<String>,
 }
+struct_from_row!(OutboxRow {
+    id,
+    webhook_id,
+    created_at,
+    fingerprint,
+    action,
+    priority,
+    title,
+    state,
+    attempts,
+    last_status,
+    last_error,
+    finished_at,
+    destination,
+    held_until,
+    held_by
+});
 
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AttemptRow {
     pub outbox_id: i64,
     pub started_at: String,
@@ -330,6 +359,15 @@ pub struct AttemptRow {
     /// Who queued the event again (result `requeued`).
     pub requested_by: Option<String>,
 }
+struct_from_row!(AttemptRow {
+    outbox_id,
+    started_at,
+    latency_ms,
+    http_status,
+    result,
+    error,
+    requested_by
+});
 
 const OUTBOX_SELECT: &str =
     "SELECT id, webhook_id, created_at, fingerprint, action, priority, title, state,
@@ -378,7 +416,7 @@ pub async fn detail(r: &Reader, id: &str) -> ReadResult<Option<Detail>> {
 }
 
 /// An applied event of one entity.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TransitionRow {
     pub webhook_id: String,
     pub at: String,
@@ -390,9 +428,19 @@ pub struct TransitionRow {
     /// Set when another entity's event caused it.
     pub reason: Option<String>,
 }
+struct_from_row!(TransitionRow {
+    webhook_id,
+    at,
+    from_status,
+    to_status,
+    alert_before,
+    alert_after,
+    outcome,
+    reason
+});
 
 /// The current state of an incident or component.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EntityRow {
     pub source: String,
     pub name: Option<String>,
@@ -403,15 +451,31 @@ pub struct EntityRow {
     pub first_seen_at: String,
     pub link: Option<String>,
 }
+struct_from_row!(EntityRow {
+    source,
+    name,
+    status,
+    alert_open,
+    alert_priority,
+    last_event_at,
+    first_seen_at,
+    link
+});
 
 /// An incident↔component link, seen from either side.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LinkRow {
     pub id: String,
     pub name: Option<String>,
     pub status: Option<String>,
     pub current: bool,
 }
+struct_from_row!(LinkRow {
+    id,
+    name,
+    status,
+    current
+});
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
@@ -536,7 +600,7 @@ mod tests {
 }
 
 /// One reconcile round, for `/reconcile`.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RoundRow {
     pub page_id: String,
     pub source: String,
@@ -548,6 +612,17 @@ pub struct RoundRow {
     pub components: i64,
     pub heals: i64,
 }
+struct_from_row!(RoundRow {
+    page_id,
+    source,
+    started_at,
+    duration_ms,
+    result,
+    error,
+    incidents,
+    components,
+    heals
+});
 
 /// The latest rounds, newest first.
 pub async fn rounds(r: &Reader, limit: i64) -> ReadResult<Vec<RoundRow>> {
@@ -602,7 +677,7 @@ pub async fn unannounced(r: &Reader, pages: &[String]) -> ReadResult<Vec<Unannou
 
 /// An alert the bridge believes open in ITOC360 (the `open_alerts` view),
 /// with its latest event's delivery.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OpenAlertRow {
     pub kind: String,
     pub page_id: String,
@@ -620,6 +695,22 @@ pub struct OpenAlertRow {
     /// The destinations that have it open, comma-separated, by name.
     pub destinations: Option<String>,
 }
+struct_from_row!(OpenAlertRow {
+    kind,
+    page_id,
+    entity_id,
+    name,
+    status,
+    priority,
+    open_since,
+    action,
+    state,
+    attempts,
+    last_status,
+    last_error,
+    outbox_id,
+    destinations
+});
 
 /// Every open alert, most urgent first, then oldest first. Its
 /// destinations say what is held there, and until when (a held resolve
@@ -654,7 +745,7 @@ pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
 
 /// A resolve held for `resolve_after_secs`: the bridge has closed the
 /// alert, ITOC360 still has it open until the resolve is sent.
-#[derive(Debug, Clone, FromRow, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct HeldResolveRow {
     pub kind: String,
     pub page_id: String,
@@ -663,6 +754,14 @@ pub struct HeldResolveRow {
     pub destination: String,
     pub held_until: String,
 }
+struct_from_row!(HeldResolveRow {
+    kind,
+    page_id,
+    entity_id,
+    name,
+    destination,
+    held_until
+});
 
 /// Every resolve still held, soonest first.
 pub async fn held_resolves(r: &Reader) -> ReadResult<Vec<HeldResolveRow>> {

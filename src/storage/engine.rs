@@ -8,13 +8,16 @@ use std::path::Path;
 
 use futures_util::future::BoxFuture;
 
-use super::sql::{self, Arg, Conn};
+use super::sql::{self, Arg, Conn, RawRow};
 use super::{Database, history::Snapshot, upkeep::Backup};
 use crate::config;
 
 /// One database engine: the SQL it writes its own way, and how a store of
 /// it is opened, checked, described and copied.
 pub trait Engine: Send + Sync + 'static {
+    /// `SQLite` or `PostgreSQL`.
+    fn name(&self) -> &'static str;
+
     // --- statements ---
 
     /// Appended to the outbox claim's `SELECT`: rows another replica is
@@ -56,6 +59,15 @@ pub trait Engine: Send + Sync + 'static {
         db: &'a config::DatabaseConfig,
     ) -> BoxFuture<'a, anyhow::Result<Database>>;
 
+    /// A pool of `connections` of one's own on the configured store,
+    /// read-only unless `writes`.
+    fn pool<'a>(
+        &'a self,
+        db: &'a config::DatabaseConfig,
+        connections: u32,
+        writes: bool,
+    ) -> BoxFuture<'a, anyhow::Result<Box<dyn Pool>>>;
+
     /// Where the store lives, fit to print (no password).
     fn describe(&self, db: &config::DatabaseConfig) -> String;
 
@@ -86,4 +98,36 @@ pub fn configured(db: &config::DatabaseConfig) -> &'static dyn Engine {
     } else {
         &super::postgres::Postgres
     }
+}
+
+/// Rows as a read pool hands them over.
+pub type Rows = Vec<Box<dyn RawRow + Send>>;
+
+/// A pool of connections of one engine running SQL written once (`?`
+/// placeholders): the read side (audit pages, health checks, reconcile's
+/// view) and a [`Console`](super::Console) of one's own.
+pub trait Pool: Send + Sync + std::fmt::Debug {
+    fn engine(&self) -> &'static dyn Engine;
+
+    /// Every row of `sql`, or only the first when `first`.
+    fn fetch<'a, 'b: 'a>(
+        &'a self,
+        sql: &'a str,
+        args: &'a [Arg<'b>],
+        first: bool,
+    ) -> BoxFuture<'a, Result<Rows, sqlx::Error>>;
+
+    /// Runs a statement; the rows it changed.
+    fn execute<'a, 'b: 'a>(
+        &'a self,
+        sql: &'a str,
+        args: &'a [Arg<'b>],
+    ) -> BoxFuture<'a, Result<u64, sqlx::Error>>;
+
+    fn close(&self) -> BoxFuture<'_, ()>;
+
+    /// How long one read may take before it is given up, where the engine's
+    /// own timeouts do not bound it (a PostgreSQL server that stopped
+    /// answering).
+    fn deadline(&self) -> Option<std::time::Duration>;
 }

@@ -29,7 +29,7 @@ pub mod sqlite;
 pub mod upkeep;
 pub mod writer;
 
-pub use reader::{ReadError, ReadResult, Reader, Rows, Scalar};
+pub use reader::{Console, ReadError, ReadResult, Reader};
 pub use sqlite::{migrate, migrate_quietly, open};
 pub use writer::{Batches, Closed, Stats, WriteError, Writer};
 

@@ -4,21 +4,13 @@
 //! once and compiled for either engine's pool; callers see typed answers
 //! and [`ReadError`], never the driver.
 
-use std::path::Path;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-};
-use sqlx::{Decode, FromRow, PgPool, Postgres, Sqlite, Type};
 
-use super::engine::Engine;
-use super::postgres::numbered;
-use super::sql::{Arg, args, bind_all};
+use super::engine::{Engine, Pool, Rows};
+use super::sql::{self, Arg, Col, FromRow, Row, args};
 
 use crate::rules::heal::{Local, LocalComponent, LocalIncident};
 use crate::rules::time::parse_time;
@@ -26,116 +18,81 @@ use crate::rules::time::parse_time;
 /// Reads the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Reader {
-    pool: Pool,
-}
-
-/// The engine's read pool.
-#[derive(Clone, Debug)]
-enum Pool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
-
-/// A row type both engines can produce.
-pub trait Rows: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> {}
-impl<T> Rows for T where
-    T: Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow>
-{
-}
-
-/// A single value both engines can decode.
-pub trait Scalar:
-    Send
-    + Unpin
-    + for<'r> Decode<'r, Sqlite>
-    + Type<Sqlite>
-    + for<'r> Decode<'r, Postgres>
-    + Type<Postgres>
-{
-}
-impl<T> Scalar for T where
-    T: Send
-        + Unpin
-        + for<'r> Decode<'r, Sqlite>
-        + Type<Sqlite>
-        + for<'r> Decode<'r, Postgres>
-        + Type<Postgres>
-{
-}
-
-/// Runs `$body` with `$q` the query `sqlx::$f(sql)` with `args` bound, on
-/// the engine's pool `$p` (placeholders as the engine writes them).
-macro_rules! on_engine {
-    ($self:expr, $sql:expr, $args:expr, |$q:ident = $f:ident, $p:ident| $body:expr) => {
-        match &$self.pool {
-            Pool::Sqlite($p) => {
-                let $q = bind_all!(sqlx::$f(sqlx::AssertSqlSafe($sql.to_owned())), $args);
-                $body
-            }
-            Pool::Postgres($p) => {
-                let $q = bind_all!(sqlx::$f(sqlx::AssertSqlSafe(numbered($sql))), $args);
-                $body
-            }
-        }
-    };
+    pool: Arc<dyn Pool>,
 }
 
 impl Reader {
-    /// The engine: the fragments of SQL it writes its own way.
-    pub(super) fn engine(&self) -> &'static dyn Engine {
-        match self.pool {
-            Pool::Sqlite(_) => &super::sqlite::Sqlite,
-            Pool::Postgres(_) => &super::postgres::Postgres,
+    /// A reader on an engine's pool.
+    pub(super) fn new(pool: impl Pool + 'static) -> Reader {
+        Reader {
+            pool: Arc::new(pool),
         }
     }
 
+    /// The engine: the fragments of SQL it writes its own way.
+    pub(super) fn engine(&self) -> &'static dyn Engine {
+        self.pool.engine()
+    }
+
     /// Every row of `sql` (`?` placeholders, `args` bound in order).
-    pub(super) async fn all<T: Rows>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<Vec<T>> {
-        self.bounded(async { on_engine!(self, sql, args, |q = query_as, p| q.fetch_all(p).await) })
-            .await
+    pub(super) async fn all<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<Vec<T>> {
+        decoded(&self.fetch(sql, args, false).await?)
     }
 
     /// The first row of `sql`, if any.
-    pub(super) async fn optional<T: Rows>(
+    pub(super) async fn optional<T: FromRow>(
         &self,
         sql: &str,
         args: &[Arg<'_>],
     ) -> ReadResult<Option<T>> {
-        self.bounded(async {
-            on_engine!(self, sql, args, |q = query_as, p| q.fetch_optional(p).await)
-        })
-        .await
+        Ok(decoded(&self.fetch(sql, args, true).await?)?
+            .into_iter()
+            .next())
     }
 
     /// The first column of the one row `sql` returns.
-    pub(super) async fn value<T: Scalar>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
-        self.bounded(async {
-            on_engine!(self, sql, args, |q = query_scalar, p| q.fetch_one(p).await)
-        })
-        .await
+    pub(super) async fn value<T: Col>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
+        let rows = self.fetch(sql, args, true).await?;
+        let row = rows
+            .first()
+            .ok_or(ReadError::Driver(sqlx::Error::RowNotFound))?;
+        Ok(Row(row.as_ref()).get(0)?)
     }
 
-    /// `read`, given at most `READ_DEADLINE` on PostgreSQL (SQLite's reads
-    /// are bounded by its busy timeout already).
+    /// Runs a statement on a pool that may write ([`Console`]).
+    async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<u64> {
+        self.bounded(self.pool.execute(sql, args)).await
+    }
+
+    async fn fetch(&self, sql: &str, args: &[Arg<'_>], first: bool) -> ReadResult<Rows> {
+        self.bounded(self.pool.fetch(sql, args, first)).await
+    }
+
+    /// `read`, given at most the pool's deadline, if it has one.
     async fn bounded<T>(
         &self,
         read: impl std::future::Future<Output = Result<T, sqlx::Error>>,
     ) -> ReadResult<T> {
-        match self.pool {
-            Pool::Sqlite(_) => Ok(read.await?),
-            Pool::Postgres(_) => match tokio::time::timeout(READ_DEADLINE, read).await {
+        match self.pool.deadline() {
+            None => Ok(read.await?),
+            Some(deadline) => match tokio::time::timeout(deadline, read).await {
                 Ok(done) => Ok(done?),
                 Err(_) => Err(ReadError::NoAnswer),
             },
         }
     }
 
-    /// A PostgreSQL reader on `pool`.
-    pub(super) fn postgres(pool: PgPool) -> Reader {
-        Reader {
-            pool: Pool::Postgres(pool),
-        }
+    pub async fn close(&self) {
+        self.pool.close().await
     }
+}
+
+/// Each row through `T::from_row`.
+fn decoded<T: FromRow>(rows: &Rows) -> ReadResult<Vec<T>> {
+    Ok(rows
+        .iter()
+        .map(|r| T::from_row(&Row(r.as_ref())))
+        .collect::<sql::Result<_>>()?)
 }
 
 /// A read that failed (the database is locked, gone, or corrupt).
@@ -143,6 +100,9 @@ impl Reader {
 pub enum ReadError {
     #[error("database: {0}")]
     Driver(#[from] sqlx::Error),
+    /// A row held what its reader did not expect.
+    #[error("database: {0}")]
+    Decode(#[from] sql::Error),
     /// PostgreSQL did not answer in time (a network cut, a stalled server).
     #[error("database: no answer within {} s", READ_DEADLINE.as_secs())]
     NoAnswer,
@@ -155,35 +115,58 @@ pub const READ_DEADLINE: Duration = Duration::from_secs(4);
 
 pub type ReadResult<T> = Result<T, ReadError>;
 
-pub(super) fn options(path: &Path, busy_timeout: Duration) -> SqliteConnectOptions {
-    SqliteConnectOptions::from_str("sqlite:")
-        .expect("static options")
-        .filename(path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(busy_timeout)
-        .foreign_keys(true)
-}
+/// A connection pool of one's own to the database, for SQL written by
+/// hand with `?` placeholders on either engine: what an analyst runs, and
+/// what the black-box tests check the stored history with. Unlike the
+/// bridge's own [`Reader`], it may write.
+#[derive(Clone, Debug)]
+pub struct Console(Reader);
 
-impl Reader {
-    /// A read-only pool on the database at `path`.
-    pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Reader> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options(path, busy_timeout).read_only(true))
-            .await
-            .with_context(|| format!("opening {} for reading", path.display()))?;
-        Ok(Reader {
-            pool: Pool::Sqlite(pool),
-        })
+impl Console {
+    /// Two connections to the configured database.
+    pub async fn open(db: &crate::config::DatabaseConfig) -> anyhow::Result<Console> {
+        let pool = super::engine::configured(db).pool(db, 2, true).await?;
+        Ok(Console(Reader {
+            pool: Arc::from(pool),
+        }))
+    }
+
+    /// Every row of `sql`.
+    pub async fn all<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<Vec<T>> {
+        self.0.all(sql, args).await
+    }
+
+    /// The first row of `sql`, if any.
+    pub async fn optional<T: FromRow>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<Option<T>> {
+        self.0.optional(sql, args).await
+    }
+
+    /// The first column of the one row `sql` returns.
+    pub async fn value<T: Col>(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<T> {
+        self.0.value(sql, args).await
+    }
+
+    /// Runs a statement; the rows it changed.
+    pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> ReadResult<u64> {
+        self.0.execute(sql, args).await
+    }
+
+    /// How many rows `sql` answers, whatever their columns.
+    pub async fn count_rows(&self, sql: &str) -> ReadResult<usize> {
+        Ok(self.0.fetch(sql, &[], false).await?.len())
+    }
+
+    /// `SQLite` or `PostgreSQL` (for the few statements written per engine).
+    pub fn engine_name(&self) -> &'static str {
+        self.0.engine().name()
     }
 
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
-            Pool::Postgres(p) => p.close().await,
-        }
+        self.0.close().await
     }
+}
 
+impl Reader {
     /// Answers when the database does (`/healthz`).
     pub async fn ping(&self) -> ReadResult<()> {
         self.value::<i64>("SELECT count(*) FROM refinery_schema_history", &[])

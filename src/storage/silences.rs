@@ -3,7 +3,7 @@
 //! the CLI (all of them). Expiring one by hand makes the triggers it held
 //! due at once, so the delivery worker sends them on its next look.
 
-use super::sql::{self, Conn, Row, args};
+use super::sql::{self, Conn, FromRow, Row, args};
 use chrono::{DateTime, Utc};
 
 use crate::rules::silence::Silence;
@@ -38,27 +38,30 @@ fn time(s: &str) -> DateTime<Utc> {
     parse_time(s).unwrap_or_default()
 }
 
-fn from_row(r: &Row<'_>) -> sql::Result<SilenceRecord> {
-    let starts: String = r.get(5)?;
-    let ends: String = r.get(6)?;
-    let expired: Option<String> = r.get(7)?;
-    let created: String = r.get(9)?;
-    Ok(SilenceRecord {
-        silence: Silence {
-            id: r.get(0)?,
-            page: r.get(1)?,
-            component: r.get(2)?,
-            incident: r.get(3)?,
-            route: r.get(4)?,
-            starts_at: time(&starts),
-            ends_at: time(&ends),
-            expired_at: expired.as_deref().and_then(parse_time),
-            reason: r.get(8)?,
-        },
-        created_at: time(&created),
-        created_by: r.get(10)?,
-        expired_by: r.get(11)?,
-    })
+/// One way to read a silence's row, for the write path and the read side.
+impl FromRow for SilenceRecord {
+    fn from_row(r: &Row<'_>) -> sql::Result<SilenceRecord> {
+        let starts: String = r.get(5)?;
+        let ends: String = r.get(6)?;
+        let expired: Option<String> = r.get(7)?;
+        let created: String = r.get(9)?;
+        Ok(SilenceRecord {
+            silence: Silence {
+                id: r.get(0)?,
+                page: r.get(1)?,
+                component: r.get(2)?,
+                incident: r.get(3)?,
+                route: r.get(4)?,
+                starts_at: time(&starts),
+                ends_at: time(&ends),
+                expired_at: expired.as_deref().and_then(parse_time),
+                reason: r.get(8)?,
+            },
+            created_at: time(&created),
+            created_by: r.get(10)?,
+            expired_by: r.get(11)?,
+        })
+    }
 }
 
 /// The silences in force at `now` (as they were then, for a replay too).
@@ -68,7 +71,9 @@ pub fn in_force(conn: Conn<'_>, now: DateTime<Utc>) -> sql::Result<Vec<Silence>>
          WHERE ends_at > ?1 AND starts_at <= ?1 AND (expired_at IS NULL OR expired_at > ?1)"
     );
     let now = format_time(now);
-    conn.query(&sql, &args![now], |r| from_row(r).map(|l| l.silence))
+    conn.query(&sql, &args![now], |r| {
+        SilenceRecord::from_row(r).map(|l| l.silence)
+    })
 }
 
 fn insert(conn: Conn<'_>, s: &Silence, by: &str, now: DateTime<Utc>) -> sql::Result<()> {
@@ -95,7 +100,7 @@ fn insert(conn: Conn<'_>, s: &Silence, by: &str, now: DateTime<Utc>) -> sql::Res
 fn expire(conn: Conn<'_>, id: &str, by: &str, now: DateTime<Utc>) -> sql::Result<Expired> {
     let now_s = format_time(now);
     let sql = format!("SELECT {COLUMNS} FROM silences WHERE id = ?");
-    let Some(found) = conn.query_row(&sql, &args![id], from_row)? else {
+    let Some(found) = conn.query_row(&sql, &args![id], SilenceRecord::from_row)? else {
         return Ok(Expired::NotFound);
     };
     if found.silence.end() <= now {
@@ -147,46 +152,10 @@ impl Writer {
 impl Reader {
     /// Every silence, latest end first (`/silences`, `silence list`).
     pub async fn silences(&self) -> ReadResult<Vec<SilenceRecord>> {
-        type SilenceRow = (
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            String,
-            String,
-            Option<String>,
-            String,
-            String,
-            String,
-            Option<String>,
-        );
-        let rows: Vec<SilenceRow> = self
-            .all(
-                "SELECT id, page, component, incident, route, starts_at, ends_at, expired_at,
-                    reason, created_at, created_by, expired_by
-             FROM silences ORDER BY ends_at DESC, id",
-                &args![],
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SilenceRecord {
-                silence: Silence {
-                    id: r.0,
-                    page: r.1,
-                    component: r.2,
-                    incident: r.3,
-                    route: r.4,
-                    starts_at: time(&r.5),
-                    ends_at: time(&r.6),
-                    expired_at: r.7.as_deref().and_then(parse_time),
-                    reason: r.8,
-                },
-                created_at: time(&r.9),
-                created_by: r.10,
-                expired_by: r.11,
-            })
-            .collect())
+        self.all(
+            &format!("SELECT {COLUMNS} FROM silences ORDER BY ends_at DESC, id"),
+            &args![],
+        )
+        .await
     }
 }

@@ -210,6 +210,20 @@ impl Col for Option<String> {
         r.text(i)
     }
 }
+impl Col for f64 {
+    fn col(r: &dyn RawRow, i: usize) -> Result<Self> {
+        r.real(i)?.ok_or_else(|| null(i))
+    }
+}
+impl Col for i32 {
+    fn col(r: &dyn RawRow, i: usize) -> Result<Self> {
+        let v = i64::col(r, i)?;
+        i32::try_from(v).map_err(|_| Error::Decode {
+            column: i,
+            message: format!("{v} does not fit in 32 bits"),
+        })
+    }
+}
 impl Col for Option<f64> {
     fn col(r: &dyn RawRow, i: usize) -> Result<Self> {
         r.real(i)
@@ -230,6 +244,55 @@ impl Row<'_> {
         T::col(self.0, i)
     }
 }
+
+/// A row decoded whole: a tuple of columns, or a struct that lists its
+/// columns in the order its `SELECT` names them.
+pub trait FromRow: Sized {
+    fn from_row(r: &Row<'_>) -> Result<Self>;
+}
+
+macro_rules! tuple_from_row {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: Col),+> FromRow for ($($t,)+) {
+            fn from_row(r: &Row<'_>) -> Result<Self> {
+                Ok(($(r.get::<$t>($i)?,)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A 0);
+tuple_from_row!(A 0, B 1);
+tuple_from_row!(A 0, B 1, C 2);
+tuple_from_row!(A 0, B 1, C 2, D 3);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14);
+tuple_from_row!(A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14, P 15);
+
+/// `FromRow` for a struct whose fields are the `SELECT`'s columns in order;
+/// fields after `;` are not columns and take the value given.
+macro_rules! struct_from_row {
+    ($t:ident { $($f:ident),+ $(,)? } $(; $($rest:ident: $v:expr),+)?) => {
+        impl $crate::storage::sql::FromRow for $t {
+            fn from_row(r: &$crate::storage::sql::Row<'_>) -> $crate::storage::sql::Result<Self> {
+                let mut column = 0..;
+                Ok($t {
+                    $($f: r.get(column.next().expect("unbounded"))?,)+
+                    $($($rest: $v,)+)?
+                })
+            }
+        }
+    };
+}
+pub(crate) use struct_from_row;
 
 /// An open transaction of one engine (implemented in its folder).
 pub trait Tx {

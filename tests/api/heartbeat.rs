@@ -90,9 +90,9 @@ async fn the_heartbeat_is_withheld_while_the_database_takes_no_writes() {
     let sent = receiver.count("/ping/k3y");
 
     // Another process holds the write lock: no beat, the reason instead.
-    let mut other = app.db().sqlite().acquire().await.unwrap();
+    let mut other = app.db().other_sqlite_connection().await;
     sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut *other)
+        .execute(&mut other)
         .await
         .unwrap();
     beat(&app).await;
@@ -109,7 +109,7 @@ async fn the_heartbeat_is_withheld_while_the_database_takes_no_writes() {
         "{}",
         fails[0]
     );
-    sqlx::query("COMMIT").execute(&mut *other).await.unwrap();
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
     drop(other);
 
     // Writable again: beating again.

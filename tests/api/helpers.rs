@@ -6,10 +6,10 @@ use std::time::Duration;
 use actix_web::dev::ServerHandle;
 use serde_json::{Value, json};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
-use sqlx::{PgPool, SqlitePool};
 use statuspage_bridge::config::{Secret, Settings, Source};
 use statuspage_bridge::startup::Application;
+use statuspage_bridge::storage::sql::{Arg, Col, FromRow};
+use statuspage_bridge::storage::{Console, ReadError};
 use tempfile::TempDir;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -111,14 +111,14 @@ pub fn new_postgres_database() -> String {
     format!("{server}/{name}")
 }
 
-/// The test's own connection to the bridge's database, on either engine.
+/// The test's own connection to the bridge's database, on either engine:
+/// the bridge's [`Console`], as an analyst would open it.
 #[derive(Clone, Debug)]
-pub enum TestDb {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+pub struct TestDb {
+    console: Console,
+    /// The SQLite file, for a test about the file itself.
+    path: PathBuf,
 }
-
-use statuspage_bridge::storage::{Rows, Scalar as One};
 
 /// A value bound to a test query.
 #[derive(Clone, Debug)]
@@ -147,121 +147,90 @@ impl From<i64> for Bind {
     }
 }
 
-/// Binds a list of `Bind`s to a query of either engine.
-macro_rules! bind_each {
-    ($q:expr, $binds:expr) => {{
-        let mut q = $q;
-        for b in $binds {
-            q = match b {
-                Bind::Text(v) => q.bind(v.clone()),
-                Bind::Int(v) => q.bind(*v),
-            };
-        }
-        q
-    }};
-}
-
-/// Runs `$body` on the engine's pool with the query built by `sqlx::$f`.
-macro_rules! on_test_db {
-    ($db:expr, $sql:expr, $binds:expr, |$q:ident = $f:ident, $p:ident| $body:expr) => {
-        match $db {
-            TestDb::Sqlite($p) => {
-                let $q = bind_each!(sqlx::$f(sqlx::AssertSqlSafe($sql.to_owned())), $binds);
-                $body
-            }
-            TestDb::Postgres($p) => {
-                let sql = statuspage_bridge::storage::postgres::numbered($sql);
-                let $q = bind_each!(sqlx::$f(sqlx::AssertSqlSafe(sql)), $binds);
-                $body
-            }
-        }
-    };
+fn args(binds: &[Bind]) -> Vec<Arg<'_>> {
+    binds
+        .iter()
+        .map(|b| match b {
+            Bind::Text(v) => Arg::Text(Some(v.as_str().into())),
+            Bind::Int(v) => Arg::Int(Some(*v)),
+        })
+        .collect()
 }
 
 impl TestDb {
     /// Which SQL to write where the engines differ.
     pub fn is_postgres(&self) -> bool {
-        matches!(self, TestDb::Postgres(_))
+        self.console.engine_name() == "PostgreSQL"
     }
 
     /// Every row of `sql` (`?` placeholders).
-    pub async fn all<T: Rows>(&self, sql: &str, binds: &[Bind]) -> Vec<T> {
-        on_test_db!(self, sql, binds, |q = query_as, p| q.fetch_all(p).await)
+    pub async fn all<T: FromRow>(&self, sql: &str, binds: &[Bind]) -> Vec<T> {
+        self.console
+            .all(sql, &args(binds))
+            .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// The one row of `sql`.
-    pub async fn one<T: Rows>(&self, sql: &str, binds: &[Bind]) -> T {
-        on_test_db!(self, sql, binds, |q = query_as, p| q.fetch_one(p).await)
+    pub async fn one<T: FromRow>(&self, sql: &str, binds: &[Bind]) -> T {
+        self.console
+            .optional(sql, &args(binds))
+            .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .unwrap_or_else(|| panic!("{sql}: no row"))
     }
 
     /// The first column of the one row of `sql`.
-    pub async fn value<T: One>(&self, sql: &str, binds: &[Bind]) -> T {
-        on_test_db!(self, sql, binds, |q = query_scalar, p| q.fetch_one(p).await)
+    pub async fn value<T: Col>(&self, sql: &str, binds: &[Bind]) -> T {
+        self.console
+            .value(sql, &args(binds))
+            .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Every first column of `sql`.
-    pub async fn values<T: One>(&self, sql: &str, binds: &[Bind]) -> Vec<T> {
-        on_test_db!(self, sql, binds, |q = query_scalar, p| q.fetch_all(p).await)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    pub async fn values<T: Col>(&self, sql: &str, binds: &[Bind]) -> Vec<T> {
+        self.all::<(T,)>(sql, binds)
+            .await
+            .into_iter()
+            .map(|(v,)| v)
+            .collect()
     }
 
     /// Runs a statement; the rows it changed, or the database's error.
-    pub async fn execute(&self, sql: &str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
-        on_test_db!(self, sql, binds, |q = query, p| q
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
+    pub async fn execute(&self, sql: &str, binds: &[Bind]) -> Result<u64, ReadError> {
+        self.console.execute(sql, &args(binds)).await
     }
 
     /// How many rows `sql` answers, or the database's error.
-    pub async fn try_count_rows(&self, sql: &str) -> Result<usize, sqlx::Error> {
-        on_test_db!(self, sql, &[] as &[Bind], |q = query, p| q
-            .fetch_all(p)
-            .await
-            .map(|r| r.len()))
+    pub async fn try_count_rows(&self, sql: &str) -> Result<usize, ReadError> {
+        self.console.count_rows(sql).await
     }
 
-    /// The SQLite pool (a test about the file itself).
-    pub fn sqlite(&self) -> &SqlitePool {
-        match self {
-            TestDb::Sqlite(p) => p,
-            TestDb::Postgres(_) => panic!("a SQLite-only test ran on PostgreSQL"),
-        }
+    /// A connection of another process to the SQLite file (a test about
+    /// the file's locks).
+    pub async fn other_sqlite_connection(&self) -> sqlx::SqliteConnection {
+        assert!(!self.is_postgres(), "a SQLite-only test ran on PostgreSQL");
+        use sqlx::ConnectOptions;
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&self.path)
+            .busy_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .unwrap()
     }
 
     async fn close(&self) {
-        match self {
-            TestDb::Sqlite(p) => p.close().await,
-            TestDb::Postgres(p) => p.close().await,
-        }
+        self.console.close().await
     }
 }
 
 /// A connection of the test's own to the database of `settings`.
 pub async fn test_db(settings: &Settings) -> TestDb {
-    if settings.database.is_postgres() {
-        return TestDb::Postgres(
-            PgPoolOptions::new()
-                .max_connections(2)
-                .connect(settings.database.url.expose())
-                .await
-                .unwrap(),
-        );
+    TestDb {
+        console: Console::open(&settings.database).await.unwrap(),
+        path: settings.database.path.clone(),
     }
-    TestDb::Sqlite(
-        SqlitePoolOptions::new()
-            .max_connections(2)
-            .connect_with(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(&settings.database.path)
-                    .busy_timeout(Duration::from_secs(5)),
-            )
-            .await
-            .unwrap(),
-    )
 }
 
 pub struct TestApp {

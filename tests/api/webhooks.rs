@@ -427,9 +427,9 @@ async fn locked_database_answers_503_and_loses_nothing() {
     let app = spawn_app_with(|s| s.database.busy_timeout_ms = 200).await;
     assert_eq!(app.outcome(fixture(INC)).await, "triggered");
     // Another process holds the write lock (an analyst's write, a backup).
-    let mut other = app.db().sqlite().acquire().await.unwrap();
+    let mut other = app.db().other_sqlite_connection().await;
     sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut *other)
+        .execute(&mut other)
         .await
         .unwrap();
     let resolved = incident_update("resolved", "11:02", &[]);
@@ -438,7 +438,7 @@ async fn locked_database_answers_503_and_loses_nothing() {
     assert_eq!(r.headers().get("retry-after").unwrap(), "5");
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["error"].as_str().unwrap().contains("retry"), "{v}");
-    sqlx::query("COMMIT").execute(&mut *other).await.unwrap();
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
     drop(other);
     // Statuspage's retry goes through; the first webhook is intact.
     assert_eq!(app.outcome(resolved).await, "resolved");

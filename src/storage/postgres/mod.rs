@@ -19,6 +19,7 @@ mod connect;
 mod export;
 pub mod jobs;
 mod lease;
+pub(super) mod read;
 pub mod tx;
 
 use std::path::Path;
@@ -26,7 +27,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 
-use super::engine::Engine;
+use super::engine::{Engine, Pool};
 use super::history::Snapshot;
 use super::sql::{self, Arg, Conn};
 use super::upkeep::Backup;
@@ -43,6 +44,10 @@ pub use tx::numbered;
 pub struct Postgres;
 
 impl Engine for Postgres {
+    fn name(&self) -> &'static str {
+        "PostgreSQL"
+    }
+
     fn claim_skip_locked(&self) -> &'static str {
         // Replicas claim at once: a row another one is claiming is skipped,
         // not waited for (its lease keeps it theirs once they commit).
@@ -96,10 +101,21 @@ impl Engine for Postgres {
             Ok(Database {
                 writer,
                 writer_closed,
-                read: Reader::postgres(pool),
+                read: Reader::new(read::PgReads(pool)),
                 poller: Poller::leased(poller),
             })
         })
+    }
+
+    fn pool<'a>(
+        &'a self,
+        db: &'a config::DatabaseConfig,
+        _connections: u32,
+        _writes: bool,
+    ) -> BoxFuture<'a, anyhow::Result<Box<dyn Pool>>> {
+        Box::pin(
+            async move { Ok(Box::new(read::PgReads(pool(db.url.expose())?)) as Box<dyn Pool>) },
+        )
     }
 
     fn describe(&self, db: &config::DatabaseConfig) -> String {

@@ -4,6 +4,7 @@
 //! SQLite writes its own way ([`Sqlite`]).
 
 mod checkpoint;
+pub(super) mod read;
 mod sync;
 pub mod writer;
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 
-use super::engine::Engine;
+use super::engine::{Engine, Pool};
 use super::history::Snapshot;
 use super::sql::{self, Arg, Conn, RawRow, Row, Tx, args};
 use super::upkeep::Backup;
@@ -31,6 +32,10 @@ mod embedded {
 pub struct Sqlite;
 
 impl Engine for Sqlite {
+    fn name(&self) -> &'static str {
+        "SQLite"
+    }
+
     fn claim_skip_locked(&self) -> &'static str {
         // One writer claims at a time.
         ""
@@ -78,6 +83,19 @@ impl Engine for Sqlite {
         Box::pin(open(&db.path, Duration::from_millis(db.busy_timeout_ms)))
     }
 
+    fn pool<'a>(
+        &'a self,
+        db: &'a config::DatabaseConfig,
+        connections: u32,
+        writes: bool,
+    ) -> BoxFuture<'a, anyhow::Result<Box<dyn Pool>>> {
+        Box::pin(async move {
+            let busy = Duration::from_millis(db.busy_timeout_ms);
+            let pool = read::SqliteReads::open(&db.path, busy, connections, writes).await?;
+            Ok(Box::new(pool) as Box<dyn Pool>)
+        })
+    }
+
     fn describe(&self, db: &config::DatabaseConfig) -> String {
         db.shown()
     }
@@ -112,7 +130,7 @@ impl Engine for Sqlite {
 pub async fn open(path: &Path, busy_timeout: Duration) -> anyhow::Result<Database> {
     migrate(path)?;
     let (writer, writer_closed) = writer::start(path, busy_timeout)?;
-    let read = Reader::open(path, busy_timeout).await?;
+    let read = Reader::new(read::SqliteReads::open(path, busy_timeout, 4, false).await?);
     Ok(Database {
         writer,
         writer_closed,
