@@ -34,7 +34,7 @@ async fn warn_of_orphans(settings: &Settings, db: &Database) {
     let configured: Vec<&str> = std::iter::once(crate::rules::route::DEFAULT)
         .chain(settings.routing.routes.iter().map(|r| r.name.as_str()))
         .collect();
-    match db.read.open_at_destinations().await {
+    match db.read.open_at_destinations(chrono::Utc::now()).await {
         Ok(rows) => {
             for (destination, kind, page_id, entity_id) in
                 rows.iter().filter(|r| !configured.contains(&r.0.as_str()))

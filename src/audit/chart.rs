@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::query::{OutboxRow, TransitionRow};
+use crate::rules::domain::{Action, ComponentStatus, IncidentStatus};
 use crate::rules::time::parse_time;
 
 pub const WIDTH: f64 = 800.0;
@@ -29,7 +30,7 @@ pub struct Band {
 pub struct Mark {
     pub x: f64,
     /// trigger | resolve
-    pub action: String,
+    pub action: &'static str,
     /// SVG points of the marker's triangle.
     pub points: String,
     pub label: String,
@@ -52,14 +53,22 @@ pub struct Chart {
     pub ticks: Vec<Tick>,
 }
 
-/// How a status is coloured.
+/// How a status (an incident's or a component's) is coloured.
 pub fn status_class(status: &str) -> &'static str {
-    match status {
-        "operational" | "resolved" | "postmortem" | "completed" => "ok",
-        "degraded_performance" | "monitoring" => "warn",
-        "partial_outage" | "major_outage" | "investigating" | "identified" => "bad",
-        "under_maintenance" | "scheduled" | "in_progress" | "verifying" => "maint",
-        _ => "unknown",
+    use ComponentStatus as C;
+    use IncidentStatus as I;
+    match I::parse(status) {
+        I::Resolved | I::Postmortem | I::Completed => "ok",
+        I::Monitoring => "warn",
+        I::Investigating | I::Identified => "bad",
+        I::Scheduled | I::InProgress | I::Verifying => "maint",
+        I::Unknown(_) => match C::parse(status) {
+            C::Operational => "ok",
+            C::DegradedPerformance => "warn",
+            C::PartialOutage | C::MajorOutage => "bad",
+            C::UnderMaintenance => "maint",
+            C::Unknown(_) => "unknown",
+        },
     }
 }
 
@@ -129,7 +138,7 @@ pub fn build(
         .filter_map(|e| {
             let at = event_time(e)?;
             let mx = round(x(at));
-            let points = if e.action == "trigger" {
+            let points = if e.action == Action::Trigger {
                 format!(
                     "{},{} {},{} {},{}",
                     mx - 6.0,
@@ -152,14 +161,14 @@ pub fn build(
             };
             Some(Mark {
                 x: mx,
-                action: e.action.clone(),
+                action: e.action.as_str(),
                 points,
                 label: format!(
                     "{} ({}) at {}, {}",
                     e.action,
                     e.priority,
                     at.format("%H:%M:%S"),
-                    e.state
+                    e.state.as_str()
                 ),
             })
         })
@@ -202,6 +211,8 @@ fn round(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::domain::{Alert, Outcome, Priority};
+    use crate::storage::outbox::State;
     use chrono::TimeZone;
 
     fn tr(w: &str, at: &str, to: &str) -> TransitionRow {
@@ -210,23 +221,23 @@ mod tests {
             at: at.into(),
             from_status: None,
             to_status: to.into(),
-            alert_before: "closed".into(),
-            alert_after: "closed".into(),
-            outcome: "triggered".into(),
+            alert_before: Alert::Closed,
+            alert_after: Alert::Closed,
+            outcome: Outcome::Triggered,
             reason: None,
         }
     }
 
-    fn ev(w: &str, action: &str) -> OutboxRow {
+    fn ev(w: &str, action: Action) -> OutboxRow {
         OutboxRow {
             id: 1,
             webhook_id: w.into(),
             created_at: "2030-01-01T00:00:00.000Z".into(),
             fingerprint: "f".into(),
-            action: action.into(),
-            priority: "high".into(),
+            action,
+            priority: Priority::High,
             title: "t".into(),
-            state: "delivered".into(),
+            state: State::Delivered,
             attempts: 1,
             last_status: Some(202),
             last_error: None,
@@ -244,7 +255,11 @@ mod tests {
             tr("b", "2025-03-04T10:30:00.000Z", "resolved"),
             tr("c", "2025-03-04T11:00:00.000Z", "investigating"),
         ];
-        let evs = vec![ev("a", "trigger"), ev("b", "resolve"), ev("c", "trigger")];
+        let evs = vec![
+            ev("a", Action::Trigger),
+            ev("b", Action::Resolve),
+            ev("c", Action::Trigger),
+        ];
         let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
         let c = build(&trs, &evs, now).unwrap();
         assert_eq!(c.bands.len(), 3);
@@ -262,5 +277,34 @@ mod tests {
         assert!(c.bands.iter().all(|b| b.x + b.w <= WIDTH - RIGHT + 0.2));
         assert_eq!(c.ticks.len(), 5);
         assert!(build(&[], &evs, now).is_none());
+    }
+
+    #[test]
+    fn every_status_has_its_colour() {
+        for (statuses, class) in [
+            (
+                &["operational", "resolved", "postmortem", "completed"][..],
+                "ok",
+            ),
+            (&["degraded_performance", "monitoring"][..], "warn"),
+            (
+                &[
+                    "partial_outage",
+                    "major_outage",
+                    "investigating",
+                    "identified",
+                ][..],
+                "bad",
+            ),
+            (
+                &["under_maintenance", "scheduled", "in_progress", "verifying"][..],
+                "maint",
+            ),
+            (&["", "on_fire"][..], "unknown"),
+        ] {
+            for s in statuses {
+                assert_eq!(status_class(s), class, "{s}");
+            }
+        }
     }
 }

@@ -278,11 +278,12 @@ async fn alerts_page(
     pages: web::Data<Configured>,
     r: web::Query<Refresh>,
 ) -> HttpResponse {
-    let closing = match query::held_resolves(&reader).await {
+    let now = crate::rules::time::format_time(chrono::Utc::now());
+    let closing = match query::held_resolves(&reader, &now).await {
         Ok(c) => c,
         Err(e) => return db_error(e),
     };
-    match query::open_alerts(&reader).await {
+    match query::open_alerts(&reader, &now).await {
         Ok(rows) => html(
             StatusCode::OK,
             &views::AlertsPage::new(
@@ -346,7 +347,7 @@ async fn event_page(
     match query::detail(&reader, &id).await {
         Ok(Some(d)) => html(
             StatusCode::OK,
-            &EventPage::new(&d, &pages.names(&reader).await),
+            &EventPage::new(&d, &pages.names(&reader).await, chrono::Utc::now()),
         ),
         Ok(None) => error_page(
             StatusCode::NOT_FOUND,

@@ -89,7 +89,7 @@ fn request(a: &SilenceAddArgs) -> Result<Request, Usage> {
 /// `id  state  matchers  from  until  reason  created by/at`.
 fn line(l: &SilenceRecord, now: chrono::DateTime<chrono::Utc>) -> String {
     let s = &l.silence;
-    let state = s.state(now);
+    let state = s.state(now).as_str();
     let t = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     format!(
         "{}\t{state}\t{}\t{}\t{}\t{:?}\tby {} at {}{}",

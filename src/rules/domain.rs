@@ -6,6 +6,19 @@
 
 use std::fmt;
 
+/// Serialises a closed set's values as the strings stored and served for
+/// them (`as_str`), so JSON answers read as the database does.
+macro_rules! serialize_as_str {
+    ($($t:ty),+ $(,)?) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    )+};
+}
+pub(crate) use serialize_as_str;
+
 /// Generates `as_str`, `parse` and `Display` for an open enum whose known
 /// variants map one-to-one to wire strings.
 macro_rules! open_enum {
@@ -196,6 +209,30 @@ impl Alert {
     pub fn is_open(self) -> bool {
         matches!(self, Alert::Open(_))
     }
+
+    /// `closed` or `open:<priority>`, as a transition row stores it.
+    pub fn parse(s: &str) -> Option<Alert> {
+        match s.split_once(':') {
+            None if s == "closed" => Some(Alert::Closed),
+            Some(("open", p)) => Priority::parse(p).map(Alert::Open),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Alert::Closed => f.write_str("closed"),
+            Alert::Open(p) => write!(f, "open:{p}"),
+        }
+    }
+}
+
+impl serde::Serialize for Alert {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// What a webhook ended as. Exactly one per stored webhook.
@@ -298,6 +335,8 @@ impl fmt::Display for Action {
         f.write_str(self.as_str())
     }
 }
+
+serialize_as_str!(Priority, EntityKind, Outcome, Action);
 
 /// Who wrote a webhook: Statuspage, or the bridge itself healing from a
 /// page's status API (docs/RECONCILE.md). A heal takes exactly the

@@ -60,7 +60,21 @@ impl BodyKind {
             BodyKind::Invalid => "invalid",
         }
     }
+
+    pub const ALL: [BodyKind; 5] = [
+        BodyKind::Incident,
+        BodyKind::Component,
+        BodyKind::Page,
+        BodyKind::Unknown,
+        BodyKind::Invalid,
+    ];
+
+    pub fn parse(s: &str) -> Option<BodyKind> {
+        BodyKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
+
+crate::rules::domain::serialize_as_str!(BodyKind);
 
 /// What storage must read for an event: the entity, the keys that would
 /// make it a duplicate, and (for an incident) the components it lists.

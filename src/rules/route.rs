@@ -122,15 +122,54 @@ pub struct Held {
     /// When the hold began (for a trigger, when the view opened).
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
-    /// `page_after_secs`, `resolve_after_secs` or `silence <id>`.
-    pub by: String,
+    pub by: HeldBy,
 }
 
 /// Why and until when an event waits before it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hold {
     pub until: DateTime<Utc>,
-    pub by: String,
+    pub by: HeldBy,
+}
+
+/// What holds an event, as `outbox.held_by` stores it: `page_after_secs`,
+/// `resolve_after_secs` or `silence <id>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeldBy {
+    /// A component's grace period before paging.
+    PageAfter,
+    /// The wait before a resolve is sent.
+    ResolveAfter,
+    /// A silence, by id.
+    Silence(String),
+}
+
+impl HeldBy {
+    pub fn parse(s: &str) -> Option<HeldBy> {
+        match s {
+            "page_after_secs" => Some(HeldBy::PageAfter),
+            "resolve_after_secs" => Some(HeldBy::ResolveAfter),
+            _ => s
+                .strip_prefix("silence ")
+                .map(|id| HeldBy::Silence(id.to_owned())),
+        }
+    }
+}
+
+impl std::fmt::Display for HeldBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeldBy::PageAfter => f.write_str("page_after_secs"),
+            HeldBy::ResolveAfter => f.write_str("resolve_after_secs"),
+            HeldBy::Silence(id) => write!(f, "silence {id}"),
+        }
+    }
+}
+
+impl serde::Serialize for HeldBy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// The bridge's clock and the silences in force, for one decision.
@@ -305,7 +344,7 @@ impl Policy {
                         open: None,
                         held: None,
                     });
-                    if h.by.starts_with("silence") {
+                    if matches!(h.by, HeldBy::Silence(_)) {
                         silenced.push(format!(
                             "the trigger held at {} by {} was never sent, so there is nothing to resolve",
                             v.destination, h.by
@@ -323,7 +362,7 @@ impl Policy {
                     let (_, resolve_after) = self.delays(&alert.page_id, &v.destination);
                     let hold = (resolve_after > 0).then(|| Hold {
                         until: quiet.now + secs(resolve_after),
-                        by: "resolve_after_secs".to_owned(),
+                        by: HeldBy::ResolveAfter,
                     });
                     r.send(&v.destination, Action::Resolve, v.priority, hold);
                 }
@@ -428,7 +467,7 @@ impl Policy {
             let (page_after, _) = self.delays(&alert.page_id, &n);
             let mut hold = (alert.kind == EntityKind::Component && page_after > 0).then(|| Hold {
                 until: quiet.now + secs(page_after),
-                by: "page_after_secs".to_owned(),
+                by: HeldBy::PageAfter,
             });
             let matching = silence::matching(
                 quiet.silences,
@@ -442,7 +481,7 @@ impl Policy {
                     let until = hold.as_ref().map_or(s.end(), |h| h.until.max(s.end()));
                     hold = Some(Hold {
                         until,
-                        by: format!("silence {}", s.id),
+                        by: HeldBy::Silence(s.id.clone()),
                     });
                     silenced.push(format!("{} matches at {n}", s.label()));
                 }

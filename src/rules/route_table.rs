@@ -451,14 +451,14 @@ mod quiet {
             action,
             since: t(since),
             until: t(until),
-            by: by.into(),
+            by: HeldBy::parse(by).expect("a hold reason"),
         })
     }
 
     fn hold(until: i64, by: &str) -> Option<Hold> {
         Some(Hold {
             until: t(until),
-            by: by.into(),
+            by: HeldBy::parse(by).expect("a hold reason"),
         })
     }
 

@@ -105,6 +105,32 @@ impl Request {
     }
 }
 
+/// Where a silence stands at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SilenceState {
+    /// Matching now.
+    Active,
+    /// Not started yet.
+    Pending,
+    /// Past its end.
+    Ended,
+    /// Expired by hand before its end.
+    Expired,
+}
+
+impl SilenceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SilenceState::Active => "active",
+            SilenceState::Pending => "pending",
+            SilenceState::Ended => "ended",
+            SilenceState::Expired => "expired",
+        }
+    }
+}
+
+crate::rules::domain::serialize_as_str!(SilenceState);
+
 impl Silence {
     /// In force at `now`: started, not ended, not expired by hand.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
@@ -121,18 +147,18 @@ impl Silence {
 
     /// `active`, `pending` (not started), `ended`, or `expired` (by hand,
     /// before its end), at `now`.
-    pub fn state(&self, now: DateTime<Utc>) -> &'static str {
+    pub fn state(&self, now: DateTime<Utc>) -> SilenceState {
         if self
             .expired_at
             .is_some_and(|e| e < self.ends_at && e <= now)
         {
-            "expired"
+            SilenceState::Expired
         } else if self.end() <= now {
-            "ended"
+            SilenceState::Ended
         } else if self.starts_at > now {
-            "pending"
+            SilenceState::Pending
         } else {
-            "active"
+            SilenceState::Active
         }
     }
 
@@ -356,9 +382,13 @@ mod tests {
         assert_eq!(expired.end(), at(11));
         assert_eq!(
             [9, 10, 11].map(|h| expired.state(at(h))),
-            ["pending", "active", "expired"]
+            [
+                SilenceState::Pending,
+                SilenceState::Active,
+                SilenceState::Expired
+            ]
         );
-        assert_eq!(silence(|_| {}).state(at(12)), "ended");
+        assert_eq!(silence(|_| {}).state(at(12)), SilenceState::Ended);
         // Expiring after the end changes nothing.
         assert_eq!(silence(|s| s.expired_at = Some(at(13))).end(), at(12));
         let all = [s, silence(|s| s.id = "s2".into())];

@@ -8,7 +8,12 @@ use super::sql::{Arg, args};
 use super::reader::{ReadResult, Reader};
 use super::sql::struct_from_row;
 
+use crate::rules::domain::{Action, Alert, EntityKind, Outcome, Priority};
+use crate::rules::plan::BodyKind;
+use crate::rules::route::HeldBy;
 use crate::rules::time::{format_time, parse_moment};
+use crate::storage::outbox::{State, Tried};
+use crate::storage::rounds::RoundResult;
 
 /// Page size when none (or nonsense) is asked for, and the most allowed.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -90,7 +95,7 @@ pub struct EventRow {
     pub source: String,
     /// webhook (from Statuspage) | reconcile (healed from the status API)
     pub origin: String,
-    pub kind: String,
+    pub kind: BodyKind,
     pub page_id: Option<String>,
     pub entity_id: Option<String>,
     pub entity_name: Option<String>,
@@ -98,10 +103,10 @@ pub struct EventRow {
     pub new_status: Option<String>,
     pub impact: Option<String>,
     pub event_at: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub reason: String,
-    pub action: Option<String>,
-    pub priority: Option<String>,
+    pub action: Option<Action>,
+    pub priority: Option<Priority>,
     /// The events it decided, in the order decided (filled after the
     /// webhooks are read).
     pub events: Vec<DecidedEvent>,
@@ -115,14 +120,14 @@ pub struct DecidedEvent {
     pub webhook_id: String,
     /// The outbox row.
     pub outbox_id: i64,
-    pub kind: String,
+    pub kind: EntityKind,
     pub entity_id: String,
     /// `default` or a route's name.
     pub destination: String,
-    pub action: String,
-    pub priority: String,
+    pub action: Action,
+    pub priority: Priority,
     /// pending | delivered | dead | skipped | cancelled
-    pub state: String,
+    pub state: State,
     pub attempts: i64,
     pub last_error: Option<String>,
 }
@@ -315,10 +320,10 @@ pub struct OutboxRow {
     pub webhook_id: String,
     pub created_at: String,
     pub fingerprint: String,
-    pub action: String,
-    pub priority: String,
+    pub action: Action,
+    pub priority: Priority,
     pub title: String,
-    pub state: String,
+    pub state: State,
     pub attempts: i64,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
@@ -328,7 +333,7 @@ pub struct OutboxRow {
     /// Held (a grace period, a silence) until then.
     pub held_until: Option<String>,
     /// `page_after_secs`, `resolve_after_secs` or `silence <id>`.
-    pub held_by: Option<String>,
+    pub held_by: Option<HeldBy>,
 }
 struct_from_row!(OutboxRow {
     id,
@@ -354,7 +359,7 @@ pub struct AttemptRow {
     pub started_at: String,
     pub latency_ms: i64,
     pub http_status: Option<i64>,
-    pub result: String,
+    pub result: Tried,
     pub error: Option<String>,
     /// Who queued the event again (result `requeued`).
     pub requested_by: Option<String>,
@@ -422,9 +427,9 @@ pub struct TransitionRow {
     pub at: String,
     pub from_status: Option<String>,
     pub to_status: String,
-    pub alert_before: String,
-    pub alert_after: String,
-    pub outcome: String,
+    pub alert_before: Alert,
+    pub alert_after: Alert,
+    pub outcome: Outcome,
     /// Set when another entity's event caused it.
     pub reason: Option<String>,
 }
@@ -446,7 +451,7 @@ pub struct EntityRow {
     pub name: Option<String>,
     pub status: Option<String>,
     pub alert_open: bool,
-    pub alert_priority: Option<String>,
+    pub alert_priority: Option<Priority>,
     pub last_event_at: Option<String>,
     pub first_seen_at: String,
     pub link: Option<String>,
@@ -479,7 +484,7 @@ struct_from_row!(LinkRow {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
-    pub kind: &'static str,
+    pub kind: EntityKind,
     pub page_id: String,
     pub entity_id: String,
     pub entity: EntityRow,
@@ -491,11 +496,10 @@ pub struct Timeline {
 
 pub async fn timeline(
     r: &Reader,
-    kind: crate::rules::domain::EntityKind,
+    kind: EntityKind,
     page_id: &str,
     entity_id: &str,
 ) -> ReadResult<Option<Timeline>> {
-    use crate::rules::domain::EntityKind;
     let (entity_sql, links_sql) = match kind {
         // A page alert has no timeline of its own: its webhook rows are
         // the whole story.
@@ -541,7 +545,7 @@ pub async fn timeline(
         .await?;
     let links: Vec<LinkRow> = r.all(links_sql, &args![page_id, entity_id]).await?;
     Ok(Some(Timeline {
-        kind: kind.as_str(),
+        kind,
         page_id: page_id.to_owned(),
         entity_id: entity_id.to_owned(),
         entity,
@@ -606,7 +610,7 @@ pub struct RoundRow {
     pub source: String,
     pub started_at: String,
     pub duration_ms: i64,
-    pub result: String,
+    pub result: RoundResult,
     pub error: Option<String>,
     pub incidents: i64,
     pub components: i64,
@@ -676,24 +680,24 @@ pub async fn unannounced(r: &Reader, pages: &[String]) -> ReadResult<Vec<Unannou
 }
 
 /// An alert the bridge believes open in ITOC360 (the `open_alerts` view),
-/// with its latest event's delivery.
+/// with its latest event's delivery and the destinations that have it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct OpenAlertRow {
-    pub kind: String,
+    pub kind: EntityKind,
     pub page_id: String,
     pub entity_id: String,
     pub name: Option<String>,
     pub status: Option<String>,
-    pub priority: Option<String>,
+    pub priority: Option<Priority>,
     pub open_since: Option<String>,
-    pub action: Option<String>,
-    pub state: Option<String>,
+    pub action: Option<Action>,
+    pub state: Option<State>,
     pub attempts: Option<i64>,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
     pub outbox_id: Option<i64>,
-    /// The destinations that have it open, comma-separated, by name.
-    pub destinations: Option<String>,
+    /// By name; none when filters kept every event from ITOC360.
+    pub destinations: Vec<AlertDestination>,
 }
 struct_from_row!(OpenAlertRow {
     kind,
@@ -708,29 +712,42 @@ struct_from_row!(OpenAlertRow {
     attempts,
     last_status,
     last_error,
-    outbox_id,
-    destinations
+    outbox_id
+}; destinations: Vec::new());
+
+/// A destination that has an alert open (or will, once its held trigger is
+/// sent).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AlertDestination {
+    #[serde(skip)]
+    pub page_id: String,
+    #[serde(skip)]
+    pub kind: EntityKind,
+    #[serde(skip)]
+    pub entity_id: String,
+    /// `default` or a route's name.
+    pub destination: String,
+    /// The event held there and until when, while it still waits.
+    pub held_action: Option<Action>,
+    pub held_until: Option<String>,
+}
+struct_from_row!(AlertDestination {
+    page_id,
+    kind,
+    entity_id,
+    destination,
+    held_action,
+    held_until
 });
 
-/// Every open alert, most urgent first, then oldest first. Its
+/// Every open alert at `now`, most urgent first, then oldest first. Its
 /// destinations say what is held there, and until when (a held resolve
 /// whose time has come has closed the view).
-pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
-    let now = crate::rules::time::format_time(chrono::Utc::now());
-    r.all(
-        "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
-                o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id,
-                (SELECT group_concat(label, ', ') FROM
-                    (SELECT d.destination ||
-                            CASE WHEN d.held_until > ?1 AND d.held_action = 'trigger'
-                                 THEN ' (held until ' || d.held_until || ')'
-                                 WHEN d.held_until > ?1
-                                 THEN ' (resolve held until ' || d.held_until || ')'
-                                 ELSE '' END AS label
-                       FROM destination_alerts d
-                      WHERE d.page_id = a.page_id AND d.kind = a.kind AND d.entity_id = a.entity_id
-                        AND (coalesce(d.held_action, '') <> 'resolve' OR d.held_until > ?1)
-                      ORDER BY d.destination) labels) AS destinations
+pub async fn open_alerts(r: &Reader, now: &str) -> ReadResult<Vec<OpenAlertRow>> {
+    let mut alerts: Vec<OpenAlertRow> = r
+        .all(
+            "SELECT a.kind, a.page_id, a.entity_id, a.name, a.status, a.priority, a.open_since,
+                o.action, o.state, o.attempts, o.last_status, o.last_error, o.id AS outbox_id
          FROM open_entities a
          LEFT JOIN outbox o ON o.id = (SELECT max(x.id) FROM outbox x
              WHERE x.fingerprint = 'statuspage:' || a.page_id || ':' || a.kind || ':' || a.entity_id
@@ -738,16 +755,36 @@ pub async fn open_alerts(r: &Reader) -> ReadResult<Vec<OpenAlertRow>> {
          ORDER BY CASE a.priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2
                                   ELSE 3 END,
                   a.open_since, a.kind, a.entity_id",
-        &args![now],
-    )
-    .await
+            &[],
+        )
+        .await?;
+    let destinations: Vec<AlertDestination> = r
+        .all(
+            "SELECT page_id, kind, entity_id, destination,
+                CASE WHEN held_until > ?1 THEN held_action END,
+                CASE WHEN held_until > ?1 THEN held_until END
+         FROM destination_alerts
+         WHERE coalesce(held_action, '') <> 'resolve' OR held_until > ?1
+         ORDER BY destination",
+            &args![now],
+        )
+        .await?;
+    for d in destinations {
+        if let Some(a) = alerts
+            .iter_mut()
+            .find(|a| a.page_id == d.page_id && a.kind == d.kind && a.entity_id == d.entity_id)
+        {
+            a.destinations.push(d);
+        }
+    }
+    Ok(alerts)
 }
 
 /// A resolve held for `resolve_after_secs`: the bridge has closed the
 /// alert, ITOC360 still has it open until the resolve is sent.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct HeldResolveRow {
-    pub kind: String,
+    pub kind: EntityKind,
     pub page_id: String,
     pub entity_id: String,
     pub name: Option<String>,
@@ -764,8 +801,7 @@ struct_from_row!(HeldResolveRow {
 });
 
 /// Every resolve still held, soonest first.
-pub async fn held_resolves(r: &Reader) -> ReadResult<Vec<HeldResolveRow>> {
-    let now = crate::rules::time::format_time(chrono::Utc::now());
+pub async fn held_resolves(r: &Reader, now: &str) -> ReadResult<Vec<HeldResolveRow>> {
     r.all(
         "SELECT d.kind, d.page_id, d.entity_id,
                 coalesce((SELECT i.name FROM incidents i

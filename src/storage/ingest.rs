@@ -15,7 +15,7 @@ use crate::rules::machine::Prior;
 use crate::rules::plan::{
     Context, Delivery, Draft, Lookup, NewState, OpenComponent, Plan, Reading, Stored, Transition,
 };
-use crate::rules::route::{Held, Hold, View};
+use crate::rules::route::{Held, HeldBy, Hold, View};
 use crate::rules::time::{format_time, parse_time};
 use crate::storage::{WriteError, Writer};
 
@@ -252,14 +252,11 @@ fn load_views(conn: Conn<'_>, key: EntityKey<'_>, now: DateTime<Utc>) -> sql::Re
         &args![key.source, key.page_id, key.kind.as_str(), key.entity_id],
         |r| {
             let priority: Option<String> = r.get(1)?;
-            let action: Option<String> = r.get(2)?;
+            let action: Option<Action> = r.get(2)?;
             let until: Option<String> = r.get(3)?;
             let opened: String = r.get(5)?;
             let decided: Option<String> = r.get(7)?;
-            let held = match (
-                action.as_deref().and_then(Action::parse),
-                until.as_deref().and_then(parse_time),
-            ) {
+            let held = match (action, until.as_deref().and_then(parse_time)) {
                 (Some(action), Some(until)) => Some(Held {
                     outbox_id: r.get::<Option<i64>>(4)?.unwrap_or(0),
                     action,
@@ -269,7 +266,10 @@ fn load_views(conn: Conn<'_>, key: EntityKey<'_>, now: DateTime<Utc>) -> sql::Re
                     }
                     .unwrap_or(until),
                     until,
-                    by: r.get::<Option<String>>(6)?.unwrap_or_default(),
+                    by: r.get::<Option<HeldBy>>(6)?.unwrap_or(match action {
+                        Action::Trigger => HeldBy::PageAfter,
+                        Action::Resolve => HeldBy::ResolveAfter,
+                    }),
                 }),
                 _ => None,
             };
@@ -654,13 +654,6 @@ fn save_page_alert(
 }
 
 /// How an alert state is written in `transitions`.
-fn alert_text(a: Alert) -> String {
-    match a {
-        Alert::Closed => "closed".into(),
-        Alert::Open(p) => format!("open:{p}"),
-    }
-}
-
 fn insert_transition(
     conn: Conn<'_>,
     key: EntityKey<'_>,
@@ -680,8 +673,8 @@ fn insert_transition(
             format_time(t.at),
             t.from_status,
             t.to_status,
-            alert_text(t.before),
-            alert_text(t.after),
+            t.before.to_string(),
+            t.after.to_string(),
             t.outcome.as_str(),
             t.reason,
         ],
@@ -861,6 +854,7 @@ fn insert_draft(
     let starts_at = format_time(d.starts_at);
     let ends_at = d.ends_at.map(format_time);
     let held_until = d.hold.as_ref().map(|h| format_time(h.until));
+    let held_by = d.hold.as_ref().map(|h| h.by.to_string());
     super::outbox::insert(
         conn,
         &super::outbox::NewEvent {
@@ -882,7 +876,7 @@ fn insert_draft(
             ends_at: ends_at.as_deref(),
             state,
             held_until: held_until.as_deref(),
-            held_by: d.hold.as_ref().map(|h| h.by.as_str()),
+            held_by: held_by.as_deref(),
         },
     )
 }

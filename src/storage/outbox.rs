@@ -73,6 +73,35 @@ impl State {
     }
 }
 
+/// What one row of `delivery_attempts` records: how a send ended, or a
+/// redelivery asked for by hand (nothing sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tried {
+    Delivered,
+    Retry,
+    Dead,
+    Requeued,
+}
+
+impl Tried {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tried::Delivered => "delivered",
+            Tried::Retry => "retry",
+            Tried::Dead => "dead",
+            Tried::Requeued => "requeued",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tried> {
+        [Tried::Delivered, Tried::Retry, Tried::Dead, Tried::Requeued]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
+}
+
+crate::rules::domain::serialize_as_str!(State, Tried);
+
 pub fn insert(conn: Conn<'_>, e: &NewEvent<'_>) -> sql::Result<i64> {
     conn.insert_id(
         "INSERT INTO outbox (webhook_id, created_at, fingerprint, kind, page_id, entity_id, action,
@@ -304,9 +333,14 @@ pub fn finish_attempt(
     now: DateTime<Utc>,
 ) -> sql::Result<()> {
     let (result, state, next, finished) = match after {
-        After::Delivered => ("delivered", State::Delivered, None, Some(format_time(now))),
-        After::RetryAt(t) => ("retry", State::Pending, Some(format_time(t)), None),
-        After::Dead => ("dead", State::Dead, None, Some(format_time(now))),
+        After::Delivered => (
+            Tried::Delivered,
+            State::Delivered,
+            None,
+            Some(format_time(now)),
+        ),
+        After::RetryAt(t) => (Tried::Retry, State::Pending, Some(format_time(t)), None),
+        After::Dead => (Tried::Dead, State::Dead, None, Some(format_time(now))),
     };
     conn.execute(
         "INSERT INTO delivery_attempts (outbox_id, started_at, latency_ms, http_status, result, error)
@@ -316,7 +350,7 @@ pub fn finish_attempt(
         format_time(attempt.started_at),
         attempt.latency_ms,
         attempt.http_status.map(i64::from),
-        result,
+        result.as_str(),
         attempt.error,
     ])?;
     conn.execute(
@@ -452,11 +486,11 @@ pub fn redeliver(
         }
         // One queued retry at a time: a second before the worker has tried
         // the first adds nothing but load.
-        let last: Option<String> = conn.query_value(
+        let last: Option<Tried> = conn.query_value(
             "SELECT result FROM delivery_attempts WHERE outbox_id = ? ORDER BY id DESC LIMIT 1",
             &args![id],
         )?;
-        if last.as_deref() == Some("requeued") {
+        if last == Some(Tried::Requeued) {
             return Ok(Redelivery::AlreadyQueued(before));
         }
     }

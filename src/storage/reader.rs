@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use super::engine::{Engine, Pool, Rows};
 use super::sql::{self, Arg, Col, FromRow, Row, args};
 
+use crate::rules::domain::EntityKind;
 use crate::rules::heal::{Local, LocalComponent, LocalIncident};
 use crate::rules::time::parse_time;
 
@@ -236,15 +237,18 @@ impl Reader {
         })
     }
 
-    /// Every alert open at a destination: (destination, kind, page id,
-    /// entity id), by destination.
-    pub async fn open_at_destinations(&self) -> ReadResult<Vec<(String, String, String, String)>> {
+    /// Every alert open at a destination at `now`: (destination, kind,
+    /// page id, entity id), by destination.
+    pub async fn open_at_destinations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> ReadResult<Vec<(String, EntityKind, String, String)>> {
         // A resolve held past its time has closed the view.
         self.all(
             "SELECT destination, kind, page_id, entity_id FROM destination_alerts
              WHERE coalesce(held_action, '') <> 'resolve' OR held_until > ?
              ORDER BY destination, kind, page_id, entity_id",
-            &args![crate::rules::time::format_time(Utc::now())],
+            &args![crate::rules::time::format_time(now)],
         )
         .await
     }

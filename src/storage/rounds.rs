@@ -26,6 +26,32 @@ pub struct RoundRecord {
     pub heals: i64,
 }
 
+/// How a round ended, as `reconcile_rounds.result` stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundResult {
+    Ok,
+    Failed,
+}
+
+impl RoundResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoundResult::Ok => "ok",
+            RoundResult::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RoundResult> {
+        match s {
+            "ok" => Some(RoundResult::Ok),
+            "failed" => Some(RoundResult::Failed),
+            _ => None,
+        }
+    }
+}
+
+crate::rules::domain::serialize_as_str!(RoundResult);
+
 impl Writer {
     /// Commits an empty write transaction: the database takes writes (the
     /// heartbeat's check).
@@ -44,7 +70,12 @@ impl Writer {
                     r.source,
                     format_time(r.started_at),
                     r.duration_ms,
-                    if r.error.is_none() { "ok" } else { "failed" },
+                    if r.error.is_none() {
+                        RoundResult::Ok
+                    } else {
+                        RoundResult::Failed
+                    }
+                    .as_str(),
                     r.error,
                     r.incidents,
                     r.components,

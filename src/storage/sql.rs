@@ -235,6 +235,44 @@ impl Col for Vec<u8> {
     }
 }
 
+/// `Col` for a closed set stored as its string (`as_str` / `parse`): a
+/// value outside the set fails the read, naming the column, rather than
+/// reaching a page as text nobody compares against.
+macro_rules! word_col {
+    ($($t:ty),+ $(,)?) => {$(
+        impl Col for $t {
+            fn col(r: &dyn RawRow, i: usize) -> Result<Self> {
+                let s = String::col(r, i)?;
+                <$t>::parse(&s).ok_or_else(|| Error::Decode {
+                    column: i,
+                    message: format!("{s:?} is not a {}", stringify!($t)),
+                })
+            }
+        }
+        impl Col for Option<$t> {
+            fn col(r: &dyn RawRow, i: usize) -> Result<Self> {
+                match r.text(i)? {
+                    None => Ok(None),
+                    Some(_) => <$t>::col(r, i).map(Some),
+                }
+            }
+        }
+    )+};
+}
+
+word_col!(
+    crate::rules::domain::Priority,
+    crate::rules::domain::EntityKind,
+    crate::rules::domain::Outcome,
+    crate::rules::domain::Action,
+    crate::rules::domain::Alert,
+    crate::rules::plan::BodyKind,
+    crate::rules::route::HeldBy,
+    super::outbox::State,
+    super::outbox::Tried,
+    super::rounds::RoundResult,
+);
+
 /// One result row.
 #[derive(Clone, Copy)]
 pub struct Row<'r>(pub &'r dyn RawRow);
