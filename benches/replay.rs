@@ -23,6 +23,7 @@ use statuspage_bridge::replay;
 use statuspage_bridge::rules::domain::Origin;
 use statuspage_bridge::rules::machine::Rules;
 use statuspage_bridge::rules::plan::{Delivery, Reading};
+use statuspage_bridge::rules::platform::Platform;
 use statuspage_bridge::storage::{self, ingest};
 
 mod common;
@@ -100,6 +101,7 @@ fn build(live: &std::path::Path, total: usize) -> usize {
                 body: b,
                 received_at: at,
                 origin: Origin::Webhook,
+                shape: Platform::Statuspage,
             };
             let decide = pipeline::decide(
                 Rules::default(),
@@ -111,7 +113,7 @@ fn build(live: &std::path::Path, total: usize) -> usize {
             ingest::ingest(
                 statuspage_bridge::storage::sqlite::conn(&tx),
                 &job,
-                &Reading::of(&job.body, &job.origin),
+                &Reading::of(job.shape, &job.body, &job.origin),
                 decide,
             )
             .unwrap();

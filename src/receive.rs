@@ -1,11 +1,15 @@
-//! The Statuspage endpoint: authenticate, bound the body, hand it to the
-//! pipeline, answer once it is committed.
+//! The webhook endpoints, `POST /webhooks/<kind>` for each platform that
+//! pushes (`statuspage`, `instatus`): authenticate, bound the body, hand it
+//! to the pipeline with its platform, answer once it is committed.
 //!
 //! Statuspage quarantines a subscriber after repeated non-2xx answers, so any
 //! authenticated JSON body gets a 2xx once stored — even one the bridge does
 //! not understand. Only a wrong token (401), an oversized body (413), a body
 //! that is not JSON (400, kept as `rejected`) or a database that cannot take
-//! the write (503, Statuspage retries) get anything else.
+//! the write (503, Statuspage retries) get anything else. Another
+//! platform's endpoint answers a body it cannot read as that platform's
+//! webhook with 400 and the reason (stored as `unrecognized` all the same);
+//! an unknown kind, or one that only polls, is 404.
 
 use std::sync::Arc;
 
@@ -20,6 +24,7 @@ use crate::config::Source;
 use crate::metrics::Metrics;
 use crate::pipeline::{Incoming, IngestError, Origin, Pipeline};
 use crate::rules::domain::Outcome;
+use crate::rules::platform::Platform;
 use crate::storage::WriteError;
 
 /// The header accepted in place of `?token=`.
@@ -46,6 +51,8 @@ pub enum ReceiveError {
     TooSlow(u128),
     #[error("the webhook could not be stored; retry later")]
     Unavailable,
+    #[error("no webhook endpoint for \"{0}\": the platforms that push are {1}")]
+    NoSuchKind(String, String),
 }
 
 impl ResponseError for ReceiveError {
@@ -56,6 +63,7 @@ impl ResponseError for ReceiveError {
             ReceiveError::Body(_) => StatusCode::BAD_REQUEST,
             ReceiveError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ReceiveError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ReceiveError::NoSuchKind(..) => StatusCode::NOT_FOUND,
         }
     }
 
@@ -80,12 +88,24 @@ fn given_token(query: &str, header: Option<&HeaderValue>) -> Option<String> {
     }
 }
 
-/// `POST /webhooks/statuspage`
+/// `POST /webhooks/{kind}`
 pub async fn webhook(
     req: HttpRequest,
+    kind: web::Path<String>,
     mut payload: web::Payload,
     state: web::Data<ReceiveState>,
 ) -> Result<HttpResponse, ReceiveError> {
+    let Some(shape) = Platform::parse(&kind).filter(|p| p.pushes()) else {
+        let pushing: Vec<&str> = Platform::ALL
+            .into_iter()
+            .filter(|p| p.pushes())
+            .map(Platform::as_str)
+            .collect();
+        return Err(ReceiveError::NoSuchKind(
+            crate::redact::printable(&kind).chars().take(40).collect(),
+            pushing.join(", "),
+        ));
+    };
     let remote = req.peer_addr().map(|a| a.ip().to_string());
     let token = given_token(req.query_string(), req.headers().get(TOKEN_HEADER));
     let Some(source) = token
@@ -142,6 +162,7 @@ pub async fn webhook(
         body,
         received_at: chrono::Utc::now(),
         origin: Origin::Webhook,
+        shape,
     };
     let ingested = state.pipeline.ingest(incoming).await.map_err(|e| {
         let IngestError::Write(write) = &e;
@@ -160,7 +181,8 @@ pub async fn webhook(
         "outcome": ingested.outcome.as_str(),
         "reason": ingested.reason,
     });
-    if ingested.outcome == Outcome::Rejected {
+    let unreadable = shape != Platform::Statuspage && ingested.outcome == Outcome::Unrecognized;
+    if ingested.outcome == Outcome::Rejected || unreadable {
         let mut body = body;
         body["error"] = json!(ingested.reason);
         return Ok(HttpResponse::BadRequest().json(body));

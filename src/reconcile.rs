@@ -24,6 +24,7 @@ use crate::rules::domain::{EntityKind, GROUPED_NOTE, Outcome, Priority};
 use crate::rules::heal::{self, Local, Misses};
 use crate::rules::health::{self, Failure};
 use crate::rules::page_alert;
+use crate::rules::platform::Platform;
 use crate::rules::route::Policy;
 use crate::rules::time::format_time;
 use crate::storage::rounds::RoundRecord;
@@ -226,12 +227,32 @@ pub fn client(r: &crate::config::ReconcileConfig) -> anyhow::Result<StatusClient
     })
 }
 
-/// Fetches one document of the page's status API (`summary.json` …) as
-/// JSON; a private page's key goes in the `Authorization` header. The
-/// answer is read as it streams in and given up once it passes the
-/// client's `max_body_bytes`.
+/// The page's summary in Statuspage's shape: its platform's documents,
+/// fetched one after the other, through its adapter
+/// (`rules::platform`). Documents that are not the platform's answers fail
+/// the round as an answer that is not this page's (health: moved).
+pub async fn fetch_summary(client: &StatusClient, page: &Page) -> anyhow::Result<Value> {
+    let mut docs = Vec::new();
+    for path in page.kind.documents() {
+        docs.push(fetch(client, page, path).await?);
+    }
+    crate::rules::platform::summary(page.kind, &page.id, docs)
+        .map_err(|why| {
+            heal::Unusable::Shape(format!(
+                "{} ({}): {why}",
+                page.api_base(),
+                page.kind.as_str()
+            ))
+        })
+        .map_err(Into::into)
+}
+
+/// Fetches one document of the page's status API (`path` below the page's
+/// address, such as `/api/v2/summary.json`) as JSON; a private page's key
+/// goes in the `Authorization` header. The answer is read as it streams in
+/// and given up once it passes the client's `max_body_bytes`.
 pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Result<Value> {
-    let url = format!("{}/api/v2/{path}", page.api_base());
+    let url = format!("{}{path}", page.api_base());
     let failed = |failure: Failure, why: String| FetchFailed {
         failure,
         message: format!("GET {url}: {why}"),
@@ -448,6 +469,7 @@ impl PageTask {
                 body: alert.body(),
                 received_at: Utc::now(),
                 origin: Origin::Reconcile { why },
+                shape: Platform::Statuspage,
             })
             .await
             .map(|_| ())
@@ -545,13 +567,8 @@ impl PageTask {
         Ok(())
     }
 
-    /// Fetches one status API document as JSON.
-    async fn fetch(&self, path: &str) -> anyhow::Result<Value> {
-        fetch(&self.client, &self.page, path).await
-    }
-
     async fn compare_and_heal(&mut self, now: DateTime<Utc>) -> anyhow::Result<Counts> {
-        let summary_json = self.fetch("summary.json").await?;
+        let summary_json = fetch_summary(&self.client, &self.page).await?;
         let summary = heal::read_summary(&summary_json, &self.page.id)?;
         let learned = catalog::read_catalog(&summary_json, &self.page.id)?;
         let local = self.local().await?;
@@ -560,7 +577,13 @@ impl PageTask {
         let n = self.misses_to_resolve;
         let mut plan = heal::plan_summary(&self.page.id, &summary, &local, &mut misses, n, now);
         if !plan.missing_incidents.is_empty() {
-            let recent_json = self.fetch("incidents.json").await?;
+            // A platform without a list of recent incidents: an incident
+            // that left the summary counts a miss each round.
+            let recent_json = if self.page.kind.lists_recent() {
+                fetch(&self.client, &self.page, "/api/v2/incidents.json").await?
+            } else {
+                serde_json::json!({"page": {"id": self.page.id}, "incidents": []})
+            };
             let recent = heal::read_recent(&recent_json, &self.page.id)?;
             let more = heal::plan_missing(
                 &self.page.id,
@@ -603,6 +626,7 @@ impl PageTask {
                 body: serde_json::to_vec(&h.body).expect("JSON values serialise"),
                 received_at: Utc::now(),
                 origin: Origin::Reconcile { why },
+                shape: Platform::Statuspage,
             };
             let ingested = self
                 .pipeline

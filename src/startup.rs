@@ -149,7 +149,7 @@ impl Application {
                 .app_data(read.clone())
                 .app_data(writer_data.clone())
                 .app_data(metrics_data.clone())
-                .route("/webhooks/statuspage", web::post().to(receive::webhook))
+                .route("/webhooks/{kind}", web::post().to(receive::webhook))
                 .route("/healthz", web::get().to(ops::healthz))
                 .route("/metrics", web::get().to(ops::metrics))
                 .configure(|cfg| audit::routes(cfg, &audit_state))

@@ -1,5 +1,5 @@
-//! `pages components PAGE`: the page's components as its `summary.json`
-//! lists them, with what the current filters and routes would do with
+//! `pages components PAGE`: the page's components as its status API lists
+//! them (any platform, through its adapter), with what the current filters and routes would do with
 //! each (docs/ROUTING.md) — the ids and names to filter on.
 
 use serde_json::json;
@@ -30,6 +30,7 @@ fn page_of(settings: &Settings, policy: &Policy, page: &str) -> Page {
             base_url: String::new(),
             api_key: Secret::default(),
             webhooks: true,
+            kind: Default::default(),
         })
 }
 
@@ -41,9 +42,9 @@ pub(super) async fn components(
     let policy = settings.policy();
     let page = page_of(settings, &policy, page);
     let client = reconcile::client(&settings.reconcile)?;
-    let summary = reconcile::fetch(&client, &page, "summary.json").await?;
+    let summary = reconcile::fetch_summary(&client, &page).await?;
     let found = catalog::read_catalog(&summary, &page.id)
-        .map_err(|e| anyhow::anyhow!("{}/api/v2/summary.json: {e}", page.api_base()))?;
+        .map_err(|e| anyhow::anyhow!("{} ({}): {e}", page.api_base(), page.kind.as_str()))?;
     let verdicts: Vec<Verdict> = found
         .components
         .iter()

@@ -14,6 +14,7 @@ use serde::de::Error as _;
 
 use super::{Secret, Settings};
 use crate::rules::domain::{EntityKind, Priority};
+use crate::rules::platform::Platform;
 use crate::rules::route::Incidents;
 
 /// The file as written: `[[pages]]` entries carry both what reconcile needs
@@ -79,7 +80,8 @@ impl From<RawSettings> for Settings {
                     source: e.source,
                     base_url: e.base_url,
                     api_key: e.api_key,
-                    webhooks: e.webhooks,
+                    webhooks: e.webhooks.unwrap_or(e.kind.pushes()),
+                    kind: e.kind,
                 };
                 (page, rules)
             })
@@ -116,8 +118,10 @@ struct PageEntry {
     base_url: String,
     #[serde(default)]
     api_key: Secret,
-    #[serde(default = "yes")]
-    webhooks: bool,
+    #[serde(default)]
+    webhooks: Option<bool>,
+    #[serde(default, deserialize_with = "platform")]
+    kind: Platform,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -365,8 +369,12 @@ pub struct Page {
     #[serde(default)]
     pub api_key: Secret,
     /// False for a page followed by polling alone: no quarantine banner.
+    /// Default: whether its platform pushes.
     #[serde(default = "yes")]
     pub webhooks: bool,
+    /// The platform the page runs on (default `statuspage`).
+    #[serde(default, deserialize_with = "platform")]
+    pub kind: Platform,
 }
 
 fn yes() -> bool {
@@ -665,6 +673,15 @@ fn priority<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Priority, D::Error
 
 fn some_priority<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Priority>, D::Error> {
     parsed(d, to_priority).map(Some)
+}
+
+fn platform<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Platform, D::Error> {
+    parsed(d, |s| {
+        Platform::parse(s).ok_or_else(|| {
+            let all: Vec<&str> = Platform::ALL.into_iter().map(Platform::as_str).collect();
+            format!("\"{s}\" is not one of {}", all.join(", "))
+        })
+    })
 }
 
 fn incidents<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Incidents, D::Error> {

@@ -165,6 +165,23 @@ impl Settings {
             }
             if !p.base_url.is_empty() {
                 check_url(&format!("{key}.base_url"), &p.base_url)?;
+            } else if p.kind != crate::rules::platform::Platform::Statuspage {
+                return Err(err(
+                    &format!("{key}.base_url"),
+                    format!(
+                        "a {} page has no default address: set the page's base_url",
+                        p.kind.as_str()
+                    ),
+                ));
+            }
+            if p.webhooks && !p.kind.pushes() {
+                return Err(err(
+                    &format!("{key}.webhooks"),
+                    format!(
+                        "{} does not post webhooks: its pages are polled",
+                        p.kind.as_str()
+                    ),
+                ));
             }
         }
         self.validate_routing()

@@ -20,6 +20,7 @@ pub use crate::rules::domain::Origin;
 use crate::rules::domain::Outcome;
 use crate::rules::machine::Rules;
 use crate::rules::plan::{self, Context, Delivery, Plan, Reading, Setting};
+use crate::rules::platform::Platform;
 use crate::rules::route::Policy;
 use crate::storage::ingest::Job;
 use crate::storage::{WriteError, Writer};
@@ -32,6 +33,9 @@ pub struct Incoming {
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
     pub origin: Origin,
+    /// The platform whose webhook the body is; the bridge's own bodies are
+    /// in Statuspage's shape.
+    pub shape: Platform,
 }
 
 /// What the bridge made of a webhook, once committed.
@@ -113,7 +117,7 @@ impl Pipeline {
         let span = tracing::info_span!("webhook", id = %id, source = %incoming.source);
         let source = incoming.source.clone();
         let from_statuspage = (incoming.origin == Origin::Webhook).then_some(incoming.received_at);
-        let reading = Reading::of(&incoming.body, &incoming.origin);
+        let reading = Reading::of(incoming.shape, &incoming.body, &incoming.origin);
         let subject = reading.subject();
         let decide = decide(
             self.rules,
@@ -129,6 +133,7 @@ impl Pipeline {
             body: incoming.body,
             received_at: incoming.received_at,
             origin: incoming.origin,
+            shape: incoming.shape,
         };
         let plan = self
             .writer

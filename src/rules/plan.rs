@@ -17,6 +17,7 @@ use crate::rules::domain::{Action, Alert, EntityKind, Origin, Outcome, Priority,
 use crate::rules::machine::{self, Prior, Rules, Step};
 use crate::rules::page_alert::PageAlertEvent;
 use crate::rules::parse::{self, ComponentEvent, IncidentEvent, Parsed};
+use crate::rules::platform::{self, Platform};
 use crate::rules::route::{self, Hold, Policy, Quiet, View};
 use crate::rules::silence::Silence;
 
@@ -93,9 +94,17 @@ impl Reading {
     /// shape, then the keys. A page alert's shape is the bridge's own: only
     /// a reconcile round makes one, and a webhook of that shape is not
     /// understood.
-    pub fn of(body: &[u8], origin: &Origin) -> Reading {
+    /// `shape` is the platform whose webhook the body is; the bridge's own
+    /// bodies (heals, page alerts) are in Statuspage's.
+    pub fn of(shape: Platform, body: &[u8], origin: &Origin) -> Reading {
         match serde_json::from_slice::<Value>(body) {
             Err(e) => Reading::NotJson(e.to_string()),
+            Ok(json) if shape != Platform::Statuspage => match platform::webhook(shape, json) {
+                Ok(canonical) => Reading::statuspage(&canonical, body),
+                Err(why) => {
+                    Reading::Unrecognized(format!("not {} webhook: {why}", shape.article()))
+                }
+            },
             Ok(json) => match PageAlertEvent::read(&json) {
                 Some(alert) if origin.is_reconcile() => Reading::PageAlert(alert),
                 Some(_) => Reading::Unrecognized(

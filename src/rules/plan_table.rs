@@ -352,7 +352,7 @@ fn readings_say_what_storage_must_look_up() {
     let body =
         br#"{"incident": {"id": "i1", "page_id": "p1", "name": "Down", "status": "investigating",
         "components": [{"id": "b"}, {"id": "a"}, {"id": "b"}]}}"#;
-    let r = Reading::of(body, &Origin::Webhook);
+    let r = Reading::of(Platform::Statuspage, body, &Origin::Webhook);
     let l = r.lookup().unwrap();
     assert_eq!(
         (l.kind, l.page_id, l.entity_id),
@@ -362,12 +362,16 @@ fn readings_say_what_storage_must_look_up() {
     assert_eq!(l.keys.len(), 1, "a body key; no update id");
     assert_eq!(r.subject(), "incident \"Down\" (p1/i1)");
     assert!(matches!(
-        Reading::of(b"nope", &Origin::Webhook),
+        Reading::of(Platform::Statuspage, b"nope", &Origin::Webhook),
         Reading::NotJson(_)
     ));
-    assert!(Reading::of(b"nope", &Origin::Webhook).lookup().is_none());
+    assert!(
+        Reading::of(Platform::Statuspage, b"nope", &Origin::Webhook)
+            .lookup()
+            .is_none()
+    );
     assert_eq!(
-        Reading::of(b"{}", &Origin::Webhook).subject(),
+        Reading::of(Platform::Statuspage, b"{}", &Origin::Webhook).subject(),
         "a payload of unknown shape"
     );
 }
@@ -603,13 +607,13 @@ fn page_alerts_open_and_resolve_and_only_reconcile_makes_them() {
     };
     let body = ev.body();
     assert!(matches!(
-        Reading::of(&body, &Origin::Webhook),
+        Reading::of(Platform::Statuspage, &body, &Origin::Webhook),
         Reading::Unrecognized(why) if why.contains("only the bridge's own reconcile")
     ));
     let origin = Origin::Reconcile {
         why: "2 component(s) grouped".into(),
     };
-    let reading = Reading::of(&body, &origin);
+    let reading = Reading::of(Platform::Statuspage, &body, &origin);
     let l = reading.lookup().unwrap();
     assert_eq!(
         (l.kind, l.page_id, l.entity_id),

@@ -14,6 +14,7 @@ use rusqlite::{Connection, Transaction};
 
 use crate::rules::domain::Origin;
 use crate::rules::plan::{Context, Plan, Reading};
+use crate::rules::platform::Platform;
 use crate::rules::time::parse_time;
 use crate::storage::ingest::{self, Job};
 use crate::storage::{migrate_quietly, upkeep};
@@ -233,7 +234,7 @@ fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::
     // before the writer's queue, so it can differ for simultaneous webhooks).
     let mut st = copy_db.prepare(
         "SELECT id, received_at, source, remote_addr, body, origin, reconcile_note,
-                kind, page_id, entity_id, outcome, action, priority
+                kind, page_id, entity_id, outcome, action, priority, body_shape
          FROM webhooks ORDER BY rowid",
     )?;
     let mut rows = st.query([])?;
@@ -250,11 +251,14 @@ fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::
             },
             _ => Origin::Webhook,
         };
+        let shape_text: String = r.get(13)?;
+        let shape = Platform::parse(&shape_text)
+            .with_context(|| format!("webhook {id}: unknown body_shape {shape_text:?}"))?;
         let events = events
             .query_map([&id], |e| Ok((e.get(0)?, e.get(1)?, e.get(2)?)))?
             .collect::<rusqlite::Result<_>>()?;
         let recorded = Recorded {
-            reading: Reading::of(&body, &origin),
+            reading: Reading::of(shape, &body, &origin),
             job: Job {
                 received_at: parse_time(&received_at).with_context(|| {
                     format!("webhook {id}: unreadable received_at {received_at:?}")
@@ -264,6 +268,7 @@ fn read_history(path: &Path, mut send: impl FnMut(Recorded) -> bool) -> anyhow::
                 remote_addr: r.get(3)?,
                 body,
                 origin,
+                shape,
             },
             kind: r.get(7)?,
             page_id: r.get(8)?,

@@ -15,6 +15,7 @@ use crate::rules::machine::Prior;
 use crate::rules::plan::{
     Context, Delivery, Draft, Lookup, NewState, OpenComponent, Plan, Reading, Stored, Transition,
 };
+use crate::rules::platform::Platform;
 use crate::rules::route::{Held, HeldBy, Hold, View};
 use crate::rules::time::{format_time, parse_time};
 use crate::storage::{WriteError, Writer};
@@ -28,6 +29,8 @@ pub struct Job {
     pub body: Vec<u8>,
     pub received_at: DateTime<Utc>,
     pub origin: Origin,
+    /// The platform whose webhook the body is (`webhooks.body_shape`).
+    pub shape: Platform,
 }
 
 impl Writer {
@@ -354,8 +357,8 @@ fn insert_webhook(conn: Conn<'_>, job: &Job, now: &str, plan: &Plan) -> sql::Res
     conn.execute(
         "INSERT INTO webhooks (id, received_at, source, remote_addr, body, body_bytes, kind,
             page_id, entity_id, entity_name, event_id, old_status, new_status, impact, event_at,
-            outcome, reason, action, priority, origin, reconcile_note)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            outcome, reason, action, priority, origin, reconcile_note, body_shape)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &args![
             job.id,
             now,
@@ -378,6 +381,7 @@ fn insert_webhook(conn: Conn<'_>, job: &Job, now: &str, plan: &Plan) -> sql::Res
             step.emit.map(|e| e.priority.as_str()),
             job.origin.as_str(),
             job.origin.note(),
+            job.shape.as_str(),
         ],
     )?;
     match &s.entity_name {

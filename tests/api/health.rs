@@ -31,6 +31,7 @@ async fn spawn(fake: &FakeStatus, itoc: &FakeItoc360) -> TestApp {
             base_url,
             api_key: Secret::default(),
             webhooks: true,
+            kind: Default::default(),
         }];
         s.reconcile.interval_secs = 3600;
         s.health.page_after_secs = 0;

@@ -53,6 +53,7 @@ async fn spawn_learning(
             base_url: status_url,
             api_key: Secret::default(),
             webhooks: true,
+            kind: Default::default(),
         }];
         s.reconcile.interval_secs = 3600;
         f(s);

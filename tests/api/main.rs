@@ -24,6 +24,7 @@ mod health;
 mod heartbeat;
 mod learned;
 mod maintenance;
+mod platforms;
 mod postmortem;
 mod quiet;
 mod reconcile;

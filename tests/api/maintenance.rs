@@ -79,6 +79,7 @@ async fn a_maintenance_from_heads_up_to_overrun_and_end() {
             base_url,
             api_key: Secret::default(),
             webhooks: false,
+            kind: Default::default(),
         }];
         s.reconcile.interval_secs = 3600;
         s.maintenance.notify = true;

@@ -41,6 +41,7 @@ pub(crate) async fn spawn_reconciling(fake: &FakeStatus) -> TestApp {
             base_url,
             api_key: Secret::default(),
             webhooks: true,
+            kind: Default::default(),
         }];
         s.reconcile.interval_secs = 3600;
         s.reconcile.misses_to_resolve = 2;
@@ -373,6 +374,7 @@ async fn many_changes_in_one_round_are_grouped_into_one_alert() {
             base_url,
             api_key: Secret::default(),
             webhooks: false,
+            kind: Default::default(),
         }];
         s.reconcile.interval_secs = 3600;
         s.reconcile.max_triggers_per_round = 3;

@@ -1,0 +1,332 @@
+//! Status platforms other than Atlassian's, black-box: webhooks posted to
+//! `/webhooks/<kind>` and pages polled from a fake serving the captured
+//! bodies of `tests/fixtures/<kind>/` (see PROVENANCE.md there), through to
+//! the fake ITOC360 — each trouble paged once, each recovery resolved once.
+
+use serde_json::{Value, json};
+use statuspage_bridge::config::{Page, Secret};
+use statuspage_bridge::rules::platform::Platform;
+
+use crate::commands::{config_for, run, stdout};
+use crate::fake_itoc360::FakeItoc360;
+use crate::fake_status::{Answer, FakeStatus};
+use crate::helpers::*;
+
+const ITOC_TOKEN: &str = "itoc-token";
+/// The Instatus page of the webhook bodies.
+const INSTATUS_PAGE: &str = "cl8y2m2pq0017wistia";
+const INSTATUS_INCIDENT: &str = "cl4a3i2k90001incident";
+const INSTATUS_COMPONENT: &str = "cm86c68hh003drlefrrklqlw1";
+
+async fn post_to(app: &TestApp, kind: &str, body: String) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}/webhooks/{kind}?token={TOKEN}", app.address))
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+/// (status, id) of every event ITOC360 accepted, in order.
+fn sent(fake: &FakeItoc360) -> Vec<(String, String)> {
+    fake.accepted()
+        .iter()
+        .map(|b| {
+            (
+                b["status"].as_str().unwrap().to_owned(),
+                b["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn fingerprint(page: &str, kind: &str, id: &str) -> String {
+    format!("statuspage:{page}:{kind}:{id}")
+}
+
+#[tokio::test]
+async fn instatus_webhooks_page_once_and_resolve_once() {
+    needs_database!();
+    let fake = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_delivering(&fake.base_url, ITOC_TOKEN).await;
+    let incident = fixture("instatus/webhook_incident_investigating.json");
+    let (status, v) = post_to(&app, "instatus", incident.clone()).await;
+    assert_eq!(
+        (status, v["outcome"].as_str()),
+        (200, Some("triggered")),
+        "{v}"
+    );
+    // Instatus retries a delivery: the same body again pages nothing.
+    let (_, v) = post_to(&app, "instatus", incident).await;
+    assert_eq!(v["outcome"], "duplicate", "{v}");
+    let (_, v) = post_to(
+        &app,
+        "instatus",
+        fixture("instatus/webhook_component_majoroutage.json"),
+    )
+    .await;
+    assert_eq!(v["outcome"], "triggered", "{v}");
+    let (_, v) = post_to(
+        &app,
+        "instatus",
+        fixture("instatus/webhook_incident_resolved.json"),
+    )
+    .await;
+    assert_eq!(v["outcome"], "resolved", "{v}");
+    let (_, v) = post_to(
+        &app,
+        "instatus",
+        fixture("instatus/webhook_component_operational.json"),
+    )
+    .await;
+    assert_eq!(v["outcome"], "resolved", "{v}");
+    app.drain().await;
+
+    let incident_fp = fingerprint(INSTATUS_PAGE, "incident", INSTATUS_INCIDENT);
+    let component_fp = fingerprint(INSTATUS_PAGE, "component", INSTATUS_COMPONENT);
+    let mut got = sent(&fake);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("resolve".to_owned(), component_fp.clone()),
+            ("resolve".to_owned(), incident_fp.clone()),
+            ("trigger".to_owned(), component_fp),
+            ("trigger".to_owned(), incident_fp),
+        ]
+    );
+    // MAJOROUTAGE is critical; the title names the incident and its status.
+    let trigger = &fake.accepted()[0];
+    assert_eq!(trigger["severity"], "critical", "{trigger}");
+    assert!(
+        trigger["title"]
+            .as_str()
+            .unwrap()
+            .contains("We're facing an issue with our API"),
+        "{trigger}"
+    );
+    // Each body is kept as it came, with the platform it is read as.
+    let shapes: Vec<(String, String)> = app
+        .db()
+        .all(
+            "SELECT body_shape, kind FROM webhooks ORDER BY received_at, id",
+            &[],
+        )
+        .await;
+    assert!(shapes.iter().all(|(s, _)| s == "instatus"), "{shapes:?}");
+    // The unsubscribe link never reaches the audit page.
+    let (_, page) = app.get("/events").await;
+    assert!(!page.contains("unsub-secret-token"));
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_instatus_webhook_is_400_and_kept() {
+    needs_database!();
+    let app = spawn_app().await;
+    // A Statuspage webhook posted to the Instatus endpoint.
+    let (status, v) = post_to(
+        &app,
+        "instatus",
+        fixture("01_incident_created_investigating_critical.json"),
+    )
+    .await;
+    assert_eq!(status, 200, "Statuspage's shape is Instatus's too: {v}");
+    let (status, v) = post_to(
+        &app,
+        "instatus",
+        json!({"page": {"id": "p1"}, "hello": 1}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["outcome"], "unrecognized");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an Instatus webhook"),
+        "{v}"
+    );
+    let (status, _) = post_to(&app, "instatus", "{not json".into()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        app.count("SELECT count(*) FROM webhooks WHERE body_shape = 'instatus'")
+            .await,
+        3,
+        "every authenticated body is stored"
+    );
+    // The same body on Statuspage's endpoint is stored and answered 200.
+    let (status, v) = post_to(&app, "statuspage", json!({"hello": 1}).to_string()).await;
+    assert_eq!((status, v["outcome"].as_str()), (200, Some("unrecognized")));
+}
+
+#[tokio::test]
+async fn an_unknown_kind_is_404_and_stores_nothing() {
+    needs_database!();
+    let app = spawn_app().await;
+    for kind in ["atlassian", "STATUSPAGE", "instatus%2F..", ""] {
+        let r = app
+            .client
+            .post(format!("{}/webhooks/{kind}?token={TOKEN}", app.address))
+            .body(fixture("instatus/webhook_incident_investigating.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{kind}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 0);
+}
+
+fn instatus_page(fake: &FakeStatus) -> Page {
+    Page {
+        id: "wistia".into(),
+        source: String::new(),
+        base_url: fake.base_url.clone(),
+        api_key: Secret::default(),
+        webhooks: false,
+        kind: Platform::Instatus,
+    }
+}
+
+fn serve_instatus(fake: &FakeStatus, summary: &str, components: &str) {
+    fake.set(
+        "/summary.json",
+        Answer::json(serde_json::from_str(&fixture(summary)).unwrap()),
+    );
+    fake.set(
+        "/v2/components.json",
+        Answer::json(serde_json::from_str(&fixture(components)).unwrap()),
+    );
+}
+
+#[tokio::test]
+async fn a_polled_instatus_page_pages_its_trouble_once_and_resolves_it() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    serve_instatus(
+        &status,
+        "instatus/summary_hasissues.json",
+        "instatus/components_majoroutage.json",
+    );
+    let fake = FakeItoc360::start(ITOC_TOKEN).await;
+    let page = instatus_page(&status);
+    let (base, token) = (fake.base_url.clone(), ITOC_TOKEN.to_owned());
+    let mut app = spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new(token);
+        s.pages = vec![page];
+        s.reconcile.interval_secs = 3600;
+        s.reconcile.misses_to_resolve = 2;
+    })
+    .await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.wait_for(1).await;
+    // A second round with the same answers changes nothing.
+    rounds.round().await;
+    app.drain().await;
+    let incident_fp = fingerprint("wistia", "incident", INSTATUS_INCIDENT);
+    let component_fp = fingerprint("wistia", "component", INSTATUS_COMPONENT);
+    let mut got = sent(&fake);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("trigger".to_owned(), component_fp.clone()),
+            ("trigger".to_owned(), incident_fp.clone()),
+        ],
+        "the maintenance not yet started pages nothing"
+    );
+    let failed: i64 = app
+        .count("SELECT count(*) FROM reconcile_rounds WHERE result <> 'ok'")
+        .await;
+    assert_eq!(failed, 0);
+
+    // Recovered: the component at once, the incident once it has been
+    // missing from the summary for two rounds.
+    serve_instatus(
+        &status,
+        "instatus/summary_up.json",
+        "instatus/components_operational.json",
+    );
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(sent(&fake).len(), 3);
+    assert_eq!(sent(&fake)[2], ("resolve".to_owned(), component_fp.clone()));
+    rounds.round().await;
+    rounds.round().await;
+    app.drain().await;
+    let got = sent(&fake);
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert_eq!(got[3], ("resolve".to_owned(), incident_fp));
+    // The page's name and components were learned from the adapter's summary.
+    let name: Option<String> = app
+        .db()
+        .value(
+            "SELECT name FROM learned_pages WHERE page_id = 'wistia'",
+            &[],
+        )
+        .await;
+    assert_eq!(name.as_deref(), Some("Wistia"));
+}
+
+#[tokio::test]
+async fn an_answer_that_is_not_instatus_fails_the_round_and_changes_nothing() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    // A Statuspage summary where Instatus's should be.
+    status.set(
+        "/summary.json",
+        Answer::json(json!({"page": {"id": "wistia"}, "components": [], "incidents": []})),
+    );
+    status.set(
+        "/v2/components.json",
+        Answer::json(json!({"components": []})),
+    );
+    let page = instatus_page(&status);
+    let app = spawn_app_with(move |s| {
+        s.pages = vec![page];
+        s.reconcile.interval_secs = 3600;
+    })
+    .await;
+    app.reconcile.clone().unwrap().wait_for(1).await;
+    let (result, error): (String, Option<String>) = app
+        .db()
+        .one("SELECT result, error FROM reconcile_rounds", &[])
+        .await;
+    assert_eq!(result, "failed");
+    assert!(error.unwrap().contains("page.status"));
+    assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 0);
+}
+
+#[tokio::test]
+async fn replay_reads_each_body_as_its_platform_and_decides_the_same() {
+    needs_database!();
+    let app = spawn_app().await;
+    for (name, outcome) in [
+        ("webhook_incident_investigating.json", "triggered"),
+        ("webhook_component_majoroutage.json", "triggered"),
+        ("webhook_maintenance_inprogress.json", "ignored"),
+        ("webhook_incident_resolved.json", "resolved"),
+        ("webhook_component_operational.json", "resolved"),
+    ] {
+        let (_, v) = post_to(&app, "instatus", fixture(&format!("instatus/{name}"))).await;
+        assert_eq!(v["outcome"], outcome, "{name}: {v}");
+    }
+    // A Statuspage webhook beside them, read as Statuspage's.
+    assert_eq!(
+        app.outcome(fixture("01_incident_created_investigating_critical.json"))
+            .await,
+        "triggered"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(&config_for(&app), tmp.path(), &["replay", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, vec![json!({"webhooks": 6, "differences": 0})]);
+}
