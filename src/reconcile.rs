@@ -231,7 +231,10 @@ pub fn client(r: &crate::config::ReconcileConfig) -> anyhow::Result<StatusClient
 /// fetched one after the other, through its adapter
 /// (`rules::platform`). Documents that are not the platform's answers fail
 /// the round as an answer that is not this page's (health: moved).
-pub async fn fetch_summary(client: &StatusClient, page: &Page) -> anyhow::Result<Value> {
+pub async fn fetch_summary(
+    client: &StatusClient,
+    page: &Page,
+) -> anyhow::Result<crate::rules::platform::Polled> {
     let mut docs = Vec::new();
     for path in page.kind.documents() {
         docs.push(fetch(client, page, path).await?);
@@ -568,7 +571,8 @@ impl PageTask {
     }
 
     async fn compare_and_heal(&mut self, now: DateTime<Utc>) -> anyhow::Result<Counts> {
-        let summary_json = fetch_summary(&self.client, &self.page).await?;
+        let polled = fetch_summary(&self.client, &self.page).await?;
+        let summary_json = polled.summary;
         let summary = heal::read_summary(&summary_json, &self.page.id)?;
         let learned = catalog::read_catalog(&summary_json, &self.page.id)?;
         let local = self.local().await?;
@@ -579,10 +583,15 @@ impl PageTask {
         if !plan.missing_incidents.is_empty() {
             // A platform without a list of recent incidents: an incident
             // that left the summary counts a miss each round.
-            let recent_json = if self.page.kind.lists_recent() {
-                fetch(&self.client, &self.page, "/api/v2/incidents.json").await?
-            } else {
-                serde_json::json!({"page": {"id": self.page.id}, "incidents": []})
+            let recent_json = match polled.recent {
+                Some(ended) => serde_json::json!({"page": {"id": self.page.id}, "incidents": ended}),
+                None if self.page.kind.lists_recent() => {
+                    let doc = fetch(&self.client, &self.page, "/api/v2/incidents.json").await?;
+                    crate::rules::platform::recent(self.page.kind, &self.page.id, doc).map_err(
+                        |why| heal::Unusable::Shape(format!("incidents.json: {why}")),
+                    )?
+                }
+                None => serde_json::json!({"page": {"id": self.page.id}, "incidents": []}),
             };
             let recent = heal::read_recent(&recent_json, &self.page.id)?;
             let more = heal::plan_missing(

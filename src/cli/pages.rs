@@ -42,7 +42,7 @@ pub(super) async fn components(
     let policy = settings.policy();
     let page = page_of(settings, &policy, page);
     let client = reconcile::client(&settings.reconcile)?;
-    let summary = reconcile::fetch_summary(&client, &page).await?;
+    let summary = reconcile::fetch_summary(&client, &page).await?.summary;
     let found = catalog::read_catalog(&summary, &page.id)
         .map_err(|e| anyhow::anyhow!("{} ({}): {e}", page.api_base(), page.kind.as_str()))?;
     let verdicts: Vec<Verdict> = found

@@ -385,7 +385,7 @@ impl Page {
     /// Where its status API lives, without a trailing slash.
     pub fn api_base(&self) -> String {
         if self.base_url.is_empty() {
-            format!("https://{}.statuspage.io", self.id)
+            self.kind.default_base(&self.id).unwrap_or_default()
         } else {
             self.base_url.trim_end_matches('/').to_owned()
         }

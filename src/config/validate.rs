@@ -165,7 +165,7 @@ impl Settings {
             }
             if !p.base_url.is_empty() {
                 check_url(&format!("{key}.base_url"), &p.base_url)?;
-            } else if p.kind != crate::rules::platform::Platform::Statuspage {
+            } else if p.kind.default_base(&p.id).is_none() {
                 return Err(err(
                     &format!("{key}.base_url"),
                     format!(

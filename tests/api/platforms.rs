@@ -180,15 +180,41 @@ async fn an_unknown_kind_is_404_and_stores_nothing() {
     assert_eq!(app.count("SELECT count(*) FROM webhooks").await, 0);
 }
 
-fn instatus_page(fake: &FakeStatus) -> Page {
+/// A page of `kind`, polled alone, at `fake`.
+fn polled(kind: Platform, id: &str, fake: &FakeStatus) -> Page {
     Page {
-        id: "wistia".into(),
+        id: id.into(),
         source: String::new(),
         base_url: fake.base_url.clone(),
         api_key: Secret::default(),
         webhooks: false,
-        kind: Platform::Instatus,
+        kind,
     }
+}
+
+fn instatus_page(fake: &FakeStatus) -> Page {
+    polled(Platform::Instatus, "wistia", fake)
+}
+
+/// Serves the fixture `name` at `path` (below `/api/v2/` without a
+/// leading slash, else as given).
+fn serve(fake: &FakeStatus, path: &str, name: &str) {
+    fake.set(path, Answer::json(serde_json::from_str(&fixture(name)).unwrap()));
+}
+
+/// A bridge delivering to `itoc` that polls `page` (its first round done).
+async fn spawn_polling(itoc: &FakeItoc360, page: Page) -> TestApp {
+    let (base, token) = (itoc.base_url.clone(), ITOC_TOKEN.to_owned());
+    let app = spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new(token);
+        s.pages = vec![page];
+        s.reconcile.interval_secs = 3600;
+        s.reconcile.misses_to_resolve = 2;
+    })
+    .await;
+    app.reconcile.clone().unwrap().wait_for(1).await;
+    app
 }
 
 fn serve_instatus(fake: &FakeStatus, summary: &str, components: &str) {
@@ -329,4 +355,61 @@ async fn replay_reads_each_body_as_its_platform_and_decides_the_same() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines, vec![json!({"webhooks": 6, "differences": 0})]);
+}
+
+#[tokio::test]
+async fn a_polled_incident_io_page_maps_its_values_and_resolves_from_its_recent_list() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    serve(&status, "summary.json", "incidentio/summary_trouble.json");
+    serve(&status, "incidents.json", "incidentio/incidents_recent.json");
+    let itoc = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_polling(&itoc, polled(Platform::Incidentio, "openai", &status)).await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.round().await;
+    app.drain().await;
+    let incident = fingerprint("openai", "incident", "01M36RMC01ZFWQ861WYJKC4XE1");
+    let component = fingerprint("openai", "component", "01JMB2N6CA0D6R5B1EBGQ4MZJ1");
+    let mut got = sent(&itoc);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("trigger".to_owned(), component.clone()),
+            ("trigger".to_owned(), incident.clone()),
+        ]
+    );
+    // The incident's impact is minor: both page at medium (a component
+    // takes its open incidents' priority, at least medium).
+    let severities: Vec<(String, String)> = itoc
+        .accepted()
+        .iter()
+        .map(|b| (b["id"].as_str().unwrap().into(), b["severity"].as_str().unwrap().into()))
+        .collect();
+    assert!(severities.iter().all(|(_, s)| s == "medium"), "{severities:?}");
+    let stored: String = app
+        .db()
+        .value(
+            "SELECT status FROM components WHERE component_id = '01JMB2N6CA0D6R5B1EBGQ4MZJ1'",
+            &[],
+        )
+        .await;
+    assert_eq!(stored, "major_outage", "full_outage is read as a major outage");
+
+    // Recovered: the incident left the summary and incidents.json has it
+    // resolved, so it resolves in this one round.
+    serve(&status, "summary.json", "incidentio/summary_recovered.json");
+    rounds.round().await;
+    app.drain().await;
+    let got = sent(&itoc);
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut resolves: Vec<String> = got[2..].iter().map(|(s, id)| format!("{s} {id}")).collect();
+    resolves.sort();
+    assert_eq!(
+        resolves,
+        vec![format!("resolve {component}"), format!("resolve {incident}")]
+    );
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(sent(&itoc).len(), 4, "nothing more");
 }

@@ -7,6 +7,7 @@
 //! (stored and shown, never guessed). Pure: the documents come in, values
 //! go out.
 
+pub mod incidentio;
 pub mod instatus;
 
 use serde_json::Value;
@@ -17,15 +18,18 @@ pub enum Platform {
     /// Atlassian Statuspage.
     #[default]
     Statuspage,
+    /// incident.io status pages.
+    Incidentio,
     Instatus,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 2] = [Platform::Statuspage, Platform::Instatus];
+    pub const ALL: [Platform; 3] = [Platform::Statuspage, Platform::Incidentio, Platform::Instatus];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Statuspage => "statuspage",
+            Platform::Incidentio => "incidentio",
             Platform::Instatus => "instatus",
         }
     }
@@ -38,6 +42,7 @@ impl Platform {
     pub fn article(self) -> &'static str {
         match self {
             Platform::Statuspage => "a Statuspage",
+            Platform::Incidentio => "an incident.io",
             Platform::Instatus => "an Instatus",
         }
     }
@@ -47,6 +52,7 @@ impl Platform {
     pub fn pushes(self) -> bool {
         match self {
             Platform::Statuspage | Platform::Instatus => true,
+            Platform::Incidentio => false,
         }
     }
 
@@ -54,16 +60,26 @@ impl Platform {
     /// the order [`summary`] takes them.
     pub fn documents(self) -> &'static [&'static str] {
         match self {
-            Platform::Statuspage => &["/api/v2/summary.json"],
+            Platform::Statuspage | Platform::Incidentio => &["/api/v2/summary.json"],
             Platform::Instatus => &["/summary.json", "/v2/components.json"],
         }
     }
 
     /// Whether the platform lists its recent incidents, resolved ones
-    /// included (Statuspage's `incidents.json`): an incident that left the
-    /// summary is looked up there before its misses count.
+    /// included, in a document of their own (Statuspage's
+    /// `incidents.json`): an incident that left the summary is looked up
+    /// there before its misses count.
     pub fn lists_recent(self) -> bool {
-        self == Platform::Statuspage
+        matches!(self, Platform::Statuspage | Platform::Incidentio)
+    }
+
+    /// Where a page of this platform lives when `base_url` is not set;
+    /// `None`: it must be set.
+    pub fn default_base(self, page_id: &str) -> Option<String> {
+        match self {
+            Platform::Statuspage => Some(format!("https://{page_id}.statuspage.io")),
+            Platform::Incidentio | Platform::Instatus => None,
+        }
     }
 }
 
@@ -75,19 +91,49 @@ pub fn webhook(platform: Platform, json: Value) -> Result<Value, String> {
     match platform {
         Platform::Statuspage => Ok(json),
         Platform::Instatus => instatus::webhook(&json),
+        Platform::Incidentio => Err("incident.io pages are polled, not pushed".into()),
     }
 }
 
-/// A round's documents (in the order of [`Platform::documents`]) as a
-/// Statuspage `summary.json` of page `page_id`; `Err` says why they are not
-/// the platform's answers.
-pub fn summary(platform: Platform, page_id: &str, docs: Vec<Value>) -> Result<Value, String> {
-    match platform {
+/// What a round read, in Statuspage's shapes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polled {
+    /// As `summary.json`: the page, its components, its open incidents and
+    /// its scheduled maintenances.
+    pub summary: Value,
+    /// Incidents that ended and that the documents still list, as
+    /// `incidents.json` lists them: an incident that left the summary is
+    /// looked up here first. `None`: the documents list none (Statuspage's
+    /// are read from `incidents.json` when needed).
+    pub recent: Option<Vec<Value>>,
+}
+
+/// A round's documents (in the order of [`Platform::documents`]) as page
+/// `page_id`'s; `Err` says why they are not the platform's answers.
+pub fn summary(platform: Platform, page_id: &str, docs: Vec<Value>) -> Result<Polled, String> {
+    let summary = match platform {
         Platform::Statuspage => docs
             .into_iter()
             .next()
-            .ok_or_else(|| "no summary.json".to_owned()),
-        Platform::Instatus => instatus::summary(page_id, &docs),
+            .ok_or_else(|| "no summary.json".to_owned())?,
+        Platform::Incidentio => incidentio::summary(page_id, docs.first().unwrap_or(&Value::Null))?,
+        Platform::Instatus => instatus::summary(page_id, &docs)?,
+    };
+    Ok(Polled {
+        summary,
+        recent: None,
+    })
+}
+
+/// `/api/v2/incidents.json` of a platform that [`Platform::lists_recent`],
+/// as Statuspage's.
+pub fn recent(platform: Platform, page_id: &str, doc: Value) -> Result<Value, String> {
+    match platform {
+        Platform::Incidentio => Ok(serde_json::json!({
+            "page": {"id": page_id},
+            "incidents": incidentio::recent(&doc)?,
+        })),
+        _ => Ok(doc),
     }
 }
 
@@ -116,6 +162,8 @@ mod tests {
         assert_eq!(Platform::parse("atlassian"), None);
         assert!(Platform::Statuspage.lists_recent());
         assert!(!Platform::Instatus.lists_recent());
+        assert!(Platform::Incidentio.lists_recent());
+        assert!(!Platform::Incidentio.pushes());
         assert_eq!(mapped(&[("A", "b")], "A"), "b");
         assert_eq!(mapped(&[("A", "b")], "NEWVALUE"), "newvalue");
     }
