@@ -584,12 +584,13 @@ impl PageTask {
             // A platform without a list of recent incidents: an incident
             // that left the summary counts a miss each round.
             let recent_json = match polled.recent {
-                Some(ended) => serde_json::json!({"page": {"id": self.page.id}, "incidents": ended}),
+                Some(ended) => {
+                    serde_json::json!({"page": {"id": self.page.id}, "incidents": ended})
+                }
                 None if self.page.kind.lists_recent() => {
                     let doc = fetch(&self.client, &self.page, "/api/v2/incidents.json").await?;
-                    crate::rules::platform::recent(self.page.kind, &self.page.id, doc).map_err(
-                        |why| heal::Unusable::Shape(format!("incidents.json: {why}")),
-                    )?
+                    crate::rules::platform::recent(self.page.kind, &self.page.id, doc)
+                        .map_err(|why| heal::Unusable::Shape(format!("incidents.json: {why}")))?
                 }
                 None => serde_json::json!({"page": {"id": self.page.id}, "incidents": []}),
             };

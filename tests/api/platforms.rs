@@ -199,7 +199,10 @@ fn instatus_page(fake: &FakeStatus) -> Page {
 /// Serves the fixture `name` at `path` (below `/api/v2/` without a
 /// leading slash, else as given).
 fn serve(fake: &FakeStatus, path: &str, name: &str) {
-    fake.set(path, Answer::json(serde_json::from_str(&fixture(name)).unwrap()));
+    fake.set(
+        path,
+        Answer::json(serde_json::from_str(&fixture(name)).unwrap()),
+    );
 }
 
 /// A bridge delivering to `itoc` that polls `page` (its first round done).
@@ -362,7 +365,11 @@ async fn a_polled_incident_io_page_maps_its_values_and_resolves_from_its_recent_
     needs_database!();
     let status = FakeStatus::start().await;
     serve(&status, "summary.json", "incidentio/summary_trouble.json");
-    serve(&status, "incidents.json", "incidentio/incidents_recent.json");
+    serve(
+        &status,
+        "incidents.json",
+        "incidentio/incidents_recent.json",
+    );
     let itoc = FakeItoc360::start(ITOC_TOKEN).await;
     let mut app = spawn_polling(&itoc, polled(Platform::Incidentio, "openai", &status)).await;
     let mut rounds = app.reconcile.clone().unwrap();
@@ -384,9 +391,17 @@ async fn a_polled_incident_io_page_maps_its_values_and_resolves_from_its_recent_
     let severities: Vec<(String, String)> = itoc
         .accepted()
         .iter()
-        .map(|b| (b["id"].as_str().unwrap().into(), b["severity"].as_str().unwrap().into()))
+        .map(|b| {
+            (
+                b["id"].as_str().unwrap().into(),
+                b["severity"].as_str().unwrap().into(),
+            )
+        })
         .collect();
-    assert!(severities.iter().all(|(_, s)| s == "medium"), "{severities:?}");
+    assert!(
+        severities.iter().all(|(_, s)| s == "medium"),
+        "{severities:?}"
+    );
     let stored: String = app
         .db()
         .value(
@@ -394,7 +409,10 @@ async fn a_polled_incident_io_page_maps_its_values_and_resolves_from_its_recent_
             &[],
         )
         .await;
-    assert_eq!(stored, "major_outage", "full_outage is read as a major outage");
+    assert_eq!(
+        stored, "major_outage",
+        "full_outage is read as a major outage"
+    );
 
     // Recovered: the incident left the summary and incidents.json has it
     // resolved, so it resolves in this one round.
@@ -407,9 +425,136 @@ async fn a_polled_incident_io_page_maps_its_values_and_resolves_from_its_recent_
     resolves.sort();
     assert_eq!(
         resolves,
-        vec![format!("resolve {component}"), format!("resolve {incident}")]
+        vec![
+            format!("resolve {component}"),
+            format!("resolve {incident}")
+        ]
     );
     rounds.round().await;
     app.drain().await;
     assert_eq!(sent(&itoc).len(), 4, "nothing more");
+}
+
+#[tokio::test]
+async fn a_polled_slack_page_pages_its_items_and_their_services_once() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    serve(&status, "/api/v2.0.0/current", "slack/current_active.json");
+    let itoc = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_polling(&itoc, polled(Platform::Slack, "slack", &status)).await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.round().await;
+    app.drain().await;
+    let mut got = sent(&itoc);
+    got.sort();
+    let fp = |kind: &str, id: &str| fingerprint("slack", kind, id);
+    let mut want = vec![
+        ("trigger".to_owned(), fp("incident", "546")),
+        ("trigger".to_owned(), fp("incident", "547")),
+        (
+            "trigger".to_owned(),
+            fp("component", "Apps/Integrations/APIs"),
+        ),
+        ("trigger".to_owned(), fp("component", "Connectivity")),
+        ("trigger".to_owned(), fp("component", "Messaging")),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+    // The outage is critical, and so are the services it names.
+    let severity = |id: &str| {
+        itoc.accepted()
+            .iter()
+            .find(|b| b["id"] == id)
+            .map(|b| b["severity"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        severity(&fp("incident", "547")).as_deref(),
+        Some("critical")
+    );
+    assert_eq!(
+        severity(&fp("component", "Connectivity")).as_deref(),
+        Some("critical")
+    );
+
+    // All well again: the services resolve at once, the items once they
+    // have been gone for two rounds.
+    serve(&status, "/api/v2.0.0/current", "slack/current_ok.json");
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(sent(&itoc).len(), 8);
+    rounds.round().await;
+    app.drain().await;
+    let got = sent(&itoc);
+    assert_eq!(got.len(), 10, "{got:?}");
+    let mut resolved: Vec<String> = got[5..].iter().map(|(_, id)| id.clone()).collect();
+    resolved.sort();
+    let mut all: Vec<String> = want.iter().map(|(_, id)| id.clone()).collect();
+    all.sort();
+    assert_eq!(resolved, all);
+    assert!(got[5..].iter().all(|(s, _)| s == "resolve"));
+    // Its services have timelines like any component.
+    let (code, page) = app.get("/components/slack/Connectivity").await;
+    assert_eq!(code, 200, "{page}");
+}
+
+#[tokio::test]
+async fn pages_components_reads_any_kind_through_its_adapter() {
+    let status = FakeStatus::start().await;
+    serve(&status, "/summary.json", "instatus/summary_up.json");
+    serve(
+        &status,
+        "/v2/components.json",
+        "instatus/components_documented.json",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bridge.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[database]\npath = \"{}\"\n\n[[pages]]\nid = \"wistia\"\nkind = \"instatus\"\nbase_url = \"{}\"\n",
+            dir.path().join("bridge.db").display(),
+            status.base_url
+        ),
+    )
+    .unwrap();
+    let tmp = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        run(&config, &tmp, &["pages", "components", "wistia", "--json"])
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["page"]["name"], "Wistia");
+    let rows: Vec<(String, bool, Option<String>, String)> = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["group"].as_bool().unwrap(),
+                c["group_name"].as_str().map(str::to_owned),
+                c["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("App".to_owned(), true, None, "operational".to_owned()),
+            (
+                "Player".to_owned(),
+                false,
+                Some("App".to_owned()),
+                "degraded_performance".to_owned()
+            ),
+            (
+                "Uploads".to_owned(),
+                false,
+                None,
+                "under_maintenance".to_owned()
+            ),
+        ]
+    );
 }

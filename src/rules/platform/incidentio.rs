@@ -84,7 +84,10 @@ pub fn incident(i: &mut Value) {
     if let Some(updates) = i.get_mut("incident_updates").and_then(Value::as_array_mut) {
         for u in updates {
             map_in(u, "status", INCIDENT_STATUS);
-            if let Some(cs) = u.get_mut("affected_components").and_then(Value::as_array_mut) {
+            if let Some(cs) = u
+                .get_mut("affected_components")
+                .and_then(Value::as_array_mut)
+            {
                 for c in cs {
                     map_in(c, "old_status", COMPONENT_STATUS);
                     map_in(c, "new_status", COMPONENT_STATUS);

@@ -9,6 +9,7 @@
 
 pub mod incidentio;
 pub mod instatus;
+pub mod slack;
 
 use serde_json::Value;
 
@@ -21,16 +22,24 @@ pub enum Platform {
     /// incident.io status pages.
     Incidentio,
     Instatus,
+    /// Slack's own status page.
+    Slack,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 3] = [Platform::Statuspage, Platform::Incidentio, Platform::Instatus];
+    pub const ALL: [Platform; 4] = [
+        Platform::Statuspage,
+        Platform::Incidentio,
+        Platform::Instatus,
+        Platform::Slack,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Statuspage => "statuspage",
             Platform::Incidentio => "incidentio",
             Platform::Instatus => "instatus",
+            Platform::Slack => "slack",
         }
     }
 
@@ -44,6 +53,7 @@ impl Platform {
             Platform::Statuspage => "a Statuspage",
             Platform::Incidentio => "an incident.io",
             Platform::Instatus => "an Instatus",
+            Platform::Slack => "a Slack",
         }
     }
 
@@ -52,7 +62,7 @@ impl Platform {
     pub fn pushes(self) -> bool {
         match self {
             Platform::Statuspage | Platform::Instatus => true,
-            Platform::Incidentio => false,
+            Platform::Incidentio | Platform::Slack => false,
         }
     }
 
@@ -62,6 +72,7 @@ impl Platform {
         match self {
             Platform::Statuspage | Platform::Incidentio => &["/api/v2/summary.json"],
             Platform::Instatus => &["/summary.json", "/v2/components.json"],
+            Platform::Slack => &["/api/v2.0.0/current"],
         }
     }
 
@@ -78,6 +89,7 @@ impl Platform {
     pub fn default_base(self, page_id: &str) -> Option<String> {
         match self {
             Platform::Statuspage => Some(format!("https://{page_id}.statuspage.io")),
+            Platform::Slack => Some("https://slack-status.com".into()),
             Platform::Incidentio | Platform::Instatus => None,
         }
     }
@@ -91,7 +103,10 @@ pub fn webhook(platform: Platform, json: Value) -> Result<Value, String> {
     match platform {
         Platform::Statuspage => Ok(json),
         Platform::Instatus => instatus::webhook(&json),
-        Platform::Incidentio => Err("incident.io pages are polled, not pushed".into()),
+        Platform::Incidentio | Platform::Slack => Err(format!(
+            "{} pages are polled, not pushed",
+            platform.as_str()
+        )),
     }
 }
 
@@ -118,6 +133,7 @@ pub fn summary(platform: Platform, page_id: &str, docs: Vec<Value>) -> Result<Po
             .ok_or_else(|| "no summary.json".to_owned())?,
         Platform::Incidentio => incidentio::summary(page_id, docs.first().unwrap_or(&Value::Null))?,
         Platform::Instatus => instatus::summary(page_id, &docs)?,
+        Platform::Slack => slack::summary(page_id, docs.first().unwrap_or(&Value::Null))?,
     };
     Ok(Polled {
         summary,
