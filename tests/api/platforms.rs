@@ -4,7 +4,8 @@
 //! the fake ITOC360 — each trouble paged once, each recovery resolved once.
 
 use serde_json::{Value, json};
-use statuspage_bridge::config::{Page, Secret};
+use statuspage_bridge::config::{Page, Route, Secret};
+use statuspage_bridge::rules::domain::EntityKind;
 use statuspage_bridge::rules::platform::Platform;
 
 use crate::commands::{config_for, run, stdout};
@@ -557,4 +558,84 @@ async fn pages_components_reads_any_kind_through_its_adapter() {
             ),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_google_cloud_region_is_a_component_a_route_can_take() {
+    needs_database!();
+    const REGION_TOKEN: &str = "alloydb-iowa-token";
+    let status = FakeStatus::start().await;
+    serve(&status, "/incidents.json", "gcp/incidents_trouble.json");
+    let itoc = FakeItoc360::start_many(&[ITOC_TOKEN, REGION_TOKEN]).await;
+    let page = polled(Platform::Gcp, "gcp", &status);
+    let (base, token) = (itoc.base_url.clone(), ITOC_TOKEN.to_owned());
+    let mut app = spawn_app_with(move |s| {
+        s.itoc360.base_url = base;
+        s.itoc360.token = Secret::new(token);
+        s.pages = vec![page];
+        s.reconcile.interval_secs = 3600;
+        s.routing.routes = vec![Route {
+            name: "alloydb-iowa".into(),
+            pages: vec![],
+            components: vec!["AlloyDB for PostgreSQL · us-central1".into()],
+            kinds: vec![EntityKind::Component],
+            min_priority: None,
+            token: Secret::new(REGION_TOKEN),
+            format: None,
+            continue_matching: false,
+            page_after_secs: None,
+            resolve_after_secs: None,
+        }];
+    })
+    .await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.wait_for(1).await;
+    rounds.round().await;
+    app.drain().await;
+    let incident = fingerprint("gcp", "incident", "xVSEV3kVaJBmS7SZbnre");
+    let region = fingerprint("gcp", "component", "fPovtKbaWN9UTepMm3kJ·us-central1");
+    let ids = |token: &str| -> Vec<(String, String)> {
+        itoc.accepted_by(token)
+            .iter()
+            .map(|b| {
+                (
+                    b["status"].as_str().unwrap().into(),
+                    b["id"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(ITOC_TOKEN),
+        vec![("trigger".to_owned(), incident.clone())]
+    );
+    assert_eq!(
+        ids(REGION_TOKEN),
+        vec![("trigger".to_owned(), region.clone())]
+    );
+    // Severity medium: the incident, and the region it lists, page at high.
+    assert_eq!(itoc.accepted_by(REGION_TOKEN)[0]["severity"], "high");
+
+    // Ended: the incident is resolved from the feed's own ended list, the
+    // region is listed operational again — both in one round.
+    serve(&status, "/incidents.json", "gcp/incidents_recovered.json");
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(
+        ids(ITOC_TOKEN),
+        vec![
+            ("trigger".to_owned(), incident.clone()),
+            ("resolve".to_owned(), incident)
+        ]
+    );
+    assert_eq!(
+        ids(REGION_TOKEN),
+        vec![
+            ("trigger".to_owned(), region.clone()),
+            ("resolve".to_owned(), region)
+        ]
+    );
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(itoc.accepted().len(), 4, "nothing more");
 }

@@ -7,6 +7,7 @@
 //! (stored and shown, never guessed). Pure: the documents come in, values
 //! go out.
 
+pub mod gcp;
 pub mod incidentio;
 pub mod instatus;
 pub mod slack;
@@ -21,15 +22,18 @@ pub enum Platform {
     Statuspage,
     /// incident.io status pages.
     Incidentio,
+    /// Google Cloud's status dashboard.
+    Gcp,
     Instatus,
     /// Slack's own status page.
     Slack,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 4] = [
+    pub const ALL: [Platform; 5] = [
         Platform::Statuspage,
         Platform::Incidentio,
+        Platform::Gcp,
         Platform::Instatus,
         Platform::Slack,
     ];
@@ -38,6 +42,7 @@ impl Platform {
         match self {
             Platform::Statuspage => "statuspage",
             Platform::Incidentio => "incidentio",
+            Platform::Gcp => "gcp",
             Platform::Instatus => "instatus",
             Platform::Slack => "slack",
         }
@@ -52,6 +57,7 @@ impl Platform {
         match self {
             Platform::Statuspage => "a Statuspage",
             Platform::Incidentio => "an incident.io",
+            Platform::Gcp => "a Google Cloud",
             Platform::Instatus => "an Instatus",
             Platform::Slack => "a Slack",
         }
@@ -62,7 +68,7 @@ impl Platform {
     pub fn pushes(self) -> bool {
         match self {
             Platform::Statuspage | Platform::Instatus => true,
-            Platform::Incidentio | Platform::Slack => false,
+            Platform::Incidentio | Platform::Gcp | Platform::Slack => false,
         }
     }
 
@@ -73,6 +79,7 @@ impl Platform {
             Platform::Statuspage | Platform::Incidentio => &["/api/v2/summary.json"],
             Platform::Instatus => &["/summary.json", "/v2/components.json"],
             Platform::Slack => &["/api/v2.0.0/current"],
+            Platform::Gcp => &["/incidents.json"],
         }
     }
 
@@ -90,6 +97,7 @@ impl Platform {
         match self {
             Platform::Statuspage => Some(format!("https://{page_id}.statuspage.io")),
             Platform::Slack => Some("https://slack-status.com".into()),
+            Platform::Gcp => Some("https://status.cloud.google.com".into()),
             Platform::Incidentio | Platform::Instatus => None,
         }
     }
@@ -103,7 +111,7 @@ pub fn webhook(platform: Platform, json: Value) -> Result<Value, String> {
     match platform {
         Platform::Statuspage => Ok(json),
         Platform::Instatus => instatus::webhook(&json),
-        Platform::Incidentio | Platform::Slack => Err(format!(
+        Platform::Incidentio | Platform::Gcp | Platform::Slack => Err(format!(
             "{} pages are polled, not pushed",
             platform.as_str()
         )),
@@ -126,14 +134,22 @@ pub struct Polled {
 /// A round's documents (in the order of [`Platform::documents`]) as page
 /// `page_id`'s; `Err` says why they are not the platform's answers.
 pub fn summary(platform: Platform, page_id: &str, docs: Vec<Value>) -> Result<Polled, String> {
+    let first = docs.first().cloned().unwrap_or(Value::Null);
     let summary = match platform {
+        Platform::Gcp => {
+            let (summary, ended) = gcp::summary(page_id, &first)?;
+            return Ok(Polled {
+                summary,
+                recent: Some(ended),
+            });
+        }
         Platform::Statuspage => docs
             .into_iter()
             .next()
             .ok_or_else(|| "no summary.json".to_owned())?,
-        Platform::Incidentio => incidentio::summary(page_id, docs.first().unwrap_or(&Value::Null))?,
+        Platform::Incidentio => incidentio::summary(page_id, &first)?,
         Platform::Instatus => instatus::summary(page_id, &docs)?,
-        Platform::Slack => slack::summary(page_id, docs.first().unwrap_or(&Value::Null))?,
+        Platform::Slack => slack::summary(page_id, &first)?,
     };
     Ok(Polled {
         summary,
