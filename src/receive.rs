@@ -1,5 +1,5 @@
 //! The webhook endpoints, `POST /webhooks/<kind>` for each platform that
-//! pushes (`statuspage`, `instatus`): authenticate, bound the body, hand it
+//! pushes (`statuspage`, `instatus`, `betterstack`): authenticate, bound the body, hand it
 //! to the pipeline with its platform, answer once it is committed.
 //!
 //! Statuspage quarantines a subscriber after repeated non-2xx answers, so any

@@ -639,3 +639,85 @@ async fn a_google_cloud_region_is_a_component_a_route_can_take() {
     app.drain().await;
     assert_eq!(itoc.accepted().len(), 4, "nothing more");
 }
+
+#[tokio::test]
+async fn better_stack_webhooks_page_once_and_resolve_once() {
+    needs_database!();
+    let itoc = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_delivering(&itoc.base_url, ITOC_TOKEN).await;
+    for (name, outcome) in [
+        ("webhook_incident.json", "triggered"),
+        ("webhook_incident.json", "duplicate"),
+        ("webhook_maintenance.json", "ignored"),
+        ("webhook_incident_resolved.json", "resolved"),
+    ] {
+        let (status, v) =
+            post_to(&app, "betterstack", fixture(&format!("betterstack/{name}"))).await;
+        assert_eq!(
+            (status, v["outcome"].as_str()),
+            (200, Some(outcome)),
+            "{name}: {v}"
+        );
+    }
+    let (status, v) = post_to(
+        &app,
+        "betterstack",
+        json!({"event_type": "monitor"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 400, "{v}");
+    app.drain().await;
+    let fp = fingerprint("12345", "incident", "98765");
+    assert_eq!(
+        sent(&itoc),
+        vec![
+            ("trigger".to_owned(), fp.clone()),
+            ("resolve".to_owned(), fp)
+        ]
+    );
+    assert_eq!(
+        itoc.accepted()[0]["severity"],
+        "critical",
+        "the page said downtime"
+    );
+}
+
+#[tokio::test]
+async fn a_polled_better_stack_page_pages_its_report_and_resource_once() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    serve(&status, "/index.json", "betterstack/index_trouble.json");
+    let itoc = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_polling(&itoc, polled(Platform::Betterstack, "133002", &status)).await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.round().await;
+    app.drain().await;
+    let incident = fingerprint("133002", "incident", "1050825");
+    let resource = fingerprint("133002", "component", "4188758");
+    let mut got = sent(&itoc);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("trigger".to_owned(), resource.clone()),
+            ("trigger".to_owned(), incident.clone())
+        ]
+    );
+    serve(&status, "/index.json", "betterstack/index_recovered.json");
+    rounds.round().await;
+    app.drain().await;
+    let got = sent(&itoc);
+    assert_eq!(got.len(), 4, "{got:?}");
+    let mut ends: Vec<(String, String)> = got[2..].to_vec();
+    ends.sort();
+    assert_eq!(
+        ends,
+        vec![
+            ("resolve".to_owned(), resource),
+            ("resolve".to_owned(), incident)
+        ]
+    );
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(sent(&itoc).len(), 4, "nothing more");
+}

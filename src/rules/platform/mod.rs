@@ -7,6 +7,7 @@
 //! (stored and shown, never guessed). Pure: the documents come in, values
 //! go out.
 
+pub mod betterstack;
 pub mod gcp;
 pub mod incidentio;
 pub mod instatus;
@@ -24,16 +25,19 @@ pub enum Platform {
     Incidentio,
     /// Google Cloud's status dashboard.
     Gcp,
+    /// Better Stack status pages.
+    Betterstack,
     Instatus,
     /// Slack's own status page.
     Slack,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 5] = [
+    pub const ALL: [Platform; 6] = [
         Platform::Statuspage,
         Platform::Incidentio,
         Platform::Gcp,
+        Platform::Betterstack,
         Platform::Instatus,
         Platform::Slack,
     ];
@@ -43,6 +47,7 @@ impl Platform {
             Platform::Statuspage => "statuspage",
             Platform::Incidentio => "incidentio",
             Platform::Gcp => "gcp",
+            Platform::Betterstack => "betterstack",
             Platform::Instatus => "instatus",
             Platform::Slack => "slack",
         }
@@ -58,6 +63,7 @@ impl Platform {
             Platform::Statuspage => "a Statuspage",
             Platform::Incidentio => "an incident.io",
             Platform::Gcp => "a Google Cloud",
+            Platform::Betterstack => "a Better Stack",
             Platform::Instatus => "an Instatus",
             Platform::Slack => "a Slack",
         }
@@ -67,7 +73,7 @@ impl Platform {
     /// others are followed by polling alone.
     pub fn pushes(self) -> bool {
         match self {
-            Platform::Statuspage | Platform::Instatus => true,
+            Platform::Statuspage | Platform::Instatus | Platform::Betterstack => true,
             Platform::Incidentio | Platform::Gcp | Platform::Slack => false,
         }
     }
@@ -80,6 +86,7 @@ impl Platform {
             Platform::Instatus => &["/summary.json", "/v2/components.json"],
             Platform::Slack => &["/api/v2.0.0/current"],
             Platform::Gcp => &["/incidents.json"],
+            Platform::Betterstack => &["/index.json"],
         }
     }
 
@@ -98,7 +105,7 @@ impl Platform {
             Platform::Statuspage => Some(format!("https://{page_id}.statuspage.io")),
             Platform::Slack => Some("https://slack-status.com".into()),
             Platform::Gcp => Some("https://status.cloud.google.com".into()),
-            Platform::Incidentio | Platform::Instatus => None,
+            Platform::Incidentio | Platform::Instatus | Platform::Betterstack => None,
         }
     }
 }
@@ -111,6 +118,7 @@ pub fn webhook(platform: Platform, json: Value) -> Result<Value, String> {
     match platform {
         Platform::Statuspage => Ok(json),
         Platform::Instatus => instatus::webhook(&json),
+        Platform::Betterstack => betterstack::webhook(&json),
         Platform::Incidentio | Platform::Gcp | Platform::Slack => Err(format!(
             "{} pages are polled, not pushed",
             platform.as_str()
@@ -136,8 +144,12 @@ pub struct Polled {
 pub fn summary(platform: Platform, page_id: &str, docs: Vec<Value>) -> Result<Polled, String> {
     let first = docs.first().cloned().unwrap_or(Value::Null);
     let summary = match platform {
-        Platform::Gcp => {
-            let (summary, ended) = gcp::summary(page_id, &first)?;
+        Platform::Gcp | Platform::Betterstack => {
+            let (summary, ended) = if platform == Platform::Gcp {
+                gcp::summary(page_id, &first)?
+            } else {
+                betterstack::summary(page_id, &first)?
+            };
             return Ok(Polled {
                 summary,
                 recent: Some(ended),
