@@ -234,12 +234,24 @@ pub fn client(r: &crate::config::ReconcileConfig) -> anyhow::Result<StatusClient
 pub async fn fetch_summary(
     client: &StatusClient,
     page: &Page,
+    now: DateTime<Utc>,
 ) -> anyhow::Result<crate::rules::platform::Polled> {
+    use crate::rules::platform::{self, Doc};
+    let default_words = platform::FeedWords::default();
     let mut docs = Vec::new();
     for path in page.kind.documents() {
-        docs.push(fetch(client, page, path).await?);
+        docs.push(if page.kind.raw() {
+            Doc::Raw(fetch_bytes(client, page, path).await?)
+        } else {
+            Doc::Json(fetch(client, page, path).await?)
+        });
     }
-    crate::rules::platform::summary(page.kind, &page.id, docs)
+    let round = platform::Round {
+        page_id: &page.id,
+        now,
+        feed: page.feed.as_ref().unwrap_or(&default_words),
+    };
+    platform::summary(page.kind, &round, docs)
         .map_err(|why| {
             heal::Unusable::Shape(format!(
                 "{} ({}): {why}",
@@ -255,6 +267,18 @@ pub async fn fetch_summary(
 /// goes in the `Authorization` header. The answer is read as it streams in
 /// and given up once it passes the client's `max_body_bytes`.
 pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Result<Value> {
+    let bytes = fetch_bytes(client, page, path).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        FetchFailed {
+            failure: Failure::Moved,
+            message: format!("GET {}{path}: not JSON: {e}", page.api_base()),
+        }
+        .into()
+    })
+}
+
+/// [`fetch`], the answer's bytes as they came.
+async fn fetch_bytes(client: &StatusClient, page: &Page, path: &str) -> anyhow::Result<Vec<u8>> {
     let url = format!("{}{path}", page.api_base());
     let failed = |failure: Failure, why: String| FetchFailed {
         failure,
@@ -316,8 +340,7 @@ pub async fn fetch(client: &StatusClient, page: &Page, path: &str) -> anyhow::Re
         }
         bytes.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| failed(Failure::Moved, format!("not JSON: {e}")).into())
+    Ok(bytes)
 }
 
 /// A fetch that failed, and how (`rules::health::Failure`).
@@ -571,7 +594,7 @@ impl PageTask {
     }
 
     async fn compare_and_heal(&mut self, now: DateTime<Utc>) -> anyhow::Result<Counts> {
-        let polled = fetch_summary(&self.client, &self.page).await?;
+        let polled = fetch_summary(&self.client, &self.page, now).await?;
         let summary_json = polled.summary;
         let summary = heal::read_summary(&summary_json, &self.page.id)?;
         let learned = catalog::read_catalog(&summary_json, &self.page.id)?;

@@ -31,6 +31,7 @@ fn page_of(settings: &Settings, policy: &Policy, page: &str) -> Page {
             api_key: Secret::default(),
             webhooks: true,
             kind: Default::default(),
+            feed: None,
         })
 }
 
@@ -42,7 +43,9 @@ pub(super) async fn components(
     let policy = settings.policy();
     let page = page_of(settings, &policy, page);
     let client = reconcile::client(&settings.reconcile)?;
-    let summary = reconcile::fetch_summary(&client, &page).await?.summary;
+    let summary = reconcile::fetch_summary(&client, &page, chrono::Utc::now())
+        .await?
+        .summary;
     let found = catalog::read_catalog(&summary, &page.id)
         .map_err(|e| anyhow::anyhow!("{} ({}): {e}", page.api_base(), page.kind.as_str()))?;
     let verdicts: Vec<Verdict> = found

@@ -271,6 +271,26 @@ mod tests {
                 "sources[0].token",
             ),
             (
+                "[[pages]]\nid = \"abc\"\nkind = \"atlassian\"",
+                "pages[0].kind",
+            ),
+            (
+                "[[pages]]\nid = \"abc\"\nkind = \"instatus\"",
+                "pages[0].base_url",
+            ),
+            (
+                "[[pages]]\nid = \"abc\"\nkind = \"gcp\"\nwebhooks = true",
+                "pages[0].webhooks",
+            ),
+            (
+                "[[pages]]\nid = \"abc\"\n[pages.feed]\ncritical = [\"outage\"]",
+                "pages[0].feed",
+            ),
+            (
+                "[[pages]]\nid = \"abc\"\nkind = \"feed\"\nbase_url = \"https://x/f.rss\"\n[pages.feed]\ncolour = 1",
+                "colour",
+            ),
+            (
                 "[[sources]]\nname = \"a\"\ntoken = \"x\"\n[[sources]]\nname = \"a\"\ntoken = \"y\"",
                 "sources[1].name",
             ),
@@ -285,6 +305,35 @@ mod tests {
                 .unwrap_err();
             assert!(e.to_string().contains(key), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn a_page_s_kind_sets_its_address_webhooks_and_words() {
+        use crate::rules::platform::{FeedWords, Platform};
+        let s = Settings::from_toml(
+            "[[pages]]\nid = \"slack\"\nkind = \"slack\"\n\n\
+             [[pages]]\nid = \"aws\"\nkind = \"feed\"\nbase_url = \"https://status.aws.amazon.com/rss/all.rss\"\n\
+             [pages.feed]\ncritical = [\"outage\"]\nmax_age_secs = 3600\nby_title = true\n\n\
+             [[pages]]\nid = \"wistia\"\nkind = \"instatus\"\nbase_url = \"https://status.wistia.com/\"\n\n\
+             [[pages]]\nid = \"kctbh9vrtdwd\"",
+        )
+        .unwrap();
+        s.validate().unwrap();
+        let [slack, aws, wistia, sp] = &s.pages[..] else {
+            panic!("four pages")
+        };
+        assert_eq!((slack.kind, slack.webhooks), (Platform::Slack, false));
+        assert_eq!(slack.api_base(), "https://slack-status.com");
+        assert_eq!(aws.api_base(), "https://status.aws.amazon.com/rss/all.rss");
+        let words = aws.feed.as_ref().unwrap();
+        assert_eq!(words.critical, ["outage"]);
+        assert_eq!(words.resolved, FeedWords::default().resolved);
+        assert_eq!(words.max_age, chrono::Duration::hours(1));
+        assert!(words.by_title);
+        assert_eq!((wistia.kind, wistia.webhooks), (Platform::Instatus, true));
+        assert_eq!(wistia.api_base(), "https://status.wistia.com");
+        assert_eq!((sp.kind, sp.webhooks), (Platform::Statuspage, true));
+        assert_eq!(sp.api_base(), "https://kctbh9vrtdwd.statuspage.io");
     }
 
     #[test]

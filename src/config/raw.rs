@@ -14,7 +14,7 @@ use serde::de::Error as _;
 
 use super::{Secret, Settings};
 use crate::rules::domain::{EntityKind, Priority};
-use crate::rules::platform::Platform;
+use crate::rules::platform::{FeedWords, Platform};
 use crate::rules::route::Incidents;
 
 /// The file as written: `[[pages]]` entries carry both what reconcile needs
@@ -82,6 +82,7 @@ impl From<RawSettings> for Settings {
                     api_key: e.api_key,
                     webhooks: e.webhooks.unwrap_or(e.kind.pushes()),
                     kind: e.kind,
+                    feed: e.feed.map(FeedWords::from),
                 };
                 (page, rules)
             })
@@ -122,6 +123,8 @@ struct PageEntry {
     webhooks: Option<bool>,
     #[serde(default, deserialize_with = "platform")]
     kind: Platform,
+    #[serde(default)]
+    feed: Option<FeedEntry>,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -375,6 +378,43 @@ pub struct Page {
     /// The platform the page runs on (default `statuspage`).
     #[serde(default, deserialize_with = "platform")]
     pub kind: Platform,
+    /// A feed page's words (`[pages.feed]`); `None`: not given.
+    #[serde(skip)]
+    pub feed: Option<FeedWords>,
+}
+
+/// `[pages.feed]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedEntry {
+    #[serde(default)]
+    resolved: Option<Vec<String>>,
+    #[serde(default)]
+    critical: Vec<String>,
+    #[serde(default)]
+    major: Vec<String>,
+    #[serde(default)]
+    none: Vec<String>,
+    #[serde(default)]
+    max_age_secs: Option<u64>,
+    #[serde(default)]
+    by_title: bool,
+}
+
+impl From<FeedEntry> for FeedWords {
+    fn from(f: FeedEntry) -> FeedWords {
+        let d = FeedWords::default();
+        FeedWords {
+            resolved: f.resolved.unwrap_or(d.resolved),
+            critical: f.critical,
+            major: f.major,
+            none: f.none,
+            max_age: f.max_age_secs.map_or(d.max_age, |s| {
+                chrono::Duration::seconds(s.min(i64::MAX as u64) as i64)
+            }),
+            by_title: f.by_title,
+        }
+    }
 }
 
 fn yes() -> bool {

@@ -174,6 +174,15 @@ impl Settings {
                     ),
                 ));
             }
+            if p.feed.is_some() && p.kind != crate::rules::platform::Platform::Feed {
+                return Err(err(
+                    &format!("{key}.feed"),
+                    format!(
+                        "only a page of kind feed has words; this one is {}",
+                        p.kind.as_str()
+                    ),
+                ));
+            }
             if p.webhooks && !p.kind.pushes() {
                 return Err(err(
                     &format!("{key}.webhooks"),

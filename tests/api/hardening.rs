@@ -124,6 +124,7 @@ async fn spawn_bounded(base_url: String) -> TestApp {
             api_key: Secret::default(),
             webhooks: true,
             kind: Default::default(),
+            feed: None,
         }];
         s.reconcile.interval_secs = 3600;
         s.reconcile.max_body_bytes = 64 * 1024;

@@ -32,6 +32,7 @@ async fn spawn(fake: &FakeStatus, itoc: &FakeItoc360) -> TestApp {
             api_key: Secret::default(),
             webhooks: true,
             kind: Default::default(),
+            feed: None,
         }];
         s.reconcile.interval_secs = 3600;
         s.health.page_after_secs = 0;

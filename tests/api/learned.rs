@@ -54,6 +54,7 @@ async fn spawn_learning(
             api_key: Secret::default(),
             webhooks: true,
             kind: Default::default(),
+            feed: None,
         }];
         s.reconcile.interval_secs = 3600;
         f(s);

@@ -80,6 +80,7 @@ async fn a_maintenance_from_heads_up_to_overrun_and_end() {
             api_key: Secret::default(),
             webhooks: false,
             kind: Default::default(),
+            feed: None,
         }];
         s.reconcile.interval_secs = 3600;
         s.maintenance.notify = true;

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use statuspage_bridge::config::{Page, Route, Secret};
 use statuspage_bridge::rules::domain::EntityKind;
-use statuspage_bridge::rules::platform::Platform;
+use statuspage_bridge::rules::platform::{FeedWords, Platform};
 
 use crate::commands::{config_for, run, stdout};
 use crate::fake_itoc360::FakeItoc360;
@@ -190,6 +190,7 @@ fn polled(kind: Platform, id: &str, fake: &FakeStatus) -> Page {
         api_key: Secret::default(),
         webhooks: false,
         kind,
+        feed: None,
     }
 }
 
@@ -720,4 +721,97 @@ async fn a_polled_better_stack_page_pages_its_report_and_resource_once() {
     rounds.round().await;
     app.drain().await;
     assert_eq!(sent(&itoc).len(), 4, "nothing more");
+}
+
+/// A feed page at `fake`'s `path`, its entries recent for twenty years.
+fn feed_page(fake: &FakeStatus, path: &str, by_title: bool) -> Page {
+    let mut page = polled(Platform::Feed, "vendor", fake);
+    page.base_url = format!("{}{path}", fake.base_url);
+    page.feed = Some(FeedWords {
+        max_age: chrono::Duration::days(20 * 366),
+        by_title,
+        ..FeedWords::default()
+    });
+    page
+}
+
+fn serve_text(fake: &FakeStatus, path: &str, name: &str) {
+    fake.set(
+        path,
+        Answer {
+            status: 200,
+            body: fixture(name),
+        },
+    );
+}
+
+#[tokio::test]
+async fn a_feed_entry_pages_once_and_resolves_when_it_says_so() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    serve_text(&status, "/history.atom", "feed/github_history_open.atom");
+    let itoc = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_polling(&itoc, feed_page(&status, "/history.atom", false)).await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.round().await;
+    app.drain().await;
+    let incident = fingerprint(
+        "vendor",
+        "incident",
+        "tag:www.githubstatus.com,2005:Incident/8zc63m64hy36",
+    );
+    assert_eq!(sent(&itoc), vec![("trigger".to_owned(), incident.clone())]);
+    assert_eq!(itoc.accepted()[0]["severity"], "medium", "no words: minor");
+    serve_text(
+        &status,
+        "/history.atom",
+        "feed/github_history_resolved.atom",
+    );
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(
+        sent(&itoc),
+        vec![
+            ("trigger".to_owned(), incident.clone()),
+            ("resolve".to_owned(), incident)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_aws_feed_grouped_by_subject_resolves_on_its_resolved_item() {
+    needs_database!();
+    let status = FakeStatus::start().await;
+    serve_text(&status, "/rss/sqs-eu-west-1.rss", "feed/aws_open.rss");
+    let itoc = FakeItoc360::start(ITOC_TOKEN).await;
+    let mut app = spawn_polling(&itoc, feed_page(&status, "/rss/sqs-eu-west-1.rss", true)).await;
+    let mut rounds = app.reconcile.clone().unwrap();
+    rounds.round().await;
+    app.drain().await;
+    let incident = fingerprint("vendor", "incident", "subject:increased error rates");
+    assert_eq!(sent(&itoc), vec![("trigger".to_owned(), incident.clone())]);
+    serve_text(&status, "/rss/sqs-eu-west-1.rss", "feed/aws_resolved.rss");
+    rounds.round().await;
+    app.drain().await;
+    assert_eq!(
+        sent(&itoc),
+        vec![
+            ("trigger".to_owned(), incident.clone()),
+            ("resolve".to_owned(), incident)
+        ]
+    );
+    // Not a feed (an HTML page where the feed was): the round fails, nothing changes.
+    status.set(
+        "/rss/sqs-eu-west-1.rss",
+        Answer {
+            status: 200,
+            body: "<html>moved</html>".into(),
+        },
+    );
+    rounds.round().await;
+    let failed: i64 = app
+        .count("SELECT count(*) FROM reconcile_rounds WHERE result = 'failed'")
+        .await;
+    assert_eq!(failed, 1);
+    assert_eq!(itoc.accepted().len(), 2);
 }

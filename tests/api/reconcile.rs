@@ -42,6 +42,7 @@ pub(crate) async fn spawn_reconciling(fake: &FakeStatus) -> TestApp {
             api_key: Secret::default(),
             webhooks: true,
             kind: Default::default(),
+            feed: None,
         }];
         s.reconcile.interval_secs = 3600;
         s.reconcile.misses_to_resolve = 2;
@@ -375,6 +376,7 @@ async fn many_changes_in_one_round_are_grouped_into_one_alert() {
             api_key: Secret::default(),
             webhooks: false,
             kind: Default::default(),
+            feed: None,
         }];
         s.reconcile.interval_secs = 3600;
         s.reconcile.max_triggers_per_round = 3;

@@ -8,12 +8,16 @@
 //! go out.
 
 pub mod betterstack;
+pub mod feed;
 pub mod gcp;
 pub mod incidentio;
 pub mod instatus;
 pub mod slack;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
+
+pub use feed::FeedWords;
 
 /// A page's `kind`: the platform it runs on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -27,17 +31,20 @@ pub enum Platform {
     Gcp,
     /// Better Stack status pages.
     Betterstack,
+    /// Any RSS 2.0 or Atom feed.
+    Feed,
     Instatus,
     /// Slack's own status page.
     Slack,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 6] = [
+    pub const ALL: [Platform; 7] = [
         Platform::Statuspage,
         Platform::Incidentio,
         Platform::Gcp,
         Platform::Betterstack,
+        Platform::Feed,
         Platform::Instatus,
         Platform::Slack,
     ];
@@ -48,6 +55,7 @@ impl Platform {
             Platform::Incidentio => "incidentio",
             Platform::Gcp => "gcp",
             Platform::Betterstack => "betterstack",
+            Platform::Feed => "feed",
             Platform::Instatus => "instatus",
             Platform::Slack => "slack",
         }
@@ -64,6 +72,7 @@ impl Platform {
             Platform::Incidentio => "an incident.io",
             Platform::Gcp => "a Google Cloud",
             Platform::Betterstack => "a Better Stack",
+            Platform::Feed => "a feed",
             Platform::Instatus => "an Instatus",
             Platform::Slack => "a Slack",
         }
@@ -74,7 +83,7 @@ impl Platform {
     pub fn pushes(self) -> bool {
         match self {
             Platform::Statuspage | Platform::Instatus | Platform::Betterstack => true,
-            Platform::Incidentio | Platform::Gcp | Platform::Slack => false,
+            Platform::Incidentio | Platform::Gcp | Platform::Slack | Platform::Feed => false,
         }
     }
 
@@ -87,6 +96,8 @@ impl Platform {
             Platform::Slack => &["/api/v2.0.0/current"],
             Platform::Gcp => &["/incidents.json"],
             Platform::Betterstack => &["/index.json"],
+            // The feed's address is the page's `base_url` itself.
+            Platform::Feed => &[""],
         }
     }
 
@@ -105,8 +116,15 @@ impl Platform {
             Platform::Statuspage => Some(format!("https://{page_id}.statuspage.io")),
             Platform::Slack => Some("https://slack-status.com".into()),
             Platform::Gcp => Some("https://status.cloud.google.com".into()),
-            Platform::Incidentio | Platform::Instatus | Platform::Betterstack => None,
+            Platform::Incidentio | Platform::Instatus | Platform::Betterstack | Platform::Feed => {
+                None
+            }
         }
+    }
+
+    /// Whether its documents are read as they are (XML), not as JSON.
+    pub fn raw(self) -> bool {
+        self == Platform::Feed
     }
 }
 
@@ -119,7 +137,7 @@ pub fn webhook(platform: Platform, json: Value) -> Result<Value, String> {
         Platform::Statuspage => Ok(json),
         Platform::Instatus => instatus::webhook(&json),
         Platform::Betterstack => betterstack::webhook(&json),
-        Platform::Incidentio | Platform::Gcp | Platform::Slack => Err(format!(
+        Platform::Incidentio | Platform::Gcp | Platform::Slack | Platform::Feed => Err(format!(
             "{} pages are polled, not pushed",
             platform.as_str()
         )),
@@ -139,29 +157,62 @@ pub struct Polled {
     pub recent: Option<Vec<Value>>,
 }
 
-/// A round's documents (in the order of [`Platform::documents`]) as page
-/// `page_id`'s; `Err` says why they are not the platform's answers.
-pub fn summary(platform: Platform, page_id: &str, docs: Vec<Value>) -> Result<Polled, String> {
-    let first = docs.first().cloned().unwrap_or(Value::Null);
-    let summary = match platform {
-        Platform::Gcp | Platform::Betterstack => {
-            let (summary, ended) = if platform == Platform::Gcp {
-                gcp::summary(page_id, &first)?
-            } else {
-                betterstack::summary(page_id, &first)?
-            };
-            return Ok(Polled {
-                summary,
-                recent: Some(ended),
-            });
+/// One document a round read: JSON, or the bytes of a platform that is
+/// [`Platform::raw`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Doc {
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+impl Doc {
+    fn json(&self) -> &Value {
+        match self {
+            Doc::Json(v) => v,
+            Doc::Raw(_) => &Value::Null,
         }
-        Platform::Statuspage => docs
-            .into_iter()
-            .next()
-            .ok_or_else(|| "no summary.json".to_owned())?,
-        Platform::Incidentio => incidentio::summary(page_id, &first)?,
-        Platform::Instatus => instatus::summary(page_id, &docs)?,
-        Platform::Slack => slack::summary(page_id, &first)?,
+    }
+}
+
+/// What a round knows besides its documents.
+#[derive(Debug, Clone, Copy)]
+pub struct Round<'a> {
+    /// The configured page id: the summary's `page.id`.
+    pub page_id: &'a str,
+    /// When the round read them (a feed's entries age).
+    pub now: DateTime<Utc>,
+    /// A feed page's words.
+    pub feed: &'a FeedWords,
+}
+
+/// A round's documents (in the order of [`Platform::documents`]) as the
+/// page's; `Err` says why they are not the platform's answers.
+pub fn summary(platform: Platform, round: &Round<'_>, docs: Vec<Doc>) -> Result<Polled, String> {
+    let page_id = round.page_id;
+    let null = Doc::Json(Value::Null);
+    let first = docs.first().unwrap_or(&null);
+    let with_recent = |(summary, ended): (Value, Vec<Value>)| Polled {
+        summary,
+        recent: Some(ended),
+    };
+    let summary = match platform {
+        Platform::Gcp => return gcp::summary(page_id, first.json()).map(with_recent),
+        Platform::Betterstack => {
+            return betterstack::summary(page_id, first.json()).map(with_recent);
+        }
+        Platform::Feed => {
+            let Doc::Raw(body) = first else {
+                return Err("a feed is read as it is, not as JSON".into());
+            };
+            return feed::summary(page_id, body, round.feed, round.now).map(with_recent);
+        }
+        Platform::Statuspage => first.json().clone(),
+        Platform::Incidentio => incidentio::summary(page_id, first.json())?,
+        Platform::Instatus => {
+            let json: Vec<Value> = docs.iter().map(|d| d.json().clone()).collect();
+            instatus::summary(page_id, &json)?
+        }
+        Platform::Slack => slack::summary(page_id, first.json())?,
     };
     Ok(Polled {
         summary,
