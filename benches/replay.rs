@@ -109,6 +109,7 @@ fn build(live: &std::path::Path, total: usize) -> usize {
                 Arc::clone(&policy),
                 at,
                 Origin::Webhook,
+                Platform::Statuspage,
             );
             ingest::ingest(
                 statuspage_bridge::storage::sqlite::conn(&tx),

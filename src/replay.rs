@@ -173,6 +173,7 @@ fn replay_planned(
             policy.clone(),
             job.received_at,
             job.origin.clone(),
+            job.shape,
         );
         let plan = scratch
             .ingest(job, &recorded.reading, decide)

@@ -23,6 +23,11 @@ impl Settings {
                 .iter()
                 .map(|p| PagePolicy {
                     page_id: p.page_id.clone(),
+                    platform: self
+                        .pages
+                        .iter()
+                        .find(|page| page.id == p.page_id)
+                        .map_or_else(Default::default, |page| page.kind),
                     name: (!p.name.trim().is_empty()).then(|| p.name.trim().to_owned()),
                     components: p.components.clone(),
                     ignore_components: p.ignore_components.clone(),
@@ -33,6 +38,18 @@ impl Settings {
                         resolve_after_secs: p.resolve_after_secs,
                     },
                 })
+                // A page reconciled with no paging rules of its own still
+                // names its platform.
+                .chain(
+                    self.pages
+                        .iter()
+                        .filter(|page| !self.routing.pages.iter().any(|p| p.page_id == page.id))
+                        .map(|page| PagePolicy {
+                            page_id: page.id.clone(),
+                            platform: page.kind,
+                            ..PagePolicy::default()
+                        }),
+                )
                 .collect(),
             routes: self
                 .routing

@@ -75,6 +75,7 @@ pub fn decide(
     policy: Arc<Policy>,
     now: DateTime<Utc>,
     origin: Origin,
+    shape: Platform,
 ) -> impl Fn(&Reading, &Context) -> Plan + Send + 'static {
     move |reading, ctx| {
         plan::plan(
@@ -86,6 +87,7 @@ pub fn decide(
                 rules,
                 delivery,
                 policy: &policy,
+                shape,
             },
         )
     }
@@ -125,6 +127,7 @@ impl Pipeline {
             self.policy.clone(),
             incoming.received_at,
             incoming.origin.clone(),
+            incoming.shape,
         );
         let job = Job {
             id: id.clone(),

@@ -309,6 +309,7 @@ mod tests {
             pages: vec![
                 PagePolicy {
                     page_id: "gh".into(),
+                    platform: Default::default(),
                     components: vec!["Actions".into(), "Git Operatons".into()],
                     ignore_components: vec!["Copilot".into()],
                     ..PagePolicy::default()
@@ -316,6 +317,7 @@ mod tests {
                 // Not learned yet: not judged.
                 PagePolicy {
                     page_id: "unseen".into(),
+                    platform: Default::default(),
                     components: vec!["Anything".into()],
                     ..PagePolicy::default()
                 },
@@ -360,6 +362,7 @@ mod tests {
         let policy = Policy {
             pages: vec![PagePolicy {
                 page_id: "gh".into(),
+                platform: Default::default(),
                 name: Some("GH".into()),
                 ignore_components: vec!["Git Operations".into()],
                 ..PagePolicy::default()
@@ -391,6 +394,7 @@ mod tests {
         let strict = Policy {
             pages: vec![PagePolicy {
                 page_id: "gh".into(),
+                platform: Default::default(),
                 min_priority: Priority::High,
                 ..PagePolicy::default()
             }],

@@ -265,9 +265,18 @@ pub struct Setting<'a> {
     pub delivery: Delivery,
     /// Page names, filters and routes.
     pub policy: &'a Policy,
+    /// The platform whose webhook the body is (the bridge's own bodies are
+    /// Statuspage's).
+    pub shape: Platform,
 }
 
 impl Setting<'_> {
+    /// The platform named in the titles of `page_id`'s alerts: the page's
+    /// configured `kind`, else the body's platform.
+    fn platform_of(&self, page_id: &str) -> &'static str {
+        self.policy.platform(page_id).unwrap_or(self.shape).label()
+    }
+
     /// Whether events for `destination` are queued or recorded as skipped.
     fn delivery_to(&self, destination: &str) -> Delivery {
         if destination == route::DEFAULT {
@@ -716,7 +725,10 @@ fn plan_incident(ev: &IncidentEvent, keys: &[String], ctx: &Context, s: &Setting
                 .collect(),
         };
         let wording = Wording {
-            title: format!("Statuspage incident \"{name}\": {status} ({impact_text})"),
+            title: format!(
+                "{} incident \"{name}\": {status} ({impact_text})",
+                s.platform_of(&ev.page_id)
+            ),
             message,
             status,
             impact,
@@ -778,7 +790,7 @@ fn raise_components(
             components: vec![ctx.learned.facts(&c.component_id, c.name.as_deref(), None)],
         };
         let wording = Wording {
-            title: format!("Statuspage component \"{name}\": {status}"),
+            title: format!("{} component \"{name}\": {status}", s.platform_of(page_id)),
             message: format!(
                 "Component \"{name}\" is {status}; priority raised to {priority} by incident {label}."
             ),
@@ -870,7 +882,10 @@ fn plan_component(ev: &ComponentEvent, keys: &[String], ctx: &Context, s: &Setti
             )],
         };
         let wording = Wording {
-            title: format!("Statuspage component \"{name}\": {status}"),
+            title: format!(
+                "{} component \"{name}\": {status}",
+                s.platform_of(&ev.page_id)
+            ),
             message: format!("Component \"{name}\" changed from {from} to {status}."),
             status,
             impact: None,

@@ -29,6 +29,7 @@ fn setting(origin: &Origin) -> Setting<'_> {
         rules: Rules::default(),
         delivery: Delivery::Queue,
         policy: &PLAIN,
+        shape: Platform::Statuspage,
     }
 }
 
@@ -311,6 +312,45 @@ fn nothing_is_written_but_the_webhook_when_an_event_is_not_applied() {
 }
 
 #[test]
+fn titles_name_the_page_s_platform_else_the_body_s() {
+    let reading = reading_incident(incident("investigating", "minor", &[]));
+    let title = |s: &Setting<'_>| {
+        plan(&reading, &Context::default(), s).drafts[0]
+            .title
+            .clone()
+    };
+    let webhook = Origin::Webhook;
+    assert!(title(&setting(&webhook)).starts_with("Statuspage incident \""));
+    let pushed = Setting {
+        shape: Platform::Instatus,
+        ..setting(&webhook)
+    };
+    assert!(title(&pushed).starts_with("Instatus incident \""));
+    // A heal is Statuspage-shaped; the page's kind names it.
+    let page_id = match &reading {
+        Reading::Incident { event, .. } => event.page_id.clone(),
+        _ => unreachable!(),
+    };
+    let policy = Policy {
+        pages: vec![PagePolicy {
+            page_id,
+            platform: Platform::Gcp,
+            ..PagePolicy::default()
+        }],
+        ..Policy::default()
+    };
+    let healed = Setting {
+        policy: &policy,
+        ..setting(&webhook)
+    };
+    assert!(
+        title(&healed).starts_with("Google Cloud incident \""),
+        "{}",
+        title(&healed)
+    );
+}
+
+#[test]
 fn a_heal_says_so_and_a_dry_run_is_skipped() {
     let origin = Origin::Reconcile {
         why: "missed webhook".into(),
@@ -382,6 +422,7 @@ fn routing_names_the_page_fans_out_and_says_why_nothing_was_sent() {
     let policy = Policy {
         pages: vec![PagePolicy {
             page_id: "p1".into(),
+            platform: Default::default(),
             name: Some("GitHub".into()),
             ignore_components: vec!["Codespaces".into()],
             ..PagePolicy::default()
@@ -412,6 +453,7 @@ fn routing_names_the_page_fans_out_and_says_why_nothing_was_sent() {
     };
     let s = Setting {
         policy: &policy,
+        shape: Platform::Statuspage,
         ..setting(&origin)
     };
     let outage = Reading::Component {
@@ -553,6 +595,7 @@ fn a_learned_page_name_leads_titles_and_learned_groups_reach_the_filters() {
     let policy = Policy {
         pages: vec![route::PagePolicy {
             page_id: "p1".into(),
+            platform: Default::default(),
             ignore_components: vec!["core".into()],
             ..route::PagePolicy::default()
         }],
@@ -560,6 +603,7 @@ fn a_learned_page_name_leads_titles_and_learned_groups_reach_the_filters() {
     };
     let s = Setting {
         policy: &policy,
+        shape: Platform::Statuspage,
         ..setting(&origin)
     };
     let p = plan(&down, &ctx, &s);

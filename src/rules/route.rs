@@ -31,6 +31,8 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PagePolicy {
     pub page_id: String,
+    /// The platform it runs on (its `kind`): titles name it.
+    pub platform: crate::rules::platform::Platform,
     /// Its configured name, if any.
     pub name: Option<String>,
     /// Selectors (ids, names, groups); empty: every component may page.
@@ -56,6 +58,7 @@ impl Default for PagePolicy {
     fn default() -> Self {
         PagePolicy {
             page_id: String::new(),
+            platform: Default::default(),
             name: None,
             components: Vec::new(),
             ignore_components: Vec::new(),
@@ -279,6 +282,11 @@ impl Policy {
                 .or(page.resolve_after_secs)
                 .unwrap_or(0),
         )
+    }
+
+    /// The platform a configured page runs on.
+    pub fn platform(&self, page_id: &str) -> Option<crate::rules::platform::Platform> {
+        self.page(page_id).map(|p| p.platform)
     }
 
     /// The page's configured name.

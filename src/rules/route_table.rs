@@ -40,6 +40,7 @@ fn incident(listing: &[(&str, &str)]) -> AlertFacts {
 fn page(f: impl FnOnce(&mut PagePolicy)) -> PagePolicy {
     let mut p = PagePolicy {
         page_id: "gh".into(),
+        platform: Default::default(),
         name: Some("GitHub".into()),
         ..PagePolicy::default()
     };
@@ -670,6 +671,7 @@ fn learned_names_stand_in_for_configured_ones() {
     let policy = Policy {
         pages: vec![PagePolicy {
             page_id: "gh".into(),
+            platform: Default::default(),
             ignore_components: vec!["actions".into()],
             ..PagePolicy::default()
         }],

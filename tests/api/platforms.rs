@@ -616,6 +616,11 @@ async fn a_google_cloud_region_is_a_component_a_route_can_take() {
     );
     // Severity medium: the incident, and the region it lists, page at high.
     assert_eq!(itoc.accepted_by(REGION_TOKEN)[0]["severity"], "high");
+    // Titles name the page's platform.
+    assert_eq!(
+        itoc.accepted_by(REGION_TOKEN)[0]["title"],
+        "Google Cloud component \"AlloyDB for PostgreSQL · us-central1\": partial_outage"
+    );
 
     // Ended: the incident is resolved from the feed's own ended list, the
     // region is listed operational again — both in one round.

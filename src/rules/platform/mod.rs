@@ -65,6 +65,19 @@ impl Platform {
         Platform::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
+    /// Its name, at the start of the titles sent for its pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            Platform::Statuspage => "Statuspage",
+            Platform::Incidentio => "incident.io",
+            Platform::Gcp => "Google Cloud",
+            Platform::Betterstack => "Better Stack",
+            Platform::Feed => "Feed",
+            Platform::Instatus => "Instatus",
+            Platform::Slack => "Slack",
+        }
+    }
+
     /// "an Instatus", for sentences.
     pub fn article(self) -> &'static str {
         match self {
