@@ -211,7 +211,7 @@ fn round(v: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::domain::{Alert, Outcome, Priority};
+    use crate::rules::domain::{Alert, Outcome};
     use crate::storage::outbox::State;
     use chrono::TimeZone;
 
@@ -229,23 +229,10 @@ mod tests {
     }
 
     fn ev(w: &str, action: Action) -> OutboxRow {
-        OutboxRow {
-            id: 1,
-            webhook_id: w.into(),
-            created_at: "2030-01-01T00:00:00.000Z".into(),
-            fingerprint: "f".into(),
-            action,
-            priority: Priority::High,
-            title: "t".into(),
-            state: State::Delivered,
-            attempts: 1,
-            last_status: Some(202),
-            last_error: None,
-            finished_at: None,
-            destination: "default".into(),
-            held_until: None,
-            held_by: None,
-        }
+        let mut o = super::super::views::fixtures::outbox(1, action, State::Delivered);
+        o.webhook_id = w.into();
+        o.created_at = "2030-01-01T00:00:00.000Z".into();
+        o
     }
 
     #[test]

@@ -7,11 +7,7 @@ use crate::rules::heal;
 use crate::rules::parse::{self, Parsed};
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/betterstack/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
+    super::super::fixture("betterstack", name)
 }
 
 fn component<'a>(s: &'a Value, id: &str) -> Option<&'a Value> {

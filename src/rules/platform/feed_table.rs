@@ -6,8 +6,7 @@ use crate::rules::heal;
 use chrono::TimeZone;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/feed/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read(&path).expect(&path)
+    super::super::fixture_bytes("feed", name)
 }
 
 fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {

@@ -6,8 +6,7 @@ use crate::rules::domain::{ComponentStatus, Impact, IncidentStatus};
 use crate::rules::heal;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/gcp/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
+    super::super::fixture("gcp", name)
 }
 
 fn component<'a>(s: &'a Value, id: &str) -> Option<&'a Value> {

@@ -106,8 +106,46 @@ fn listed(v: &Value) -> Value {
     Value::Array(list)
 }
 
-/// A webhook as Atlassian's: an incident, a maintenance (an incident with
-/// the maintenance statuses) or a component update.
+/// An incident or a maintenance (an incident with the maintenance
+/// statuses and impact `maintenance`) as Atlassian's incident.
+fn report(i: &Value, maintenance: bool) -> Map<String, Value> {
+    let (updates_key, statuses) = if maintenance {
+        ("maintenance_updates", MAINTENANCE_STATUS)
+    } else {
+        ("incident_updates", INCIDENT_STATUS)
+    };
+    let mut m = Map::new();
+    copy(
+        &mut m,
+        i,
+        &[
+            "id",
+            "name",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "backfilled",
+        ],
+    );
+    put_mapped(&mut m, "status", i, statuses);
+    if maintenance {
+        m.insert("impact".into(), json!("maintenance"));
+    } else {
+        put_mapped(&mut m, "impact", i, IMPACT);
+    }
+    if let Some(url) = text(i, "url") {
+        m.insert("shortlink".into(), json!(url));
+    }
+    m.insert(
+        "incident_updates".into(),
+        updates(i.get(updates_key), statuses),
+    );
+    m.insert("components".into(), listed(i));
+    m
+}
+
+/// A webhook as Atlassian's: an incident, a maintenance or a component
+/// update.
 pub fn webhook(v: &Value) -> Result<Value, String> {
     let Some(obj) = v.as_object() else {
         return Err("not a JSON object".into());
@@ -117,57 +155,10 @@ pub fn webhook(v: &Value) -> Result<Value, String> {
         .and_then(Value::as_str)
         .ok_or("no page.id: not an Instatus webhook")?;
     let page = json!({"id": page_id});
-    if let Some(i) = obj.get("incident").filter(|i| i.is_object()) {
-        let mut m = Map::new();
-        copy(
-            &mut m,
-            i,
-            &[
-                "id",
-                "name",
-                "created_at",
-                "updated_at",
-                "resolved_at",
-                "backfilled",
-            ],
-        );
-        put_mapped(&mut m, "status", i, INCIDENT_STATUS);
-        put_mapped(&mut m, "impact", i, IMPACT);
-        if let Some(url) = text(i, "url") {
-            m.insert("shortlink".into(), json!(url));
+    for (key, maintenance) in [("incident", false), ("maintenance", true)] {
+        if let Some(i) = obj.get(key).filter(|i| i.is_object()) {
+            return Ok(json!({"page": page, "incident": report(i, maintenance)}));
         }
-        m.insert(
-            "incident_updates".into(),
-            updates(i.get("incident_updates"), INCIDENT_STATUS),
-        );
-        m.insert("components".into(), listed(i));
-        return Ok(json!({"page": page, "incident": m}));
-    }
-    if let Some(i) = obj.get("maintenance").filter(|i| i.is_object()) {
-        let mut m = Map::new();
-        copy(
-            &mut m,
-            i,
-            &[
-                "id",
-                "name",
-                "created_at",
-                "updated_at",
-                "resolved_at",
-                "backfilled",
-            ],
-        );
-        put_mapped(&mut m, "status", i, MAINTENANCE_STATUS);
-        m.insert("impact".into(), json!("maintenance"));
-        if let Some(url) = text(i, "url") {
-            m.insert("shortlink".into(), json!(url));
-        }
-        m.insert(
-            "incident_updates".into(),
-            updates(i.get("maintenance_updates"), MAINTENANCE_STATUS),
-        );
-        m.insert("components".into(), listed(i));
-        return Ok(json!({"page": page, "incident": m}));
     }
     if let (Some(u), Some(c)) = (
         obj.get("component_update").filter(|u| u.is_object()),

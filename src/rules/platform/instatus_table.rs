@@ -7,11 +7,7 @@ use crate::rules::domain::{ComponentStatus, Impact, IncidentStatus};
 use crate::rules::parse::{self, Parsed};
 
 fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/instatus/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect(&path)).expect(&path)
+    super::super::fixture("instatus", name)
 }
 
 fn parsed(name: &str) -> Parsed {

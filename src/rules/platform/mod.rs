@@ -257,6 +257,22 @@ pub(crate) fn mapped(table: &[Mapping], value: &str) -> String {
         .map_or_else(|| value.to_lowercase(), |(_, to)| (*to).to_owned())
 }
 
+/// A captured body of `tests/fixtures/<kind>/`, for the adapters' tables.
+#[cfg(test)]
+fn fixture_bytes(kind: &str, name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/{kind}/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// [`fixture_bytes`], as JSON.
+#[cfg(test)]
+fn fixture(kind: &str, name: &str) -> Value {
+    serde_json::from_slice(&fixture_bytes(kind, name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
