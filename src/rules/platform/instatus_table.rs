@@ -126,6 +126,36 @@ fn a_component_webhook_reads_as_a_component_update() {
 }
 
 #[test]
+fn an_incident_listing_components_and_edge_forms_of_the_lists() {
+    let mut body = fixture("webhook_incident_investigating.json");
+    body["incident"]["components"] =
+        json!([{"id": "cm86c68hh003drlefrrklqlw1", "name": "Group Record"}, {"name": "no id"}]);
+    let Parsed::Incident(e) = parse::parse(&webhook(&body).unwrap()) else {
+        panic!("not an incident")
+    };
+    let listed: Vec<(&str, Option<&str>)> = e
+        .components
+        .iter()
+        .map(|c| (c.id.as_str(), c.name.as_deref()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("cm86c68hh003drlefrrklqlw1", Some("Group Record"))]
+    );
+    // A parent without children is a group still; a zero duration has no end.
+    let components = json!([{"id": "p1", "name": "Parent", "status": "OPERATIONAL", "isParent": true, "children": []}]);
+    let mut trouble = fixture("summary_hasissues.json");
+    trouble["activeMaintenances"][0]["duration"] = json!(0);
+    let s = summary("wistia", &[trouble, components]).unwrap();
+    assert_eq!(s["components"][0]["group"], true);
+    assert!(
+        s["scheduled_maintenances"][0]
+            .get("scheduled_until")
+            .is_none()
+    );
+}
+
+#[test]
 fn a_body_of_another_shape_says_why() {
     let err = webhook(&json!({"page": {"id": "p"}, "hello": 1})).unwrap_err();
     assert!(err.contains("top-level keys: hello, page"), "{err}");

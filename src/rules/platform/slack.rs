@@ -58,16 +58,14 @@ fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
         .filter(|s| !s.trim().is_empty())
 }
 
-/// A component status's weight, to keep the worst a service is given.
-fn worse(a: &str, b: &str) -> bool {
-    let rank = |s: &str| match s {
-        "major_outage" => 4,
-        "partial_outage" => 3,
+/// How bad a status the items give a service is: the worst wins.
+fn rank(status: &str) -> u8 {
+    match status {
+        "major_outage" => 3,
         "degraded_performance" => 2,
         "under_maintenance" => 1,
         _ => 0,
-    };
-    rank(a) > rank(b)
+    }
 }
 
 /// One item as an incident.
@@ -157,13 +155,20 @@ pub fn summary(page_id: &str, doc: &Value) -> Result<Value, String> {
                 .filter_map(Value::as_str)
             {
                 let updated = text(item, "date_updated").map(str::to_owned);
+                let at = |t: &Option<String>| t.as_deref().and_then(parse_time);
                 match services.iter_mut().find(|(n, _, _)| n == name) {
-                    Some(entry) => {
-                        if worse(&status, &entry.1) {
+                    // The worst status, and of the items that give it the
+                    // latest time.
+                    Some(entry) => match rank(&status).cmp(&rank(&entry.1)) {
+                        std::cmp::Ordering::Greater => {
                             entry.1 = status.clone();
                             entry.2 = updated;
                         }
-                    }
+                        std::cmp::Ordering::Equal if at(&updated) > at(&entry.2) => {
+                            entry.2 = updated;
+                        }
+                        _ => {}
+                    },
                     None => services.push((name.to_owned(), status.clone(), updated)),
                 }
             }

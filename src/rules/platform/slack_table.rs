@@ -96,6 +96,62 @@ fn active_items_are_incidents_and_their_services_take_the_worst_status() {
 }
 
 #[test]
+fn a_service_takes_the_worst_status_and_the_latest_time_whatever_the_order() {
+    let item = |id: Value, kind: &str, updated: &str| {
+        json!({"id": id, "type": kind, "status": "active", "title": "t",
+               "date_updated": updated, "services": ["Huddles"]})
+    };
+    let huddles = |items: Vec<Value>| {
+        let s = summary(
+            "slack",
+            &json!({"status": "active", "active_incidents": items}),
+        )
+        .unwrap();
+        let c = component(&s, "Huddles").clone();
+        (
+            c["status"].as_str().unwrap().to_owned(),
+            c["updated_at"].clone(),
+            s,
+        )
+    };
+    let outage = item(json!(7), "outage", "2018-09-07T10:00:00-07:00");
+    let incident = item(json!("8"), "incident", "2018-09-07T11:00:00-07:00");
+    for items in [
+        vec![outage.clone(), incident.clone()],
+        vec![incident.clone(), outage.clone()],
+    ] {
+        let (status, at, _) = huddles(items);
+        assert_eq!(
+            (status.as_str(), at),
+            ("major_outage", json!("2018-09-07T10:00:00-07:00"))
+        );
+    }
+    let later = item(json!("9"), "outage", "2018-09-07T12:00:00-07:00");
+    for items in [
+        vec![outage.clone(), later.clone()],
+        vec![later.clone(), outage.clone()],
+    ] {
+        let (_, at, _) = huddles(items);
+        assert_eq!(at, json!("2018-09-07T12:00:00-07:00"));
+    }
+    let maintenance = item(json!("10"), "maintenance", "2018-09-07T12:00:00-07:00");
+    let (status, _, _) = huddles(vec![maintenance.clone(), incident.clone()]);
+    assert_eq!(status, "degraded_performance");
+    // A numeric id is read as text; an item with an empty id is no incident.
+    let (_, _, s) = huddles(vec![
+        outage,
+        item(json!(" "), "incident", "2018-09-07T11:00:00-07:00"),
+    ]);
+    let ids: Vec<&Value> = s["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["id"])
+        .collect();
+    assert_eq!(ids, [&json!("7")]);
+}
+
+#[test]
 fn resolved_items_and_maintenance_and_other_answers() {
     let mut doc = fixture("current_active.json");
     doc["active_incidents"][0]["status"] = json!("resolved");
