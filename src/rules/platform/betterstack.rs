@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Mapping, mapped};
+use super::{Mapping, mapped, text};
 use crate::rules::time::parse_time;
 
 /// A resource's status (a report's affected resource's too).
@@ -33,13 +33,6 @@ pub const REPORT_TYPE: &[Mapping] = &[("manual", "incident"), ("maintenance", "m
 /// A resource status Better Stack shows for a resource it does not watch:
 /// such a resource is not a component.
 const NOT_MONITORED: &str = "not_monitored";
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(|s| match s {
-        Value::String(s) if !s.trim().is_empty() => Some(s.as_str()),
-        _ => None,
-    })
-}
 
 /// An id, as JSON:API writes it (a string) or as a number.
 fn id_of(v: Option<&Value>) -> Option<String> {

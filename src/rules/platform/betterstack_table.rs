@@ -113,6 +113,19 @@ fn webhooks_read_as_statuspage_s() {
     };
     assert_eq!(e.status, Some(IncidentStatus::Resolved));
     assert_eq!(e.latest_update.unwrap().id.as_deref(), Some("11112"));
+    // Over, it keeps a minor impact rather than the page's "operational".
+    assert_eq!(e.impact, Some(Impact::Minor));
+    // A status alone says it is over too.
+    let mut by_status = fixture("webhook_incident.json");
+    by_status["incident"]["status"] = json!("resolved");
+    let Parsed::Incident(e) = parse::parse(&webhook(&by_status).unwrap()) else {
+        panic!("not an incident")
+    };
+    assert_eq!(e.status, Some(IncidentStatus::Resolved));
+    // A blank id is no id.
+    let mut blank = fixture("webhook_incident.json");
+    blank["incident"]["id"] = json!("  ");
+    assert!(webhook(&blank).unwrap_err().contains("no id"));
     let Parsed::Incident(m) = parse::parse(&webhook(&fixture("webhook_maintenance.json")).unwrap())
     else {
         panic!("not an incident")

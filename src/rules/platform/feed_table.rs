@@ -100,6 +100,19 @@ fn an_atom_history_entry_is_an_incident_until_it_says_resolved() {
 
 #[test]
 fn old_entries_are_history_and_an_rss_update_of_its_own_closes_its_subject() {
+    // Exactly `max_age` old is still recent; a second more is history.
+    let posted = at(2015, 4, 23, 10) + chrono::Duration::seconds(12 * 60 + 2);
+    let w = words(|w| w.max_age = chrono::Duration::hours(1));
+    let open =
+        |now| summary("aws", &fixture("aws_open.rss"), &w, now).unwrap().0["incidents"].clone();
+    assert_eq!(
+        open(posted + chrono::Duration::hours(1))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(open(posted + chrono::Duration::seconds(3601)), json!([]));
     // Read in 2026, the 2015 entry is history.
     let (s, _) = summary(
         "aws",

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Mapping, mapped};
+use super::{Mapping, mapped, text};
 use crate::rules::time::parse_time;
 
 /// An incident's `severity` as its impact (an informational incident is
@@ -36,12 +36,6 @@ const ENDED_COMPONENTS: usize = 10;
 /// Where an incident is now, and where it was.
 const NOW: &str = "currently_affected_locations";
 const BEFORE: &str = "previously_affected_locations";
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-}
 
 /// A product and a location: (id, name).
 fn component_of(product: &Value, location: Option<&Value>) -> Option<(String, String, String)> {

@@ -109,6 +109,37 @@ fn once_ended_the_incident_is_recent_and_its_region_operational() {
 }
 
 #[test]
+fn a_region_takes_the_worst_of_its_open_incidents_and_headings_are_no_names() {
+    let base = fixture("incidents_trouble.json")[0].clone();
+    let with = |id: &str, impact: &str| {
+        let mut i = base.clone();
+        i["id"] = json!(id);
+        i["status_impact"] = json!(impact);
+        i
+    };
+    let info = with("a", "SERVICE_INFORMATION");
+    let disruption = with("b", "SERVICE_DISRUPTION");
+    let outage = with("c", "SERVICE_OUTAGE");
+    for list in [
+        vec![info.clone(), disruption.clone(), outage.clone()],
+        vec![outage.clone(), disruption.clone(), info.clone()],
+        vec![disruption.clone(), info.clone()],
+    ] {
+        let want = if list.contains(&outage) {
+            "major_outage"
+        } else {
+            "partial_outage"
+        };
+        let (s, _) = summary("gcp", &Value::Array(list)).unwrap();
+        assert_eq!(component(&s, ALLOYDB_IOWA).unwrap()["status"], want);
+    }
+    let mut titled = base.clone();
+    titled["external_desc"] = json!("**Title:**\nGmail delays for some users");
+    let (s, _) = summary("gcp", &json!([titled])).unwrap();
+    assert_eq!(s["incidents"][0]["name"], "Gmail delays for some users");
+}
+
+#[test]
 fn information_is_no_outage_and_other_answers_fail() {
     let mut doc = fixture("incidents_trouble.json");
     doc[0]["status_impact"] = json!("SERVICE_INFORMATION");

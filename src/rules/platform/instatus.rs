@@ -5,7 +5,7 @@
 use chrono::Duration;
 use serde_json::{Map, Value, json};
 
-use super::{Mapping, mapped};
+use super::{Mapping, mapped, text};
 use crate::rules::time::{format_time, parse_time};
 
 /// A component's status.
@@ -43,12 +43,6 @@ pub const MAINTENANCE_STATUS: &[Mapping] = &[
     ("INPROGRESS", "in_progress"),
     ("COMPLETED", "completed"),
 ];
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-}
 
 /// `key` of `from` through `table`, when there is one.
 fn put_mapped(to: &mut Map<String, Value>, key: &str, from: &Value, table: &[Mapping]) {

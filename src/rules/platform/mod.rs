@@ -33,6 +33,7 @@ pub enum Platform {
     Betterstack,
     /// Any RSS 2.0 or Atom feed.
     Feed,
+    /// Instatus status pages.
     Instatus,
     /// Slack's own status page.
     Slack,
@@ -243,6 +244,13 @@ pub fn recent(platform: Platform, page_id: &str, doc: Value) -> Result<Value, St
         })),
         _ => Ok(doc),
     }
+}
+
+/// A string at `key` that says something (not blank).
+pub(crate) fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
 }
 
 /// One row of an adapter's table: the platform's value and the bridge's.

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Mapping, mapped};
+use super::{Mapping, mapped, text};
 use crate::rules::time::parse_time;
 
 /// The services Slack's status page lists: the page's components, each
@@ -51,12 +51,6 @@ pub const INCIDENT_STATUS: &[Mapping] = &[
     ("completed", "completed"),
     ("cancelled", "completed"),
 ];
-
-fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-}
 
 /// How bad a status the items give a service is: the worst wins.
 fn rank(status: &str) -> u8 {
