@@ -132,6 +132,14 @@ fn a_region_takes_the_worst_of_its_open_incidents_and_headings_are_no_names() {
         };
         let (s, _) = summary("gcp", &Value::Array(list)).unwrap();
         assert_eq!(component(&s, ALLOYDB_IOWA).unwrap()["status"], want);
+        // One group per product, one component per region.
+        let groups = s["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["group"] == true)
+            .count();
+        assert_eq!((groups, s["components"].as_array().unwrap().len()), (1, 2));
     }
     let mut titled = base.clone();
     titled["external_desc"] = json!("**Title:**\nGmail delays for some users");
