@@ -223,6 +223,48 @@ fn components(doc: &Value) -> Result<Vec<Value>, String> {
     Ok(out)
 }
 
+/// An active incident or maintenance of `/summary.json` as Atlassian's:
+/// an incident starts at `started`; a maintenance at `start`, for
+/// `duration` minutes (a number or a numeric string).
+fn active(i: &Value, maintenance: bool) -> Option<Value> {
+    let id = text(i, "id").or_else(|| text(i, "url"))?;
+    let start_key = if maintenance { "start" } else { "started" };
+    let mut m = Map::new();
+    m.insert("id".into(), json!(id));
+    copy(&mut m, i, &["name"]);
+    if maintenance {
+        put_mapped(&mut m, "status", i, MAINTENANCE_STATUS);
+        m.insert("impact".into(), json!("maintenance"));
+        if let Some(start) = text(i, start_key).and_then(parse_time) {
+            m.insert("scheduled_for".into(), json!(format_time(start)));
+            let minutes = i.get("duration").and_then(|d| {
+                d.as_i64()
+                    .or_else(|| d.as_str().and_then(|s| s.trim().parse().ok()))
+            });
+            if let Some(min) = minutes.filter(|m| *m > 0) {
+                m.insert(
+                    "scheduled_until".into(),
+                    json!(format_time(start + Duration::minutes(min))),
+                );
+            }
+        }
+    } else {
+        put_mapped(&mut m, "status", i, INCIDENT_STATUS);
+        put_mapped(&mut m, "impact", i, IMPACT);
+        if let Some(t) = text(i, start_key) {
+            m.insert("created_at".into(), json!(t));
+        }
+    }
+    if let Some(t) = text(i, "updatedAt").or_else(|| text(i, start_key)) {
+        m.insert("updated_at".into(), json!(t));
+    }
+    if let Some(url) = text(i, "url") {
+        m.insert("shortlink".into(), json!(url));
+    }
+    m.insert("components".into(), listed(i));
+    Some(Value::Object(m))
+}
+
 /// `/summary.json` and `/v2/components.json` as Atlassian's
 /// `summary.json` of page `page_id` (Instatus's summary names no page id).
 pub fn summary(page_id: &str, docs: &[Value]) -> Result<Value, String> {
@@ -242,59 +284,11 @@ pub fn summary(page_id: &str, docs: &[Value]) -> Result<Value, String> {
     };
     let incidents: Vec<Value> = list("activeIncidents")
         .iter()
-        .filter_map(|i| {
-            let id = text(i, "id").or_else(|| text(i, "url"))?;
-            let mut m = Map::new();
-            m.insert("id".into(), json!(id));
-            copy(&mut m, i, &["name"]);
-            put_mapped(&mut m, "status", i, INCIDENT_STATUS);
-            put_mapped(&mut m, "impact", i, IMPACT);
-            if let Some(t) = text(i, "started") {
-                m.insert("created_at".into(), json!(t));
-            }
-            if let Some(t) = text(i, "updatedAt").or_else(|| text(i, "started")) {
-                m.insert("updated_at".into(), json!(t));
-            }
-            if let Some(url) = text(i, "url") {
-                m.insert("shortlink".into(), json!(url));
-            }
-            m.insert("components".into(), listed(i));
-            Some(Value::Object(m))
-        })
+        .filter_map(|i| active(i, false))
         .collect();
     let maintenances: Vec<Value> = list("activeMaintenances")
         .iter()
-        .filter_map(|i| {
-            let id = text(i, "id").or_else(|| text(i, "url"))?;
-            let mut m = Map::new();
-            m.insert("id".into(), json!(id));
-            copy(&mut m, i, &["name"]);
-            put_mapped(&mut m, "status", i, MAINTENANCE_STATUS);
-            m.insert("impact".into(), json!("maintenance"));
-            let start = text(i, "start").and_then(parse_time);
-            if let Some(start) = start {
-                m.insert("scheduled_for".into(), json!(format_time(start)));
-                // `duration` is in minutes, a number or a numeric string.
-                let minutes = i.get("duration").and_then(|d| {
-                    d.as_i64()
-                        .or_else(|| d.as_str().and_then(|s| s.trim().parse().ok()))
-                });
-                if let Some(min) = minutes.filter(|m| *m > 0) {
-                    m.insert(
-                        "scheduled_until".into(),
-                        json!(format_time(start + Duration::minutes(min))),
-                    );
-                }
-            }
-            if let Some(t) = text(i, "updatedAt").or_else(|| text(i, "start")) {
-                m.insert("updated_at".into(), json!(t));
-            }
-            if let Some(url) = text(i, "url") {
-                m.insert("shortlink".into(), json!(url));
-            }
-            m.insert("components".into(), listed(i));
-            Some(Value::Object(m))
-        })
+        .filter_map(|i| active(i, true))
         .collect();
     Ok(json!({
         "page": {"id": page_id, "name": text(page, "name"), "url": text(page, "url")},
