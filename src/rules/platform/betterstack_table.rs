@@ -10,13 +10,7 @@ fn fixture(name: &str) -> Value {
     super::super::fixture("betterstack", name)
 }
 
-fn component<'a>(s: &'a Value, id: &str) -> Option<&'a Value> {
-    s["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-}
+use super::super::component;
 
 #[test]
 fn every_value_maps_to_one_the_bridge_knows() {

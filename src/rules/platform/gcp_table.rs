@@ -9,13 +9,7 @@ fn fixture(name: &str) -> Value {
     super::super::fixture("gcp", name)
 }
 
-fn component<'a>(s: &'a Value, id: &str) -> Option<&'a Value> {
-    s["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-}
+use super::super::component;
 
 const ALLOYDB_IOWA: &str = "fPovtKbaWN9UTepMm3kJ·us-central1";
 

@@ -281,6 +281,15 @@ fn fixture(kind: &str, name: &str) -> Value {
     serde_json::from_slice(&fixture_bytes(kind, name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
+/// The component `id` of a summary, for the adapters' tables.
+#[cfg(test)]
+fn component<'a>(summary: &'a Value, id: &str) -> Option<&'a Value> {
+    summary["components"]
+        .as_array()?
+        .iter()
+        .find(|c| c["id"] == id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,12 +10,7 @@ fn fixture(name: &str) -> Value {
 }
 
 fn component<'a>(s: &'a Value, id: &str) -> &'a Value {
-    s["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no component {id}"))
+    super::super::component(s, id).unwrap_or_else(|| panic!("no component {id}"))
 }
 
 #[test]
