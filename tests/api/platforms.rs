@@ -85,7 +85,13 @@ async fn instatus_webhooks_page_once_and_resolve_once() {
         ]
     );
     // MAJOROUTAGE is critical; the title names the incident and its status.
-    let trigger = &fake.accepted()[0];
+    // (Events of different alerts are sent concurrently: find it by id.)
+    let incident_fp = fingerprint(INSTATUS_PAGE, "incident", INSTATUS_INCIDENT);
+    let accepted = fake.accepted();
+    let trigger = accepted
+        .iter()
+        .find(|b| b["id"] == incident_fp.as_str() && b["status"] == "trigger")
+        .expect("the incident's trigger");
     assert_eq!(trigger["severity"], "critical", "{trigger}");
     assert!(
         trigger["title"]
