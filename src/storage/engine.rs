@@ -8,7 +8,7 @@ use std::path::Path;
 
 use futures_util::future::BoxFuture;
 
-use super::sql::{self, Arg, Conn, RawRow};
+use super::sql::{self, Arg, Conn, RawRow, Ty};
 use super::{Database, history::Snapshot, upkeep::Backup};
 use crate::config;
 
@@ -43,9 +43,19 @@ pub trait Engine: Send + Sync + 'static {
     /// to use, else nothing.
     fn indexed_by(&self, index: &str) -> String;
 
-    /// Adds a name newly inserted into `entity_names` to the engine's name
-    /// search index, if it keeps one beside the table.
-    fn index_new_name(&self, conn: Conn<'_>, name: &str) -> sql::Result<()>;
+    /// Adds a name newly inserted into `entity_names` (as row `id`) to the
+    /// engine's name search index, if it keeps one beside the table.
+    fn index_new_name(&self, conn: Conn<'_>, id: i64, name: &str) -> sql::Result<()>;
+
+    /// The table `r` a statement reads the rows of a [`sql::Table`] from,
+    /// its columns named and typed as `columns`.
+    fn table(&self, columns: &[(&str, Ty)]) -> String;
+
+    /// How many webhooks of a batch the write path reads ahead, their
+    /// contexts in one statement per table: one at a time where a
+    /// statement costs no round trip (SQLite, in process: nothing read
+    /// ahead can go stale), a whole batch where it does (PostgreSQL).
+    fn read_ahead(&self) -> usize;
 
     /// Whether name searches can use a trigram index
     /// (`entity_names_trigram`).

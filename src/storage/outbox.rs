@@ -3,7 +3,7 @@
 //! webhook's transaction; the delivery worker claims them with a lease,
 //! and records each attempt. Nothing here decides what to send.
 
-use super::sql::{self, Conn, Row, args};
+use super::sql::{self, Conn, Row, Table, ToArg, Ty, args, int, text};
 use chrono::{DateTime, Utc};
 
 use crate::storage::{WriteError, Writer};
@@ -102,37 +102,84 @@ impl Tried {
 
 crate::rules::domain::serialize_as_str!(State, Tried);
 
-pub fn insert(conn: Conn<'_>, e: &NewEvent<'_>) -> sql::Result<i64> {
-    conn.insert_id(
-        "INSERT INTO outbox (webhook_id, created_at, fingerprint, kind, page_id, entity_id, action,
-            priority, title, message, status, impact, link, starts_at, ends_at, state,
-            next_attempt_at, queued_at, finished_at, destination, held_until, held_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        &args![
-            e.webhook_id,
-            e.created_at,
-            e.fingerprint,
-            e.kind.as_str(),
-            e.page_id,
-            e.entity_id,
-            e.action.as_str(),
-            e.priority.as_str(),
-            e.title,
-            e.message,
-            e.status,
-            e.impact,
-            e.link,
-            e.starts_at,
-            e.ends_at,
-            e.state.as_str(),
-            e.held_until.unwrap_or(e.created_at),
-            e.held_until.unwrap_or(e.created_at),
-            (e.state == State::Skipped).then_some(e.created_at),
-            e.destination,
-            e.held_until,
-            e.held_by,
-        ],
-    )
+/// The columns of a new outbox row, `n` its place among those written
+/// together.
+const NEW: &[(&str, Ty)] = &[
+    ("n", Ty::Int),
+    ("webhook_id", Ty::Text),
+    ("created_at", Ty::Text),
+    ("fingerprint", Ty::Text),
+    ("kind", Ty::Text),
+    ("page_id", Ty::Text),
+    ("entity_id", Ty::Text),
+    ("action", Ty::Text),
+    ("priority", Ty::Text),
+    ("title", Ty::Text),
+    ("message", Ty::Text),
+    ("status", Ty::Text),
+    ("impact", Ty::Text),
+    ("link", Ty::Text),
+    ("starts_at", Ty::Text),
+    ("ends_at", Ty::Text),
+    ("state", Ty::Text),
+    ("next_attempt_at", Ty::Text),
+    ("queued_at", Ty::Text),
+    ("finished_at", Ty::Text),
+    ("destination", Ty::Text),
+    ("held_until", Ty::Text),
+    ("held_by", Ty::Text),
+];
+
+/// Inserts `events` with one statement; their ids, in the same order
+/// (ids rise in the order rows are inserted, which `ORDER BY r.n` fixes).
+pub fn insert_all(conn: Conn<'_>, events: &[NewEvent<'_>]) -> sql::Result<Vec<i64>> {
+    let mut rows = Table::new(NEW);
+    for (n, e) in events.iter().enumerate() {
+        rows.push([
+            int(n as i64),
+            e.webhook_id.to_arg(),
+            e.created_at.to_arg(),
+            e.fingerprint.to_arg(),
+            e.kind.as_str().to_arg(),
+            e.page_id.to_arg(),
+            e.entity_id.to_arg(),
+            e.action.as_str().to_arg(),
+            e.priority.as_str().to_arg(),
+            e.title.to_arg(),
+            e.message.to_arg(),
+            e.status.to_arg(),
+            e.impact.to_arg(),
+            e.link.to_arg(),
+            e.starts_at.to_arg(),
+            e.ends_at.to_arg(),
+            e.state.as_str().to_arg(),
+            e.held_until.unwrap_or(e.created_at).to_arg(),
+            e.held_until.unwrap_or(e.created_at).to_arg(),
+            text((e.state == State::Skipped).then_some(e.created_at)),
+            e.destination.to_arg(),
+            e.held_until.to_arg(),
+            e.held_by.to_arg(),
+        ]);
+    }
+    let columns = NEW[1..].iter().map(|(c, _)| *c).collect::<Vec<_>>();
+    let sql = format!(
+        "INSERT INTO outbox ({names}) SELECT {names} FROM {table} ORDER BY r.n RETURNING id",
+        names = columns.join(", "),
+        table = conn.engine().table(NEW)
+    );
+    let mut ids = conn.query_table(&sql, &rows, |r| r.get::<i64>(0))?;
+    if ids.len() != events.len() {
+        return Err(sql::Error::Decode {
+            column: 0,
+            message: format!(
+                "{} outbox rows inserted, {} returned",
+                events.len(),
+                ids.len()
+            ),
+        });
+    }
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Cancels a held row that has not gone out: pending (or skipped, in a dry

@@ -64,14 +64,19 @@ impl FromRow for SilenceRecord {
     }
 }
 
-/// The silences in force at `now` (as they were then, for a replay too).
-pub fn in_force(conn: Conn<'_>, now: DateTime<Utc>) -> sql::Result<Vec<Silence>> {
+/// The silences in force at some time from `from` to `to` (as they were
+/// then, for a replay too): `Silence::is_active` tells which at each
+/// time, to the millisecond the times are stored at.
+pub fn in_force_during(
+    conn: Conn<'_>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sql::Result<Vec<Silence>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM silences
-         WHERE ends_at > ?1 AND starts_at <= ?1 AND (expired_at IS NULL OR expired_at > ?1)"
+         WHERE ends_at > ?1 AND starts_at <= ?2 AND (expired_at IS NULL OR expired_at > ?1)"
     );
-    let now = format_time(now);
-    conn.query(&sql, &args![now], |r| {
+    conn.query(&sql, &args![format_time(from), format_time(to)], |r| {
         SilenceRecord::from_row(r).map(|l| l.silence)
     })
 }

@@ -87,6 +87,26 @@ fn text_arg(s: &str) -> Arg<'_> {
     }
 }
 
+/// A text argument borrowed for as long as the text itself (where
+/// [`ToArg`] would borrow a temporary `Option`).
+pub fn text<'a>(v: Option<&'a str>) -> Arg<'a> {
+    v.map_or(Arg::Text(None), text_arg)
+}
+
+/// An integer argument.
+pub fn int<'a>(v: impl Into<Option<i64>>) -> Arg<'a> {
+    Arg::Int(v.into())
+}
+
+/// A text made for the statement (a formatted time, a JSON text), owned
+/// by its argument, as [`ToArg`] binds text.
+pub fn owned<'a>(s: impl Into<Option<String>>) -> Arg<'a> {
+    Arg::Text(s.into().map(|s| match text_arg(&s) {
+        Arg::Text(Some(Cow::Owned(clean))) => Cow::Owned(clean),
+        _ => Cow::Owned(s),
+    }))
+}
+
 impl ToArg for str {
     fn to_arg(&self) -> Arg<'_> {
         text_arg(self)
@@ -332,6 +352,48 @@ macro_rules! struct_from_row {
 }
 pub(crate) use struct_from_row;
 
+/// The type of a column of a [`Table`] (what PostgreSQL binds its
+/// column's array as; SQLite binds one row at a time and needs no type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Int,
+    Real,
+    Text,
+    Bytes,
+}
+
+/// Rows of arguments one statement reads as a table: the statement names
+/// it `r`, written by [`Engine::table`] from the same `columns`. One
+/// statement serves many rows: PostgreSQL binds an array per column and
+/// runs it once; SQLite runs it once per row (no round trip to save).
+#[derive(Debug)]
+pub struct Table<'a> {
+    pub columns: &'static [(&'static str, Ty)],
+    pub rows: Vec<Vec<Arg<'a>>>,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(columns: &'static [(&'static str, Ty)]) -> Table<'a> {
+        Table {
+            columns,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row: one argument per column, in the columns' order.
+    pub fn push<const N: usize>(&mut self, row: [Arg<'a>; N]) {
+        debug_assert_eq!(N, self.columns.len(), "one argument per column");
+        self.rows.push(row.into());
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// What is done with each row a statement returns.
+pub type EachRow<'f> = &'f mut dyn FnMut(Row<'_>) -> Result<()>;
+
 /// An open transaction of one engine (implemented in its folder).
 pub trait Tx {
     /// The engine this transaction runs on.
@@ -349,6 +411,11 @@ pub trait Tx {
     ) -> Result<()>;
     /// Runs an `INSERT` into a table with an `id` key; the new row's id.
     fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64>;
+    /// Runs `sql` over the rows of `table` (its arguments, bound as the
+    /// table `r`): each row it returns through `f`, and how many; without
+    /// `f`, the rows it changed.
+    fn each_table_row(&self, sql: &str, table: &Table<'_>, f: Option<EachRow<'_>>)
+    -> Result<usize>;
     /// Serialises this transaction with every other one that names any of
     /// `keys` (sorted and without repeats), until it ends.
     fn lock(&self, keys: &[String]) -> Result<()>;
@@ -419,6 +486,38 @@ impl<'c> Conn<'c> {
     /// Runs an `INSERT` into a table with an `id` key; the new row's id.
     pub fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64> {
         self.0.insert_id(sql, args)
+    }
+
+    /// Runs a statement over the rows of `table` (nothing when it has
+    /// none); the rows it changed.
+    pub fn execute_table(&self, sql: &str, table: &Table<'_>) -> Result<usize> {
+        if table.is_empty() {
+            return Ok(0);
+        }
+        self.0.each_table_row(sql, table, None)
+    }
+
+    /// Every row a statement over the rows of `table` returns, each
+    /// through `f` (nothing when it has none).
+    pub fn query_table<T>(
+        &self,
+        sql: &str,
+        table: &Table<'_>,
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        if table.is_empty() {
+            return Ok(out);
+        }
+        self.0.each_table_row(
+            sql,
+            table,
+            Some(&mut |r| {
+                out.push(f(&r)?);
+                Ok(())
+            }),
+        )?;
+        Ok(out)
     }
 
     /// Serialises this transaction with every other one that names any of

@@ -4,12 +4,14 @@
 //! writer thread in `storage::sqlite::writer`, PostgreSQL's lanes in
 //! `storage::postgres::jobs`; docs/ARCHITECTURE.md).
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::ingest::{Queued, run_queued};
 use super::sql::{self, Conn};
 
 /// Why a write did not happen.
@@ -39,7 +41,65 @@ pub(in crate::storage) trait Job: Send {
     fn keys(&self) -> &[String];
     /// Runs the job; false when it failed (its result is kept for `answer`).
     fn run(&mut self, conn: Conn<'_>) -> bool;
+    /// A webhook to store, which runs with the webhooks queued beside it
+    /// ([`run_jobs`]).
+    fn queued(&mut self) -> Option<&mut Queued> {
+        None
+    }
+    fn is_queued(&self) -> bool {
+        false
+    }
     fn answer(self: Box<Self>, committed: Result<(), &str>);
+}
+
+/// Runs `jobs` in order in the open transaction, the webhooks queued side
+/// by side together; false at the first that fails (or panics): the
+/// runner then rolls back and runs each job alone. `between` is asked
+/// after each step whether the transaction is still open (SQLite rolls
+/// it back by itself on some errors); false stops there.
+pub(in crate::storage) fn run_jobs(
+    conn: Conn<'_>,
+    jobs: &mut [Box<dyn Job>],
+    between: &dyn Fn() -> bool,
+) -> bool {
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        let together = rest.iter().take_while(|j| j.is_queued()).count();
+        let (now, later) = rest.split_at_mut(together.max(1));
+        let ok = catch_unwind(AssertUnwindSafe(|| {
+            if together == 0 {
+                now[0].run(conn)
+            } else {
+                let mut queued: Vec<&mut Queued> =
+                    now.iter_mut().filter_map(|j| j.queued()).collect();
+                run_queued(conn, &mut queued)
+            }
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!("a database write job panicked; nothing of it is kept");
+            false
+        });
+        if !ok || !between() {
+            return false;
+        }
+        rest = later;
+    }
+    true
+}
+
+/// What a job's caller hears: its result once its batch committed.
+pub(in crate::storage) fn answer_with<T>(
+    result: Option<sql::Result<T>>,
+    committed: Result<(), &str>,
+) -> Result<T, WriteError> {
+    match (result, committed) {
+        // Not run: the batch was given up before its turn.
+        (None, Err(why)) => Err(WriteError::NotCommitted(why.to_owned())),
+        (None, Ok(())) => Err(WriteError::Panicked),
+        (Some(Err(e)), _) => Err(WriteError::Failed(e)),
+        (Some(Ok(_)), Err(why)) => Err(WriteError::NotCommitted(why.to_owned())),
+        (Some(Ok(v)), Ok(())) => Ok(v),
+    }
 }
 
 struct Task<F, T> {
@@ -69,16 +129,8 @@ where
     }
 
     fn answer(self: Box<Self>, committed: Result<(), &str>) {
-        let out = match (self.result, committed) {
-            // Not run: the batch was given up before its turn.
-            (None, Err(why)) => Err(WriteError::NotCommitted(why.to_owned())),
-            (None, Ok(())) => Err(WriteError::Panicked),
-            (Some(Err(e)), _) => Err(WriteError::Failed(e)),
-            (Some(Ok(_)), Err(why)) => Err(WriteError::NotCommitted(why.to_owned())),
-            (Some(Ok(v)), Ok(())) => Ok(v),
-        };
         // A caller that stopped waiting (a dropped request) is no error.
-        let _ = self.reply.send(out);
+        let _ = self.reply.send(answer_with(self.result, committed));
     }
 }
 
@@ -195,6 +247,7 @@ impl Writer {
     /// webhook path: a full queue answers 503 instead of waiting). `f`
     /// reads and writes the entities named by `keys`: no other job naming
     /// one of them runs at the same time (on PostgreSQL, on any replica).
+    #[cfg(test)]
     pub(in crate::storage) async fn try_run_locked<T, F>(
         &self,
         keys: Vec<String>,
@@ -205,6 +258,16 @@ impl Writer {
         F: FnMut(Conn<'_>) -> sql::Result<T> + Send + 'static,
     {
         let (job, answer) = task(keys, f);
+        self.try_queue(job, answer).await
+    }
+
+    /// Queues `job` if there is room, else refuses at once with `Busy`;
+    /// its answer once committed.
+    pub(in crate::storage) async fn try_queue<T>(
+        &self,
+        job: Box<dyn Job>,
+        answer: Awaited<T>,
+    ) -> Result<T, WriteError> {
         self.jobs.try_send(job).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => WriteError::Busy,
             mpsc::error::TrySendError::Closed(_) => WriteError::Gone,
@@ -247,7 +310,7 @@ impl Writer {
     }
 }
 
-type Awaited<T> = oneshot::Receiver<Result<T, WriteError>>;
+pub(in crate::storage) type Awaited<T> = oneshot::Receiver<Result<T, WriteError>>;
 
 fn task<T, F>(keys: Vec<String>, f: F) -> (Box<dyn Job>, Awaited<T>)
 where

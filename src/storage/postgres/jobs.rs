@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::connect::ACQUIRE;
 use super::tx::{PgTx, wait};
 use crate::storage::sql::{self, Conn};
-use crate::storage::writer::{Closed, Job, Stats, Writer};
+use crate::storage::writer::{Closed, Job, Stats, Writer, run_jobs};
 
 /// Jobs per transaction at most.
 pub const MAX_BATCH: usize = 64;
@@ -280,21 +280,12 @@ fn transaction_on(
             "taking the entities' locks: {e}"
         ))),
     };
-    if failed.is_none() {
-        for job in jobs.iter_mut() {
-            let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn))).unwrap_or_else(|_| {
-                tracing::error!("a database write job panicked; nothing of it is kept");
-                false
-            });
-            if !ok {
-                failed = Some(if pg.raced() {
-                    BatchFailed::Race
-                } else {
-                    BatchFailed::Job
-                });
-                break;
-            }
-        }
+    if failed.is_none() && !run_jobs(conn, jobs, &|| true) {
+        failed = Some(if pg.raced() {
+            BatchFailed::Race
+        } else {
+            BatchFailed::Job
+        });
     }
     let mut broken = pg.broken();
     let tx = pg.into_inner();

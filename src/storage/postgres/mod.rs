@@ -29,7 +29,7 @@ use futures_util::future::BoxFuture;
 
 use super::engine::{Engine, Pool};
 use super::history::Snapshot;
-use super::sql::{self, Arg, Conn};
+use super::sql::{self, Arg, Conn, Ty};
 use super::upkeep::Backup;
 use super::{Database, Poller, Reader};
 use crate::config;
@@ -76,9 +76,28 @@ impl Engine for Postgres {
         String::new()
     }
 
-    fn index_new_name(&self, _conn: Conn<'_>, _name: &str) -> sql::Result<()> {
+    fn index_new_name(&self, _conn: Conn<'_>, _id: i64, _name: &str) -> sql::Result<()> {
         // Names are searched with ILIKE over `entity_names` itself.
         Ok(())
+    }
+
+    fn table(&self, columns: &[(&str, Ty)]) -> String {
+        // One array per column, bound by `PgTx::each_table_row`.
+        let arrays: Vec<&str> = columns
+            .iter()
+            .map(|(_, t)| match t {
+                Ty::Int => "?::bigint[]",
+                Ty::Real => "?::float8[]",
+                Ty::Text => "?::text[]",
+                Ty::Bytes => "?::bytea[]",
+            })
+            .collect();
+        let names: Vec<&str> = columns.iter().map(|(c, _)| *c).collect();
+        format!("unnest({}) AS r({})", arrays.join(", "), names.join(", "))
+    }
+
+    fn read_ahead(&self) -> usize {
+        jobs::MAX_BATCH
     }
 
     fn searches_names_by_trigram(&self) -> bool {

@@ -9,7 +9,7 @@ use tokio::runtime::Runtime;
 
 use super::Postgres;
 use crate::storage::engine::Engine;
-use crate::storage::sql::{self, Arg, RawRow, Row, Tx, args, bind_all};
+use crate::storage::sql::{self, Arg, RawRow, Row, Table, Tx, Ty, args, bind_all};
 
 /// A PostgreSQL transaction that a synchronous job drives from its lane's
 /// thread, on the lane's own runtime and connection: a statement's round
@@ -120,6 +120,67 @@ impl Tx for PgTx<'_> {
             message: "INSERT … RETURNING id returned no row".into(),
         })?;
         Row(row).get(0)
+    }
+
+    fn each_table_row(
+        &self,
+        sql: &str,
+        table: &Table<'_>,
+        f: Option<sql::EachRow<'_>>,
+    ) -> sql::Result<usize> {
+        let numbered = numbered(sql);
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(numbered));
+        for (i, (name, ty)) in table.columns.iter().enumerate() {
+            let column = table.rows.iter().map(|r| &r[i]);
+            let mismatch = || sql::Error::Decode {
+                column: i,
+                message: format!("column {name} of a table of arguments is not {ty:?}"),
+            };
+            q = match ty {
+                Ty::Int => q.bind(
+                    column
+                        .map(|a| match a {
+                            Arg::Int(v) => Ok(*v),
+                            _ => Err(mismatch()),
+                        })
+                        .collect::<sql::Result<Vec<Option<i64>>>>()?,
+                ),
+                Ty::Real => q.bind(
+                    column
+                        .map(|a| match a {
+                            Arg::Real(v) => Ok(*v),
+                            _ => Err(mismatch()),
+                        })
+                        .collect::<sql::Result<Vec<Option<f64>>>>()?,
+                ),
+                Ty::Text => q.bind(
+                    column
+                        .map(|a| match a {
+                            Arg::Text(v) => Ok(v.as_deref()),
+                            _ => Err(mismatch()),
+                        })
+                        .collect::<sql::Result<Vec<Option<&str>>>>()?,
+                ),
+                Ty::Bytes => q.bind(
+                    column
+                        .map(|a| match a {
+                            Arg::Bytes(v) => Ok(*v),
+                            _ => Err(mismatch()),
+                        })
+                        .collect::<sql::Result<Vec<Option<&[u8]>>>>()?,
+                ),
+            };
+        }
+        let mut tx = self.tx.borrow_mut();
+        let Some(f) = f else {
+            let done = self.wait(q.execute(&mut **tx))?;
+            return Ok(done.rows_affected() as usize);
+        };
+        let rows = self.wait(q.fetch_all(&mut **tx))?;
+        for r in &rows {
+            f(Row(r))?;
+        }
+        Ok(rows.len())
     }
 
     fn lock(&self, keys: &[String]) -> sql::Result<()> {

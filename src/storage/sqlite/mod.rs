@@ -16,7 +16,7 @@ use futures_util::future::BoxFuture;
 
 use super::engine::{Engine, Pool};
 use super::history::Snapshot;
-use super::sql::{self, Arg, Conn, RawRow, Row, Tx, args};
+use super::sql::{self, Arg, Conn, RawRow, Row, Table, Tx, Ty, args};
 use super::upkeep::Backup;
 use super::{Database, Poller, Reader};
 use crate::config;
@@ -64,12 +64,22 @@ impl Engine for Sqlite {
         format!(" INDEXED BY {index}")
     }
 
-    fn index_new_name(&self, conn: Conn<'_>, name: &str) -> sql::Result<()> {
+    fn index_new_name(&self, conn: Conn<'_>, id: i64, name: &str) -> sql::Result<()> {
         conn.execute(
-            "INSERT INTO entity_names_trigram (rowid, name) VALUES (last_insert_rowid(), ?)",
-            &args![name],
+            "INSERT INTO entity_names_trigram (rowid, name) VALUES (?, ?)",
+            &args![id, name],
         )?;
         Ok(())
+    }
+
+    fn table(&self, columns: &[(&str, Ty)]) -> String {
+        // One row per run: the statement runs once per row of the table.
+        let values: Vec<String> = columns.iter().map(|(c, _)| format!("? AS {c}")).collect();
+        format!("(SELECT {}) AS r", values.join(", "))
+    }
+
+    fn read_ahead(&self) -> usize {
+        1
     }
 
     fn searches_names_by_trigram(&self) -> bool {
@@ -305,6 +315,29 @@ impl Tx for rusqlite::Connection {
         Ok(self.last_insert_rowid())
     }
 
+    fn each_table_row(
+        &self,
+        sql: &str,
+        table: &Table<'_>,
+        mut f: Option<sql::EachRow<'_>>,
+    ) -> sql::Result<usize> {
+        let mut st = self.prepare_cached(sql)?;
+        let mut n = 0;
+        for args in &table.rows {
+            let params = rusqlite::params_from_iter(args.iter());
+            let Some(f) = f.as_mut() else {
+                n += st.execute(params)?;
+                continue;
+            };
+            let mut rows = st.query(params)?;
+            while let Some(r) = rows.next()? {
+                f(Row(r))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     fn lock(&self, _keys: &[String]) -> sql::Result<()> {
         // The one writer already runs one job at a time.
         Ok(())
@@ -406,7 +439,7 @@ mod tests {
         );
         // The write path adds a new name once, to both.
         for _ in 0..2 {
-            crate::storage::ingest::index_name(super::conn(&conn), "Checkout").unwrap();
+            crate::storage::ingest::index_names(super::conn(&conn), ["Checkout"]).unwrap();
         }
         let found: String = conn
             .query_row(

@@ -49,7 +49,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpoints;
 use super::sync::{Durable, SyncWal, Wal, answer_synced};
-use crate::storage::writer::{Closed, Job, Stats, Writer};
+use crate::storage::writer::{Closed, Job, Stats, Writer, run_jobs};
 
 /// Jobs per transaction at most. Larger batches gain little once the fsync
 /// is shared, and keep callers of the batch's first job waiting longer.
@@ -252,18 +252,16 @@ fn run(
 /// failing job (and any other) fails alone.
 fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>], stats: &Stats) -> Result<(), String> {
     exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN: {e}"))?;
-    for job in batch.iter_mut() {
-        let ok = run_job(conn, job);
-        // SQLite rolls the whole transaction back by itself on some errors
-        // (disk full, I/O error); then nothing of the batch is left to keep.
-        if conn.is_autocommit() {
-            return Err("SQLite rolled the transaction back".into());
-        }
-        if !ok {
-            stats.reruns.fetch_add(1, Ordering::Relaxed);
-            exec(conn, "ROLLBACK").map_err(|e| abort(conn, format!("ROLLBACK: {e}")))?;
-            return run_batch_in_savepoints(conn, batch);
-        }
+    // SQLite rolls the whole transaction back by itself on some errors
+    // (disk full, I/O error); then nothing of the batch is left to keep.
+    let ok = run_jobs(super::conn(conn), batch, &|| !conn.is_autocommit());
+    if conn.is_autocommit() {
+        return Err("SQLite rolled the transaction back".into());
+    }
+    if !ok {
+        stats.reruns.fetch_add(1, Ordering::Relaxed);
+        exec(conn, "ROLLBACK").map_err(|e| abort(conn, format!("ROLLBACK: {e}")))?;
+        return run_batch_in_savepoints(conn, batch);
     }
     exec(conn, "COMMIT").map_err(|e| abort(conn, format!("COMMIT: {e}")))
 }
