@@ -51,6 +51,17 @@ pub trait Engine: Send + Sync + 'static {
     /// its columns named and typed as `columns`.
     fn table(&self, columns: &[(&str, Ty)]) -> String;
 
+    /// The one-row table `r` a statement run once per row of a
+    /// [`sql::Table`] reads ([`Conn::query_by_row`]): plain values, which
+    /// the planner sees (PostgreSQL plans a statement over a table of
+    /// arrays without looking into them).
+    fn row(&self, columns: &[(&str, Ty)]) -> String;
+
+    /// Whether transactions lock the entities they read and write
+    /// (PostgreSQL, whose replicas write at once): a webhook must then hold
+    /// every entity it writes exclusively. SQLite's one writer needs none.
+    fn locks_entities(&self) -> bool;
+
     /// How many webhooks of a batch the write path reads ahead, their
     /// contexts in one statement per table: one at a time where a
     /// statement costs no round trip (SQLite, in process: nothing read

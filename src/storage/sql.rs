@@ -20,6 +20,11 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error(transparent)]
     Postgres(#[from] sqlx::Error),
+    /// Webhook `job` of a batch would write an entity its transaction
+    /// holds only a shared lock on: the batch is to run again with that
+    /// webhook's entities held exclusively.
+    #[error("a webhook would write an entity locked only for reading")]
+    Exclusive { job: usize },
     /// A column held something its reader did not expect.
     #[error("column {column}: {message}")]
     Decode { column: usize, message: String },
@@ -417,8 +422,10 @@ pub trait Tx {
     fn each_table_row(&self, sql: &str, table: &Table<'_>, f: Option<EachRow<'_>>)
     -> Result<usize>;
     /// Serialises this transaction with every other one that names any of
-    /// `keys` (sorted and without repeats), until it ends.
-    fn lock(&self, keys: &[String]) -> Result<()>;
+    /// `keys` (sorted and without repeats), until it ends; `shared` keys
+    /// only with those that name them in `keys` (the sorted order taken
+    /// over both).
+    fn lock(&self, keys: &[String], shared: &[String]) -> Result<()>;
 }
 
 /// The transaction a write job runs in.
@@ -497,6 +504,24 @@ impl<'c> Conn<'c> {
         self.0.each_table_row(sql, table, None)
     }
 
+    /// Every row a statement over one row of `table` (its `r` written by
+    /// [`Engine::row`]) returns, run once per row, each through `f`.
+    pub fn query_by_row<T>(
+        &self,
+        sql: &str,
+        table: &Table<'_>,
+        mut f: impl FnMut(&Row<'_>) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        for args in &table.rows {
+            self.0.each_row(sql, args, &mut |r| {
+                out.push(f(&r)?);
+                Ok(true)
+            })?;
+        }
+        Ok(out)
+    }
+
     /// Every row a statement over the rows of `table` returns, each
     /// through `f` (nothing when it has none).
     pub fn query_table<T>(
@@ -524,10 +549,15 @@ impl<'c> Conn<'c> {
     /// `keys`, until it ends: a no-op where one writer already runs a job
     /// at a time (SQLite); PostgreSQL advisory locks, taken in sorted
     /// order so two transactions never wait for each other in a cycle.
-    pub fn lock(&self, keys: &mut Vec<String>) -> Result<()> {
+    /// `shared` keys conflict only with transactions that name them in
+    /// `keys` (those that write them): readers run beside each other.
+    pub fn lock(&self, keys: &mut Vec<String>, shared: &mut Vec<String>) -> Result<()> {
         keys.sort();
         keys.dedup();
-        self.0.lock(keys)
+        shared.sort();
+        shared.dedup();
+        shared.retain(|k| keys.binary_search(k).is_err());
+        self.0.lock(keys, shared)
     }
 }
 

@@ -37,8 +37,13 @@ pub enum WriteError {
 /// A job as a runner sees it: run it inside the open transaction (again,
 /// if the batch is rerun), later tell its caller how the commit went.
 pub(in crate::storage) trait Job: Send {
-    /// The entities it reads and writes (lock keys; empty for most jobs).
+    /// The entities it writes, or may (lock keys; empty for most jobs).
     fn keys(&self) -> &[String];
+    /// The entities it only reads (locked shared: such jobs run beside
+    /// each other, and one that writes waits for them).
+    fn shared_keys(&self) -> &[String] {
+        &[]
+    }
     /// Runs the job; false when it failed (its result is kept for `answer`).
     fn run(&mut self, conn: Conn<'_>) -> bool;
     /// A webhook to store, which runs with the webhooks queued beside it
@@ -52,23 +57,39 @@ pub(in crate::storage) trait Job: Send {
     fn answer(self: Box<Self>, committed: Result<(), &str>);
 }
 
+/// How running a batch's jobs ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::storage) enum Ran {
+    Done,
+    /// A job failed (or panicked): the runner rolls back and runs each job
+    /// alone.
+    Failed,
+    /// A webhook would write an entity the batch holds only for reading:
+    /// the runner rolls back and runs the batch again, its keys now
+    /// asking for that entity exclusively.
+    Exclusive,
+}
+
 /// Runs `jobs` in order in the open transaction, the webhooks queued side
-/// by side together; false at the first that fails (or panics): the
-/// runner then rolls back and runs each job alone. `between` is asked
-/// after each step whether the transaction is still open (SQLite rolls
-/// it back by itself on some errors); false stops there.
+/// by side together; stops at the first that fails (or panics). `between`
+/// is asked after each step whether the transaction is still open (SQLite
+/// rolls it back by itself on some errors); false stops there.
 pub(in crate::storage) fn run_jobs(
     conn: Conn<'_>,
     jobs: &mut [Box<dyn Job>],
     between: &dyn Fn() -> bool,
-) -> bool {
+) -> Ran {
     let mut rest = jobs;
     while !rest.is_empty() {
         let together = rest.iter().take_while(|j| j.is_queued()).count();
         let (now, later) = rest.split_at_mut(together.max(1));
-        let ok = catch_unwind(AssertUnwindSafe(|| {
+        let ran = catch_unwind(AssertUnwindSafe(|| {
             if together == 0 {
-                now[0].run(conn)
+                if now[0].run(conn) {
+                    Ran::Done
+                } else {
+                    Ran::Failed
+                }
             } else {
                 let mut queued: Vec<&mut Queued> =
                     now.iter_mut().filter_map(|j| j.queued()).collect();
@@ -77,14 +98,17 @@ pub(in crate::storage) fn run_jobs(
         }))
         .unwrap_or_else(|_| {
             tracing::error!("a database write job panicked; nothing of it is kept");
-            false
+            Ran::Failed
         });
-        if !ok || !between() {
-            return false;
+        if ran != Ran::Done {
+            return ran;
+        }
+        if !between() {
+            return Ran::Failed;
         }
         rest = later;
     }
-    true
+    Ran::Done
 }
 
 /// What a job's caller hears: its result once its batch committed.

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 
 use super::sql::{self, Conn};
-use super::writer::{self, answer_with};
+use super::writer::{self, Ran, answer_with};
 use crate::rules::domain::{EntityKind, Origin};
 use crate::rules::plan::{Context, Lookup, NewState, Plan, Reading};
 use crate::rules::platform::Platform;
@@ -56,16 +56,23 @@ impl Writer {
     where
         F: Fn(&Reading, &Context) -> Plan + Send + 'static,
     {
-        let keys = reading
-            .lookup()
-            .map(|l| entity_locks(&job.source, &l))
-            .unwrap_or_default();
+        // Its entity is written; the components an incident lists only
+        // read, unless it turns out to lift or raise one.
+        let (keys, shared) = match reading.lookup() {
+            Some(l) => {
+                let mut keys = entity_locks(&job.source, &l);
+                let listed = keys.split_off(1);
+                (keys, listed)
+            }
+            None => (Vec::new(), Vec::new()),
+        };
         let (reply, answer) = oneshot::channel();
         let queued = Queued {
             job,
             reading,
             decide: Box::new(decide),
             keys,
+            shared,
             result: None,
             reply,
         };
@@ -79,7 +86,11 @@ pub(in crate::storage) struct Queued {
     job: Job,
     reading: Reading,
     decide: Box<Decide>,
+    /// The entities it writes: its own, and the listed components once it
+    /// turned out to write one.
     keys: Vec<String>,
+    /// The components an incident lists, while they are only read.
+    shared: Vec<String>,
     result: Option<sql::Result<Plan>>,
     reply: oneshot::Sender<Result<Plan, WriteError>>,
 }
@@ -89,8 +100,12 @@ impl writer::Job for Queued {
         &self.keys
     }
 
+    fn shared_keys(&self) -> &[String] {
+        &self.shared
+    }
+
     fn run(&mut self, conn: Conn<'_>) -> bool {
-        run_queued(conn, &mut [self])
+        run_queued(conn, &mut [self]) == Ran::Done
     }
 
     fn queued(&mut self) -> Option<&mut Queued> {
@@ -107,34 +122,44 @@ impl writer::Job for Queued {
     }
 }
 
-/// Stores `queued` together, in order; false when it failed (nothing of
-/// it is to be kept: the runner runs each alone then, to tell which).
-pub(in crate::storage) fn run_queued(conn: Conn<'_>, queued: &mut [&mut Queued]) -> bool {
+/// Stores `queued` together, in order. When it failed nothing of it is to
+/// be kept: the runner runs each alone then, to tell which; when a webhook
+/// would write a component it only read, that webhook asks for its
+/// entities exclusively from now on and the runner runs the batch again.
+pub(in crate::storage) fn run_queued(conn: Conn<'_>, queued: &mut [&mut Queued]) -> Ran {
+    let locks = conn.engine().locks_entities();
     let works: Vec<Work<'_>> = queued
         .iter()
         .map(|q| Work {
             job: &q.job,
             reading: &q.reading,
             decide: &*q.decide,
+            writes_listed: !locks || q.shared.is_empty(),
         })
         .collect();
     let stored = ingest_many(conn, &works, Record::Everything);
     drop(works);
+    for q in queued.iter_mut() {
+        q.result = None;
+    }
     match stored {
         Ok(plans) => {
             for (q, plan) in queued.iter_mut().zip(plans) {
                 q.result = Some(Ok(plan));
             }
-            true
+            Ran::Done
+        }
+        Err(sql::Error::Exclusive { job }) => {
+            let q = &mut queued[job];
+            let listed = std::mem::take(&mut q.shared);
+            q.keys.extend(listed);
+            Ran::Exclusive
         }
         Err(e) => {
-            for q in queued.iter_mut() {
-                q.result = None;
-            }
             if let [alone] = queued {
                 alone.result = Some(Err(e));
             }
-            false
+            Ran::Failed
         }
     }
 }
@@ -157,6 +182,10 @@ pub struct Work<'w> {
     pub job: &'w Job,
     pub reading: &'w Reading,
     pub decide: &'w (dyn Fn(&Reading, &Context) -> Plan + 'w),
+    /// Whether it may write the components an incident lists (it holds
+    /// them exclusively, or nothing is locked); else a plan that would
+    /// stops the run with [`sql::Error::Exclusive`].
+    pub writes_listed: bool,
 }
 
 /// Read, plan, write on `conn` (the writer's, or a replay's scratch).
@@ -181,6 +210,7 @@ pub fn ingest_keeping(
         job,
         reading,
         decide: &decide,
+        writes_listed: true,
     };
     let mut plans = ingest_many(conn, std::slice::from_ref(&work), record)?;
     Ok(plans.pop().expect("one plan per webhook"))
@@ -228,8 +258,12 @@ fn ingest_ahead(
             }
             let w = &works[start + i];
             let plan = (w.decide)(w.reading, &read.context);
+            let wrote = writes(e, &plan, &read.links);
+            if !w.writes_listed && writes_listed(e, &wrote) {
+                return Err(sql::Error::Exclusive { job: start + i });
+            }
             if i + 1 < window.len() {
-                written.extend(writes(e, &plan, &read.links));
+                written.extend(wrote);
             }
             plans.push(plan);
             links.push(read.links);
@@ -245,6 +279,19 @@ fn ingest_ahead(
         start = end;
     }
     Ok(plans)
+}
+
+/// Whether `wrote` (what a webhook's plan writes) holds a component its
+/// incident lists.
+fn writes_listed(e: &Entry<'_>, wrote: &[String]) -> bool {
+    let Some(l) = &e.lookup else {
+        return false;
+    };
+    l.kind == EntityKind::Incident
+        && l.components.iter().any(|c| {
+            let key = entity(&e.job.source, l.page_id, EntityKind::Component, c);
+            wrote.contains(&key)
+        })
 }
 
 /// What an event reads and writes, to serialise it with every other event

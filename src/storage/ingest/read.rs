@@ -363,7 +363,11 @@ fn silences(conn: Conn<'_>, entries: &[Entry<'_>], reads: &mut [Read]) -> sql::R
 /// Each component's highest priority among its associated open incidents.
 /// Walks only the links of open incidents (`current = 1 AND incident_open
 /// = 1`, the last two columns of `incident_components_component`),
-/// however many incidents the component has had.
+/// however many incidents the component has had. One statement per
+/// component: a component's links are the one non-unique key the write
+/// path reads by, and a planner that cannot see which component is asked
+/// for plans for the one most incidents list (on a page where thousands of
+/// open incidents list one component, a scan of all their links).
 fn incident_priorities(
     conn: Conn<'_>,
     entries: &[Entry<'_>],
@@ -382,7 +386,7 @@ fn incident_priorities(
         }
     }
     let sql = incident_priority_sql(conn.engine());
-    for (i, p) in conn.query_table(&sql, &keys, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
+    for (i, p) in conn.query_by_row(&sql, &keys, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
         let p = Some(priority_column(p.as_deref()));
         let highest = &mut reads[i].context.incident_priority;
         *highest = (*highest).max(p);
@@ -400,7 +404,7 @@ pub(super) fn incident_priority_sql(engine: &dyn crate::storage::engine::Engine)
          JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
                          AND i.incident_id = ic.incident_id
          WHERE i.alert_open = 1",
-        engine.table(KEY),
+        engine.row(KEY),
         engine.indexed_by("incident_components_component")
     )
 }

@@ -202,6 +202,7 @@ fn store(
                 job: &jobs[k],
                 reading: &readings[k],
                 decide: &decides[k],
+                writes_listed: true,
             })
             .collect();
         conn.execute_batch("BEGIN").unwrap();
@@ -532,8 +533,8 @@ impl Tx for Noting<'_> {
         self.note(sql);
         self.conn.each_table_row(sql, table, f)
     }
-    fn lock(&self, keys: &[String]) -> sql::Result<()> {
-        self.conn.lock(keys)
+    fn lock(&self, keys: &[String], shared: &[String]) -> sql::Result<()> {
+        self.conn.lock(keys, shared)
     }
 }
 

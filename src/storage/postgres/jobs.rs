@@ -2,9 +2,10 @@
 //! lanes, each a thread with a transaction at a time. A lane takes every
 //! job waiting (up to [`MAX_BATCH`]), takes the advisory locks of all the
 //! entities they name at once, sorted (so two batches, on this replica or
-//! another, never wait for each other in a cycle), runs the jobs one after
-//! the other and commits once: one round of locks and one commit for the
-//! batch instead of one per webhook.
+//! another, never wait for each other in a cycle), runs the jobs in order
+//! (the webhooks among them stored together: `storage::ingest`) and
+//! commits once: one round of locks and one commit for the batch instead
+//! of one per webhook.
 //!
 //! A batch that loses a deadlock or serialisation race is run again whole
 //! (up to [`RERUNS`] times). If a job's own statements fail (or it panics),
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::connect::ACQUIRE;
 use super::tx::{PgTx, wait};
 use crate::storage::sql::{self, Conn};
-use crate::storage::writer::{Closed, Job, Stats, Writer, run_jobs};
+use crate::storage::writer::{Closed, Job, Ran, Stats, Writer, run_jobs};
 
 /// Jobs per transaction at most.
 pub const MAX_BATCH: usize = 64;
@@ -148,12 +149,10 @@ impl Lane {
     /// Runs `batch` in one transaction (again if it lost a race); if a job
     /// fails, each job alone. Answers every job.
     fn batch(&mut self, batch: &mut Vec<Box<dyn Job>>, stats: &Stats) {
-        let mut keys: Vec<String> = batch.iter().flat_map(|j| j.keys().to_vec()).collect();
-        keys.sort();
-        keys.dedup();
         let mut races = 0;
+        let mut exclusive = 0;
         loop {
-            match self.transaction(&keys, batch) {
+            match self.transaction(batch) {
                 Ok(()) => {
                     stats.committed(batch.len());
                     for job in batch.drain(..) {
@@ -169,6 +168,8 @@ impl Lane {
                         "a write batch lost a race; running it again"
                     );
                 }
+                // Each rerun holds one more webhook's entities exclusively.
+                Err(BatchFailed::Exclusive) if exclusive < batch.len() => exclusive += 1,
                 Err(BatchFailed::NotCommitted(why) | BatchFailed::NoBegin(why)) => {
                     tracing::error!(error = %why, jobs = batch.len(), "a write batch did not commit; its callers are told to retry");
                     for job in batch.drain(..) {
@@ -176,7 +177,7 @@ impl Lane {
                     }
                     return;
                 }
-                Err(BatchFailed::Job | BatchFailed::Race) => break,
+                Err(BatchFailed::Job | BatchFailed::Race | BatchFailed::Exclusive) => break,
             }
         }
         if batch.len() > 1 {
@@ -185,11 +186,11 @@ impl Lane {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         for mut job in batch.drain(..) {
-            let keys = job.keys().to_vec();
-            let mut races = 0;
+            let (mut races, mut exclusive) = (0, false);
             let ended = loop {
-                match self.transaction(&keys, std::slice::from_mut(&mut job)) {
+                match self.transaction(std::slice::from_mut(&mut job)) {
                     Err(BatchFailed::Race) if races < RERUNS => races += 1,
+                    Err(BatchFailed::Exclusive) if !exclusive => exclusive = true,
                     ended => break ended,
                 }
             };
@@ -199,7 +200,7 @@ impl Lane {
                     job.answer(Ok(()));
                 }
                 // The job's own error (or its panic) tells its caller why.
-                Err(BatchFailed::Job) => job.answer(Ok(())),
+                Err(BatchFailed::Job | BatchFailed::Exclusive) => job.answer(Ok(())),
                 Err(BatchFailed::Race) => job.answer(Err(
                     "PostgreSQL: the write lost a deadlock or serialisation race again and again",
                 )),
@@ -212,18 +213,14 @@ impl Lane {
 
     /// One transaction: `keys` locked, `jobs` run in order, committed. A
     /// connection left in doubt is dropped, to be made anew.
-    fn transaction(
-        &mut self,
-        keys: &[String],
-        jobs: &mut [Box<dyn Job>],
-    ) -> Result<(), BatchFailed> {
+    fn transaction(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), BatchFailed> {
         let reused = self.conn.is_some();
-        let ended = self.transaction_once(keys, jobs);
+        let ended = self.transaction_once(jobs);
         match ended {
             // A connection kept from before that the server (or the
             // network) dropped meanwhile: nothing ran, so once more on a
             // new one.
-            Err(BatchFailed::NoBegin(_)) if reused => match self.transaction_once(keys, jobs) {
+            Err(BatchFailed::NoBegin(_)) if reused => match self.transaction_once(jobs) {
                 Err(BatchFailed::NoBegin(why)) => Err(BatchFailed::NotCommitted(why)),
                 ended => ended,
             },
@@ -232,14 +229,10 @@ impl Lane {
         }
     }
 
-    fn transaction_once(
-        &mut self,
-        keys: &[String],
-        jobs: &mut [Box<dyn Job>],
-    ) -> Result<(), BatchFailed> {
+    fn transaction_once(&mut self, jobs: &mut [Box<dyn Job>]) -> Result<(), BatchFailed> {
         self.connection()?;
         let conn = self.conn.as_mut().expect("made above");
-        let (ended, broken) = transaction_on(&self.rt, conn, keys, jobs);
+        let (ended, broken) = transaction_on(&self.rt, conn, jobs);
         if broken {
             self.conn = None;
         }
@@ -253,39 +246,44 @@ enum BatchFailed {
     Job,
     /// A deadlock or serialisation failure: running it again succeeds.
     Race,
+    /// A webhook would write an entity held only for reading: run again,
+    /// its keys now say so.
+    Exclusive,
     /// BEGIN, a lock or COMMIT failed: nothing of it stays.
     NotCommitted(String),
     /// BEGIN failed: nothing ran.
     NoBegin(String),
 }
 
-/// One transaction on `conn`: `keys` locked, `jobs` run in order,
-/// committed; and whether the connection is left in doubt.
+/// One transaction on `conn`: the jobs' entities locked, `jobs` run in
+/// order, committed; and whether the connection is left in doubt.
 fn transaction_on(
     rt: &Runtime,
     conn: &mut PgConnection,
-    keys: &[String],
     jobs: &mut [Box<dyn Job>],
 ) -> (Result<(), BatchFailed>, bool) {
+    let mut keys: Vec<String> = jobs.iter().flat_map(|j| j.keys().to_vec()).collect();
+    let mut shared: Vec<String> = jobs.iter().flat_map(|j| j.shared_keys().to_vec()).collect();
     let tx = match wait(rt, conn.begin()) {
         Ok(tx) => tx,
         Err(e) => return (Err(BatchFailed::NoBegin(format!("PostgreSQL: {e}"))), true),
     };
     let pg = PgTx::new(rt, tx);
     let conn = Conn::new(&pg);
-    let mut failed = match conn.lock(&mut keys.to_vec()) {
+    let mut failed = match conn.lock(&mut keys, &mut shared) {
         Ok(()) => None,
         Err(e) if is_race(&e) => Some(BatchFailed::Race),
         Err(e) => Some(BatchFailed::NotCommitted(format!(
             "taking the entities' locks: {e}"
         ))),
     };
-    if failed.is_none() && !run_jobs(conn, jobs, &|| true) {
-        failed = Some(if pg.raced() {
-            BatchFailed::Race
-        } else {
-            BatchFailed::Job
-        });
+    if failed.is_none() {
+        failed = match run_jobs(conn, jobs, &|| true) {
+            Ran::Done => None,
+            _ if pg.raced() => Some(BatchFailed::Race),
+            Ran::Exclusive => Some(BatchFailed::Exclusive),
+            Ran::Failed => Some(BatchFailed::Job),
+        };
     }
     let mut broken = pg.broken();
     let tx = pg.into_inner();

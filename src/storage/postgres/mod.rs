@@ -96,6 +96,26 @@ impl Engine for Postgres {
         format!("unnest({}) AS r({})", arrays.join(", "), names.join(", "))
     }
 
+    fn row(&self, columns: &[(&str, Ty)]) -> String {
+        let values: Vec<String> = columns
+            .iter()
+            .map(|(c, t)| {
+                let ty = match t {
+                    Ty::Int => "bigint",
+                    Ty::Real => "float8",
+                    Ty::Text => "text",
+                    Ty::Bytes => "bytea",
+                };
+                format!("?::{ty} AS {c}")
+            })
+            .collect();
+        format!("(SELECT {}) AS r", values.join(", "))
+    }
+
+    fn locks_entities(&self) -> bool {
+        true
+    }
+
     fn read_ahead(&self) -> usize {
         jobs::MAX_BATCH
     }

@@ -183,18 +183,26 @@ impl Tx for PgTx<'_> {
         Ok(rows.len())
     }
 
-    fn lock(&self, keys: &[String]) -> sql::Result<()> {
-        if keys.is_empty() {
+    fn lock(&self, keys: &[String], shared: &[String]) -> sql::Result<()> {
+        if keys.is_empty() && shared.is_empty() {
             return Ok(());
         }
-        // One statement for all: the keys are locked in the order given
-        // (sorted by the caller), so two transactions never wait for each
-        // other in a cycle.
-        let keys = serde_json::to_string(keys).expect("strings serialize");
+        // One statement for all, in one sorted order over both kinds, so
+        // two transactions never wait for each other in a cycle; a shared
+        // key is marked `s`, an exclusive one `x` (the hash is the key's).
+        let mut marked: Vec<String> = keys
+            .iter()
+            .map(|k| format!("x{k}"))
+            .chain(shared.iter().map(|k| format!("s{k}")))
+            .collect();
+        marked.sort_by(|a, b| a[1..].cmp(&b[1..]));
+        let marked = serde_json::to_string(&marked).expect("strings serialize");
         self.fetch_all(
-            "SELECT count(pg_advisory_xact_lock(hashtextextended(k.value, 0)))
+            "SELECT count(CASE WHEN left(k.value, 1) = 's'
+                     THEN pg_advisory_xact_lock_shared(hashtextextended(substr(k.value, 2), 0))
+                     ELSE pg_advisory_xact_lock(hashtextextended(substr(k.value, 2), 0)) END)
              FROM json_array_elements_text(?::json) WITH ORDINALITY AS k(value, n)",
-            &args![keys],
+            &args![marked],
         )?;
         Ok(())
     }

@@ -78,6 +78,14 @@ impl Engine for Sqlite {
         format!("(SELECT {}) AS r", values.join(", "))
     }
 
+    fn row(&self, columns: &[(&str, Ty)]) -> String {
+        self.table(columns)
+    }
+
+    fn locks_entities(&self) -> bool {
+        false
+    }
+
     fn read_ahead(&self) -> usize {
         1
     }
@@ -338,7 +346,7 @@ impl Tx for rusqlite::Connection {
         Ok(n)
     }
 
-    fn lock(&self, _keys: &[String]) -> sql::Result<()> {
+    fn lock(&self, _keys: &[String], _shared: &[String]) -> sql::Result<()> {
         // The one writer already runs one job at a time.
         Ok(())
     }

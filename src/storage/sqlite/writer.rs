@@ -49,7 +49,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpoints;
 use super::sync::{Durable, SyncWal, Wal, answer_synced};
-use crate::storage::writer::{Closed, Job, Stats, Writer, run_jobs};
+use crate::storage::writer::{Closed, Job, Ran, Stats, Writer, run_jobs};
 
 /// Jobs per transaction at most. Larger batches gain little once the fsync
 /// is shared, and keep callers of the batch's first job waiting longer.
@@ -254,7 +254,7 @@ fn run_batch(conn: &Connection, batch: &mut [Box<dyn Job>], stats: &Stats) -> Re
     exec(conn, "BEGIN IMMEDIATE").map_err(|e| format!("BEGIN: {e}"))?;
     // SQLite rolls the whole transaction back by itself on some errors
     // (disk full, I/O error); then nothing of the batch is left to keep.
-    let ok = run_jobs(super::conn(conn), batch, &|| !conn.is_autocommit());
+    let ok = run_jobs(super::conn(conn), batch, &|| !conn.is_autocommit()) == Ran::Done;
     if conn.is_autocommit() {
         return Err("SQLite rolled the transaction back".into());
     }
