@@ -364,10 +364,11 @@ fn silences(conn: Conn<'_>, entries: &[Entry<'_>], reads: &mut [Read]) -> sql::R
 /// Walks only the links of open incidents (`current = 1 AND incident_open
 /// = 1`, the last two columns of `incident_components_component`),
 /// however many incidents the component has had. One statement per
-/// component: a component's links are the one non-unique key the write
-/// path reads by, and a planner that cannot see which component is asked
-/// for plans for the one most incidents list (on a page where thousands of
-/// open incidents list one component, a scan of all their links).
+/// component, whose key is a plain value: a component's links are the one
+/// non-unique key the write path reads by, and joined to a table of keys
+/// the planner takes every key for the one most incidents list (on a page
+/// where thousands of open incidents list one component, a scan of all
+/// their links).
 fn incident_priorities(
     conn: Conn<'_>,
     entries: &[Entry<'_>],
@@ -387,23 +388,27 @@ fn incident_priorities(
     }
     let sql = incident_priority_sql(conn.engine());
     for (i, p) in conn.query_by_row(&sql, &keys, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
-        let p = Some(priority_column(p.as_deref()));
+        let Some(p) = p else { continue };
+        let p = Some(priority_column(Some(&p)));
         let highest = &mut reads[i].context.incident_priority;
         *highest = (*highest).max(p);
     }
     Ok(())
 }
 
-/// The statement of `incident_priorities` (SQLite is told the index).
+/// The statement of `incident_priorities` (SQLite is told the index): a
+/// row per open link, its incident's priority ('' for none) while the
+/// incident's alert is open, else NULL. The incident is looked up by its
+/// key from each link, so the one way to plan it starts from the links of
+/// the component asked for, whatever value it is planned for.
 pub(super) fn incident_priority_sql(engine: &dyn crate::storage::engine::Engine) -> String {
     format!(
-        "SELECT r.n, i.alert_priority
+        "SELECT r.n, (SELECT coalesce(i.alert_priority, '') FROM incidents i
+                      WHERE i.source = ic.source AND i.page_id = ic.page_id
+                        AND i.incident_id = ic.incident_id AND i.alert_open = 1)
          FROM {} JOIN incident_components ic{}
            ON ic.source = r.source AND ic.page_id = r.page_id AND ic.component_id = r.id
-          AND ic.current = 1 AND ic.incident_open = 1
-         JOIN incidents i ON i.source = ic.source AND i.page_id = ic.page_id
-                         AND i.incident_id = ic.incident_id
-         WHERE i.alert_open = 1",
+          AND ic.current = 1 AND ic.incident_open = 1",
         engine.row(KEY),
         engine.indexed_by("incident_components_component")
     )

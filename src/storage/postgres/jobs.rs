@@ -48,12 +48,27 @@ pub fn start(options: PgConnectOptions) -> std::io::Result<(Writer, Closed)> {
     start_with(options, LANES)
 }
 
+/// The planner settings of a lane's connection. The write path looks rows
+/// up by key, joining a table of keys (bound as arrays, whose values the
+/// planner does not see) to each table's key: planned as for any keys, it
+/// may hash a whole table instead, and for a batch of a few webhooks that
+/// costs a scan of every webhook's applied keys. Only index lookups, then,
+/// and each statement planned once (planning them for each batch cost
+/// more than running them).
+const LOOK_UP_BY_KEY: [(&str, &str); 4] = [
+    ("enable_seqscan", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
+    ("plan_cache_mode", "force_generic_plan"),
+];
+
 /// `start` with `lanes` lanes.
 fn start_with(options: PgConnectOptions, lanes_wanted: usize) -> std::io::Result<(Writer, Closed)> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
     let queue: Queue = Arc::new(Mutex::new(rx));
     let stats = Arc::new(Stats::default());
     let mut lanes = Vec::with_capacity(lanes_wanted);
+    let options = options.options(LOOK_UP_BY_KEY);
     for i in 0..lanes_wanted {
         let (queue, options, stats) = (queue.clone(), options.clone(), stats.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
