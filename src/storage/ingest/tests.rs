@@ -4,6 +4,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use super::*;
 use crate::config::Settings;
@@ -609,4 +610,154 @@ fn every_write_path_statement_searches_by_key() {
             }
         }
     }
+}
+
+/// A database of its own on the cluster named by `BRIDGE_TEST_DATABASE_URL`
+/// (`.ci/run` starts one), opened by two replicas; `None` without it.
+async fn two_replicas() -> Option<(crate::storage::Database, crate::storage::Database, String)> {
+    use sqlx::Connection as _;
+    let Some(base) = std::env::var("BRIDGE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: BRIDGE_TEST_DATABASE_URL is not set");
+        return None;
+    };
+    let name = format!("ingest_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').expect("a URL ending in a database");
+    let url = format!("{prefix}/{name}");
+    let config = crate::config::DatabaseConfig {
+        url: crate::config::Secret::new(url.clone()),
+        ..Default::default()
+    };
+    let engine = crate::storage::engine::configured(&config);
+    let one = engine.open(&config).await.unwrap();
+    let two = engine.open(&config).await.unwrap();
+    Some((one, two, url))
+}
+
+/// A job that holds its locks until told to go on.
+struct Holding {
+    shared: Vec<String>,
+    running: Option<oneshot::Sender<()>>,
+    go: std::sync::mpsc::Receiver<()>,
+    reply: Option<oneshot::Sender<Result<(), WriteError>>>,
+}
+
+impl writer::Job for Holding {
+    fn keys(&self) -> &[String] {
+        &[]
+    }
+    fn shared_keys(&self) -> &[String] {
+        &self.shared
+    }
+    fn run(&mut self, _conn: Conn<'_>) -> bool {
+        if let Some(running) = self.running.take() {
+            let _ = running.send(());
+            let _ = self.go.recv();
+        }
+        true
+    }
+    fn answer(mut self: Box<Self>, committed: Result<(), &str>) {
+        if let Some(reply) = self.reply.take() {
+            let _ = reply.send(committed.map_err(|e| WriteError::NotCommitted(e.into())));
+        }
+    }
+}
+
+/// On PostgreSQL an incident only reads the components it lists (other
+/// incidents listing them run beside it), but one that raises a listed
+/// component holds it exclusively: with another replica reading that
+/// component, the incident waits for it, and then raises it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_incident_raising_a_listed_component_waits_for_its_readers() {
+    let Some((one, two, url)) = two_replicas().await else {
+        return;
+    };
+    let policy = policy();
+    let store = |db: &crate::storage::Database, body: Value, id: &str, t: usize| {
+        let job = Job {
+            id: id.into(),
+            source: "statuspage".into(),
+            remote_addr: None,
+            body: serde_json::to_vec(&body).unwrap(),
+            received_at: at(t),
+            origin: Origin::Webhook,
+            shape: Platform::Statuspage,
+        };
+        let reading = Reading::of(job.shape, &job.body, &job.origin);
+        let decide = crate::pipeline::decide(
+            Rules::default(),
+            Delivery::DryRun,
+            policy.clone(),
+            job.received_at,
+            job.origin.clone(),
+            job.shape,
+        );
+        let w = db.writer.clone();
+        async move { w.ingest(job, reading, decide).await }
+    };
+    // The component's alert opens (a degraded performance: low).
+    let mut component: Value = serde_json::from_str(COMPONENT).unwrap();
+    component["component"]["status"] = json!("degraded_performance");
+    component["component_update"]["new_status"] = json!("degraded_performance");
+    let page = component["page"]["id"].as_str().unwrap().to_owned();
+    let component_id = component["component"]["id"].as_str().unwrap().to_owned();
+    store(&one, component, "w1", 0).await.unwrap();
+    // Another replica reads the component, and holds on.
+    let (running_tx, running) = oneshot::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let (reply, held) = oneshot::channel();
+    let reader = Holding {
+        shared: vec![entity(
+            "statuspage",
+            &page,
+            EntityKind::Component,
+            &component_id,
+        )],
+        running: Some(running_tx),
+        go: go_rx,
+        reply: Some(reply),
+    };
+    let holding = {
+        let w = two.writer.clone();
+        tokio::spawn(async move { w.try_queue(Box::new(reader), held).await })
+    };
+    running.await.unwrap();
+    // A critical incident listing it raises it: it waits for the reader.
+    let mut incident: Value = serde_json::from_str(INCIDENT).unwrap();
+    incident["incident"]["components"] = json!([{"id": component_id, "name": "API"}]);
+    let raising = tokio::spawn(store(&one, incident, "w2", 1));
+    let mut probe = {
+        use sqlx::Connection as _;
+        sqlx::PgConnection::connect(&url).await.unwrap()
+    };
+    while !raising.is_finished() {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .fetch_one(&mut probe)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !raising.is_finished(),
+        "the incident wrote the component while another replica read it"
+    );
+    go.send(()).unwrap();
+    holding.await.unwrap().unwrap();
+    let plan = raising.await.unwrap().unwrap();
+    assert_eq!(
+        plan.raises,
+        [(component_id, crate::rules::domain::Priority::Critical)]
+    );
 }
