@@ -514,10 +514,7 @@ impl<'c> Conn<'c> {
     ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         for args in &table.rows {
-            self.0.each_row(sql, args, &mut |r| {
-                out.push(f(&r)?);
-                Ok(true)
-            })?;
+            out.extend(self.query(sql, args, &mut f)?);
         }
         Ok(out)
     }

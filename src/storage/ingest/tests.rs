@@ -311,6 +311,20 @@ fn a_webhook_reads_what_the_one_before_it_in_the_batch_wrote() {
     }
 }
 
+/// A webhook of source `s` with no body, for reads that only need its
+/// source and time.
+fn bare_job() -> Job {
+    Job {
+        id: "w".into(),
+        source: "s".into(),
+        remote_addr: None,
+        body: Vec::new(),
+        received_at: at(0),
+        origin: Origin::Webhook,
+        shape: Platform::Statuspage,
+    }
+}
+
 /// An event's keys are looked up together; the first listed that was
 /// applied names the webhook, whatever the order rows come back in.
 #[test]
@@ -324,15 +338,7 @@ fn the_first_applied_key_as_listed_names_the_duplicate() {
                 ('s', 'incident', 'p', 'other', 'k3', 'w3')",
     )
     .unwrap();
-    let job = Job {
-        id: "w".into(),
-        source: "s".into(),
-        remote_addr: None,
-        body: Vec::new(),
-        received_at: at(0),
-        origin: Origin::Webhook,
-        shape: Platform::Statuspage,
-    };
+    let job = bare_job();
     let find = |lists: &[&[&str]]| -> Vec<Option<String>> {
         let keys: Vec<Vec<String>> = lists
             .iter()
@@ -391,15 +397,7 @@ fn the_listed_components_are_the_current_links() {
     let dir = tempfile::tempdir().unwrap();
     let conn = database(&dir, "links.db");
     let c = crate::storage::sqlite::conn(&conn);
-    let job = Job {
-        id: "w".into(),
-        source: "s".into(),
-        remote_addr: None,
-        body: Vec::new(),
-        received_at: at(0),
-        origin: Origin::Webhook,
-        shape: Platform::Statuspage,
-    };
+    let job = bare_job();
     let link = |incident: &str, ids: &[&str], open: bool| {
         let entry = Entry {
             job: &job,
