@@ -51,6 +51,15 @@ pub trait Engine: Send + Sync + 'static {
     /// its columns named and typed as `columns`.
     fn table(&self, columns: &[(&str, Ty)]) -> String;
 
+    /// What follows `INSERT INTO t (names)` to insert the rows of a
+    /// [`sql::Table`] of `columns` (`names` among them), in the order of
+    /// column `order_by` where the ids handed out must follow it. SQLite
+    /// runs the statement once per row, its values as `VALUES`: an
+    /// `INSERT … SELECT` keeps a statement journal, a copy of each page it
+    /// touches. PostgreSQL selects them from the table's arrays.
+    fn insert_rows(&self, columns: &[(&str, Ty)], names: &[&str], order_by: Option<&str>)
+    -> String;
+
     /// The one-row table `r` a statement run once per row of a
     /// [`sql::Table`] reads ([`Conn::query_by_row`]): plain values, which
     /// the planner sees (PostgreSQL plans a statement over a table of

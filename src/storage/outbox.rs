@@ -3,7 +3,7 @@
 //! webhook's transaction; the delivery worker claims them with a lease,
 //! and records each attempt. Nothing here decides what to send.
 
-use super::sql::{self, Conn, Row, Table, ToArg, Ty, args, int, text};
+use super::sql::{self, Conn, Row, Table, ToArg, Ty, args, int, kept, text};
 use chrono::{DateTime, Utc};
 
 use crate::storage::{WriteError, Writer};
@@ -161,13 +161,15 @@ pub fn insert_all(conn: Conn<'_>, events: &[NewEvent<'_>]) -> sql::Result<Vec<i6
             e.held_by.to_arg(),
         ]);
     }
-    let columns = NEW[1..].iter().map(|(c, _)| *c).collect::<Vec<_>>();
-    let sql = format!(
-        "INSERT INTO outbox ({names}) SELECT {names} FROM {table} ORDER BY r.n RETURNING id",
-        names = columns.join(", "),
-        table = conn.engine().table(NEW)
-    );
-    let mut ids = conn.query_table(&sql, &rows, |r| r.get::<i64>(0))?;
+    let sql = kept!(conn.engine(), |e| {
+        let names = NEW[1..].iter().map(|(c, _)| *c).collect::<Vec<_>>();
+        format!(
+            "INSERT INTO outbox ({}) {} RETURNING id",
+            names.join(", "),
+            e.insert_rows(NEW, &names, Some("n"))
+        )
+    });
+    let mut ids = conn.query_table(sql, &rows, |r| r.get::<i64>(0))?;
     if ids.len() != events.len() {
         return Err(sql::Error::Decode {
             column: 0,

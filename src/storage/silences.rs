@@ -72,11 +72,11 @@ pub fn in_force_during(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sql::Result<Vec<Silence>> {
-    let sql = format!(
+    let sql = sql::kept!(conn.engine(), |_| format!(
         "SELECT {COLUMNS} FROM silences
          WHERE ends_at > ?1 AND starts_at <= ?2 AND (expired_at IS NULL OR expired_at > ?1)"
-    );
-    conn.query(&sql, &args![format_time(from), format_time(to)], |r| {
+    ));
+    conn.query(sql, &args![format_time(from), format_time(to)], |r| {
         SilenceRecord::from_row(r).map(|l| l.silence)
     })
 }

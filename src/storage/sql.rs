@@ -367,6 +367,57 @@ pub enum Ty {
     Bytes,
 }
 
+/// The text of a statement `build` writes for `engine`, built the first
+/// time and kept for the life of the process: the write path runs the same
+/// few statements thousands of times a second, and writing their text each
+/// time cost more than running some of them. `site` names the place in the
+/// source (see [`kept!`](kept)) and `name` tells apart the texts one place writes
+/// for several tables. Debug builds write it every time and check it is
+/// the same text.
+pub fn kept_text(
+    engine: &'static dyn Engine,
+    site: &'static str,
+    name: &'static str,
+    build: impl FnOnce(&dyn Engine) -> String,
+) -> &'static str {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Key = (&'static str, &'static str, &'static str);
+    static KEPT: OnceLock<Mutex<HashMap<Key, &'static str>>> = OnceLock::new();
+    let key = (engine.name(), site, name);
+    let kept = KEPT.get_or_init(Default::default);
+    if let Some(text) = kept.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        debug_assert_eq!(*text, build(engine), "one text per place and name");
+        return text;
+    }
+    let text: &'static str = Box::leak(build(engine).into_boxed_str());
+    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    let text: &'static str = kept.entry(key).or_insert(text);
+    text
+}
+
+/// `kept!(engine, |e| text)`, or `kept!(engine, name, |e| text)`: the
+/// statement text written here, built once per engine ([`kept_text`]).
+macro_rules! kept {
+    ($engine:expr, $build:expr) => {
+        $crate::storage::sql::kept_text(
+            $engine,
+            concat!(file!(), ":", line!(), ":", column!()),
+            "",
+            $build,
+        )
+    };
+    ($engine:expr, $name:expr, $build:expr) => {
+        $crate::storage::sql::kept_text(
+            $engine,
+            concat!(file!(), ":", line!(), ":", column!()),
+            $name,
+            $build,
+        )
+    };
+}
+pub(crate) use kept;
+
 /// Rows of arguments one statement reads as a table: the statement names
 /// it `r`, written by [`Engine::table`] from the same `columns`. One
 /// statement serves many rows: PostgreSQL binds an array per column and

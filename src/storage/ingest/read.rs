@@ -11,7 +11,7 @@ use crate::rules::machine::Prior;
 use crate::rules::plan::{Context, Learned, OpenComponent, Stored};
 use crate::rules::route::{Held, HeldBy, View};
 use crate::rules::time::{format_time, parse_time};
-use crate::storage::sql::{self, Arg, Conn, Row, Table, ToArg, Ty};
+use crate::storage::sql::{self, Arg, Conn, Row, Table, ToArg, Ty, kept};
 
 /// What was read for one webhook.
 #[derive(Debug, Default)]
@@ -98,7 +98,6 @@ fn entities(
             id.to_arg(),
         ]);
     }
-    let engine = conn.engine();
     let stored = |r: &Row<'_>| -> sql::Result<(usize, bool, Stored)> {
         let open: bool = r.get(1)?;
         let priority: Option<String> = r.get(2)?;
@@ -113,32 +112,32 @@ fn entities(
             },
         ))
     };
-    let incident_sql = format!(
+    let incident_sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, e.alert_open, e.alert_priority, e.status, e.last_event_at, e.started_at
          FROM {} JOIN incidents e
            ON e.source = r.source AND e.page_id = r.page_id AND e.incident_id = r.id",
-        engine.table(KEY)
-    );
-    let page_sql = format!(
+        e.table(KEY)
+    ));
+    let page_sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, e.alert_open, e.alert_priority, e.status, e.last_event_at, e.opened_at
          FROM {} JOIN page_alerts e
            ON e.source = r.source AND e.page_id = r.page_id AND e.topic = r.id",
-        engine.table(KEY)
-    );
+        e.table(KEY)
+    ));
     for (sql, table) in [(incident_sql, &incidents), (page_sql, &pages)] {
-        for (i, _, s) in conn.query_table(&sql, table, stored)? {
+        for (i, _, s) in conn.query_table(sql, table, stored)? {
             reads[i].context.stored = s;
         }
     }
-    let component_sql = format!(
+    let component_sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, e.alert_open, e.alert_priority, e.status, e.last_event_at,
                 e.alert_opened_at, e.name
          FROM {} JOIN components e
            ON e.source = r.source AND e.page_id = r.page_id AND e.component_id = r.id",
-        engine.table(KEY)
-    );
+        e.table(KEY)
+    ));
     let mut open: Vec<Option<OpenComponent>> = listed.iter().map(|_| None).collect();
-    let rows = conn.query_table(&component_sql, &components, |r| {
+    let rows = conn.query_table(component_sql, &components, |r| {
         Ok((stored(r)?, r.get::<Option<String>>(6)?))
     })?;
     for ((n, is_open, s), name) in rows {
@@ -202,13 +201,13 @@ fn applied(conn: Conn<'_>, entries: &[Entry<'_>], reads: &mut [Read]) -> sql::Re
             ]);
         }
     }
-    let sql = format!(
+    let sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, a.event_key, a.webhook_id FROM {} JOIN applied_events a
            ON a.source = r.source AND a.kind = r.kind AND a.page_id = r.page_id
           AND a.entity_id = r.entity_id AND a.event_key = r.event_key",
-        conn.engine().table(APPLIED)
-    );
-    let found = conn.query_table(&sql, &keys, |r| {
+        e.table(APPLIED)
+    ));
+    let found = conn.query_table(sql, &keys, |r| {
         Ok((n(r)?, r.get::<String>(1)?, r.get::<String>(2)?))
     })?;
     for (i, e) in entries.iter().enumerate() {
@@ -265,16 +264,16 @@ fn views(
             ]);
         }
     }
-    let sql = format!(
+    let sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, d.destination, d.priority, d.held_action, d.held_until, d.held_outbox,
                 d.opened_at, o.held_by, o.created_at
          FROM {} JOIN destination_alerts d
            ON d.source = r.source AND d.page_id = r.page_id AND d.kind = r.kind
           AND d.entity_id = r.entity_id
          LEFT JOIN outbox o ON o.id = d.held_outbox",
-        conn.engine().table(VIEW_KEY)
-    );
-    let rows = conn.query_table(&sql, &keys, |r| Ok((n(r)?, view(r)?)))?;
+        e.table(VIEW_KEY)
+    ));
+    let rows = conn.query_table(sql, &keys, |r| Ok((n(r)?, view(r)?)))?;
     for (n, v) in rows {
         let (entry, views) = match n.checked_sub(entries.len()) {
             None => (n, &mut reads[n].context.views),
@@ -387,7 +386,7 @@ fn incident_priorities(
         }
     }
     let sql = incident_priority_sql(conn.engine());
-    for (i, p) in conn.query_by_row(&sql, &keys, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
+    for (i, p) in conn.query_by_row(sql, &keys, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
         let Some(p) = p else { continue };
         let p = Some(priority_column(Some(&p)));
         let highest = &mut reads[i].context.incident_priority;
@@ -401,8 +400,8 @@ fn incident_priorities(
 /// incident's alert is open, else NULL. The incident is looked up by its
 /// key from each link, so the one way to plan it starts from the links of
 /// the component asked for, whatever value it is planned for.
-pub(super) fn incident_priority_sql(engine: &dyn crate::storage::engine::Engine) -> String {
-    format!(
+fn incident_priority_sql(engine: &'static dyn crate::storage::engine::Engine) -> &'static str {
+    kept!(engine, |engine| format!(
         "SELECT r.n, (SELECT coalesce(i.alert_priority, '') FROM incidents i
                       WHERE i.source = ic.source AND i.page_id = ic.page_id
                         AND i.incident_id = ic.incident_id AND i.alert_open = 1)
@@ -411,7 +410,7 @@ pub(super) fn incident_priority_sql(engine: &dyn crate::storage::engine::Engine)
           AND ic.current = 1 AND ic.incident_open = 1",
         engine.row(KEY),
         engine.indexed_by("incident_components_component")
-    )
+    ))
 }
 
 /// What reconcile learned of each webhook's page and of the components
@@ -424,20 +423,19 @@ fn learned(conn: Conn<'_>, entries: &[Entry<'_>], reads: &mut [Read]) -> sql::Re
         ("page_id", Ty::Text),
         ("component_id", Ty::Text),
     ];
-    let engine = conn.engine();
     let mut pages = Table::new(PAGE);
     for (i, e) in entries.iter().enumerate() {
         if let Some(l) = &e.lookup {
             pages.push([row(i), l.page_id.to_arg()]);
         }
     }
-    let sql = format!(
+    let sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, p.name FROM {} JOIN learned_pages p ON p.page_id = r.page_id",
-        engine.table(PAGE)
-    );
+        e.table(PAGE)
+    ));
     let mut involved: Vec<(usize, &str)> = Vec::new();
     let mut components = Table::new(COMPONENT);
-    for (i, name) in conn.query_table(&sql, &pages, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
+    for (i, name) in conn.query_table(sql, &pages, |r| Ok((n(r)?, r.get::<Option<String>>(1)?)))? {
         reads[i].context.learned.page_name = name;
         let l = entries[i].lookup.as_ref().expect("asked for by a lookup");
         let ids = match l.kind {
@@ -450,13 +448,13 @@ fn learned(conn: Conn<'_>, entries: &[Entry<'_>], reads: &mut [Read]) -> sql::Re
             involved.push((i, id));
         }
     }
-    let sql = format!(
+    let sql = kept!(conn.engine(), |e| format!(
         "SELECT r.n, c.name, c.group_id, c.group_name FROM {} JOIN learned_components c
            ON c.page_id = r.page_id AND c.component_id = r.component_id",
-        engine.table(COMPONENT)
-    );
+        e.table(COMPONENT)
+    ));
     let mut found: Vec<Option<ComponentFacts>> = involved.iter().map(|_| None).collect();
-    for (k, facts) in conn.query_table(&sql, &components, |r| {
+    for (k, facts) in conn.query_table(sql, &components, |r| {
         Ok((
             n(r)?,
             ComponentFacts {
@@ -496,18 +494,18 @@ fn links(conn: Conn<'_>, entries: &[Entry<'_>], reads: &mut [Read]) -> sql::Resu
         }
     }
     let sql = links_sql(conn.engine());
-    for (i, c) in conn.query_table(&sql, &keys, |r| Ok((n(r)?, r.get::<String>(1)?)))? {
+    for (i, c) in conn.query_table(sql, &keys, |r| Ok((n(r)?, r.get::<String>(1)?)))? {
         reads[i].links.push(c);
     }
     Ok(())
 }
 
 /// The statement of `links`.
-pub(super) fn links_sql(engine: &dyn crate::storage::engine::Engine) -> String {
-    format!(
+fn links_sql(engine: &'static dyn crate::storage::engine::Engine) -> &'static str {
+    kept!(engine, |engine| format!(
         "SELECT r.n, ic.component_id FROM {} JOIN incident_components ic
            ON ic.source = r.source AND ic.page_id = r.page_id AND ic.incident_id = r.id
          WHERE ic.current = 1",
         engine.table(KEY)
-    )
+    ))
 }

@@ -8,26 +8,25 @@ use crate::rules::domain::{Action, Alert, EntityKind};
 use crate::rules::plan::{Delivery, Draft, NewState, Plan};
 use crate::rules::time::format_time;
 use crate::storage::outbox::{self, NewEvent};
-use crate::storage::sql::{self, Arg, Conn, Table, ToArg, Ty, int, owned, text};
+use crate::storage::sql::{self, Arg, Conn, Table, ToArg, Ty, int, kept, owned, text};
 
-/// `columns` as a list of names, for `INSERT INTO t (…) SELECT … FROM r`.
-fn names(columns: &[(&str, Ty)]) -> String {
-    columns
-        .iter()
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `INSERT INTO table (columns) SELECT columns FROM r WHERE true` and
-/// `tail` (an upsert's `ON CONFLICT`, for which SQLite needs the `WHERE`).
-fn insert(conn: Conn<'_>, table: &str, rows: &Table<'_>, tail: &str) -> sql::Result<usize> {
-    let names = names(rows.columns);
-    let sql = format!(
-        "INSERT INTO {table} ({names}) SELECT {names} FROM {} WHERE true {tail}",
-        conn.engine().table(rows.columns)
-    );
-    conn.execute_table(&sql, rows)
+/// `INSERT INTO table (columns)` the rows, and `tail` (an upsert's `ON
+/// CONFLICT`).
+fn insert(
+    conn: Conn<'_>,
+    table: &'static str,
+    rows: &Table<'_>,
+    tail: &'static str,
+) -> sql::Result<usize> {
+    let sql = kept!(conn.engine(), table, |e| {
+        let names: Vec<&str> = rows.columns.iter().map(|(c, _)| *c).collect();
+        format!(
+            "INSERT INTO {table} ({}) {} {tail}",
+            names.join(", "),
+            e.insert_rows(rows.columns, &names, None)
+        )
+    });
+    conn.execute_table(sql, rows)
 }
 
 fn alert_columns(alert: Alert) -> (bool, Option<&'static str>) {
@@ -164,12 +163,11 @@ pub(in crate::storage) fn index_names<'n>(
             rows.push([name.to_arg()]);
         }
     }
-    let sql = format!(
-        "INSERT INTO entity_names (name) SELECT r.name FROM {} WHERE true
-         ON CONFLICT (name) DO NOTHING RETURNING id, name",
-        conn.engine().table(NAME)
-    );
-    let added = conn.query_table(&sql, &rows, |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)))?;
+    let sql = kept!(conn.engine(), |e| format!(
+        "INSERT INTO entity_names (name) {} ON CONFLICT (name) DO NOTHING RETURNING id, name",
+        e.insert_rows(NAME, &["name"], None)
+    ));
+    let added = conn.query_table(sql, &rows, |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)))?;
     for (id, name) in added {
         conn.engine().index_new_name(conn, id, &name)?;
     }
@@ -398,14 +396,14 @@ const LINK: &[(&str, Ty)] = &[
 
 /// Unmarks an incident's links to components it no longer lists (they
 /// stay recorded with `current = 0`), by their keys.
-pub(super) fn unlink_sql(engine: &dyn crate::storage::engine::Engine) -> String {
-    format!(
+pub(super) fn unlink_sql(engine: &'static dyn crate::storage::engine::Engine) -> &'static str {
+    kept!(engine, |engine| format!(
         "UPDATE incident_components SET current = 0
          WHERE (source, page_id, incident_id, component_id)
             IN (SELECT r.source, r.page_id, r.incident_id, r.component_id FROM {})
            AND current = 1",
         engine.table(LINK)
-    )
+    ))
 }
 
 /// One incident's links to write: its components before, those it lists
@@ -496,7 +494,7 @@ pub(super) fn relink(conn: Conn<'_>, relinks: &[Relink<'_>]) -> sql::Result<()> 
             ]);
         }
     }
-    conn.execute_table(&unlink_sql(conn.engine()), &unlinked)?;
+    conn.execute_table(unlink_sql(conn.engine()), &unlinked)?;
     insert(
         conn,
         "incident_components",
@@ -541,14 +539,14 @@ fn raises(
             ]);
         }
     }
-    let sql = format!(
+    let sql = kept!(conn.engine(), |e| format!(
         "UPDATE components SET alert_priority = r.priority, updated_at = r.updated_at
          FROM {}
          WHERE components.source = r.source AND components.page_id = r.page_id
            AND components.component_id = r.component_id AND components.alert_open = 1",
-        conn.engine().table(RAISE)
-    );
-    conn.execute_table(&sql, &rows)?;
+        e.table(RAISE)
+    ));
+    conn.execute_table(sql, &rows)?;
     Ok(())
 }
 
@@ -770,12 +768,12 @@ fn views(
                               AND destination_alerts.held_until <= excluded.opened_at
                              THEN excluded.opened_at ELSE destination_alerts.opened_at END",
     )?;
-    let sql = format!(
+    let sql = kept!(conn.engine(), |e| format!(
         "DELETE FROM destination_alerts
          WHERE (source, page_id, kind, entity_id, destination)
             IN (SELECT r.source, r.page_id, r.kind, r.entity_id, r.destination FROM {})",
-        conn.engine().table(VIEW_KEY)
-    );
-    conn.execute_table(&sql, &closed)?;
+        e.table(VIEW_KEY)
+    ));
+    conn.execute_table(sql, &closed)?;
     Ok(())
 }

@@ -96,6 +96,21 @@ impl Engine for Postgres {
         format!("unnest({}) AS r({})", arrays.join(", "), names.join(", "))
     }
 
+    fn insert_rows(
+        &self,
+        columns: &[(&str, Ty)],
+        names: &[&str],
+        order_by: Option<&str>,
+    ) -> String {
+        let order = order_by.map(|c| format!(" ORDER BY r.{c}"));
+        format!(
+            "SELECT {} FROM {}{}",
+            names.join(", "),
+            self.table(columns),
+            order.unwrap_or_default()
+        )
+    }
+
     fn row(&self, columns: &[(&str, Ty)]) -> String {
         let values: Vec<String> = columns
             .iter()

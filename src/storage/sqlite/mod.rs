@@ -78,6 +78,18 @@ impl Engine for Sqlite {
         format!("(SELECT {}) AS r", values.join(", "))
     }
 
+    fn insert_rows(&self, columns: &[(&str, Ty)], names: &[&str], _: Option<&str>) -> String {
+        // One row per run, so in order; each name its column's argument.
+        let values: Vec<String> = names
+            .iter()
+            .map(|n| {
+                let i = columns.iter().position(|(c, _)| c == n);
+                format!("?{}", i.expect("a column of the table") + 1)
+            })
+            .collect();
+        format!("VALUES ({})", values.join(", "))
+    }
+
     fn row(&self, columns: &[(&str, Ty)]) -> String {
         self.table(columns)
     }
