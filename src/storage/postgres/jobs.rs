@@ -54,12 +54,17 @@ pub fn start(options: PgConnectOptions) -> std::io::Result<(Writer, Closed)> {
 /// may hash a whole table instead, and for a batch of a few webhooks that
 /// costs a scan of every webhook's applied keys. Only index lookups, then,
 /// and each statement planned once (planning them for each batch cost
-/// more than running them).
-const LOOK_UP_BY_KEY: [(&str, &str); 4] = [
+/// more than running them). No JIT compilation either: a plan made for
+/// any keys can be costed far above `jit_above_cost` (a component listed by
+/// every open incident makes its links look like the whole table), and
+/// compiling it again on every run took some 60 ms of a lookup that reads
+/// one index leaf.
+const LOOK_UP_BY_KEY: [(&str, &str); 5] = [
     ("enable_seqscan", "off"),
     ("enable_hashjoin", "off"),
     ("enable_mergejoin", "off"),
     ("plan_cache_mode", "force_generic_plan"),
+    ("jit", "off"),
 ];
 
 /// `start` with `lanes` lanes.
@@ -453,6 +458,33 @@ mod tests {
         // alone, then the read above.
         assert_eq!(w.stats().reruns.load(Ordering::Relaxed), reruns + 1);
         assert_eq!(w.stats().batches.load(Ordering::Relaxed), before + 4);
+        drop(w);
+        closed.wait().await;
+    }
+
+    /// A plan costed far above `jit_above_cost` (here a sequential scan the
+    /// lane's settings refuse) runs without compiling anything.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lane_never_compiles_a_plan() {
+        let Some(options) = cluster() else { return };
+        let (w, closed) = start_with(options, 1).unwrap();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let create = format!("CREATE TABLE {name} (x BIGINT)");
+        w.run(move |c| c.execute_batch(&create)).await.unwrap();
+        let explain = format!("EXPLAIN ANALYZE SELECT x FROM {name} WHERE x + 1 > 0");
+        let plan = w
+            .run(move |c| c.query(&explain, &[], |r| r.get::<String>(0)))
+            .await
+            .unwrap();
+        assert!(
+            plan[0].contains("Seq Scan") && plan[0].contains("cost=10000000000"),
+            "a plan the settings refuse: {plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .all(|line| !line.trim_start().starts_with("JIT")),
+            "compiled: {plan:#?}"
+        );
         drop(w);
         closed.wait().await;
     }
