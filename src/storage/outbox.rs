@@ -164,12 +164,12 @@ pub fn insert_all(conn: Conn<'_>, events: &[NewEvent<'_>]) -> sql::Result<Vec<i6
     let sql = kept!(conn.engine(), |e| {
         let names = NEW[1..].iter().map(|(c, _)| *c).collect::<Vec<_>>();
         format!(
-            "INSERT INTO outbox ({}) {} RETURNING id",
+            "INSERT INTO outbox ({}) {}",
             names.join(", "),
             e.insert_rows(NEW, &names, Some("n"))
         )
     });
-    let mut ids = conn.query_table(sql, &rows, |r| r.get::<i64>(0))?;
+    let mut ids = conn.insert_table_ids(sql, &rows)?;
     if ids.len() != events.len() {
         return Err(sql::Error::Decode {
             column: 0,

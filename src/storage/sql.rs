@@ -472,6 +472,9 @@ pub trait Tx {
     /// `f`, the rows it changed.
     fn each_table_row(&self, sql: &str, table: &Table<'_>, f: Option<EachRow<'_>>)
     -> Result<usize>;
+    /// Runs an `INSERT` of the rows of `table` into a table with an `id`
+    /// key, as [`Tx::each_table_row`]; the new rows' ids.
+    fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> Result<Vec<i64>>;
     /// Serialises this transaction with every other one that names any of
     /// `keys` (sorted and without repeats), until it ends; `shared` keys
     /// only with those that name them in `keys` (the sorted order taken
@@ -544,6 +547,15 @@ impl<'c> Conn<'c> {
     /// Runs an `INSERT` into a table with an `id` key; the new row's id.
     pub fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64> {
         self.0.insert_id(sql, args)
+    }
+
+    /// Runs an `INSERT` over the rows of `table` into a table with an `id`
+    /// key (nothing when it has none); the new rows' ids.
+    pub fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> Result<Vec<i64>> {
+        if table.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.0.insert_table_ids(sql, table)
     }
 
     /// Runs a statement over the rows of `table` (nothing when it has

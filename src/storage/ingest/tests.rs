@@ -532,6 +532,10 @@ impl Tx for Noting<'_> {
         self.note(sql);
         self.conn.each_table_row(sql, table, f)
     }
+    fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> sql::Result<Vec<i64>> {
+        self.note(sql);
+        self.conn.insert_table_ids(sql, table)
+    }
     fn lock(&self, keys: &[String], shared: &[String]) -> sql::Result<()> {
         self.conn.lock(keys, shared)
     }

@@ -183,6 +183,20 @@ impl Tx for PgTx<'_> {
         Ok(rows.len())
     }
 
+    fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> sql::Result<Vec<i64>> {
+        // The whole table in one statement, as `insert_id` does for a row.
+        let mut ids = Vec::with_capacity(table.rows.len());
+        self.each_table_row(
+            &format!("{sql} RETURNING id"),
+            table,
+            Some(&mut |r| {
+                ids.push(r.get(0)?);
+                Ok(())
+            }),
+        )?;
+        Ok(ids)
+    }
+
     fn lock(&self, keys: &[String], shared: &[String]) -> sql::Result<()> {
         if keys.is_empty() && shared.is_empty() {
             return Ok(());

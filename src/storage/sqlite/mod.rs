@@ -358,6 +358,18 @@ impl Tx for rusqlite::Connection {
         Ok(n)
     }
 
+    fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> sql::Result<Vec<i64>> {
+        // One row per run, its id as SQLite gave it: `RETURNING` would
+        // make every insert keep a statement journal.
+        let mut st = self.prepare_cached(sql)?;
+        let mut ids = Vec::with_capacity(table.rows.len());
+        for args in &table.rows {
+            st.execute(rusqlite::params_from_iter(args.iter()))?;
+            ids.push(self.last_insert_rowid());
+        }
+        Ok(ids)
+    }
+
     fn lock(&self, _keys: &[String], _shared: &[String]) -> sql::Result<()> {
         // The one writer already runs one job at a time.
         Ok(())
