@@ -367,54 +367,65 @@ pub enum Ty {
     Bytes,
 }
 
-/// The text of a statement `build` writes for `engine`, built the first
-/// time and kept for the life of the process: the write path runs the same
-/// few statements thousands of times a second, and writing their text each
-/// time cost more than running some of them. `site` names the place in the
-/// source (see [`kept!`](kept)) and `name` tells apart the texts one place writes
-/// for several tables. Debug builds write it every time and check it is
-/// the same text.
-pub fn kept_text(
-    engine: &'static dyn Engine,
-    site: &'static str,
-    name: &'static str,
-    build: impl FnOnce(&dyn Engine) -> String,
-) -> &'static str {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    type Key = (&'static str, &'static str, &'static str);
-    static KEPT: OnceLock<Mutex<HashMap<Key, &'static str>>> = OnceLock::new();
-    let key = (engine.name(), site, name);
-    let kept = KEPT.get_or_init(Default::default);
-    if let Some(text) = kept.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        debug_assert_eq!(*text, build(engine), "one text per place and name");
-        return text;
+/// The texts of the statements one place in the source writes (see
+/// [`kept!`](kept)), each built the first time and kept for the life of the
+/// process: the write path runs the same few statements thousands of times
+/// a second, and writing their text each time cost more than running some
+/// of them. A place keeps one text per engine and `name` (a place may write
+/// one for each of several tables); looking one up compares a few short
+/// names. Debug builds write the text every time and check it is the
+/// same.
+pub struct Kept(std::sync::RwLock<Vec<(&'static str, &'static str, &'static str)>>);
+
+impl Default for Kept {
+    fn default() -> Kept {
+        Kept::new()
     }
-    let text: &'static str = Box::leak(build(engine).into_boxed_str());
-    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
-    let text: &'static str = kept.entry(key).or_insert(text);
-    text
+}
+
+impl Kept {
+    pub const fn new() -> Kept {
+        Kept(std::sync::RwLock::new(Vec::new()))
+    }
+
+    pub fn text(
+        &self,
+        engine: &'static dyn Engine,
+        name: &'static str,
+        build: impl FnOnce(&dyn Engine) -> String,
+    ) -> &'static str {
+        let key = (engine.name(), name);
+        let found = |texts: &[(&'static str, &'static str, &'static str)]| {
+            texts
+                .iter()
+                .find(|(e, n, _)| (*e, *n) == key)
+                .map(|(_, _, text)| *text)
+        };
+        if let Some(text) = found(&self.0.read().unwrap_or_else(|e| e.into_inner())) {
+            debug_assert_eq!(text, build(engine), "one text per place and name");
+            return text;
+        }
+        let mut texts = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(text) = found(&texts) {
+            return text;
+        }
+        let text: &'static str = Box::leak(build(engine).into_boxed_str());
+        texts.push((key.0, key.1, text));
+        text
+    }
 }
 
 /// `kept!(engine, |e| text)`, or `kept!(engine, name, |e| text)`: the
-/// statement text written here, built once per engine ([`kept_text`]).
+/// statement text written here, built once per engine (and name) and kept
+/// ([`Kept`]).
 macro_rules! kept {
     ($engine:expr, $build:expr) => {
-        $crate::storage::sql::kept_text(
-            $engine,
-            concat!(file!(), ":", line!(), ":", column!()),
-            "",
-            $build,
-        )
+        $crate::storage::sql::kept!($engine, "", $build)
     };
-    ($engine:expr, $name:expr, $build:expr) => {
-        $crate::storage::sql::kept_text(
-            $engine,
-            concat!(file!(), ":", line!(), ":", column!()),
-            $name,
-            $build,
-        )
-    };
+    ($engine:expr, $name:expr, $build:expr) => {{
+        static KEPT: $crate::storage::sql::Kept = $crate::storage::sql::Kept::new();
+        KEPT.text($engine, $name, $build)
+    }};
 }
 pub(crate) use kept;
 
@@ -624,6 +635,34 @@ impl<'c> Conn<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A place keeps one text per engine and name, built once each.
+    #[test]
+    fn a_kept_text_is_built_once_per_engine_and_name() {
+        let engines: [&'static dyn Engine; 2] = [
+            &crate::storage::sqlite::Sqlite,
+            &crate::storage::postgres::Postgres,
+        ];
+        let builds = std::cell::Cell::new(0);
+        let mut texts = Vec::new();
+        for _ in 0..3 {
+            for engine in engines {
+                for name in ["a", "b"] {
+                    let text = kept!(engine, name, |e| {
+                        builds.set(builds.get() + 1);
+                        format!("{} {name}", e.name())
+                    });
+                    assert_eq!(text, format!("{} {name}", engine.name()));
+                    texts.push(text.as_ptr());
+                }
+            }
+        }
+        // Debug builds build it again on every use, to compare.
+        let expected = if cfg!(debug_assertions) { 12 } else { 4 };
+        assert_eq!(builds.get(), expected);
+        assert_eq!(&texts[..4], &texts[4..8], "the same kept texts");
+        assert_eq!(&texts[..4], &texts[8..], "the same kept texts");
+    }
 
     #[test]
     fn sqlite_rows_come_back_typed() {
