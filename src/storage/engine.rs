@@ -60,6 +60,13 @@ pub trait Engine: Send + Sync + 'static {
     fn insert_rows(&self, columns: &[(&str, Ty)], names: &[&str], order_by: Option<&str>)
     -> String;
 
+    /// What ends an `INSERT` whose new ids are read back
+    /// ([`Conn::insert_table_ids`](sql::Conn::insert_table_ids)):
+    /// PostgreSQL returns them from the statement; SQLite, a row per run,
+    /// gives each by `last_insert_rowid()` (`RETURNING` would make it keep
+    /// a statement journal).
+    fn returning_id(&self) -> &'static str;
+
     /// The one-row table `r` a statement run once per row of a
     /// [`sql::Table`] reads ([`Conn::query_by_row`]): plain values, which
     /// the planner sees (PostgreSQL plans a statement over a table of

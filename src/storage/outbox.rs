@@ -164,9 +164,10 @@ pub fn insert_all(conn: Conn<'_>, events: &[NewEvent<'_>]) -> sql::Result<Vec<i6
     let sql = kept!(conn.engine(), |e| {
         let names = NEW[1..].iter().map(|(c, _)| *c).collect::<Vec<_>>();
         format!(
-            "INSERT INTO outbox ({}) {}",
+            "INSERT INTO outbox ({}) {}{}",
             names.join(", "),
-            e.insert_rows(NEW, &names, Some("n"))
+            e.insert_rows(NEW, &names, Some("n")),
+            e.returning_id()
         )
     });
     let mut ids = conn.insert_table_ids(sql, &rows)?;

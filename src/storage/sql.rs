@@ -484,7 +484,8 @@ pub trait Tx {
     fn each_table_row(&self, sql: &str, table: &Table<'_>, f: Option<EachRow<'_>>)
     -> Result<usize>;
     /// Runs an `INSERT` of the rows of `table` into a table with an `id`
-    /// key, as [`Tx::each_table_row`]; the new rows' ids.
+    /// key, ending in [`Engine::returning_id`], as [`Tx::each_table_row`];
+    /// the new rows' ids.
     fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> Result<Vec<i64>>;
     /// Serialises this transaction with every other one that names any of
     /// `keys` (sorted and without repeats), until it ends; `shared` keys
@@ -561,7 +562,8 @@ impl<'c> Conn<'c> {
     }
 
     /// Runs an `INSERT` over the rows of `table` into a table with an `id`
-    /// key (nothing when it has none); the new rows' ids.
+    /// key, ending in [`Engine::returning_id`] (nothing when it has none);
+    /// the new rows' ids.
     pub fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> Result<Vec<i64>> {
         if table.is_empty() {
             return Ok(Vec::new());

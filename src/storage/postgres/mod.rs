@@ -111,6 +111,10 @@ impl Engine for Postgres {
         )
     }
 
+    fn returning_id(&self) -> &'static str {
+        " RETURNING id"
+    }
+
     fn row(&self, columns: &[(&str, Ty)]) -> String {
         let values: Vec<String> = columns
             .iter()

@@ -184,10 +184,11 @@ impl Tx for PgTx<'_> {
     }
 
     fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> sql::Result<Vec<i64>> {
-        // The whole table in one statement, as `insert_id` does for a row.
+        // The whole table in one statement, ending in
+        // `Engine::returning_id`.
         let mut ids = Vec::with_capacity(table.rows.len());
         self.each_table_row(
-            &format!("{sql} RETURNING id"),
+            sql,
             table,
             Some(&mut |r| {
                 ids.push(r.get(0)?);

@@ -90,6 +90,10 @@ impl Engine for Sqlite {
         format!("VALUES ({})", values.join(", "))
     }
 
+    fn returning_id(&self) -> &'static str {
+        ""
+    }
+
     fn row(&self, columns: &[(&str, Ty)]) -> String {
         self.table(columns)
     }
@@ -359,8 +363,8 @@ impl Tx for rusqlite::Connection {
     }
 
     fn insert_table_ids(&self, sql: &str, table: &Table<'_>) -> sql::Result<Vec<i64>> {
-        // One row per run, its id as SQLite gave it: `RETURNING` would
-        // make every insert keep a statement journal.
+        // One row per run, its id as SQLite gave it (no `RETURNING`:
+        // `Engine::returning_id`).
         let mut st = self.prepare_cached(sql)?;
         let mut ids = Vec::with_capacity(table.rows.len());
         for args in &table.rows {
