@@ -11,7 +11,8 @@ use crate::storage::outbox::{self, NewEvent};
 use crate::storage::sql::{self, Arg, Conn, Table, ToArg, Ty, int, kept, owned, text};
 
 /// `INSERT INTO table (columns)` the rows, and `tail` (an upsert's `ON
-/// CONFLICT`).
+/// CONFLICT`). The text is kept per table: every insert into one table
+/// names the same columns and tail (debug builds check it).
 fn insert(
     conn: Conn<'_>,
     table: &'static str,
