@@ -1,6 +1,7 @@
 //! Group commit on PostgreSQL: each replica runs its write jobs in a few
 //! lanes, each a thread with a transaction at a time. A lane takes every
-//! job waiting (up to [`MAX_BATCH`]), takes the advisory locks of all the
+//! job waiting (up to [`MAX_BATCH`]; while another lane is mid-batch, not
+//! before [`FILL`] are waiting or that lane is done), takes the advisory locks of all the
 //! entities they name at once, sorted (so two batches, on this replica or
 //! another, never wait for each other in a cycle), runs the jobs in order
 //! (the webhooks among them stored together: `storage::ingest`) and
@@ -14,13 +15,14 @@
 //! `COMMIT` fails every job of the batch with `NotCommitted`.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sqlx::Connection as _;
 use sqlx::PgConnection;
 use sqlx::postgres::PgConnectOptions;
 use tokio::runtime::Runtime;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::connect::ACQUIRE;
 use super::tx::{PgTx, wait};
@@ -31,6 +33,9 @@ use crate::storage::writer::{Closed, Job, Ran, Stats, Writer, run_jobs};
 pub const MAX_BATCH: usize = 64;
 /// Lanes (transactions at once) per replica.
 pub const LANES: usize = 2;
+/// Jobs a lane gathers before it starts a batch while another lane is
+/// mid-batch.
+pub const FILL: usize = 8;
 /// Jobs waiting beyond this many are refused at once (`Busy`).
 pub const QUEUE_DEPTH: usize = 1024;
 /// Reruns of a batch (or a lone job) that lost a deadlock or serialisation
@@ -39,7 +44,13 @@ const RERUNS: usize = 3;
 /// How long a caller waits for a job, queue to commit.
 pub const JOB_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
-type Queue = Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>;
+/// What a replica's lanes share: the queue, how many of them are mid-batch,
+/// and a signal when one is done.
+struct Lanes {
+    queue: Mutex<mpsc::Receiver<Box<dyn Job>>>,
+    running: AtomicUsize,
+    finished: Notify,
+}
 
 /// Starts the lanes, each with its own connection to `options`'s server;
 /// `Closed` resolves once every handle is gone and the lanes have finished
@@ -70,12 +81,16 @@ const LOOK_UP_BY_KEY: [(&str, &str); 5] = [
 /// `start` with `lanes` lanes.
 fn start_with(options: PgConnectOptions, lanes_wanted: usize) -> std::io::Result<(Writer, Closed)> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-    let queue: Queue = Arc::new(Mutex::new(rx));
+    let shared = Arc::new(Lanes {
+        queue: Mutex::new(rx),
+        running: AtomicUsize::new(0),
+        finished: Notify::new(),
+    });
     let stats = Arc::new(Stats::default());
     let mut lanes = Vec::with_capacity(lanes_wanted);
     let options = options.options(LOOK_UP_BY_KEY);
     for i in 0..lanes_wanted {
-        let (queue, options, stats) = (queue.clone(), options.clone(), stats.clone());
+        let (shared, options, stats) = (shared.clone(), options.clone(), stats.clone());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -88,7 +103,7 @@ fn start_with(options: PgConnectOptions, lanes_wanted: usize) -> std::io::Result
                         options,
                         conn: None,
                     };
-                    lane.run(&queue, &stats);
+                    lane.run(&shared, &stats);
                 })?,
         );
     }
@@ -117,24 +132,14 @@ struct Lane {
 
 impl Lane {
     /// A batch per turn, until every handle is gone.
-    fn run(&mut self, queue: &Queue, stats: &Stats) {
+    fn run(&mut self, lanes: &Lanes, stats: &Stats) {
         loop {
-            let mut batch = {
-                let mut rx = queue.lock().unwrap_or_else(PoisonError::into_inner);
-                let Some(first) = rx.blocking_recv() else {
-                    return;
-                };
-                let mut batch = Vec::with_capacity(MAX_BATCH);
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                batch
+            let Some(mut batch) = self.take(lanes) else {
+                return;
             };
             let ran = catch_unwind(AssertUnwindSafe(|| self.batch(&mut batch, stats)));
+            lanes.running.fetch_sub(1, Ordering::SeqCst);
+            lanes.finished.notify_one();
             if ran.is_err() {
                 // Jobs not answered yet are dropped: their callers hear the
                 // writer is gone, and retry.
@@ -145,6 +150,46 @@ impl Lane {
                 );
             }
         }
+    }
+
+    /// The next batch: the jobs waiting, up to [`MAX_BATCH`]; none once
+    /// every handle is gone and the queue is empty. While another lane is
+    /// mid-batch the jobs go on gathering until there are [`FILL`] of them
+    /// or that lane is done: a batch started at once would only halve the
+    /// one after it, each paying its own round trips and commit.
+    fn take(&self, lanes: &Lanes) -> Option<Vec<Box<dyn Job>>> {
+        let mut rx = lanes.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        batch.push(rx.blocking_recv()?);
+        let drain = |rx: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>| {
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+        };
+        drain(&mut rx, &mut batch);
+        while batch.len() < FILL && lanes.running.load(Ordering::SeqCst) > 0 {
+            let next = self.rt.block_on(async {
+                tokio::select! {
+                    job = rx.recv() => Some(job),
+                    () = lanes.finished.notified() => None,
+                }
+            });
+            match next {
+                Some(Some(job)) => {
+                    batch.push(job);
+                    drain(&mut rx, &mut batch);
+                }
+                // Every handle is gone: what is here runs now.
+                Some(None) => break,
+                // A lane is done (or was, before this lane waited): look again.
+                None => {}
+            }
+        }
+        lanes.running.fetch_add(1, Ordering::SeqCst);
+        Some(batch)
     }
 
     /// The lane's connection, made if there is none.
@@ -458,6 +503,53 @@ mod tests {
         // alone, then the read above.
         assert_eq!(w.stats().reruns.load(Ordering::Relaxed), reruns + 1);
         assert_eq!(w.stats().batches.load(Ordering::Relaxed), before + 4);
+        drop(w);
+        closed.wait().await;
+    }
+
+    /// While one lane is mid-batch, the jobs that come meanwhile make one
+    /// batch of [`FILL`] on the other lane, not a batch each; a job alone
+    /// starts once the busy lane is done.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_a_lane_is_mid_batch_the_next_gathers_its_jobs() {
+        let Some(options) = cluster() else { return };
+        let (w, closed) = start_with(options, 2).unwrap();
+        let t = table(&w).await;
+        let (go, held) = hold(&w, Vec::new()).await;
+        let before = w.stats().batches.load(Ordering::Relaxed);
+        let run = |id: String| {
+            let (w, sql) = (w.clone(), format!("INSERT INTO {t} (id) VALUES (?)"));
+            tokio::spawn(async move {
+                w.try_run_locked(Vec::new(), move |c| {
+                    c.execute(&sql, &args![id.as_str()]).map(|_| ())
+                })
+                .await
+            })
+        };
+        let gathered: Vec<_> = (0..FILL).map(|i| run(format!("gathered-{i}"))).collect();
+        for job in gathered {
+            job.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            w.stats().batches.load(Ordering::Relaxed),
+            before + 1,
+            "the jobs that came while a lane was held ran as one batch"
+        );
+        let lone = run("lone".into());
+        go.send(()).unwrap();
+        held.await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(30), lone)
+            .await
+            .expect("a job alone runs once the busy lane is done")
+            .unwrap()
+            .unwrap();
+        assert_eq!(w.stats().batches.load(Ordering::Relaxed), before + 3);
+        let count = format!("SELECT count(*) FROM {t}");
+        let n = w
+            .run(move |c| c.query(&count, &[], |r| r.get::<i64>(0)))
+            .await
+            .unwrap();
+        assert_eq!(n, [FILL as i64 + 1]);
         drop(w);
         closed.wait().await;
     }
