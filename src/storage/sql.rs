@@ -476,8 +476,6 @@ pub trait Tx {
         args: &[Arg<'_>],
         f: &mut dyn FnMut(Row<'_>) -> Result<bool>,
     ) -> Result<()>;
-    /// Runs an `INSERT` into a table with an `id` key; the new row's id.
-    fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64>;
     /// Runs `sql` over the rows of `table` (its arguments, bound as the
     /// table `r`): each row it returns through `f`, and how many; without
     /// `f`, the rows it changed.
@@ -554,11 +552,6 @@ impl<'c> Conn<'c> {
     /// The first column of the first row (`None` without a row).
     pub fn query_value<T: Col>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>> {
         self.query_row(sql, args, |r| r.get(0))
-    }
-
-    /// Runs an `INSERT` into a table with an `id` key; the new row's id.
-    pub fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> Result<i64> {
-        self.0.insert_id(sql, args)
     }
 
     /// Runs an `INSERT` over the rows of `table` into a table with an `id`
@@ -672,18 +665,15 @@ mod tests {
         let conn = Conn::new(&c);
         conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, f INTEGER, b BLOB)")
             .unwrap();
-        let id = conn
-            .insert_id(
-                "INSERT INTO t (s, f, b) VALUES (?, ?, ?)",
-                &args!["x", true, &b"\xff"[..]],
-            )
-            .unwrap();
-        assert_eq!(id, 1);
-        conn.insert_id(
-            "INSERT INTO t (s, f, b) VALUES (?, ?, ?)",
-            &args![None::<&str>, false, &b"ok"[..]],
-        )
-        .unwrap();
+        for row in [
+            args!["x", true, &b"\xff"[..]],
+            args![None::<&str>, false, &b"ok"[..]],
+        ] {
+            let changed = conn
+                .execute("INSERT INTO t (s, f, b) VALUES (?, ?, ?)", &row)
+                .unwrap();
+            assert_eq!(changed, 1);
+        }
         let rows = conn
             .query("SELECT s, f, b FROM t ORDER BY id", &[], |r| {
                 Ok((

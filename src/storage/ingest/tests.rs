@@ -519,10 +519,6 @@ impl Tx for Noting<'_> {
         self.note(sql);
         self.conn.each_row(sql, args, f)
     }
-    fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> sql::Result<i64> {
-        self.note(sql);
-        self.conn.insert_id(sql, args)
-    }
     fn each_table_row(
         &self,
         sql: &str,

@@ -113,15 +113,6 @@ impl Tx for PgTx<'_> {
         Ok(())
     }
 
-    fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> sql::Result<i64> {
-        let rows = self.fetch_all(&format!("{sql} RETURNING id"), args)?;
-        let row = rows.first().ok_or(sql::Error::Decode {
-            column: 0,
-            message: "INSERT … RETURNING id returned no row".into(),
-        })?;
-        Row(row).get(0)
-    }
-
     fn each_table_row(
         &self,
         sql: &str,

@@ -333,12 +333,6 @@ impl Tx for rusqlite::Connection {
         Ok(())
     }
 
-    fn insert_id(&self, sql: &str, args: &[Arg<'_>]) -> sql::Result<i64> {
-        self.prepare_cached(sql)?
-            .execute(rusqlite::params_from_iter(args.iter()))?;
-        Ok(self.last_insert_rowid())
-    }
-
     fn each_table_row(
         &self,
         sql: &str,
