@@ -1,12 +1,12 @@
 //! Group commit on PostgreSQL: each replica runs its write jobs in a few
 //! lanes, each a thread with a transaction at a time. A lane takes every
 //! job waiting (up to [`MAX_BATCH`]; while another lane is mid-batch, not
-//! before [`FILL`] are waiting or that lane is done), takes the advisory locks of all the
-//! entities they name at once, sorted (so two batches, on this replica or
-//! another, never wait for each other in a cycle), runs the jobs in order
-//! (the webhooks among them stored together: `storage::ingest`) and
-//! commits once: one round of locks and one commit for the batch instead
-//! of one per webhook.
+//! before [`FILL`] are waiting or that lane is done), takes the advisory
+//! locks of all the entities they name at once, sorted (so two batches, on
+//! this replica or another, never wait for each other in a cycle), runs
+//! the jobs in order (the webhooks among them stored together:
+//! `storage::ingest`) and commits once: one round of locks and one commit
+//! for the batch instead of one per webhook.
 //!
 //! A batch that loses a deadlock or serialisation race is run again whole
 //! (up to [`RERUNS`] times). If a job's own statements fail (or it panics),
@@ -161,14 +161,6 @@ impl Lane {
         let mut rx = lanes.queue.lock().unwrap_or_else(PoisonError::into_inner);
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(rx.blocking_recv()?);
-        let drain = |rx: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>| {
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-        };
         drain(&mut rx, &mut batch);
         while batch.len() < FILL && lanes.running.load(Ordering::SeqCst) > 0 {
             let next = self.rt.block_on(async {
@@ -302,6 +294,16 @@ impl Lane {
             self.conn = None;
         }
         ended
+    }
+}
+
+/// Adds the jobs already waiting to `batch`, up to [`MAX_BATCH`].
+fn drain(rx: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
     }
 }
 
